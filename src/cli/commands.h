@@ -1,0 +1,14 @@
+/* sluice CLI: one file per subcommand, each exporting sl_cmd_<name>. */
+#ifndef SLUICE_CLI_COMMANDS_H
+#define SLUICE_CLI_COMMANDS_H
+
+struct sl_command {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+int sl_cmd_gen(int argc, char **argv);
+int sl_cmd_demo(int argc, char **argv);
+
+#endif
