@@ -15,6 +15,7 @@ static int cmd_version(int argc, char **argv) {
 static const struct sl_command commands[] = {
     {"gen", "generate sample JSON Lines logs", sl_cmd_gen},
     {"demo", "generate logs, load them into columns, print a summary", sl_cmd_demo},
+    {"bench-device", "run benchmark queries Q1-Q6 on the GPU backend", sl_cmd_devbench},
     {"version", "print the version", cmd_version},
 };
 

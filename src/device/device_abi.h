@@ -1,0 +1,128 @@
+/* sluice: the ABI between the engine and a device backend library.
+ *
+ * A backend is a shared library (libsluice_cuda.so) that exports one symbol,
+ * `sl_device_backend_v1`, a const table of the functions below. The library
+ * depends on nothing of sluice: plans come in and results go out as plain C
+ * structs, so a sluice binary without CUDA libraries still runs, and the
+ * backend can be built by nvcc alone. */
+#ifndef SLUICE_DEVICE_ABI_H
+#define SLUICE_DEVICE_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SL_DEVICE_ABI_VERSION 1
+#define SL_DEV_MAX_COLUMNS 16
+#define SL_DEV_MAX_KEYS 4
+#define SL_DEV_MAX_AGGS 16
+#define SL_DEV_MAX_PREDS 8
+#define SL_DEV_MAX_PATH 64
+
+/* How a JSON value is read into a device column. */
+enum sl_dev_type {
+  SL_DEV_INT64 = 1,  /* integer JSON numbers */
+  SL_DEV_FLOAT64,    /* any JSON number */
+  SL_DEV_STRING,     /* JSON string (escapes kept raw for hashing/compare) */
+  SL_DEV_BOOL,       /* true / false */
+  SL_DEV_TS_MS,      /* RFC 3339 string or epoch-ms number, to epoch ms */
+};
+
+enum sl_dev_agg_op {
+  SL_DEV_COUNT_STAR = 1,
+  SL_DEV_COUNT, /* non-null values */
+  SL_DEV_SUM,
+  SL_DEV_MIN,
+  SL_DEV_MAX,
+  SL_DEV_AVG,
+};
+
+enum sl_dev_cmp { SL_DEV_EQ = 1, SL_DEV_NE, SL_DEV_LT, SL_DEV_LE, SL_DEV_GT, SL_DEV_GE };
+
+struct sl_dev_column {
+  char path[SL_DEV_MAX_PATH]; /* "status" or "geo.country" (one level) */
+  int32_t type;               /* enum sl_dev_type */
+};
+
+struct sl_dev_key {
+  int32_t column;    /* index into plan columns */
+  int64_t bucket_ms; /* for SL_DEV_TS_MS: floor to this width; 0 = raw */
+};
+
+struct sl_dev_agg {
+  int32_t op;     /* enum sl_dev_agg_op */
+  int32_t column; /* -1 for count(*) */
+};
+
+/* column CMP constant; rows where the column is null never pass. */
+struct sl_dev_pred {
+  int32_t column;
+  int32_t cmp;
+  int64_t i64;     /* for int64 / ts / bool columns */
+  double f64;      /* for float64 columns */
+  char str[SL_DEV_MAX_PATH]; /* for string columns (EQ / NE only) */
+  int32_t str_len;
+};
+
+struct sl_dev_plan {
+  int32_t n_columns, n_keys, n_aggs, n_preds;
+  struct sl_dev_column columns[SL_DEV_MAX_COLUMNS];
+  struct sl_dev_key keys[SL_DEV_MAX_KEYS];
+  struct sl_dev_agg aggs[SL_DEV_MAX_AGGS];
+  struct sl_dev_pred preds[SL_DEV_MAX_PREDS]; /* AND-ed */
+};
+
+/* Group-by result, owned by the backend until free_result. Per group g:
+ *  key k: key_valid[k][g] (0 = null); int64 keys in key_i64[k][g]; string
+ *  keys are bytes key_str_data[k][key_str_off[k][g] .. key_str_off[k][g+1]);
+ *  agg a: agg_valid[a][g]; count/int sums in agg_i64[a][g]; float sums,
+ *  min/max of floats and avg in agg_f64[a][g]; int min/max in agg_i64. */
+struct sl_dev_result {
+  int64_t n_groups;
+  int64_t rows_in;      /* lines seen */
+  int64_t rows_matched; /* lines passing the predicates */
+  int64_t bad_lines;    /* lines the device parser rejected */
+  uint8_t *key_valid[SL_DEV_MAX_KEYS];
+  int64_t *key_i64[SL_DEV_MAX_KEYS];
+  int64_t *key_str_off[SL_DEV_MAX_KEYS];
+  char *key_str_data[SL_DEV_MAX_KEYS];
+  uint8_t *agg_valid[SL_DEV_MAX_AGGS];
+  int64_t *agg_i64[SL_DEV_MAX_AGGS];
+  double *agg_f64[SL_DEV_MAX_AGGS];
+  /* Timings of the last run, for benchmarks and /metrics. */
+  double seconds_total, seconds_h2d, seconds_kernels;
+};
+
+struct sl_device_backend {
+  int32_t abi_version; /* SL_DEVICE_ABI_VERSION */
+  const char *name;    /* "cuda" */
+  /* Opens device `index`; writes a description ("NVIDIA H100 80GB HBM3,
+   * 132 SMs, 79 GiB") into desc. Returns 0 or -1 with errbuf filled. */
+  int (*open)(int index, void **ctx, char *desc, size_t desc_cap,
+              char *errbuf, size_t errcap);
+  void (*close)(void *ctx);
+  /* Runs plan over JSON Lines bytes in host memory (pageable or pinned).
+   * Streams the input through the device in chunks, overlapping copies
+   * and kernels. Returns 0, or -1 with errbuf filled. */
+  int (*groupby_json)(void *ctx, const struct sl_dev_plan *plan,
+                      const char *data, size_t len, struct sl_dev_result *out,
+                      char *errbuf, size_t errcap);
+  /* Same, over input already on the device (for device-only timings):
+   * copies `data` once to the device, then times `repeat` runs. */
+  int (*groupby_json_resident)(void *ctx, const struct sl_dev_plan *plan,
+                               const char *data, size_t len, int repeat,
+                               struct sl_dev_result *out, char *errbuf,
+                               size_t errcap);
+  void (*free_result)(void *ctx, struct sl_dev_result *r);
+  /* Pinned host memory for input buffers (NULL when it cannot). */
+  void *(*host_alloc)(void *ctx, size_t n);
+  void (*host_free)(void *ctx, void *p);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif
