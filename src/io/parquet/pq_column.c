@@ -1,0 +1,477 @@
+/* One column chunk of the writer: statistics, dictionary (with fallback to
+ * PLAIN or DELTA_BINARY_PACKED), pages (v1 or v2), compression.
+ *
+ * Statistics follow parquet-cpp (pyarrow): signed order for numbers,
+ * unsigned byte order for strings, false < true; NaN is ignored, a zero
+ * minimum is written as -0.0 and a zero maximum as +0.0; values longer than
+ * 4096 bytes drop min/max. Deprecated min/max fields are written for the
+ * signed-order physical types only, as parquet-cpp does. */
+#include <math.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "io/parquet/pq.h"
+
+#define MAX_STAT_BYTES 4096
+
+void pq_chunk_out_release(struct pq_chunk_out *c) {
+  pq_buf_release(&c->bytes);
+  sl_free(c->stats_min);
+  sl_free(c->stats_max);
+  memset(c, 0, sizeof *c);
+}
+
+/* ---- statistics -------------------------------------------------------- */
+
+static int sv_cmp(const struct pq_sv *a, const struct pq_sv *b) {
+  int64_t n = a->n < b->n ? a->n : b->n;
+  int c = n ? memcmp(a->p, b->p, (size_t)n) : 0;
+  if (c) return c;
+  return a->n < b->n ? -1 : a->n > b->n;
+}
+
+static int set_minmax(struct pq_chunk_out *o, const void *min, size_t min_n,
+                      const void *max, size_t max_n) {
+  if (min_n > MAX_STAT_BYTES || max_n > MAX_STAT_BYTES) return 0;
+  o->stats_min = sl_malloc(min_n ? min_n : 1);
+  o->stats_max = sl_malloc(max_n ? max_n : 1);
+  if (!o->stats_min || !o->stats_max) return SL_ENOMEM;
+  if (min_n) memcpy(o->stats_min, min, min_n);
+  if (max_n) memcpy(o->stats_max, max, max_n);
+  o->stats.min = o->stats_min;
+  o->stats.max = o->stats_max;
+  o->stats.min_len = (uint32_t)min_n;
+  o->stats.max_len = (uint32_t)max_n;
+  o->stats.has_minmax = true;
+  return 0;
+}
+
+static int compute_stats(const struct pq_leaf *leaf, const struct pq_colbuf *cb,
+                         struct pq_chunk_out *o) {
+  enum sl_type_id t = leaf->nodes[leaf->n_nodes - 1].type;
+  o->stats.has_null_count = true;
+  o->stats.null_count = cb->n_levels - cb->n_values;
+  o->stats.deprecated_too = leaf->phys == PQ_INT32 || leaf->phys == PQ_INT64 ||
+                            leaf->phys == PQ_DOUBLE;
+  int64_t n = cb->n_values;
+  if (n == 0 || t == SL_TYPE_NULL) return 0;
+  const uint8_t *v = cb->values.data;
+  switch (t) {
+  case SL_TYPE_BOOL: {
+    uint8_t mn = 1, mx = 0;
+    for (int64_t i = 0; i < n; i++) {
+      mn &= v[i];
+      mx |= v[i];
+    }
+    return set_minmax(o, &mn, 1, &mx, 1);
+  }
+  case SL_TYPE_INT32:
+  case SL_TYPE_DATE32: {
+    const int32_t *x = (const int32_t *)(const void *)v;
+    int32_t mn = x[0], mx = x[0];
+    for (int64_t i = 1; i < n; i++) {
+      mn = x[i] < mn ? x[i] : mn;
+      mx = x[i] > mx ? x[i] : mx;
+    }
+    return set_minmax(o, &mn, 4, &mx, 4);
+  }
+  case SL_TYPE_INT64:
+  case SL_TYPE_TIMESTAMP_MS:
+  case SL_TYPE_TIMESTAMP_US: {
+    const int64_t *x = (const int64_t *)(const void *)v;
+    int64_t mn = x[0], mx = x[0];
+    for (int64_t i = 1; i < n; i++) {
+      mn = x[i] < mn ? x[i] : mn;
+      mx = x[i] > mx ? x[i] : mx;
+    }
+    return set_minmax(o, &mn, 8, &mx, 8);
+  }
+  case SL_TYPE_FLOAT64: {
+    const double *x = (const double *)(const void *)v;
+    double mn = INFINITY, mx = -INFINITY;
+    bool any = false;
+    for (int64_t i = 0; i < n; i++) {
+      if (isnan(x[i])) continue;
+      any = true;
+      mn = x[i] < mn ? x[i] : mn;
+      mx = x[i] > mx ? x[i] : mx;
+    }
+    if (!any) return 0;
+    if (mn == 0.0) mn = -0.0;
+    if (mx == 0.0) mx = 0.0;
+    return set_minmax(o, &mn, 8, &mx, 8);
+  }
+  default: {
+    const struct pq_sv *x = (const struct pq_sv *)(const void *)v;
+    const struct pq_sv *mn = &x[0], *mx = &x[0];
+    for (int64_t i = 1; i < n; i++) {
+      if (sv_cmp(&x[i], mn) < 0) mn = &x[i];
+      if (sv_cmp(&x[i], mx) > 0) mx = &x[i];
+    }
+    return set_minmax(o, mn->p, (size_t)mn->n, mx->p, (size_t)mx->n);
+  }
+  }
+}
+
+/* ---- dictionary -------------------------------------------------------- */
+
+struct dict {
+  int32_t *slots; /* entry + 1; 0 = empty */
+  uint64_t mask;
+  int32_t count;
+  int64_t *first; /* dense value index of each entry */
+  uint32_t *idx;  /* per dense value */
+};
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return x;
+}
+
+/* Builds the dictionary; returns 1 when it grows past the byte limit
+ * (fall back), 0 when done, or an error code < 0. */
+static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
+                      int64_t limit, struct dict *d) {
+  int64_t n = cb->n_values;
+  uint64_t cap = 1024;
+  while (cap < (uint64_t)n * 2 && cap < (1u << 22)) cap *= 2;
+  d->slots = sl_calloc(cap, sizeof *d->slots);
+  d->idx = sl_malloc((size_t)(n ? n : 1) * sizeof *d->idx);
+  int64_t first_cap = 1024;
+  d->first = sl_malloc((size_t)first_cap * sizeof *d->first);
+  if (!d->slots || !d->idx || !d->first) return -SL_ENOMEM;
+  d->mask = cap - 1;
+  int64_t bytes = 0;
+  const uint8_t *v = cb->values.data;
+  const struct pq_sv *sv = (const struct pq_sv *)(const void *)v;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t h;
+    if (strings) {
+      h = XXH3_64bits(sv[i].p, (size_t)sv[i].n);
+    } else {
+      uint64_t x = 0;
+      memcpy(&x, v + (size_t)i * (size_t)w, (size_t)w);
+      h = mix64(x);
+    }
+    uint64_t s = h & d->mask;
+    for (;;) {
+      int32_t e = d->slots[s];
+      if (e == 0) break;
+      int64_t j = d->first[e - 1];
+      bool eq = strings ? (sv[j].n == sv[i].n &&
+                           memcmp(sv[j].p, sv[i].p, (size_t)sv[i].n) == 0)
+                        : memcmp(v + (size_t)j * (size_t)w,
+                                 v + (size_t)i * (size_t)w, (size_t)w) == 0;
+      if (eq) break;
+      s = (s + 1) & d->mask;
+    }
+    if (d->slots[s] == 0) {
+      bytes += strings ? 4 + sv[i].n : w;
+      if (bytes > limit) return 1;
+      if (d->count == first_cap) {
+        first_cap *= 2;
+        int64_t *p = sl_realloc(d->first, (size_t)first_cap * sizeof *p);
+        if (!p) return -SL_ENOMEM;
+        d->first = p;
+      }
+      d->first[d->count] = i;
+      d->slots[s] = ++d->count;
+      if ((uint64_t)d->count * 2 > d->mask) {
+        /* Grow the table and rehash. */
+        uint64_t ncap = (d->mask + 1) * 2;
+        int32_t *ns = sl_calloc(ncap, sizeof *ns);
+        if (!ns) return -SL_ENOMEM;
+        for (int32_t e = 0; e < d->count; e++) {
+          int64_t j = d->first[e];
+          uint64_t hh;
+          if (strings) {
+            hh = XXH3_64bits(sv[j].p, (size_t)sv[j].n);
+          } else {
+            uint64_t x = 0;
+            memcpy(&x, v + (size_t)j * (size_t)w, (size_t)w);
+            hh = mix64(x);
+          }
+          uint64_t t = hh & (ncap - 1);
+          while (ns[t]) t = (t + 1) & (ncap - 1);
+          ns[t] = e + 1;
+        }
+        sl_free(d->slots);
+        d->slots = ns;
+        d->mask = ncap - 1;
+        d->idx[i] = (uint32_t)(d->count - 1);
+        continue;
+      }
+    }
+    d->idx[i] = (uint32_t)(d->slots[s] - 1);
+  }
+  return 0;
+}
+
+static void dict_release(struct dict *d) {
+  sl_free(d->slots);
+  sl_free(d->first);
+  sl_free(d->idx);
+}
+
+/* ---- pages ------------------------------------------------------------- */
+
+struct enc {
+  const struct pq_leaf *leaf;
+  const struct pq_colbuf *cb;
+  const struct pq_write_cfg *cfg;
+  struct pq_chunk_out *o;
+  struct pq_buf page, comp, hdr, levels;
+  enum sl_type_id type;
+  int value_enc; /* PQ_ENC_* of data pages */
+  const struct dict *dict;
+  int dict_bw;
+};
+
+/* Plain encoding of dense values [v0, v1), or of dictionary entries when
+ * first != NULL (v0..v1 index first[]). */
+static int plain_values(struct enc *e, int64_t v0, int64_t v1,
+                        const int64_t *first, struct pq_buf *out) {
+  const struct pq_colbuf *cb = e->cb;
+  int w = cb->width;
+  int64_t n = v1 - v0;
+  int rc;
+  if (e->type == SL_TYPE_NULL) return 0;
+  if (e->type == SL_TYPE_BOOL) {
+    size_t bytes = (size_t)(n + 7) / 8;
+    if ((rc = pq_buf_reserve(out, bytes))) return rc;
+    uint8_t *p = out->data + out->size;
+    memset(p, 0, bytes);
+    for (int64_t i = 0; i < n; i++)
+      if (cb->values.data[first ? first[v0 + i] : v0 + i])
+        p[i >> 3] |= (uint8_t)(1u << (i & 7));
+    out->size += bytes;
+    return 0;
+  }
+  if (w == 4 || w == 8) {
+    if (!first)
+      return pq_buf_append(out, cb->values.data + (size_t)v0 * (size_t)w,
+                           (size_t)n * (size_t)w);
+    if ((rc = pq_buf_reserve(out, (size_t)n * (size_t)w))) return rc;
+    for (int64_t i = 0; i < n; i++)
+      memcpy(out->data + out->size + (size_t)i * (size_t)w,
+             cb->values.data + (size_t)first[v0 + i] * (size_t)w, (size_t)w);
+    out->size += (size_t)n * (size_t)w;
+    return 0;
+  }
+  const struct pq_sv *sv = (const struct pq_sv *)(const void *)cb->values.data;
+  int64_t bytes = 0;
+  for (int64_t i = v0; i < v1; i++) bytes += 4 + sv[first ? first[i] : i].n;
+  if ((rc = pq_buf_reserve(out, (size_t)bytes))) return rc;
+  uint8_t *p = out->data + out->size;
+  for (int64_t i = v0; i < v1; i++) {
+    const struct pq_sv *s = &sv[first ? first[i] : i];
+    pq_put_u32le(p, (uint32_t)s->n);
+    if (s->n) memcpy(p + 4, s->p, (size_t)s->n);
+    p += 4 + s->n;
+  }
+  out->size += (size_t)bytes;
+  return 0;
+}
+
+static int write_page(struct enc *e, struct pq_page_header *h,
+                      struct pq_buf *body, size_t levels_len,
+                      struct sl_error *err) {
+  /* body holds [levels][values]; v1 compresses all, v2 only the values. */
+  e->comp.size = 0;
+  int rc;
+  size_t lv = h->type == PQ_PAGE_DATA_V2 ? levels_len : 0;
+  if (lv && (rc = pq_buf_append(&e->comp, body->data, lv)))
+    return sl_error_set(err, rc, "out of memory");
+  if ((rc = pq_compress(e->cfg->codec, e->cfg->level, body->data + lv,
+                        body->size - lv, &e->comp, err)))
+    return rc;
+  if (body->size > INT32_MAX || e->comp.size > INT32_MAX)
+    return sl_error_set(err, SL_ERANGE, "page larger than 2 GiB");
+  h->uncompressed_size = (int32_t)body->size;
+  h->compressed_size = (int32_t)e->comp.size;
+  e->hdr.size = 0;
+  if ((rc = pq_page_header_encode(h, NULL, false, &e->hdr)))
+    return sl_error_set(err, rc, "out of memory");
+  struct pq_chunk_out *o = e->o;
+  if ((rc = pq_buf_append(&o->bytes, e->hdr.data, e->hdr.size)) ||
+      (rc = pq_buf_append(&o->bytes, e->comp.data, e->comp.size)))
+    return sl_error_set(err, rc, "out of memory");
+  o->total_uncompressed += (int64_t)(e->hdr.size + body->size);
+  o->total_compressed += (int64_t)(e->hdr.size + e->comp.size);
+  return 0;
+}
+
+static int encode_levels(struct enc *e, const uint16_t *lv, int64_t n,
+                         int max, struct pq_buf *out) {
+  int bw = pq_bit_width((uint64_t)max);
+  int rc;
+  if (e->cfg->page_version == 2) return pq_rle_encode_u16(lv, n, bw, out);
+  size_t at = out->size;
+  if ((rc = pq_buf_append(out, "\0\0\0\0", 4))) return rc;
+  if ((rc = pq_rle_encode_u16(lv, n, bw, out))) return rc;
+  pq_put_u32le(out->data + at, (uint32_t)(out->size - at - 4));
+  return 0;
+}
+
+static int data_page(struct enc *e, int64_t l0, int64_t l1, int64_t v0,
+                     int64_t v1, int64_t rows, struct sl_error *err) {
+  const struct pq_colbuf *cb = e->cb;
+  const struct pq_leaf *leaf = e->leaf;
+  struct pq_buf *b = &e->page;
+  b->size = 0;
+  int rc = 0;
+  struct pq_page_header h;
+  memset(&h, 0, sizeof h);
+  h.type = e->cfg->page_version == 2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA;
+  h.num_values = (int32_t)(l1 - l0);
+  h.encoding = e->value_enc;
+  h.num_nulls = (int32_t)((l1 - l0) - (v1 - v0));
+  h.num_rows = (int32_t)rows;
+  h.is_compressed = e->cfg->codec != PQ_CODEC_UNCOMPRESSED;
+  size_t before = 0;
+  if (leaf->max_rep > 0) {
+    if ((rc = encode_levels(e, cb->rep + l0, l1 - l0, leaf->max_rep, b))) goto oom;
+    h.rep_len = (int32_t)(b->size - before);
+    before = b->size;
+  }
+  if (leaf->max_def > 0) {
+    if ((rc = encode_levels(e, cb->def + l0, l1 - l0, leaf->max_def, b))) goto oom;
+    h.def_len = (int32_t)(b->size - before);
+  }
+  size_t levels_len = b->size;
+  if (e->value_enc == PQ_ENC_RLE_DICTIONARY) {
+    uint8_t bw = (uint8_t)e->dict_bw;
+    if ((rc = pq_buf_append(b, &bw, 1))) goto oom;
+    if ((rc = pq_rle_encode_u32(e->dict->idx + v0, v1 - v0, bw, b))) goto oom;
+  } else if (e->value_enc == PQ_ENC_DELTA_BINARY_PACKED) {
+    const uint8_t *p = cb->values.data + (size_t)v0 * (size_t)cb->width;
+    rc = cb->width == 4
+             ? pq_delta_encode_i32((const int32_t *)(const void *)p, v1 - v0, b)
+             : pq_delta_encode_i64((const int64_t *)(const void *)p, v1 - v0, b);
+    if (rc) goto oom;
+  } else {
+    if ((rc = plain_values(e, v0, v1, NULL, b))) goto oom;
+  }
+  return write_page(e, &h, b, levels_len, err);
+oom:
+  return sl_error_set(err, rc, "out of memory encoding a page");
+}
+
+static int64_t value_cost(const struct enc *e, int64_t v) {
+  if (e->value_enc == PQ_ENC_RLE_DICTIONARY) return e->dict_bw + 1;
+  if (e->type == SL_TYPE_BOOL) return 1;
+  if (e->cb->width == 4) return 32;
+  if (e->cb->width == 8) return 64;
+  const struct pq_sv *sv = (const struct pq_sv *)(const void *)e->cb->values.data;
+  return (4 + sv[v].n) * 8;
+}
+
+int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches,
+                     int32_t n_batches, const struct pq_write_cfg *cfg,
+                     struct pq_chunk_out *o, struct sl_error *err) {
+  struct pq_colbuf cb;
+  struct dict dict;
+  struct enc e;
+  memset(&cb, 0, sizeof cb);
+  memset(&dict, 0, sizeof dict);
+  memset(&e, 0, sizeof e);
+  memset(o, 0, sizeof *o);
+  o->dict_offset = -1;
+  int rc = 0;
+  for (int32_t i = 0; i < n_batches && !rc; i++)
+    rc = pq_shred(leaf, batches[i]->columns[leaf->top], &cb);
+  if (rc) {
+    rc = sl_error_set(err, rc, "out of memory collecting column values");
+    goto cleanup;
+  }
+  if (cb.n_levels > INT32_MAX) {
+    rc = sl_error_set(err, SL_ERANGE, "column chunk of %lld values is too large",
+                      (long long)cb.n_levels);
+    goto cleanup;
+  }
+  e.leaf = leaf;
+  e.cb = &cb;
+  e.cfg = cfg;
+  e.o = o;
+  e.type = leaf->nodes[leaf->n_nodes - 1].type;
+  o->num_values = cb.n_levels;
+  if (cfg->statistics && (rc = compute_stats(leaf, &cb, o))) {
+    rc = sl_error_set(err, rc, "out of memory");
+    goto cleanup;
+  }
+  bool is_int = leaf->phys == PQ_INT32 || leaf->phys == PQ_INT64;
+  e.value_enc = cfg->delta_integers && is_int && e.type != SL_TYPE_NULL
+                    ? PQ_ENC_DELTA_BINARY_PACKED
+                    : PQ_ENC_PLAIN;
+  if (cfg->dictionary && e.type != SL_TYPE_BOOL && e.type != SL_TYPE_NULL &&
+      cb.n_values > 0) {
+    bool strings = leaf->phys == PQ_BYTE_ARRAY;
+    int d = build_dict(&cb, strings, cb.width, cfg->dictionary_bytes, &dict);
+    if (d < 0) {
+      rc = sl_error_set(err, -d, "out of memory building a dictionary");
+      goto cleanup;
+    }
+    if (d == 0) {
+      e.value_enc = PQ_ENC_RLE_DICTIONARY;
+      e.dict = &dict;
+      e.dict_bw = pq_bit_width((uint64_t)(dict.count - 1));
+      if (e.dict_bw == 0) e.dict_bw = 1; /* some readers reject width 0 */
+      /* The dictionary page. */
+      struct pq_page_header h;
+      memset(&h, 0, sizeof h);
+      h.type = PQ_PAGE_DICTIONARY;
+      h.num_values = dict.count;
+      h.encoding = PQ_ENC_PLAIN;
+      e.page.size = 0;
+      if ((rc = plain_values(&e, 0, dict.count, dict.first, &e.page))) {
+        rc = sl_error_set(err, rc, "out of memory");
+        goto cleanup;
+      }
+      o->dict_offset = 0;
+      o->encodings |= 1u << PQ_ENC_PLAIN;
+      struct pq_page_header hh = h;
+      if ((rc = write_page(&e, &hh, &e.page, 0, err))) goto cleanup;
+    }
+  }
+  o->data_offset = (int64_t)o->bytes.size;
+  o->encodings |= 1u << e.value_enc;
+  o->encodings |= 1u << PQ_ENC_RLE;
+  /* Cut pages at record boundaries once their estimated size reaches
+   * page_bytes. */
+  int64_t budget = cfg->page_bytes * 8; /* in bits */
+  int64_t l0 = 0, v0 = 0, v = 0, rows = 0, cost = 0;
+  int64_t n = cb.n_levels;
+  int16_t max_def = leaf->max_def;
+  for (int64_t l = 0; l < n; l++) {
+    bool starts_row = !cb.rep || cb.rep[l] == 0;
+    if (starts_row && l > l0 && cost >= budget) {
+      if ((rc = data_page(&e, l0, l, v0, v, rows, err))) goto cleanup;
+      l0 = l;
+      v0 = v;
+      rows = 0;
+      cost = 0;
+    }
+    rows += starts_row;
+    if (!cb.def || cb.def[l] == max_def) {
+      if (e.type != SL_TYPE_NULL) {
+        cost += value_cost(&e, v);
+        v++;
+      }
+    }
+    cost += 2;
+  }
+  if (n > l0 || n == 0) {
+    if ((rc = data_page(&e, l0, n, v0, v, rows, err))) goto cleanup;
+  }
+cleanup:
+  if (rc) pq_chunk_out_release(o);
+  pq_buf_release(&e.page);
+  pq_buf_release(&e.comp);
+  pq_buf_release(&e.hdr);
+  pq_buf_release(&e.levels);
+  dict_release(&dict);
+  pq_colbuf_release(&cb);
+  return rc;
+}

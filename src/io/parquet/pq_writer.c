@@ -1,0 +1,526 @@
+/* The streaming Parquet writer: buffers batches into row groups, encodes
+ * the column chunks of a row group in parallel, writes the footer and
+ * publishes the file atomically (sluice/publish.h). */
+#include <string.h>
+#include <strings.h>
+
+#include "io/parquet/pq.h"
+#include "sluice/parquet.h"
+#include "sluice/publish.h"
+#include "sluice/thread_pool.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0"
+#endif
+
+struct chunk_rec {
+  int64_t start; /* absolute offset of the chunk's first byte */
+  int64_t num_values, total_uncompressed, total_compressed;
+  int64_t dict_offset, data_offset; /* absolute; dict -1 when none */
+  uint32_t encodings;
+  struct pq_stats_out stats;
+  uint8_t *stats_min, *stats_max;
+};
+
+struct rg_rec {
+  int64_t num_rows;
+  int64_t start;
+  int64_t total_uncompressed, total_compressed;
+  struct chunk_rec *cols;
+};
+
+struct sl_parquet_writer {
+  struct sl_publish pub;
+  struct sl_schema schema;
+  struct pq_leaf *leaves;
+  int32_t n_leaves;
+  struct pq_write_cfg cfg;
+  int64_t row_group_rows, row_group_bytes;
+  int32_t n_kv;
+  char **kv_keys, **kv_values;
+  struct sl_pool *pool;
+  bool own_pool;
+  struct sl_batch **pending;
+  int32_t n_pending, cap_pending;
+  int64_t pending_rows, pending_bytes;
+  struct rg_rec *rgs;
+  int32_t n_rgs, cap_rgs;
+  int64_t total_rows;
+  bool failed;
+};
+
+int sl_parquet_codec_parse(const char *name, enum sl_parquet_codec *out) {
+  static const struct {
+    const char *name;
+    enum sl_parquet_codec c;
+  } names[] = {{"none", SL_PARQUET_UNCOMPRESSED},
+               {"uncompressed", SL_PARQUET_UNCOMPRESSED},
+               {"snappy", SL_PARQUET_SNAPPY},
+               {"gzip", SL_PARQUET_GZIP},
+               {"zstd", SL_PARQUET_ZSTD},
+               {"lz4", SL_PARQUET_LZ4_RAW},
+               {"lz4_raw", SL_PARQUET_LZ4_RAW}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcasecmp(name, names[i].name) == 0) {
+      *out = names[i].c;
+      return 0;
+    }
+  return SL_EINVAL;
+}
+
+const char *sl_parquet_codec_name(enum sl_parquet_codec c) {
+  switch (c) {
+  case SL_PARQUET_UNCOMPRESSED: return "none";
+  case SL_PARQUET_SNAPPY: return "snappy";
+  case SL_PARQUET_GZIP: return "gzip";
+  case SL_PARQUET_ZSTD: return "zstd";
+  case SL_PARQUET_LZ4_RAW: return "lz4_raw";
+  }
+  return "unknown";
+}
+
+void sl_parquet_write_options_init(struct sl_parquet_write_options *o) {
+  memset(o, 0, sizeof *o);
+  o->compression = SL_PARQUET_ZSTD;
+  o->compression_level = 0;
+  o->dictionary = true;
+  o->dictionary_bytes = 1 << 20;
+  o->delta_integers = false;
+  o->data_page_version = 1;
+  o->row_group_rows = 1 << 20;
+  o->row_group_bytes = 128 << 20;
+  o->page_bytes = 1 << 20;
+  o->statistics = true;
+  o->fsync = true;
+  o->threads = 0;
+}
+
+static void free_rgs(struct sl_parquet_writer *w) {
+  for (int32_t i = 0; i < w->n_rgs; i++) {
+    for (int32_t c = 0; c < w->n_leaves; c++) {
+      sl_free(w->rgs[i].cols[c].stats_min);
+      sl_free(w->rgs[i].cols[c].stats_max);
+    }
+    sl_free(w->rgs[i].cols);
+  }
+  sl_free(w->rgs);
+}
+
+static void writer_free(struct sl_parquet_writer *w) {
+  if (!w) return;
+  for (int32_t i = 0; i < w->n_pending; i++) sl_batch_free(w->pending[i]);
+  sl_free(w->pending);
+  free_rgs(w);
+  for (int32_t i = 0; i < w->n_kv; i++) {
+    sl_free(w->kv_keys[i]);
+    sl_free(w->kv_values[i]);
+  }
+  sl_free(w->kv_keys);
+  sl_free(w->kv_values);
+  sl_free(w->leaves);
+  sl_schema_release(&w->schema);
+  if (w->own_pool) sl_pool_free(w->pool);
+  sl_free(w);
+}
+
+void sl_parquet_writer_abort(struct sl_parquet_writer *w) {
+  if (!w) return;
+  sl_publish_abort(&w->pub);
+  writer_free(w);
+}
+
+static int add_kv(struct sl_parquet_writer *w, const char *k, const char *v) {
+  char **nk = sl_realloc(w->kv_keys, (size_t)(w->n_kv + 1) * sizeof *nk);
+  if (!nk) return SL_ENOMEM;
+  w->kv_keys = nk;
+  char **nv = sl_realloc(w->kv_values, (size_t)(w->n_kv + 1) * sizeof *nv);
+  if (!nv) return SL_ENOMEM;
+  w->kv_values = nv;
+  nk[w->n_kv] = sl_strdup(k);
+  nv[w->n_kv] = sl_strdup(v ? v : "");
+  w->n_kv++;
+  return nk[w->n_kv - 1] && nv[w->n_kv - 1] ? 0 : SL_ENOMEM;
+}
+
+int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
+                           const struct sl_parquet_write_options *opts,
+                           struct sl_parquet_writer **out,
+                           struct sl_error *err) {
+  *out = NULL;
+  struct sl_parquet_write_options defaults;
+  if (!opts) {
+    sl_parquet_write_options_init(&defaults);
+    opts = &defaults;
+  }
+  if (!pq_codec_supported((int)opts->compression) ||
+      opts->compression == (enum sl_parquet_codec)PQ_CODEC_LZ4)
+    return sl_error_set(err, SL_EINVAL, "parquet writer: unknown compression %d",
+                        (int)opts->compression);
+  if (opts->data_page_version != 1 && opts->data_page_version != 2)
+    return sl_error_set(err, SL_EINVAL,
+                        "parquet writer: data_page_version must be 1 or 2, "
+                        "got %d",
+                        opts->data_page_version);
+  if (opts->row_group_rows <= 0 || opts->page_bytes <= 0 ||
+      opts->row_group_bytes <= 0 || opts->dictionary_bytes < 0)
+    return sl_error_set(err, SL_EINVAL,
+                        "parquet writer: row group and page sizes must be "
+                        "positive");
+  if (opts->compression == SL_PARQUET_ZSTD &&
+      (opts->compression_level < -7 || opts->compression_level > 22))
+    return sl_error_set(err, SL_EINVAL,
+                        "parquet writer: zstd level %d outside -7..22",
+                        opts->compression_level);
+  struct sl_parquet_writer *w = sl_calloc(1, sizeof *w);
+  if (!w) return sl_error_set(err, SL_ENOMEM, "out of memory");
+  w->pub.fd = -1;
+  int rc = 0;
+  if ((rc = sl_schema_copy(&w->schema, schema))) {
+    rc = sl_error_set(err, rc, "out of memory");
+    goto fail;
+  }
+  if ((rc = pq_schema_leaves(schema, &w->leaves, &w->n_leaves, err))) goto fail;
+  if (w->n_leaves == 0) {
+    rc = sl_error_set(err, SL_EINVAL,
+                      "parquet writer: the schema has no columns");
+    goto fail;
+  }
+  w->cfg.codec = (int)opts->compression;
+  w->cfg.level = opts->compression_level;
+  w->cfg.dictionary = opts->dictionary;
+  w->cfg.dictionary_bytes = opts->dictionary_bytes;
+  w->cfg.delta_integers = opts->delta_integers;
+  w->cfg.page_version = opts->data_page_version;
+  w->cfg.page_bytes = opts->page_bytes;
+  w->cfg.statistics = opts->statistics;
+  w->row_group_rows = opts->row_group_rows;
+  w->row_group_bytes = opts->row_group_bytes;
+  for (int32_t i = 0; i < schema->n_metadata && !rc; i++)
+    rc = add_kv(w, schema->metadata_keys[i], schema->metadata_values[i]);
+  for (int32_t i = 0; i < opts->n_metadata && !rc; i++)
+    rc = add_kv(w, opts->metadata_keys[i], opts->metadata_values[i]);
+  if (rc) {
+    rc = sl_error_set(err, rc, "out of memory");
+    goto fail;
+  }
+  if (opts->pool) {
+    w->pool = opts->pool;
+  } else if (opts->threads != 1) {
+    if ((rc = sl_pool_create(opts->threads, &w->pool, err))) goto fail;
+    w->own_pool = true;
+  }
+  if ((rc = sl_publish_open(path, &w->pub, err))) goto fail;
+  w->pub.fsync = opts->fsync;
+  if ((rc = sl_publish_write(&w->pub, "PAR1", 4, err))) goto fail;
+  *out = w;
+  return 0;
+fail:
+  sl_parquet_writer_abort(w);
+  return rc;
+}
+
+/* Approximate in-memory bytes of rows [i, i+n) of a (for row group cuts). */
+static int64_t array_bytes(const struct sl_array *a, int64_t i, int64_t n) {
+  switch (a->type) {
+  case SL_TYPE_NULL: return 0;
+  case SL_TYPE_BOOL: return n / 8 + 1;
+  case SL_TYPE_INT32:
+  case SL_TYPE_DATE32:
+  case SL_TYPE_DICT_UTF8: return 4 * n;
+  case SL_TYPE_INT64:
+  case SL_TYPE_FLOAT64:
+  case SL_TYPE_TIMESTAMP_MS:
+  case SL_TYPE_TIMESTAMP_US: return 8 * n;
+  case SL_TYPE_UTF8: {
+    if (n == 0) return 0;
+    const int32_t *o = (const int32_t *)a->offsets->data + a->offset;
+    return 4 * n + (o[i + n] - o[i]);
+  }
+  case SL_TYPE_LARGE_UTF8: {
+    if (n == 0) return 0;
+    const int64_t *o = (const int64_t *)a->offsets->data + a->offset;
+    return 8 * n + (o[i + n] - o[i]);
+  }
+  case SL_TYPE_LIST: {
+    if (n == 0) return 0;
+    const int32_t *o = (const int32_t *)a->offsets->data + a->offset;
+    return 4 * n + array_bytes(a->children[0], o[i], o[i + n] - o[i]);
+  }
+  case SL_TYPE_STRUCT: {
+    int64_t b = 0;
+    for (int32_t c = 0; c < a->n_children; c++)
+      b += array_bytes(a->children[c], a->offset + i, n);
+    return b;
+  }
+  default: return 8 * n;
+  }
+}
+
+struct flush_ctx {
+  struct sl_parquet_writer *w;
+  struct pq_chunk_out *outs;
+  struct sl_error *errs;
+};
+
+static int flush_task(void *ctx, int64_t i, int worker) {
+  struct flush_ctx *f = ctx;
+  return pq_column_encode(&f->w->leaves[i], f->w->pending, f->w->n_pending,
+                          &f->w->cfg, &f->outs[i], &f->errs[i]);
+}
+
+int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
+  if (w->failed)
+    return sl_error_set(err, SL_EINVAL, "parquet writer: an earlier write failed");
+  if (w->pending_rows == 0) return 0;
+  int32_t n = w->n_leaves;
+  int rc = 0;
+  struct flush_ctx f = {.w = w};
+  f.outs = sl_calloc((size_t)n, sizeof *f.outs);
+  f.errs = sl_calloc((size_t)n, sizeof *f.errs);
+  struct chunk_rec *cols = sl_calloc((size_t)n, sizeof *cols);
+  if (!f.outs || !f.errs || !cols ||
+      (w->n_rgs == w->cap_rgs && w->cap_rgs > INT32_MAX / 2)) {
+    rc = sl_error_set(err, SL_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  if (w->n_rgs == w->cap_rgs) {
+    int32_t cap = w->cap_rgs ? w->cap_rgs * 2 : 8;
+    struct rg_rec *p = sl_realloc(w->rgs, (size_t)cap * sizeof *p);
+    if (!p) {
+      rc = sl_error_set(err, SL_ENOMEM, "out of memory");
+      goto cleanup;
+    }
+    w->rgs = p;
+    w->cap_rgs = cap;
+  }
+  rc = sl_pool_parallel_for(w->pool, n, flush_task, &f);
+  if (rc) {
+    for (int32_t i = 0; i < n; i++)
+      if (f.errs[i].code) {
+        sl_error_set(err, f.errs[i].code, "%s", f.errs[i].msg);
+        break;
+      }
+    sl_error_prefix(err, "writing '%s': ", w->pub.final_path);
+    goto cleanup;
+  }
+  struct rg_rec *rg = &w->rgs[w->n_rgs];
+  memset(rg, 0, sizeof *rg);
+  rg->num_rows = w->pending_rows;
+  rg->start = w->pub.bytes;
+  for (int32_t i = 0; i < n; i++) {
+    struct pq_chunk_out *o = &f.outs[i];
+    struct chunk_rec *c = &cols[i];
+    c->start = w->pub.bytes;
+    c->num_values = o->num_values;
+    c->total_uncompressed = o->total_uncompressed;
+    c->total_compressed = o->total_compressed;
+    c->dict_offset = o->dict_offset >= 0 ? c->start + o->dict_offset : -1;
+    c->data_offset = c->start + o->data_offset;
+    c->encodings = o->encodings;
+    c->stats = o->stats;
+    c->stats_min = o->stats_min;
+    c->stats_max = o->stats_max;
+    o->stats_min = o->stats_max = NULL;
+    rg->total_uncompressed += o->total_uncompressed;
+    rg->total_compressed += o->total_compressed;
+    if ((rc = sl_publish_write(&w->pub, o->bytes.data, o->bytes.size, err))) {
+      rg->cols = cols;
+      cols = NULL;
+      w->n_rgs++;
+      goto cleanup;
+    }
+  }
+  rg->cols = cols;
+  cols = NULL;
+  w->n_rgs++;
+  w->total_rows += w->pending_rows;
+  for (int32_t i = 0; i < w->n_pending; i++) sl_batch_free(w->pending[i]);
+  w->n_pending = 0;
+  w->pending_rows = 0;
+  w->pending_bytes = 0;
+cleanup:
+  if (f.outs)
+    for (int32_t i = 0; i < n; i++) pq_chunk_out_release(&f.outs[i]);
+  if (cols)
+    for (int32_t i = 0; i < n; i++) {
+      sl_free(cols[i].stats_min);
+      sl_free(cols[i].stats_max);
+    }
+  sl_free(cols);
+  sl_free(f.outs);
+  sl_free(f.errs);
+  if (rc) w->failed = true;
+  return rc;
+}
+
+static int push_pending(struct sl_parquet_writer *w, struct sl_batch *b) {
+  if (w->n_pending == w->cap_pending) {
+    int32_t cap = w->cap_pending ? w->cap_pending * 2 : 16;
+    struct sl_batch **p = sl_realloc(w->pending, (size_t)cap * sizeof *p);
+    if (!p) return SL_ENOMEM;
+    w->pending = p;
+    w->cap_pending = cap;
+  }
+  w->pending[w->n_pending++] = b;
+  return 0;
+}
+
+int sl_parquet_writer_write(struct sl_parquet_writer *w,
+                            const struct sl_batch *batch,
+                            struct sl_error *err) {
+  if (w->failed)
+    return sl_error_set(err, SL_EINVAL, "parquet writer: an earlier write failed");
+  if (batch->n_columns != w->schema.n_fields)
+    return sl_error_set(err, SL_EINVAL,
+                        "parquet writer: batch has %d columns, the file %d",
+                        batch->n_columns, w->schema.n_fields);
+  for (int32_t i = 0; i < batch->n_columns; i++) {
+    if (!sl_field_equal(&batch->schema.fields[i], &w->schema.fields[i])) {
+      char a[256], b[256];
+      sl_field_format(&batch->schema.fields[i], a, sizeof a);
+      sl_field_format(&w->schema.fields[i], b, sizeof b);
+      return sl_error_set(err, SL_EINVAL,
+                          "parquet writer: column %d is '%s', the file "
+                          "expects '%s'",
+                          i, a, b);
+    }
+  }
+  int64_t len = batch->length, off = 0;
+  int64_t total_bytes = 0;
+  for (int32_t c = 0; c < batch->n_columns; c++)
+    total_bytes += array_bytes(batch->columns[c], 0, len);
+  double per_row = len ? (double)total_bytes / (double)len : 0;
+  while (off < len) {
+    int64_t take = len - off;
+    int64_t room = w->row_group_rows - w->pending_rows;
+    if (take > room) take = room;
+    if (per_row > 0) {
+      double left = (double)(w->row_group_bytes - w->pending_bytes);
+      int64_t by_bytes = (int64_t)(left / per_row) + 1;
+      if (take > by_bytes) take = by_bytes;
+    }
+    struct sl_batch *s;
+    int rc = sl_batch_slice(batch, off, take, &s, err);
+    if (rc) return rc;
+    if ((rc = push_pending(w, s))) {
+      sl_batch_free(s);
+      return sl_error_set(err, rc, "out of memory");
+    }
+    w->pending_rows += take;
+    w->pending_bytes += (int64_t)(per_row * (double)take);
+    off += take;
+    if (w->pending_rows >= w->row_group_rows ||
+        w->pending_bytes >= w->row_group_bytes) {
+      if ((rc = sl_parquet_writer_flush(w, err))) return rc;
+    }
+  }
+  return 0;
+}
+
+int64_t sl_parquet_writer_bytes(const struct sl_parquet_writer *w) {
+  return w->pub.bytes;
+}
+
+int64_t sl_parquet_writer_rows(const struct sl_parquet_writer *w) {
+  return w->total_rows + w->pending_rows;
+}
+
+static void encode_footer(struct sl_parquet_writer *w, struct tc_writer *t) {
+  tc_struct_begin(t);
+  tc_field_i32(t, 1, 2);
+  pq_schema_encode(t, &w->schema);
+  tc_field_i64(t, 3, w->total_rows);
+  tc_field_list(t, 4, TC_STRUCT, w->n_rgs);
+  for (int32_t g = 0; g < w->n_rgs; g++) {
+    struct rg_rec *rg = &w->rgs[g];
+    tc_struct_begin(t);
+    tc_field_list(t, 1, TC_STRUCT, w->n_leaves);
+    for (int32_t c = 0; c < w->n_leaves; c++) {
+      const struct chunk_rec *cr = &rg->cols[c];
+      const struct pq_leaf *l = &w->leaves[c];
+      tc_struct_begin(t);
+      tc_field_i64(t, 2, cr->start);
+      tc_field_struct(t, 3);
+      tc_field_i32(t, 1, l->phys);
+      int32_t n_enc = __builtin_popcount(cr->encodings);
+      tc_field_list(t, 2, TC_I32, n_enc);
+      for (int e = 0; e < 32; e++)
+        if (cr->encodings & (1u << e)) tc_list_i32(t, e);
+      tc_field_list(t, 3, TC_BINARY, l->n_path);
+      for (int32_t p = 0; p < l->n_path; p++) tc_list_string(t, l->path[p]);
+      tc_field_i32(t, 4, w->cfg.codec);
+      tc_field_i64(t, 5, cr->num_values);
+      tc_field_i64(t, 6, cr->total_uncompressed);
+      tc_field_i64(t, 7, cr->total_compressed);
+      tc_field_i64(t, 9, cr->data_offset);
+      if (cr->dict_offset >= 0) tc_field_i64(t, 11, cr->dict_offset);
+      if (w->cfg.statistics) pq_stats_encode(t, 12, &cr->stats);
+      tc_struct_end(t);
+      tc_struct_end(t);
+    }
+    tc_field_i64(t, 2, rg->total_uncompressed);
+    tc_field_i64(t, 3, rg->num_rows);
+    tc_field_i64(t, 5, rg->start);
+    tc_field_i64(t, 6, rg->total_compressed);
+    tc_field_i16(t, 7, (int16_t)(g < INT16_MAX ? g : INT16_MAX));
+    tc_struct_end(t);
+  }
+  if (w->n_kv) {
+    tc_field_list(t, 5, TC_STRUCT, w->n_kv);
+    for (int32_t i = 0; i < w->n_kv; i++) {
+      tc_struct_begin(t);
+      tc_field_string(t, 1, w->kv_keys[i]);
+      tc_field_string(t, 2, w->kv_values[i]);
+      tc_struct_end(t);
+    }
+  }
+  tc_field_string(t, 6, "sluice version " SLUICE_VERSION);
+  tc_field_list(t, 7, TC_STRUCT, w->n_leaves);
+  for (int32_t c = 0; c < w->n_leaves; c++) {
+    tc_struct_begin(t);
+    tc_field_struct(t, 1);
+    tc_struct_end(t);
+    tc_struct_end(t);
+  }
+  tc_struct_end(t);
+}
+
+int sl_parquet_writer_close(struct sl_parquet_writer *w, struct sl_error *err) {
+  int rc = sl_parquet_writer_flush(w, err);
+  struct pq_buf footer = {0};
+  if (rc) goto fail;
+  struct tc_writer t;
+  tc_writer_init(&t, &footer);
+  encode_footer(w, &t);
+  if (t.rc) {
+    rc = sl_error_set(err, t.rc, "out of memory encoding the footer");
+    goto fail;
+  }
+  uint8_t tail[8];
+  pq_put_u32le(tail, (uint32_t)footer.size);
+  memcpy(tail + 4, "PAR1", 4);
+  if ((rc = sl_publish_write(&w->pub, footer.data, footer.size, err)) ||
+      (rc = sl_publish_write(&w->pub, tail, 8, err)))
+    goto fail;
+  pq_buf_release(&footer);
+  rc = sl_publish_commit(&w->pub, err);
+  writer_free(w);
+  return rc;
+fail:
+  pq_buf_release(&footer);
+  sl_parquet_writer_abort(w);
+  return rc;
+}
+
+int sl_parquet_write_batch_file(const char *path, const struct sl_batch *batch,
+                                const struct sl_parquet_write_options *opts,
+                                struct sl_error *err) {
+  struct sl_parquet_writer *w;
+  int rc = sl_parquet_writer_open(path, &batch->schema, opts, &w, err);
+  if (rc) return rc;
+  if ((rc = sl_parquet_writer_write(w, batch, err))) {
+    sl_parquet_writer_abort(w);
+    return rc;
+  }
+  return sl_parquet_writer_close(w, err);
+}
