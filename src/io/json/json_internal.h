@@ -1,0 +1,205 @@
+/* sluice JSON reader internals: scanning kernels, value parsers, column
+ * builders, the parse plan and the parallel engine shared by the buffer, file
+ * and stream front ends. Not a public header. */
+#ifndef SLUICE_IO_JSON_INTERNAL_H
+#define SLUICE_IO_JSON_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/alloc.h"
+#include "sluice/error.h"
+#include "sluice/json.h"
+#include "sluice/table.h"
+
+/* ---- scanning kernels (json_scan.c) -------------------------------------
+ * string_scan returns the first p in [p, end) with *p == '"', *p == '\\' or
+ * *p < 0x20 (end when there is none), and ORs a non-zero value into *high
+ * when a byte >= 0x80 lies before it. Every variant gives the same result;
+ * the scalar one is the reference. */
+typedef const uint8_t *(*sl__json_scan_fn)(const uint8_t *p,
+                                           const uint8_t *end,
+                                           uint32_t *high);
+const uint8_t *sl__json_scan_scalar(const uint8_t *p, const uint8_t *end,
+                                    uint32_t *high);
+const uint8_t *sl__json_scan_avx2(const uint8_t *p, const uint8_t *end,
+                                  uint32_t *high);
+const uint8_t *sl__json_scan_avx512(const uint8_t *p, const uint8_t *end,
+                                    uint32_t *high);
+/* The kernel for a choice (AUTO = best the CPU has); *got names the one
+ * picked (may be lower than asked for when the CPU lacks it). */
+sl__json_scan_fn sl__json_scan_pick(enum sl_json_simd want,
+                                    enum sl_json_simd *got);
+/* True when s[0, n) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */
+bool sl__json_utf8_valid(const uint8_t *s, size_t n);
+
+/* ---- values (json_value.c) ---------------------------------------------- */
+struct sl__jnum {
+  const uint8_t *start, *end; /* the number's text */
+  uint64_t mant;              /* first (up to 19) significant digits */
+  int32_t exp10;              /* value = mant * 10^exp10 when !many */
+  bool neg, is_int, many;     /* many: more than 19 significant digits */
+};
+/* Scans a JSON number at p (strict grammar). Returns the byte after it, or
+ * NULL when the text is not a number. */
+const uint8_t *sl__json_number(const uint8_t *p, const uint8_t *end,
+                               struct sl__jnum *n);
+/* 0 when the number is an integer in int64 range (1e3, -0.0 included). */
+int sl__json_num_i64(const struct sl__jnum *n, int64_t *out);
+/* Correctly rounded double (exact fast path, else strtod on the digits). */
+double sl__json_num_f64(const struct sl__jnum *n);
+/* RFC 3339 / ISO-8601 timestamp to epoch units (1000 = ms, 1000000 = us).
+ * full_only: a date alone is rejected. 0 on success, -1 otherwise. *frac
+ * (may be NULL) gets the number of fraction digits. */
+int sl__json_parse_ts(const uint8_t *s, size_t n, int64_t per_sec,
+                      bool full_only, int64_t *out, int *frac);
+int sl__json_parse_date(const uint8_t *s, size_t n, int32_t *days);
+int64_t sl__json_days_from_civil(int64_t y, int m, int d);
+
+/* ---- column builders (json_column.c) ------------------------------------
+ * Byte-per-value validity (packed to a bitmap at finish), allocated at the
+ * first null; easy to truncate when a bad line is rolled back. */
+struct sl__jcol {
+  enum sl_type_id type;
+  int64_t len;
+  struct sl_bytes valid; /* uint8 per value, 1 = valid; empty = all valid */
+  struct sl_bytes data;  /* values; bool: uint8 per value; utf8: chars */
+  struct sl_bytes offs;  /* utf8/list: int32 offsets, len + 1 */
+  int32_t n_kids;
+  struct sl__jcol *kids;
+  int64_t hint_data, hint_offs; /* sizes of the previous batch */
+};
+
+int sl__jcol_init(struct sl__jcol *c, const struct sl_field *f);
+void sl__jcol_release(struct sl__jcol *c);
+int sl__jcol_null(struct sl__jcol *c);
+int sl__jcol_valid_slow(struct sl__jcol *c); /* appends a 1 to valid */
+void sl__jcol_truncate(struct sl__jcol *c, int64_t n);
+int sl__jcol_reserve(struct sl__jcol *c, int64_t rows);
+/* Hands out the column as an array and resets c for the next batch. */
+int sl__jcol_finish(struct sl__jcol *c, const struct sl_field *f,
+                    struct sl_array **out);
+
+static inline int sl__jcol_mark(struct sl__jcol *c) {
+  if (c->valid.data == NULL) return 0;
+  return sl__jcol_valid_slow(c);
+}
+
+/* ---- the parse plan (json_plan.c) ---------------------------------------
+ * A tree over JSON keys: the root is the line's object; a node either feeds a
+ * column (col >= 0: an index into the flat column list of a worker) or is an
+ * object whose children feed columns under dotted paths (col < 0). */
+enum sl__jnode_kind {
+  SL__JN_OBJECT, /* flattened object, no column of its own */
+  SL__JN_SCALAR, /* a leaf column */
+  SL__JN_STRUCT, /* struct column: kids are its fields */
+  SL__JN_LIST,   /* list column: kids[0] is the element */
+};
+
+struct sl__jnode {
+  enum sl__jnode_kind kind;
+  enum sl_type_id type;
+  int32_t col; /* flat column index or -1 */
+  int32_t n_kids;
+  struct sl__jnode *kids;
+  char *key; /* the key in the parent object (not for list elements) */
+  uint32_t key_len;
+  const char *path; /* column name for messages (borrowed from the schema) */
+  /* key lookup: open addressing over kids, 2^bits slots, -1 = empty */
+  int32_t *slots;
+  uint32_t slot_mask;
+};
+
+struct sl__jplan {
+  struct sl__jnode root;
+  int32_t n_cols;           /* flat columns, depth-first over the schema */
+  struct sl_schema schema;  /* output schema (owned) */
+};
+
+int sl__jplan_build(struct sl__jplan *p, const struct sl_schema *schema,
+                    struct sl_error *err);
+void sl__jplan_release(struct sl__jplan *p);
+const struct sl__jnode *sl__jplan_lookup(const struct sl__jnode *obj,
+                                         const uint8_t *key, size_t n);
+
+/* ---- the per-chunk parser (json_parse.c) --------------------------------*/
+struct sl__jbad {
+  int64_t line;   /* 0-based line index within the chunk */
+  int64_t offset; /* line start within the chunk */
+  int64_t len;    /* line length without '\n' */
+  int64_t column; /* 1-based byte column of the problem */
+  char reason[160];
+};
+
+struct sl__jtask {
+  /* set by the engine */
+  const uint8_t *begin, *end; /* whole lines */
+  bool at_input_start;        /* a BOM may open the chunk */
+  /* results */
+  int64_t lines, rows, empty_lines, mismatches;
+  struct sl__jbad *bad;
+  int64_t n_bad, cap_bad;
+  bool failed; /* FAIL policy hit a bad line: bad[n_bad - 1] */
+  struct sl_batch **batches;
+  int64_t n_batches, cap_batches;
+  struct sl_error err; /* hard errors (memory) */
+};
+
+struct sl__jworker {
+  struct sl__jcol *tops;  /* one per schema field */
+  struct sl__jcol **flat; /* plan column index -> builder */
+  uint8_t *scratch;
+  size_t scratch_cap;
+};
+
+struct sl__jengine {
+  struct sl_json_options opt; /* copy; projection/schema pointers cleared */
+  struct sl__jplan plan;
+  struct sl_pool *pool;
+  bool own_pool;
+  int n_workers;
+  struct sl__jworker *workers;
+  sl__json_scan_fn scan;
+  struct sl__jtask *tasks;
+  int64_t cap_tasks;
+  int64_t chunk_bytes;
+  struct sl_json_stats stats;
+  int64_t line_base, byte_base; /* of the next window */
+  bool seen_input;              /* BOM only at the very start */
+  /* ready batches, in order */
+  struct sl_batch **queue;
+  int64_t q_head, q_len, q_cap;
+};
+
+int sl__jworker_init(struct sl__jworker *w, const struct sl__jplan *p);
+void sl__jworker_release(struct sl__jworker *w, const struct sl__jplan *p);
+/* Parses t->begin..t->end into batches on worker w. Returns 0 (bad lines
+ * are recorded in t) or a hard error (memory) with t->err set. */
+int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
+                         struct sl__jtask *t);
+void sl__jtask_clear(struct sl__jtask *t);
+
+/* ---- engine (json_engine.c) ---------------------------------------------
+ * o: the caller's options; schema: explicit or NULL to infer from sample. */
+int sl__jengine_init(struct sl__jengine *e, const struct sl_json_options *o,
+                     const uint8_t *sample, size_t sample_len,
+                     struct sl_error *err);
+void sl__jengine_release(struct sl__jengine *e);
+/* Parses buf[0, len): whole lines (the last one may lack '\n' only at the end
+ * of input). Ready batches go to the queue; bad lines to the callback. */
+int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
+                      struct sl_error *err);
+/* Pops the next ready batch, or NULL. */
+struct sl_batch *sl__jengine_pop(struct sl__jengine *e);
+/* Reports one line that could not even be framed (longer than the limit);
+ * FAIL policy: returns SL_EINVAL with the message in err. */
+int sl__jengine_bad_line(struct sl__jengine *e, const uint8_t *line,
+                         size_t len, int64_t line_no, int64_t offset,
+                         const char *reason, struct sl_error *err);
+/* Infers the schema (json_infer.c). */
+int sl__json_infer(const uint8_t *buf, size_t len,
+                   const struct sl_json_options *o, struct sl_schema *out,
+                   struct sl_error *err);
+
+#endif

@@ -1,0 +1,742 @@
+/* JSON reader: the per-chunk parser.
+ *
+ * One worker parses a newline-aligned chunk line by line, straight from the
+ * bytes into its column builders, guided by the plan: a key is hashed once,
+ * then either parsed into its column or skipped. Skipped values are still
+ * fully validated, so which lines are bad never depends on the projection.
+ * Strings are found with the SIMD scan kernel; a string without escapes is
+ * one memcpy. A bad line rolls every column back to where the line began
+ * and is recorded with its position; FAIL stops the chunk there.
+ *
+ * Within a line no token accepts '\n' (whitespace here is ' ', '\t', '\r'),
+ * so a truncated line fails at its own end and never reads into the next. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io/json/json_internal.h"
+
+struct jp {
+  const struct sl__jengine *e;
+  struct sl__jworker *w;
+  struct sl__jtask *t;
+  const uint8_t *end;
+  sl__json_scan_fn scan;
+  int32_t max_depth;
+  bool mismatch_bad;
+  int hard; /* out-of-memory and the like: stops everything */
+  const uint8_t *err_at;
+  char reason[160];
+};
+
+static inline const uint8_t *ws(const uint8_t *p, const uint8_t *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+  return p;
+}
+
+static void describe(const struct jp *jp, const uint8_t *p, char *out,
+                     size_t cap) {
+  if (p >= jp->end || *p == '\n')
+    snprintf(out, cap, "end of line");
+  else if (*p >= 0x20 && *p < 0x7f)
+    snprintf(out, cap, "'%c'", *p);
+  else
+    snprintf(out, cap, "byte 0x%02x", *p);
+}
+
+__attribute__((format(printf, 3, 4))) static const uint8_t *
+bad(struct jp *jp, const uint8_t *at, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(jp->reason, sizeof jp->reason, fmt, ap);
+  va_end(ap);
+  jp->err_at = at;
+  return NULL;
+}
+
+static const uint8_t *bad_found(struct jp *jp, const uint8_t *at,
+                                const char *what) {
+  char f[32];
+  describe(jp, at, f, sizeof f);
+  return bad(jp, at, "expected %s, found %s", what, f);
+}
+
+static const uint8_t *hard(struct jp *jp, int rc) {
+  jp->hard = rc;
+  return NULL;
+}
+
+static inline int hexval(uint8_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+static int hex4(const uint8_t *p, const uint8_t *end, uint32_t *out) {
+  if (end - p < 4) return -1;
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval(p[i]);
+    if (h < 0) return -1;
+    v = v << 4 | (uint32_t)h;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Validates the escape at p ('\\'); returns the byte after it and the code
+ * point (for \u, a surrogate pair is joined). */
+static const uint8_t *escape(struct jp *jp, const uint8_t *p, uint32_t *cp) {
+  if (p + 1 >= jp->end) return bad(jp, p, "unterminated string at end of line");
+  switch (p[1]) {
+  case '"': *cp = '"'; return p + 2;
+  case '\\': *cp = '\\'; return p + 2;
+  case '/': *cp = '/'; return p + 2;
+  case 'b': *cp = '\b'; return p + 2;
+  case 'f': *cp = '\f'; return p + 2;
+  case 'n': *cp = '\n'; return p + 2;
+  case 'r': *cp = '\r'; return p + 2;
+  case 't': *cp = '\t'; return p + 2;
+  case 'u': {
+    uint32_t u;
+    if (hex4(p + 2, jp->end, &u)) return bad(jp, p, "invalid \\u escape");
+    if (u >= 0xDC00 && u <= 0xDFFF)
+      return bad(jp, p, "lone low surrogate \\u%04X in a string", u);
+    if (u >= 0xD800 && u <= 0xDBFF) {
+      uint32_t lo;
+      if (jp->end - p < 12 || p[6] != '\\' || p[7] != 'u' ||
+          hex4(p + 8, jp->end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+        return bad(jp, p, "lone high surrogate \\u%04X in a string", u);
+      *cp = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+      return p + 12;
+    }
+    *cp = u;
+    return p + 6;
+  }
+  default: {
+    char f[32];
+    describe(jp, p + 1, f, sizeof f);
+    return bad(jp, p, "invalid escape: backslash followed by %s", f);
+  }
+  }
+}
+
+/* p: after the opening quote. Finds and validates the string; returns the
+ * closing quote; *esc tells whether it holds escapes. */
+static const uint8_t *str_scan(struct jp *jp, const uint8_t *p, bool *esc) {
+  const uint8_t *s = p;
+  uint32_t high = 0;
+  bool e = false;
+  for (;;) {
+    p = jp->scan(p, jp->end, &high);
+    if (p >= jp->end) return bad(jp, p, "unterminated string at end of line");
+    if (*p == '"') break;
+    if (*p == '\\') {
+      uint32_t cp;
+      e = true;
+      p = escape(jp, p, &cp);
+      if (!p) return NULL;
+      continue;
+    }
+    if (*p == '\n') return bad(jp, p, "unterminated string at end of line");
+    return bad(jp, p, "control character 0x%02x inside a string", *p);
+  }
+  if (high && !sl__json_utf8_valid(s, (size_t)(p - s)))
+    return bad(jp, s, "invalid UTF-8 inside a string");
+  *esc = e;
+  return p;
+}
+
+static size_t put_utf8(uint8_t *o, uint32_t cp) {
+  if (cp < 0x80) {
+    o[0] = (uint8_t)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (uint8_t)(0xC0 | cp >> 6);
+    o[1] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (uint8_t)(0xE0 | cp >> 12);
+    o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (uint8_t)(0xF0 | cp >> 18);
+  o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (uint8_t)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* Decodes an already validated string body s[0, n) into o (room for n). */
+static size_t unescape(struct jp *jp, const uint8_t *s, size_t n, uint8_t *o) {
+  const uint8_t *end = s + n;
+  size_t k = 0;
+  while (s < end) {
+    const uint8_t *b = memchr(s, '\\', (size_t)(end - s));
+    if (!b) b = end;
+    memcpy(o + k, s, (size_t)(b - s));
+    k += (size_t)(b - s);
+    if (b == end) break;
+    uint32_t cp = 0;
+    s = escape(jp, b, &cp);
+    k += put_utf8(o + k, cp);
+  }
+  return k;
+}
+
+static int scratch(struct sl__jworker *w, size_t n) {
+  if (w->scratch_cap >= n) return 0;
+  size_t cap = n < 256 ? 256 : n * 2;
+  uint8_t *p = sl_realloc(w->scratch, cap);
+  if (!p) return SL_ENOMEM;
+  w->scratch = p;
+  w->scratch_cap = cap;
+  return 0;
+}
+
+static const uint8_t *literal(struct jp *jp, const uint8_t *p,
+                              const char *word, size_t n) {
+  if ((size_t)(jp->end - p) < n || memcmp(p, word, n) != 0)
+    return bad_found(jp, p, "a value");
+  return p + n;
+}
+
+static const uint8_t *skip_value(struct jp *jp, const uint8_t *p, int depth);
+
+static const uint8_t *skip_container(struct jp *jp, const uint8_t *p,
+                                     int depth) {
+  bool obj = *p == '{';
+  uint8_t close = obj ? '}' : ']';
+  if (depth > jp->max_depth)
+    return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
+  p = ws(p + 1, jp->end);
+  if (p < jp->end && *p == close) return p + 1;
+  for (;;) {
+    if (obj) {
+      if (p >= jp->end || *p != '"') return bad_found(jp, p, "a key string");
+      bool esc;
+      p = str_scan(jp, p + 1, &esc);
+      if (!p) return NULL;
+      p = ws(p + 1, jp->end);
+      if (p >= jp->end || *p != ':') return bad_found(jp, p, "':' after a key");
+      p = ws(p + 1, jp->end);
+    }
+    p = skip_value(jp, p, depth + 1);
+    if (!p) return NULL;
+    p = ws(p, jp->end);
+    if (p < jp->end && *p == ',') {
+      p = ws(p + 1, jp->end);
+      continue;
+    }
+    if (p < jp->end && *p == close) return p + 1;
+    return bad_found(jp, p, obj ? "',' or '}'" : "',' or ']'");
+  }
+}
+
+static const uint8_t *skip_value(struct jp *jp, const uint8_t *p, int depth) {
+  if (p >= jp->end) return bad_found(jp, p, "a value");
+  switch (*p) {
+  case '"': {
+    bool esc;
+    p = str_scan(jp, p + 1, &esc);
+    return p ? p + 1 : NULL;
+  }
+  case '{':
+  case '[':
+    return skip_container(jp, p, depth);
+  case 't': return literal(jp, p, "true", 4);
+  case 'f': return literal(jp, p, "false", 5);
+  case 'n': return literal(jp, p, "null", 4);
+  default: {
+    struct sl__jnum num;
+    const uint8_t *q = sl__json_number(p, jp->end, &num);
+    return q ? q : bad_found(jp, p, "a value");
+  }
+  }
+}
+
+/* ---- appends ------------------------------------------------------------ */
+
+static inline int put_fixed(struct sl__jcol *c, const void *v, int w) {
+  int rc = sl_bytes_reserve(&c->data, w);
+  if (rc) return rc;
+  memcpy(c->data.data + c->data.size, v, (size_t)w);
+  c->data.size += w;
+  rc = sl__jcol_mark(c);
+  c->len++;
+  return rc;
+}
+
+static inline int end_string(struct sl__jcol *c) {
+  int rc;
+  if (c->type == SL_TYPE_LARGE_UTF8) {
+    int64_t o = c->data.size;
+    rc = sl_bytes_append(&c->offs, &o, 8);
+  } else {
+    if (c->data.size > INT32_MAX) return SL_EOVERFLOW;
+    int32_t o = (int32_t)c->data.size;
+    rc = sl_bytes_append(&c->offs, &o, 4);
+  }
+  if (!rc) rc = sl__jcol_mark(c);
+  c->len++;
+  return rc;
+}
+
+static int put_raw(struct sl__jcol *c, const uint8_t *s, size_t n) {
+  int rc = sl_bytes_append(&c->data, s, (int64_t)n);
+  return rc ? rc : end_string(c);
+}
+
+static const uint8_t *mismatch(struct jp *jp, const struct sl__jnode *n,
+                               struct sl__jcol *c, const uint8_t *at,
+                               const uint8_t *after, const char *found) {
+  if (jp->mismatch_bad)
+    return bad(jp, at, "column '%s': expected %s, found %s", n->path,
+               sl_type_name(n->type), found);
+  jp->t->mismatches++;
+  if (c) {
+    int rc = sl__jcol_null(c);
+    if (rc) return hard(jp, rc);
+  }
+  return after;
+}
+
+static const char *kind_of(uint8_t c) {
+  switch (c) {
+  case '"': return "a string";
+  case '{': return "an object";
+  case '[': return "an array";
+  case 't':
+  case 'f': return "a bool";
+  default: return "a number";
+  }
+}
+
+static const uint8_t *object(struct jp *jp, const uint8_t *p,
+                             const struct sl__jnode *n, int64_t t, int depth);
+
+static const uint8_t *value(struct jp *jp, const uint8_t *p,
+                            const struct sl__jnode *n, int64_t t, int depth);
+
+static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
+                                   const struct sl__jnode *n,
+                                   struct sl__jcol *c) {
+  bool esc;
+  const uint8_t *s = p + 1;
+  const uint8_t *q = str_scan(jp, s, &esc);
+  if (!q) return NULL;
+  size_t len = (size_t)(q - s);
+  int rc;
+  switch (n->type) {
+  case SL_TYPE_UTF8:
+  case SL_TYPE_LARGE_UTF8:
+    rc = sl_bytes_reserve(&c->data, (int64_t)len);
+    if (rc) return hard(jp, rc);
+    if (!esc) {
+      memcpy(c->data.data + c->data.size, s, len);
+      c->data.size += (int64_t)len;
+    } else {
+      c->data.size += (int64_t)unescape(jp, s, len, c->data.data + c->data.size);
+    }
+    rc = end_string(c);
+    return rc ? hard(jp, rc) : q + 1;
+  case SL_TYPE_TIMESTAMP_MS:
+  case SL_TYPE_TIMESTAMP_US:
+  case SL_TYPE_DATE32: {
+    const uint8_t *txt = s;
+    if (esc) {
+      rc = scratch(jp->w, len);
+      if (rc) return hard(jp, rc);
+      len = unescape(jp, s, len, jp->w->scratch);
+      txt = jp->w->scratch;
+    }
+    if (n->type == SL_TYPE_DATE32) {
+      int32_t d;
+      if (sl__json_parse_date(txt, len, &d) == 0) {
+        rc = put_fixed(c, &d, 4);
+        return rc ? hard(jp, rc) : q + 1;
+      }
+    } else {
+      int64_t v;
+      int64_t per = n->type == SL_TYPE_TIMESTAMP_MS ? 1000 : 1000000;
+      if (sl__json_parse_ts(txt, len, per, false, &v, NULL) == 0) {
+        rc = put_fixed(c, &v, 8);
+        return rc ? hard(jp, rc) : q + 1;
+      }
+    }
+    return mismatch(jp, n, c, p, q + 1, "a string that is not a date/time");
+  }
+  default:
+    return mismatch(jp, n, c, p, q + 1, "a string");
+  }
+}
+
+static const uint8_t *number_value(struct jp *jp, const uint8_t *p,
+                                   const struct sl__jnode *n,
+                                   struct sl__jcol *c) {
+  struct sl__jnum num;
+  const uint8_t *q = sl__json_number(p, jp->end, &num);
+  if (!q) return bad_found(jp, p, "a value");
+  int rc;
+  int64_t i;
+  switch (n->type) {
+  case SL_TYPE_INT64:
+  case SL_TYPE_TIMESTAMP_MS:
+  case SL_TYPE_TIMESTAMP_US:
+    if (num.is_int && !num.many && num.exp10 == 0 &&
+        num.mant <= (uint64_t)INT64_MAX) {
+      i = num.neg ? -(int64_t)num.mant : (int64_t)num.mant;
+    } else if (sl__json_num_i64(&num, &i)) {
+      return mismatch(jp, n, c, p, q, "a number that is not an int64");
+    }
+    rc = put_fixed(c, &i, 8);
+    return rc ? hard(jp, rc) : q;
+  case SL_TYPE_INT32:
+  case SL_TYPE_DATE32: {
+    if (sl__json_num_i64(&num, &i) || i < INT32_MIN || i > INT32_MAX)
+      return mismatch(jp, n, c, p, q, "a number that is not an int32");
+    int32_t v = (int32_t)i;
+    rc = put_fixed(c, &v, 4);
+    return rc ? hard(jp, rc) : q;
+  }
+  case SL_TYPE_FLOAT64: {
+    double d = sl__json_num_f64(&num);
+    rc = put_fixed(c, &d, 8);
+    return rc ? hard(jp, rc) : q;
+  }
+  case SL_TYPE_UTF8:
+  case SL_TYPE_LARGE_UTF8:
+    rc = put_raw(c, p, (size_t)(q - p));
+    return rc ? hard(jp, rc) : q;
+  default:
+    return mismatch(jp, n, c, p, q, "a number");
+  }
+}
+
+static const uint8_t *list_value(struct jp *jp, const uint8_t *p,
+                                 const struct sl__jnode *n, struct sl__jcol *c,
+                                 int depth) {
+  if (depth > jp->max_depth)
+    return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
+  const struct sl__jnode *el = &n->kids[0];
+  struct sl__jcol *ec = &c->kids[0];
+  p = ws(p + 1, jp->end);
+  if (p < jp->end && *p == ']') {
+    p++;
+  } else {
+    for (;;) {
+      p = value(jp, p, el, ec->len + 1, depth + 1);
+      if (!p) return NULL;
+      p = ws(p, jp->end);
+      if (p < jp->end && *p == ',') {
+        p = ws(p + 1, jp->end);
+        continue;
+      }
+      if (p < jp->end && *p == ']') {
+        p++;
+        break;
+      }
+      return bad_found(jp, p, "',' or ']'");
+    }
+  }
+  if (ec->len > INT32_MAX) return hard(jp, SL_EOVERFLOW);
+  int32_t o = (int32_t)ec->len;
+  int rc = sl_bytes_append(&c->offs, &o, 4);
+  if (!rc) rc = sl__jcol_mark(c);
+  c->len++;
+  return rc ? hard(jp, rc) : p;
+}
+
+static const uint8_t *value(struct jp *jp, const uint8_t *p,
+                            const struct sl__jnode *n, int64_t t, int depth) {
+  if (p >= jp->end) return bad_found(jp, p, "a value");
+  uint8_t ch = *p;
+  if (n->kind == SL__JN_OBJECT) {
+    if (ch == '{') return object(jp, p, n, t, depth);
+    if (ch == 'n') return literal(jp, p, "null", 4);
+    const uint8_t *q = skip_value(jp, p, depth);
+    return q ? mismatch(jp, n, NULL, p, q, kind_of(ch)) : NULL;
+  }
+  struct sl__jcol *c = jp->w->flat[n->col];
+  if (c->len >= t) sl__jcol_truncate(c, t - 1); /* repeated key: last wins */
+  if (ch == 'n') {
+    const uint8_t *q = literal(jp, p, "null", 4);
+    if (!q) return NULL;
+    int rc = sl__jcol_null(c);
+    return rc ? hard(jp, rc) : q;
+  }
+  switch (n->kind) {
+  case SL__JN_STRUCT: {
+    if (ch != '{') break;
+    const uint8_t *q = object(jp, p, n, t, depth);
+    if (!q) return NULL;
+    int rc = sl__jcol_mark(c);
+    c->len++;
+    return rc ? hard(jp, rc) : q;
+  }
+  case SL__JN_LIST:
+    if (ch != '[') break;
+    return list_value(jp, p, n, c, depth);
+  default:
+    if (ch == '"') return string_value(jp, p, n, c);
+    if (ch == '-' || (ch >= '0' && ch <= '9')) return number_value(jp, p, n, c);
+    if (ch == 't' || ch == 'f') {
+      bool v = ch == 't';
+      const uint8_t *q = v ? literal(jp, p, "true", 4) : literal(jp, p, "false", 5);
+      if (!q) return NULL;
+      int rc;
+      if (n->type == SL_TYPE_BOOL) {
+        uint8_t b = v;
+        rc = put_fixed(c, &b, 1);
+      } else if (n->type == SL_TYPE_UTF8 || n->type == SL_TYPE_LARGE_UTF8) {
+        rc = put_raw(c, p, (size_t)(q - p));
+      } else {
+        return mismatch(jp, n, c, p, q, "a bool");
+      }
+      return rc ? hard(jp, rc) : q;
+    }
+    if ((ch == '{' || ch == '[') &&
+        (n->type == SL_TYPE_UTF8 || n->type == SL_TYPE_LARGE_UTF8)) {
+      const uint8_t *q = skip_value(jp, p, depth);
+      if (!q) return NULL;
+      int rc = put_raw(c, p, (size_t)(q - p));
+      return rc ? hard(jp, rc) : q;
+    }
+    break;
+  }
+  const uint8_t *q = skip_value(jp, p, depth);
+  return q ? mismatch(jp, n, c, p, q, kind_of(ch)) : NULL;
+}
+
+/* Appends a null to every column under n that has no value at index t-1. */
+static int fill_missing(struct jp *jp, const struct sl__jnode *n, int64_t t) {
+  if (n->col >= 0) {
+    struct sl__jcol *c = jp->w->flat[n->col];
+    return c->len < t ? sl__jcol_null(c) : 0;
+  }
+  for (int32_t i = 0; i < n->n_kids; i++)
+    SL_RETURN_NOT_OK(fill_missing(jp, &n->kids[i], t));
+  return 0;
+}
+
+static const uint8_t *object(struct jp *jp, const uint8_t *p,
+                             const struct sl__jnode *n, int64_t t, int depth) {
+  if (depth > jp->max_depth)
+    return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
+  const uint8_t *end = jp->end;
+  p = ws(p + 1, end);
+  if (p < end && *p == '}') {
+    p++;
+  } else {
+    for (;;) {
+      if (p >= end || *p != '"') return bad_found(jp, p, "a key string");
+      bool esc;
+      const uint8_t *k = p + 1;
+      const uint8_t *q = str_scan(jp, k, &esc);
+      if (!q) return NULL;
+      const struct sl__jnode *kid;
+      if (!esc) {
+        kid = sl__jplan_lookup(n, k, (size_t)(q - k));
+      } else {
+        int rc = scratch(jp->w, (size_t)(q - k));
+        if (rc) return hard(jp, rc);
+        size_t kl = unescape(jp, k, (size_t)(q - k), jp->w->scratch);
+        kid = sl__jplan_lookup(n, jp->w->scratch, kl);
+      }
+      p = q + 1;
+      if (p < end && *p == ':') {
+        p++;
+      } else {
+        p = ws(p, end);
+        if (p >= end || *p != ':') return bad_found(jp, p, "':' after a key");
+        p++;
+      }
+      p = ws(p, end);
+      p = kid ? value(jp, p, kid, t, depth + 1) : skip_value(jp, p, depth + 1);
+      if (!p) return NULL;
+      if (p < end && *p == ',') {
+        p = ws(p + 1, end);
+        continue;
+      }
+      p = ws(p, end);
+      if (p < end && *p == ',') {
+        p = ws(p + 1, end);
+        continue;
+      }
+      if (p < end && *p == '}') {
+        p++;
+        break;
+      }
+      return bad_found(jp, p, "',' or '}' after a member");
+    }
+  }
+  for (int32_t i = 0; i < n->n_kids; i++) {
+    int rc = fill_missing(jp, &n->kids[i], t);
+    if (rc) return hard(jp, rc);
+  }
+  return p;
+}
+
+/* ---- the chunk loop ------------------------------------------------------ */
+
+void sl__jtask_clear(struct sl__jtask *t) {
+  for (int64_t i = 0; i < t->n_batches; i++) sl_batch_free(t->batches[i]);
+  sl_free(t->batches);
+  sl_free(t->bad);
+  memset(t, 0, sizeof *t);
+}
+
+static int emit(const struct sl__jengine *e, struct sl__jworker *w,
+                struct sl__jtask *t, int64_t rows) {
+  int32_t nf = e->plan.schema.n_fields;
+  struct sl_array **cols = sl_calloc(nf ? (size_t)nf : 1, sizeof *cols);
+  if (!cols) return SL_ENOMEM;
+  int rc = 0;
+  for (int32_t i = 0; i < nf && !rc; i++)
+    rc = sl__jcol_finish(&w->tops[i], &e->plan.schema.fields[i], &cols[i]);
+  if (rc) {
+    for (int32_t i = 0; i < nf; i++) sl_array_release(cols[i]);
+    sl_free(cols);
+    return rc;
+  }
+  if (t->n_batches == t->cap_batches) {
+    int64_t cap = t->cap_batches ? t->cap_batches * 2 : 4;
+    struct sl_batch **b = sl_realloc(t->batches, (size_t)cap * sizeof *b);
+    if (!b) {
+      for (int32_t i = 0; i < nf; i++) sl_array_release(cols[i]);
+      sl_free(cols);
+      return SL_ENOMEM;
+    }
+    t->batches = b;
+    t->cap_batches = cap;
+  }
+  struct sl_batch *b = NULL;
+  rc = sl_batch_make(&e->plan.schema, cols, rows, &b, &t->err);
+  sl_free(cols);
+  if (rc) return rc;
+  t->batches[t->n_batches++] = b;
+  return 0;
+}
+
+static int record_bad(struct sl__jtask *t, const struct jp *jp,
+                      const uint8_t *line, const uint8_t *line_end,
+                      int64_t line_idx) {
+  if (t->n_bad == t->cap_bad) {
+    int64_t cap = t->cap_bad ? t->cap_bad * 2 : 16;
+    struct sl__jbad *b = sl_realloc(t->bad, (size_t)cap * sizeof *b);
+    if (!b) return SL_ENOMEM;
+    t->bad = b;
+    t->cap_bad = cap;
+  }
+  struct sl__jbad *b = &t->bad[t->n_bad++];
+  b->line = line_idx;
+  b->offset = line - t->begin;
+  b->len = line_end - line;
+  const uint8_t *at = jp->err_at ? jp->err_at : line;
+  if (at < line) at = line;
+  b->column = at - line + 1;
+  snprintf(b->reason, sizeof b->reason, "%s", jp->reason);
+  return 0;
+}
+
+int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
+                         struct sl__jtask *t) {
+  struct jp jp = {0};
+  jp.e = e;
+  jp.w = w;
+  jp.t = t;
+  jp.end = t->end;
+  jp.scan = e->scan;
+  jp.max_depth = e->opt.max_depth;
+  jp.mismatch_bad = e->opt.mismatch == SL_JSON_MISMATCH_BAD_LINE;
+  const struct sl__jnode *root = &e->plan.root;
+  int32_t nf = e->plan.schema.n_fields;
+  const int64_t batch_rows = e->opt.batch_rows;
+  const int64_t max_line = e->opt.max_line_bytes;
+  const bool fail = e->opt.bad_lines == SL_JSON_BAD_FAIL;
+  const uint8_t *p = t->begin, *end = t->end;
+  int64_t rows = 0;
+  int rc = 0;
+  if (t->at_input_start && end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB &&
+      p[2] == 0xBF)
+    p += 3;
+  int64_t avg = e->stats.lines > 0 ? (e->stats.bytes / e->stats.lines) : 256;
+  if (avg < 16) avg = 16;
+  int64_t want = (end - p) / avg + 16;
+  if (want > batch_rows) want = batch_rows;
+  for (int32_t i = 0; i < nf && !rc; i++) rc = sl__jcol_reserve(&w->tops[i], want);
+  if (rc) return rc;
+  while (p < end) {
+    const uint8_t *line = p;
+    p = ws(p, end);
+    if (p >= end || *p == '\n') {
+      t->lines++;
+      t->empty_lines++;
+      p = p < end ? p + 1 : p;
+      continue;
+    }
+    const uint8_t *q;
+    jp.err_at = NULL;
+    if (*p == '{') {
+      q = object(&jp, p, root, rows + 1, 1);
+      if (q) {
+        q = ws(q, end);
+        if (q < end && *q != '\n') q = bad_found(&jp, q, "end of line after the object");
+      }
+    } else {
+      q = bad_found(&jp, p, "a JSON object at the start of the line");
+    }
+    if (jp.hard) {
+      rc = jp.hard;
+      sl_error_set(&t->err, rc, "JSON reader: %s while parsing",
+                   sl_status_name(rc));
+      break;
+    }
+    if (q && q - line > max_line) {
+      jp.err_at = line;
+      snprintf(jp.reason, sizeof jp.reason,
+               "line of %lld bytes is longer than max_line_bytes %lld",
+               (long long)(q - line), (long long)max_line);
+      q = NULL;
+    }
+    if (q) {
+      rows++;
+      t->lines++;
+      p = q < end ? q + 1 : q;
+      if (rows == batch_rows) {
+        rc = emit(e, w, t, rows);
+        t->rows += rows;
+        rows = 0;
+        if (rc) break;
+      }
+      continue;
+    }
+    /* bad line: roll back, find its end, record it */
+    for (int32_t i = 0; i < nf; i++) sl__jcol_truncate(&w->tops[i], rows);
+    const uint8_t *from = jp.err_at && jp.err_at > line ? jp.err_at : line;
+    if (from > end) from = end;
+    const uint8_t *nl = memchr(from, '\n', (size_t)(end - from));
+    const uint8_t *line_end = nl ? nl : end;
+    rc = record_bad(t, &jp, line, line_end, t->lines);
+    if (rc) break;
+    t->lines++;
+    if (fail) {
+      t->failed = true;
+      break;
+    }
+    p = nl ? nl + 1 : end;
+  }
+  if (!rc && rows > 0) {
+    rc = emit(e, w, t, rows);
+    t->rows += rows;
+  }
+  if (rc) {
+    for (int32_t i = 0; i < nf; i++) sl__jcol_truncate(&w->tops[i], 0);
+    if (!t->err.code) sl_error_set(&t->err, rc, "JSON reader: %s", sl_status_name(rc));
+  }
+  return rc;
+}
