@@ -31,6 +31,9 @@ void sl__path_suffix(char *dst, const char *parent, const char *suffix);
  * code points above U+10FFFF). *bad gets the offset of the first bad byte. */
 bool sl__utf8_valid(const uint8_t *s, int64_t n, int64_t *bad);
 
+/* Nulls among bits [offset, offset+length) of a validity bitmap. */
+int64_t sl__count_nulls(const uint8_t *bits, int64_t offset, int64_t length);
+
 /* Exports only the array part of a batch (a struct array, no schema). */
 int sl__export_batch_array(const struct sl_batch *b, struct ArrowArray *out,
                            struct sl_error *err);

@@ -296,7 +296,12 @@ static int export_array_rec(struct sl_array *a, struct ArrowArray *out,
     out->offset = 0;
   if (a->type != SL_TYPE_NULL) {
     p->buffers[0] = validity;
-    out->null_count = validity ? sl_array_null_count(a) : 0;
+    /* Counted here rather than through sl_array_null_count, which caches
+     * into the array: exports of one shared array may run concurrently. */
+    out->null_count = !validity            ? 0
+                      : a->null_count >= 0 ? a->null_count
+                                           : sl__count_nulls(a->validity->data,
+                                                             a->offset, a->length);
   }
   for (int64_t i = 0; i < n_children; i++)
     SL_CHECK_GOTO(

@@ -33,6 +33,12 @@ bool sl__utf8_valid(const uint8_t *s, int64_t n, int64_t *bad) {
   int64_t i = 0;
   while (i < n) {
     /* ASCII fast path: eight bytes at a time while the high bits are 0. */
+    while (i + 32 <= n) {
+      uint64_t w[4];
+      memcpy(w, s + i, 32);
+      if ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ull) break;
+      i += 32;
+    }
     while (i + 8 <= n) {
       uint64_t w;
       memcpy(&w, s + i, 8);
@@ -84,8 +90,7 @@ bool sl__utf8_valid(const uint8_t *s, int64_t n, int64_t *bad) {
 
 static int64_t buf_size(const struct sl_buffer *b) { return b ? b->size : 0; }
 
-static int64_t count_nulls(const uint8_t *bits, int64_t offset,
-                           int64_t length) {
+int64_t sl__count_nulls(const uint8_t *bits, int64_t offset, int64_t length) {
   int64_t valid = 0, i = 0;
   /* Leading bits up to a byte boundary, then whole bytes, then the tail. */
   while (i < length && ((offset + i) & 7)) valid += sl_bit_get(bits, offset + i++);
@@ -116,6 +121,23 @@ static int need_buffer(const struct sl_buffer *b, int64_t need,
   return 0;
 }
 
+static inline int64_t offset_at(const uint8_t *ob, int width, int64_t j) {
+  return width == 8 ? ((const int64_t *)ob)[j] : ((const int32_t *)ob)[j];
+}
+
+/* True when o[k+1] < o[k] for some k in [0, n). Written without early exit
+ * so the compiler vectorises it. */
+static bool decreases32(const int32_t *o, int64_t n) {
+  int bad = 0;
+  for (int64_t k = 0; k < n; k++) bad |= o[k + 1] < o[k];
+  return bad != 0;
+}
+static bool decreases64(const int64_t *o, int64_t n) {
+  int bad = 0;
+  for (int64_t k = 0; k < n; k++) bad |= o[k + 1] < o[k];
+  return bad != 0;
+}
+
 /* Checks offsets[offset .. offset+length] of a utf8/large_utf8/list array:
  * first >= 0, non-decreasing, last <= limit (or just reported in *last). */
 static int check_offsets(const struct sl_array *a, int width, int64_t limit,
@@ -127,25 +149,29 @@ static int check_offsets(const struct sl_array *a, int width, int64_t limit,
   if (a->length == 0 && (!a->offsets || !a->offsets->data)) return 0;
   SL_RETURN_NOT_OK(
       need_buffer(a->offsets, (end + 1) * width, "offsets", path, err));
-  int64_t prev = 0;
-  for (int64_t j = a->offset; j <= end; j++) {
-    int64_t v = width == 8 ? ((const int64_t *)a->offsets->data)[j]
-                           : ((const int32_t *)a->offsets->data)[j];
-    if (j == a->offset) {
-      if (v < 0)
+  /* A branch-free pass finds whether any offset decreases; only then does
+   * a second pass locate it for the message. */
+  const uint8_t *ob = a->offsets->data;
+  int64_t first = offset_at(ob, width, a->offset);
+  int64_t prev = offset_at(ob, width, end);
+  if (first < 0)
+    return sl_error_set(err, SL_EINVAL,
+                        "%s: expected offsets >= 0, found %" PRId64
+                        " at index 0",
+                        path, first);
+  bool down = width == 8 ? decreases64((const int64_t *)ob + a->offset, a->length)
+                         : decreases32((const int32_t *)ob + a->offset, a->length);
+  if (down) {
+    for (int64_t j = a->offset + 1; j <= end; j++) {
+      int64_t v = offset_at(ob, width, j), p = offset_at(ob, width, j - 1);
+      if (v < p)
         return sl_error_set(err, SL_EINVAL,
-                            "%s: expected offsets >= 0, found %" PRId64
-                            " at index %" PRId64,
-                            path, v, j - a->offset);
-      *first_out = v;
-    } else if (v < prev) {
-      return sl_error_set(err, SL_EINVAL,
-                          "%s: expected non-decreasing offsets, found %" PRId64
-                          " after %" PRId64 " at index %" PRId64,
-                          path, v, prev, j - a->offset);
+                            "%s: expected non-decreasing offsets, found %" PRId64
+                            " after %" PRId64 " at index %" PRId64,
+                            path, v, p, j - a->offset);
     }
-    prev = v;
   }
+  *first_out = first;
   if (limit >= 0 && prev > limit)
     return sl_error_set(err, SL_EINVAL,
                         "%s: last offset %" PRId64 " is past the end of the "
@@ -172,11 +198,23 @@ static int check_strings(const struct sl_array *a, bool check_utf8,
                         "%s: invalid UTF-8 at byte %" PRId64 " of the data",
                         path, first + bad);
   /* The whole range is valid; each string must also start on a character
-   * boundary (not on a continuation byte). */
+   * boundary (not on a continuation byte). One branch-free pass, then a
+   * second one to locate the culprit. */
   int64_t end = a->offset + a->length;
+  const uint8_t *ob = a->offsets->data;
+  int bad_start = 0;
+  if (width == 4) {
+    const int32_t *o = (const int32_t *)ob;
+    for (int64_t j = a->offset; j < end; j++)
+      bad_start |= o[j] < last && (d[o[j]] & 0xC0) == 0x80;
+  } else {
+    const int64_t *o = (const int64_t *)ob;
+    for (int64_t j = a->offset; j < end; j++)
+      bad_start |= o[j] < last && (d[o[j]] & 0xC0) == 0x80;
+  }
+  if (!bad_start) return 0;
   for (int64_t j = a->offset; j < end; j++) {
-    int64_t v = width == 8 ? ((const int64_t *)a->offsets->data)[j]
-                           : ((const int32_t *)a->offsets->data)[j];
+    int64_t v = offset_at(ob, width, j);
     if (v < last && (d[v] & 0xC0) == 0x80)
       return sl_error_set(err, SL_EINVAL,
                           "%s: string %" PRId64 " starts inside a UTF-8 "
@@ -204,6 +242,12 @@ static int check_dict(const struct sl_array *a, bool check_utf8,
                                          depth + 1, err));
   int64_t n = a->dictionary->length;
   const int32_t *idx = a->length ? sl_array_i32(a) : NULL;
+  /* Fast pass over every slot; null slots may hold anything, so only when
+   * it finds a suspect does the exact pass below consult the validity. */
+  int suspect = 0;
+  for (int64_t i = 0; i < a->length; i++)
+    suspect |= (uint64_t)(uint32_t)idx[i] >= (uint64_t)n;
+  if (!suspect) return 0;
   for (int64_t i = 0; i < a->length; i++) {
     if (!sl_array_is_valid(a, i)) continue;
     if (idx[i] < 0 || idx[i] >= n)
@@ -287,7 +331,7 @@ int sl__array_validate_at(const struct sl_array *a, const struct sl_field *f,
     SL_RETURN_NOT_OK(
         need_buffer(a->validity, (end + 7) / 8, "validity", path, err));
     if (a->null_count >= 0 && a->length > 0) {
-      int64_t nulls = count_nulls(a->validity->data, a->offset, a->length);
+      int64_t nulls = sl__count_nulls(a->validity->data, a->offset, a->length);
       if (nulls != a->null_count)
         return sl_error_set(err, SL_EINVAL,
                             "%s: null count says %" PRId64
