@@ -19,6 +19,9 @@ scripts/build.sh asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
    ctest --output-on-failure -j2 --timeout 900)
 
+step "CUDA backend compiles (nvcc; from NVIDIA's PyPI wheels when not installed)"
+SLUICE_NVCC_WHEELS=1 scripts/cuda-build.sh build-cuda
+
 step "fuzz targets (bounded)"
 scripts/fuzz.sh "${SLUICE_FUZZ_SECONDS:-20}"
 

@@ -323,7 +323,10 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
           const struct dev_value *v = &vals[plan->keys[k].column];
           int64_t len = stored & ((1 << 24) - 1), off = (int64_t)((uint64_t)stored >> 24);
           eq = len == v->s_len;
-          for (int64_t q = 0; eq && q < len; q++) eq = t.heap[off + q] == buf[v->s_off + q];
+          /* The heap was written by another thread: read it past L1
+           * (a stale L1 line would split one group into two). */
+          const volatile char *hp = (const volatile char *)t.heap + off;
+          for (int64_t q = 0; eq && q < len; q++) eq = hp[q] == buf[v->s_off + q];
         } else {
           eq = stored == kv[k];
         }
