@@ -70,6 +70,14 @@ struct sl_parquet_write_options {
 };
 
 void sl_parquet_write_options_init(struct sl_parquet_write_options *o);
+/* Applies "key=value" settings separated by ';' or ',' on top of *o:
+ * compression (none|snappy|gzip|zstd|lz4), level, dictionary (0|1),
+ * dictionary_bytes, delta (0|1), page_version (1|2), row_group_rows,
+ * row_group_bytes, page_bytes, statistics (0|1), fsync (0|1), threads.
+ * Unknown keys and bad values are SL_EINVAL naming them. */
+int sl_parquet_write_options_parse(const char *spec,
+                                   struct sl_parquet_write_options *o,
+                                   struct sl_error *err);
 
 struct sl_parquet_writer;
 
@@ -183,6 +191,34 @@ int32_t sl_parquet_reader_skipped(struct sl_batch_reader *r);
 int sl_parquet_read_file(const char *path,
                          const struct sl_parquet_read_options *opts,
                          struct sl_batch **out, struct sl_error *err);
+
+/* ---- bindings through the Arrow C Data Interface ------------------------
+ * For Python (ctypes) tests and other hosts: schemas and batches cross as
+ * ArrowSchema / ArrowArray (struct arrays), readers as ArrowArrayStream. */
+struct ArrowSchema;
+struct ArrowArray;
+struct ArrowArrayStream;
+
+/* Opens a writer for an ArrowSchema (a struct schema, not consumed);
+ * spec as for sl_parquet_write_options_parse (may be NULL). */
+int sl_parquet_writer_open_arrow(const char *path, const struct ArrowSchema *schema,
+                                 const char *spec, struct sl_parquet_writer **out,
+                                 struct sl_error *err);
+/* Imports (takes over) one ArrowArray batch and writes it. */
+int sl_parquet_writer_write_arrow(struct sl_parquet_writer *w,
+                                  struct ArrowArray *array,
+                                  const struct ArrowSchema *schema,
+                                  struct sl_error *err);
+/* Opens path as an ArrowArrayStream. columns: comma-separated projection
+ * or NULL; predicates: ';'-separated "column OP value" with OP one of
+ * = != < <= > >= (value: integer, number or text); batch_rows <= 0 for the
+ * default. */
+int sl_parquet_open_stream(const char *path, const char *columns,
+                           const char *predicates, int64_t batch_rows,
+                           struct ArrowArrayStream *out, struct sl_error *err);
+/* Row groups a predicate string skips in path (tests of pruning). */
+int sl_parquet_count_skipped(const char *path, const char *predicates,
+                             int32_t *skipped, struct sl_error *err);
 
 #ifdef __cplusplus
 }

@@ -383,4 +383,42 @@ int pq_shred(const struct pq_leaf *leaf, struct sl_array *top,
              struct pq_colbuf *cb);
 void pq_colbuf_release(struct pq_colbuf *cb);
 
+/* ---- reader: pages of one column chunk (pq_pages.c) -------------------- */
+struct pq_limits {
+  int64_t max_page_bytes;
+  int64_t max_chunk_values;
+};
+
+/* Dense decoded values: fixed-width in the sluice type's width (bool: one
+ * byte each), strings as int64 offsets (n + 1) into chars. */
+struct pq_values {
+  struct pq_buf data;
+  struct pq_buf offs;
+  int64_t n;
+};
+void pq_values_release(struct pq_values *v);
+
+struct pq_chunk_data {
+  uint16_t *def, *rep; /* NULL when the level's maximum is 0 */
+  int64_t n_levels, cap_levels;
+  struct pq_values v;
+};
+void pq_chunk_data_release(struct pq_chunk_data *c);
+
+/* Reads and decodes the pages of column chunk cc of a file in memory,
+ * appending to out (zero it first; chunks of several row groups of the same
+ * column may be appended one after the other). On error out is left for
+ * the caller to release. */
+int pq_read_chunk(const uint8_t *file, size_t file_size,
+                  const struct pq_column_chunk *cc, const struct pq_leaf *leaf,
+                  const struct pq_limits *lim, struct pq_chunk_data *out,
+                  struct sl_error *err);
+
+/* ---- reader: assembly into arrays (pq_assemble.c) ---------------------- */
+/* Builds the array of one top-level field from the decoded chunks of its
+ * projected leaves (leaves[i] with data[i], in schema order). */
+int pq_assemble(const struct sl_field *field, const struct pq_leaf *const *leaves,
+                struct pq_chunk_data *const *data, int32_t n_leaves,
+                int64_t num_rows, struct sl_array **out, struct sl_error *err);
+
 #endif
