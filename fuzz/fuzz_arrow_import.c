@@ -28,7 +28,8 @@ static uint8_t next_byte(struct input *in) {
 /* A buffer of `size` bytes filled from the input (zeros once it runs out). */
 static void *fill(struct input *in, size_t size) {
   uint8_t *b = calloc(1, size ? size : 1);
-  for (size_t i = 0; i < size && in->at < in->n; i++) b[i] = in->p[in->at++];
+  for (size_t i = 0; i < size && in->at < in->n; i++)
+    b[i] = in->p[in->at++];
   return b;
 }
 
@@ -45,11 +46,14 @@ static void *own(struct producer *p, void *b) {
   return b;
 }
 
-static void noop_release(struct ArrowArray *a) { a->release = NULL; }
+static void noop_release(struct ArrowArray *a) {
+  a->release = NULL;
+}
 static void root_release(struct ArrowArray *a) {
   struct producer *p = a->private_data;
   a->release = NULL; /* before free: a may live inside p */
-  for (int i = 0; i < p->n_owned; i++) free(p->owned[i]);
+  for (int i = 0; i < p->n_owned; i++)
+    free(p->owned[i]);
   free(p);
 }
 
@@ -90,7 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t flags = next_byte(&in);
   int64_t null_count = (int8_t)next_byte(&in);
   struct producer *p = calloc(1, sizeof *p);
-  struct sl_field child = {.name = (char *)"city", .type = SL_TYPE_UTF8, .nullable = true};
+  struct sl_field child = {
+      .name = (char *)"city", .type = SL_TYPE_UTF8, .nullable = true};
   struct sl_field f = {.name = (char *)"geo", .nullable = true};
   struct ArrowArray *root = &p->nodes[0];
   int bad = 0;
@@ -112,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     root->null_count = -1;
     root->n_buffers = 1;
     root->buffers = p->bufs[0];
-    p->bufs[0][0] = flags & 1 ? own(p, fill(&in, (size_t)(len + off + 7) / 8)) : NULL;
+    p->bufs[0][0] =
+        flags & 1 ? own(p, fill(&in, (size_t)(len + off + 7) / 8)) : NULL;
     root->n_children = 1;
     root->children = p->kids;
     p->kids[0] = &p->nodes[1];
@@ -146,7 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       } else if (sl_array_is_valid(s, base + i)) {
         int64_t n;
         const char *str = sl_array_str(s, base + i, &n);
-        for (int64_t k = 0; k < n; k++) sink += str[k];
+        for (int64_t k = 0; k < n; k++)
+          sink += str[k];
       }
     }
     sl_array_release(a);

@@ -33,7 +33,8 @@ static const char *format_of(enum sl_type_id t) {
   case SL_TYPE_DATE32: return "tdD";
   case SL_TYPE_LIST: return "+l";
   case SL_TYPE_STRUCT: return "+s";
-  case SL_TYPE_DICT_UTF8: return "i"; /* the index type; values in .dictionary */
+  case SL_TYPE_DICT_UTF8:
+    return "i"; /* the index type; values in .dictionary */
   default: return NULL;
   }
 }
@@ -122,7 +123,8 @@ static int schema_node(struct ArrowSchema *out, const char *format,
     sl_free(p);
     return sl_error_set(err, SL_ENOMEM, "exporting a schema");
   }
-  for (int64_t i = 0; i < n_children; i++) p->child_ptrs[i] = &p->child_store[i];
+  for (int64_t i = 0; i < n_children; i++)
+    p->child_ptrs[i] = &p->child_store[i];
   out->format = format;
   out->name = p->name;
   out->flags = flags;
@@ -148,9 +150,9 @@ static int export_field_rec(const struct sl_field *f, struct ArrowSchema *out,
   struct schema_private *p = out->private_data;
   int rc = 0;
   for (int32_t i = 0; i < f->n_children; i++)
-    SL_CHECK_GOTO(export_field_rec(&f->children[i], p->child_ptrs[i], depth + 1,
-                                   err),
-                  rc, fail);
+    SL_CHECK_GOTO(
+        export_field_rec(&f->children[i], p->child_ptrs[i], depth + 1, err), rc,
+        fail);
   if (f->type == SL_TYPE_DICT_UTF8) {
     p->dict = sl_malloc(sizeof *p->dict);
     if (!p->dict) {
@@ -169,13 +171,15 @@ fail:
 
 int sl_export_field(const struct sl_field *f, struct ArrowSchema *out,
                     struct sl_error *err) {
-  if (!f || !out) return sl_error_set(err, SL_EINVAL, "sl_export_field: NULL argument");
+  if (!f || !out)
+    return sl_error_set(err, SL_EINVAL, "sl_export_field: NULL argument");
   return export_field_rec(f, out, 0, err);
 }
 
 int sl_export_schema(const struct sl_schema *s, struct ArrowSchema *out,
                      struct sl_error *err) {
-  if (!s || !out) return sl_error_set(err, SL_EINVAL, "sl_export_schema: NULL argument");
+  if (!s || !out)
+    return sl_error_set(err, SL_EINVAL, "sl_export_schema: NULL argument");
   SL_RETURN_NOT_OK(schema_node(out, "+s", "", 0, s->n_fields, err));
   struct schema_private *p = out->private_data;
   int rc = 0;
@@ -254,8 +258,8 @@ static int export_array_rec(struct sl_array *a, struct ArrowArray *out,
   if (depth > SL__ARROW_MAX_DEPTH)
     return sl_error_set(err, SL_EINVAL, "exporting an array: nesting too deep");
   if (!format_of(a->type))
-    return sl_error_set(err, SL_EINVAL, "exporting an array: unknown type id %d",
-                        (int)a->type);
+    return sl_error_set(err, SL_EINVAL,
+                        "exporting an array: unknown type id %d", (int)a->type);
   int64_t n_children = a->n_children;
   SL_RETURN_NOT_OK(array_node(out, n_children, err));
   struct array_private *p = out->private_data;
@@ -280,9 +284,7 @@ static int export_array_rec(struct sl_array *a, struct ArrowArray *out,
     out->n_buffers = 2;
     p->buffers[1] = buf_ptr(a->offsets);
     break;
-  case SL_TYPE_STRUCT:
-    out->n_buffers = 1;
-    break;
+  case SL_TYPE_STRUCT: out->n_buffers = 1; break;
   default: /* bool, fixed width, dictionary indices */
     out->n_buffers = 2;
     p->buffers[1] = buf_ptr(a->data);
@@ -298,10 +300,11 @@ static int export_array_rec(struct sl_array *a, struct ArrowArray *out,
     p->buffers[0] = validity;
     /* Counted here rather than through sl_array_null_count, which caches
      * into the array: exports of one shared array may run concurrently. */
-    out->null_count = !validity            ? 0
-                      : a->null_count >= 0 ? a->null_count
-                                           : sl__count_nulls(a->validity->data,
-                                                             a->offset, a->length);
+    out->null_count =
+        !validity ? 0
+        : a->null_count >= 0
+            ? a->null_count
+            : sl__count_nulls(a->validity->data, a->offset, a->length);
   }
   for (int64_t i = 0; i < n_children; i++)
     SL_CHECK_GOTO(
@@ -331,7 +334,8 @@ fail:
 
 int sl_export_array(struct sl_array *a, struct ArrowArray *out,
                     struct sl_error *err) {
-  if (!a || !out) return sl_error_set(err, SL_EINVAL, "sl_export_array: NULL argument");
+  if (!a || !out)
+    return sl_error_set(err, SL_EINVAL, "sl_export_array: NULL argument");
   return export_array_rec(a, out, 0, err);
 }
 
@@ -362,7 +366,8 @@ int sl_export_batch(const struct sl_batch *b, struct ArrowArray *out_array,
                     struct ArrowSchema *out_schema, struct sl_error *err) {
   if (!b || !out_array)
     return sl_error_set(err, SL_EINVAL, "sl_export_batch: NULL argument");
-  if (out_schema) SL_RETURN_NOT_OK(sl_export_schema(&b->schema, out_schema, err));
+  if (out_schema)
+    SL_RETURN_NOT_OK(sl_export_schema(&b->schema, out_schema, err));
   int rc = sl__export_batch_array(b, out_array, err);
   if (rc && out_schema) out_schema->release(out_schema);
   return rc;

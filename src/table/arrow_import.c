@@ -40,8 +40,8 @@ static bool is_utc(const char *tz) {
 static int parse_format(const char *fmt, const char *path, enum sl_type_id *out,
                         struct sl_error *err) {
   if (!fmt)
-    return sl_error_set(err, SL_EINVAL, "%s: the format string is missing (NULL)",
-                        path);
+    return sl_error_set(err, SL_EINVAL,
+                        "%s: the format string is missing (NULL)", path);
   size_t n = strnlen(fmt, MAX_FORMAT);
   if (n == 0 || n == MAX_FORMAT)
     return sl_error_set(err, SL_EINVAL, "%s: malformed format string '%.32s'",
@@ -55,14 +55,22 @@ static int parse_format(const char *fmt, const char *path, enum sl_type_id *out,
     case 'g': *out = SL_TYPE_FLOAT64; return 0;
     case 'u': *out = SL_TYPE_UTF8; return 0;
     case 'U': *out = SL_TYPE_LARGE_UTF8; return 0;
-    case 'c': case 'C': case 's': case 'S': case 'I': case 'L':
-    case 'e': case 'f': case 'z': case 'Z':
+    case 'c':
+    case 'C':
+    case 's':
+    case 'S':
+    case 'I':
+    case 'L':
+    case 'e':
+    case 'f':
+    case 'z':
+    case 'Z':
       return sl_error_set(err, SL_ENOTSUP,
                           "%s: Arrow format '%s' is not supported by sluice",
                           path, fmt);
     default:
-      return sl_error_set(err, SL_EINVAL, "%s: unknown format string '%s'", path,
-                          fmt);
+      return sl_error_set(err, SL_EINVAL, "%s: unknown format string '%s'",
+                          path, fmt);
     }
   }
   if (strcmp(fmt, "tdD") == 0) {
@@ -110,14 +118,15 @@ static int import_field_rec(const struct ArrowSchema *s, const char *path,
                             struct sl_error *err) {
   memset(out, 0, sizeof *out);
   if (!s)
-    return sl_error_set(err, SL_EINVAL, "%s: expected an ArrowSchema, found NULL",
-                        path);
+    return sl_error_set(err, SL_EINVAL,
+                        "%s: expected an ArrowSchema, found NULL", path);
   if (!s->release)
     return sl_error_set(err, SL_EINVAL,
-                        "%s: the ArrowSchema is released (release is NULL)", path);
+                        "%s: the ArrowSchema is released (release is NULL)",
+                        path);
   if (depth > SL__ARROW_MAX_DEPTH)
-    return sl_error_set(err, SL_EINVAL, "%s: nesting deeper than %d levels", path,
-                        SL__ARROW_MAX_DEPTH);
+    return sl_error_set(err, SL_EINVAL, "%s: nesting deeper than %d levels",
+                        path, SL__ARROW_MAX_DEPTH);
   enum sl_type_id type;
   SL_RETURN_NOT_OK(parse_format(s->format, path, &type, err));
   if (s->dictionary) {
@@ -148,7 +157,9 @@ static int import_field_rec(const struct ArrowSchema *s, const char *path,
     return sl_error_set(err, SL_EINVAL,
                         "%s: format '%s' expects %s children, found %" PRId64,
                         path, s->format,
-                        want == 1 ? "1" : want == 0 ? "0" : "0 or more",
+                        want == 1   ? "1"
+                        : want == 0 ? "0"
+                                    : "0 or more",
                         s->n_children);
   if (s->n_children > 0 && !s->children)
     return sl_error_set(err, SL_EINVAL,
@@ -203,16 +214,16 @@ static int import_metadata(const char *md, struct sl_schema *out,
     int32_t kl, vl;
     memcpy(&kl, p, 4);
     if (kl < 0)
-      return sl_error_set(err, SL_EINVAL,
-                          "schema metadata: key %" PRId32 " has length %" PRId32,
-                          i, kl);
+      return sl_error_set(
+          err, SL_EINVAL,
+          "schema metadata: key %" PRId32 " has length %" PRId32, i, kl);
     const char *k = p + 4;
     p = k + kl;
     memcpy(&vl, p, 4);
     if (vl < 0)
-      return sl_error_set(err, SL_EINVAL,
-                          "schema metadata: value %" PRId32 " has length %" PRId32,
-                          i, vl);
+      return sl_error_set(
+          err, SL_EINVAL,
+          "schema metadata: value %" PRId32 " has length %" PRId32, i, vl);
     const char *v = p + 4;
     p = v + vl;
     char *kc = sl_strndup(k, (size_t)kl), *vc = sl_strndup(v, (size_t)vl);
@@ -228,10 +239,12 @@ int sl_import_schema(const struct ArrowSchema *schema, struct sl_schema *out,
                      struct sl_error *err) {
   sl_schema_init(out);
   if (!schema)
-    return sl_error_set(err, SL_EINVAL, "schema: expected an ArrowSchema, found NULL");
-  if (!schema->release)
     return sl_error_set(err, SL_EINVAL,
-                        "schema: the ArrowSchema is released (release is NULL)");
+                        "schema: expected an ArrowSchema, found NULL");
+  if (!schema->release)
+    return sl_error_set(
+        err, SL_EINVAL,
+        "schema: the ArrowSchema is released (release is NULL)");
   if (!schema->format || strcmp(schema->format, "+s") != 0)
     return sl_error_set(err, SL_EINVAL,
                         "schema: expected a struct format '+s', found '%.32s'",
@@ -239,7 +252,8 @@ int sl_import_schema(const struct ArrowSchema *schema, struct sl_schema *out,
   if (schema->n_children < 0 || schema->n_children > MAX_CHILDREN ||
       (schema->n_children > 0 && !schema->children))
     return sl_error_set(err, SL_EINVAL,
-                        "schema: bad children (n_children %" PRId64 ", children %s)",
+                        "schema: bad children (n_children %" PRId64
+                        ", children %s)",
                         schema->n_children, schema->children ? "set" : "NULL");
   int rc = 0;
   for (int64_t i = 0; i < schema->n_children; i++) {
@@ -328,26 +342,32 @@ static int import_offsets(struct import_holder *h, const struct ArrowArray *arr,
   if (!off) {
     if (arr->length != 0)
       return sl_error_set(err, SL_EINVAL,
-                          "%s: the offsets buffer is NULL for %" PRId64 " values",
+                          "%s: the offsets buffer is NULL for %" PRId64
+                          " values",
                           path, arr->length);
     a->offset = 0; /* an empty array: one zero offset at index 0 */
     return wrap(h, zero_block, 8, path, &a->offsets, err);
   }
   SL_RETURN_NOT_OK(wrap(h, off, (end + 1) * width, path, &a->offsets, err));
-  *last = width == 8 ? ((const int64_t *)off)[end] : ((const int32_t *)off)[end];
+  *last =
+      width == 8 ? ((const int64_t *)off)[end] : ((const int32_t *)off)[end];
   return 0;
 }
 
-static int import_array_rec(struct import_holder *h, const struct ArrowArray *arr,
-                            const struct sl_field *f, const char *path, int depth,
-                            struct sl_array **out, struct sl_error *err);
+static int import_array_rec(struct import_holder *h,
+                            const struct ArrowArray *arr,
+                            const struct sl_field *f, const char *path,
+                            int depth, struct sl_array **out,
+                            struct sl_error *err);
 
-static int import_children(struct import_holder *h, const struct ArrowArray *arr,
+static int import_children(struct import_holder *h,
+                           const struct ArrowArray *arr,
                            const struct sl_field *f, struct sl_array *a,
                            const char *path, int depth, struct sl_error *err) {
   if (arr->n_children == 0) return 0;
   a->children = sl_calloc((size_t)arr->n_children, sizeof *a->children);
-  if (!a->children) return sl_error_set(err, SL_ENOMEM, "%s: out of memory", path);
+  if (!a->children)
+    return sl_error_set(err, SL_ENOMEM, "%s: out of memory", path);
   a->n_children = (int32_t)arr->n_children;
   for (int64_t i = 0; i < arr->n_children; i++) {
     char sub[SL__PATH_MAX];
@@ -362,27 +382,32 @@ static int import_children(struct import_holder *h, const struct ArrowArray *arr
 static int check_header(const struct ArrowArray *arr, const struct sl_field *f,
                         const char *path, int depth, struct sl_error *err) {
   if (!arr)
-    return sl_error_set(err, SL_EINVAL, "%s: expected an ArrowArray, found NULL",
-                        path);
+    return sl_error_set(err, SL_EINVAL,
+                        "%s: expected an ArrowArray, found NULL", path);
   if (!arr->release)
     return sl_error_set(err, SL_EINVAL,
-                        "%s: the ArrowArray is released (release is NULL)", path);
+                        "%s: the ArrowArray is released (release is NULL)",
+                        path);
   if (depth > SL__ARROW_MAX_DEPTH)
-    return sl_error_set(err, SL_EINVAL, "%s: nesting deeper than %d levels", path,
-                        SL__ARROW_MAX_DEPTH);
+    return sl_error_set(err, SL_EINVAL, "%s: nesting deeper than %d levels",
+                        path, SL__ARROW_MAX_DEPTH);
   if (arr->length < 0)
-    return sl_error_set(err, SL_EINVAL, "%s: expected length >= 0, found %" PRId64,
-                        path, arr->length);
+    return sl_error_set(err, SL_EINVAL,
+                        "%s: expected length >= 0, found %" PRId64, path,
+                        arr->length);
   if (arr->offset < 0)
-    return sl_error_set(err, SL_EINVAL, "%s: expected offset >= 0, found %" PRId64,
-                        path, arr->offset);
+    return sl_error_set(err, SL_EINVAL,
+                        "%s: expected offset >= 0, found %" PRId64, path,
+                        arr->offset);
   if (arr->length > MAX_ELEMENTS - arr->offset)
     return sl_error_set(err, SL_EOVERFLOW,
-                        "%s: offset %" PRId64 " + length %" PRId64 " is too large",
+                        "%s: offset %" PRId64 " + length %" PRId64
+                        " is too large",
                         path, arr->offset, arr->length);
   if (arr->null_count < -1 || arr->null_count > arr->length)
     return sl_error_set(err, SL_EINVAL,
-                        "%s: expected a null count in [-1, %" PRId64 "], found %" PRId64,
+                        "%s: expected a null count in [-1, %" PRId64
+                        "], found %" PRId64,
                         path, arr->length, arr->null_count);
   int want = expected_buffers(f->type);
   if (arr->n_buffers != want)
@@ -391,24 +416,25 @@ static int check_header(const struct ArrowArray *arr, const struct sl_field *f,
                         sl_type_name(f->type), want, arr->n_buffers);
   if (want > 0 && !arr->buffers)
     return sl_error_set(err, SL_EINVAL,
-                        "%s: n_buffers is %" PRId64 " but buffers is NULL", path,
-                        arr->n_buffers);
+                        "%s: n_buffers is %" PRId64 " but buffers is NULL",
+                        path, arr->n_buffers);
   int64_t want_children = f->type == SL_TYPE_LIST     ? 1
                           : f->type == SL_TYPE_STRUCT ? f->n_children
                                                       : 0;
   if (arr->n_children != want_children)
-    return sl_error_set(err, SL_EINVAL,
-                        "%s: a %s array has %" PRId64 " children, found %" PRId64,
-                        path, sl_type_name(f->type), want_children,
-                        arr->n_children);
+    return sl_error_set(
+        err, SL_EINVAL,
+        "%s: a %s array has %" PRId64 " children, found %" PRId64, path,
+        sl_type_name(f->type), want_children, arr->n_children);
   if (f->n_children != want_children)
     return sl_error_set(err, SL_EINVAL,
-                        "%s: the field has %" PRId32 " children, expected %" PRId64,
+                        "%s: the field has %" PRId32
+                        " children, expected %" PRId64,
                         path, f->n_children, want_children);
   if (arr->n_children > 0 && !arr->children)
     return sl_error_set(err, SL_EINVAL,
-                        "%s: n_children is %" PRId64 " but children is NULL", path,
-                        arr->n_children);
+                        "%s: n_children is %" PRId64 " but children is NULL",
+                        path, arr->n_children);
   if (f->type == SL_TYPE_DICT_UTF8 && !arr->dictionary)
     return sl_error_set(err, SL_EINVAL,
                         "%s: a dictionary array without a dictionary", path);
@@ -419,9 +445,11 @@ static int check_header(const struct ArrowArray *arr, const struct sl_field *f,
   return 0;
 }
 
-static int import_array_rec(struct import_holder *h, const struct ArrowArray *arr,
-                            const struct sl_field *f, const char *path, int depth,
-                            struct sl_array **out, struct sl_error *err) {
+static int import_array_rec(struct import_holder *h,
+                            const struct ArrowArray *arr,
+                            const struct sl_field *f, const char *path,
+                            int depth, struct sl_array **out,
+                            struct sl_error *err) {
   *out = NULL;
   SL_RETURN_NOT_OK(check_header(arr, f, path, depth, err));
   struct sl_array *a = NULL;
@@ -435,15 +463,15 @@ static int import_array_rec(struct import_holder *h, const struct ArrowArray *ar
   if (f->type == SL_TYPE_NULL) {
     a->null_count = arr->length;
   } else if (arr->buffers[0]) {
-    SL_CHECK_GOTO(wrap(h, arr->buffers[0], (end + 7) / 8, path, &a->validity, err),
-                  rc, fail);
+    SL_CHECK_GOTO(
+        wrap(h, arr->buffers[0], (end + 7) / 8, path, &a->validity, err), rc,
+        fail);
   } else if (arr->null_count == -1) {
     a->null_count = 0;
   }
   switch (f->type) {
   case SL_TYPE_NULL:
-  case SL_TYPE_STRUCT:
-    break;
+  case SL_TYPE_STRUCT: break;
   case SL_TYPE_BOOL:
     SL_CHECK_GOTO(wrap_required(h, arr->buffers[1], (end + 7) / 8, "data", path,
                                 &a->data, err),
@@ -452,15 +480,15 @@ static int import_array_rec(struct import_holder *h, const struct ArrowArray *ar
   case SL_TYPE_UTF8:
   case SL_TYPE_LARGE_UTF8: {
     int64_t last;
-    SL_CHECK_GOTO(import_offsets(h, arr, a, f->type == SL_TYPE_UTF8 ? 4 : 8, path,
-                                 &last, err),
+    SL_CHECK_GOTO(import_offsets(h, arr, a, f->type == SL_TYPE_UTF8 ? 4 : 8,
+                                 path, &last, err),
                   rc, fail);
     if (last < 0) { /* reported precisely by validation below */
       last = 0;
     }
     SL_CHECK_GOTO(
-        wrap_required(h, arr->buffers[2], last, "data", path, &a->data, err), rc,
-        fail);
+        wrap_required(h, arr->buffers[2], last, "data", path, &a->data, err),
+        rc, fail);
     break;
   }
   case SL_TYPE_LIST: {
@@ -469,8 +497,9 @@ static int import_array_rec(struct import_holder *h, const struct ArrowArray *ar
     break;
   }
   default: /* fixed width, dictionary indices */
-    SL_CHECK_GOTO(wrap_required(h, arr->buffers[1], end * sl_type_width(f->type),
-                                "data", path, &a->data, err),
+    SL_CHECK_GOTO(wrap_required(h, arr->buffers[1],
+                                end * sl_type_width(f->type), "data", path,
+                                &a->data, err),
                   rc, fail);
     break;
   }
@@ -497,7 +526,8 @@ static int take_over(struct ArrowArray *array, struct import_holder **out,
                      struct sl_error *err) {
   *out = NULL;
   if (!array)
-    return sl_error_set(err, SL_EINVAL, "import: expected an ArrowArray, found NULL");
+    return sl_error_set(err, SL_EINVAL,
+                        "import: expected an ArrowArray, found NULL");
   if (!array->release)
     return sl_error_set(err, SL_EINVAL,
                         "import: the ArrowArray is released (release is NULL)");
@@ -579,7 +609,8 @@ int sl__import_batch_with_schema(struct ArrowArray *array,
       rc = sl_array_slice(c, s->offset, s->length, &cols[i], err);
       if (rc) {
         sl_error_prefix(err, "column '%.64s': ", schema->fields[i].name);
-        for (int32_t k = 0; k < i; k++) sl_array_release(cols[k]);
+        for (int32_t k = 0; k < i; k++)
+          sl_array_release(cols[k]);
         goto cleanup;
       }
     }

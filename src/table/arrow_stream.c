@@ -18,9 +18,12 @@ struct export_stream {
   struct sl_error last; /* what get_last_error reports */
 };
 
-static int errno_of(int rc) { return rc > 0 ? rc : SL_EINVAL; }
+static int errno_of(int rc) {
+  return rc > 0 ? rc : SL_EINVAL;
+}
 
-static int stream_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *out) {
+static int stream_get_schema(struct ArrowArrayStream *st,
+                             struct ArrowSchema *out) {
   if (!st || !st->release || !out) return SL_EINVAL;
   struct export_stream *p = st->private_data;
   sl_error_reset(&p->last);
@@ -33,7 +36,8 @@ static int stream_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *ou
   return rc ? errno_of(rc) : 0;
 }
 
-static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out) {
+static int stream_get_next(struct ArrowArrayStream *st,
+                           struct ArrowArray *out) {
   if (!st || !st->release || !out) return SL_EINVAL;
   struct export_stream *p = st->private_data;
   sl_error_reset(&p->last);
@@ -69,8 +73,8 @@ static void stream_release(struct ArrowArrayStream *st) {
   st->private_data = NULL;
 }
 
-int sl_export_stream(struct sl_batch_reader *reader, struct ArrowArrayStream *out,
-                     struct sl_error *err) {
+int sl_export_stream(struct sl_batch_reader *reader,
+                     struct ArrowArrayStream *out, struct sl_error *err) {
   if (!out) {
     if (reader) reader->release(reader);
     return sl_error_set(err, SL_EINVAL, "sl_export_stream: NULL stream");
@@ -146,10 +150,12 @@ int sl_import_stream(struct ArrowArrayStream *stream,
                      struct sl_batch_reader **out, struct sl_error *err) {
   *out = NULL;
   if (!stream)
-    return sl_error_set(err, SL_EINVAL, "stream: expected an ArrowArrayStream, found NULL");
-  if (!stream->release)
     return sl_error_set(err, SL_EINVAL,
-                        "stream: the ArrowArrayStream is released (release is NULL)");
+                        "stream: expected an ArrowArrayStream, found NULL");
+  if (!stream->release)
+    return sl_error_set(
+        err, SL_EINVAL,
+        "stream: the ArrowArrayStream is released (release is NULL)");
   struct import_stream *p = sl_calloc(1, sizeof *p);
   struct sl_batch_reader *r = sl_calloc(1, sizeof *r);
   if (!p || !r) {

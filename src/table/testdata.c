@@ -36,7 +36,8 @@ static int row_string(int64_t g, char *buf, size_t cap) {
     return 0;
   }
   int n = snprintf(buf, cap, "row%" PRId64 "-\xc3\xa9", g);
-  for (int64_t k = 0; k < g % 5; k++) buf[n++] = 'x';
+  for (int64_t k = 0; k < g % 5; k++)
+    buf[n++] = 'x';
   if (g % 11 == 0) {
     memcpy(buf + n, "\xf0\x9f\x98\x80", 4);
     n += 4;
@@ -62,10 +63,10 @@ static int make_flat_schema(struct sl_schema *s) {
     const char *name;
     enum sl_type_id t;
   } cols[] = {
-      {"n", SL_TYPE_NULL},          {"b", SL_TYPE_BOOL},
-      {"i32", SL_TYPE_INT32},       {"i64", SL_TYPE_INT64},
-      {"f64", SL_TYPE_FLOAT64},     {"s", SL_TYPE_UTF8},
-      {"ls", SL_TYPE_LARGE_UTF8},   {"tms", SL_TYPE_TIMESTAMP_MS},
+      {"n", SL_TYPE_NULL},           {"b", SL_TYPE_BOOL},
+      {"i32", SL_TYPE_INT32},        {"i64", SL_TYPE_INT64},
+      {"f64", SL_TYPE_FLOAT64},      {"s", SL_TYPE_UTF8},
+      {"ls", SL_TYPE_LARGE_UTF8},    {"tms", SL_TYPE_TIMESTAMP_MS},
       {"tus", SL_TYPE_TIMESTAMP_US}, {"d32", SL_TYPE_DATE32},
       {"dict", SL_TYPE_DICT_UTF8},
   };
@@ -81,44 +82,44 @@ static int append_flat_row(struct sl_builder *b, int64_t g) {
   TRY(sl_builder_append_null(&b[0]));
   /* b: null when g%3==0, else g%2==0 */
   TRY(g % 3 == 0 ? sl_builder_append_null(&b[1])
-                   : sl_builder_append_bool(&b[1], g % 2 == 0));
+                 : sl_builder_append_bool(&b[1], g % 2 == 0));
   /* i32: null when g%5==0; g==1 -> INT32_MIN, g==2 -> INT32_MAX; else 7g-300 */
-  TRY(g % 5 == 0   ? sl_builder_append_null(&b[2])
-        : g == 1     ? sl_builder_append_int(&b[2], INT32_MIN)
-        : g == 2     ? sl_builder_append_int(&b[2], INT32_MAX)
-                     : sl_builder_append_int(&b[2], 7 * g - 300));
+  TRY(g % 5 == 0 ? sl_builder_append_null(&b[2])
+      : g == 1   ? sl_builder_append_int(&b[2], INT32_MIN)
+      : g == 2   ? sl_builder_append_int(&b[2], INT32_MAX)
+                 : sl_builder_append_int(&b[2], 7 * g - 300));
   /* i64: null when g%4==1; g==2 -> INT64_MIN, g==3 -> INT64_MAX;
    * else g*1000000007 - 50000000000 */
-  TRY(g % 4 == 1   ? sl_builder_append_null(&b[3])
-        : g == 2     ? sl_builder_append_int(&b[3], INT64_MIN)
-        : g == 3     ? sl_builder_append_int(&b[3], INT64_MAX)
-                     : sl_builder_append_int(&b[3], g * 1000000007 - 50000000000));
+  TRY(g % 4 == 1 ? sl_builder_append_null(&b[3])
+      : g == 2   ? sl_builder_append_int(&b[3], INT64_MIN)
+      : g == 3   ? sl_builder_append_int(&b[3], INT64_MAX)
+                 : sl_builder_append_int(&b[3], g * 1000000007 - 50000000000));
   /* f64: null when g%6==2; g==5 -> +inf; else g*0.25 - 7.5 */
-  TRY(g % 6 == 2   ? sl_builder_append_null(&b[4])
-        : g == 5     ? sl_builder_append_double(&b[4], 1.0 / 0.0)
-                     : sl_builder_append_double(&b[4], (double)g * 0.25 - 7.5));
+  TRY(g % 6 == 2 ? sl_builder_append_null(&b[4])
+      : g == 5   ? sl_builder_append_double(&b[4], 1.0 / 0.0)
+                 : sl_builder_append_double(&b[4], (double)g * 0.25 - 7.5));
   /* s: null when g%7==3; else row_string(g) */
   int n = row_string(g, str, sizeof str);
   TRY(g % 7 == 3 ? sl_builder_append_null(&b[5])
-                   : sl_builder_append_str(&b[5], str, n));
+                 : sl_builder_append_str(&b[5], str, n));
   /* ls: null when g%8==1; else row_string(g) */
   TRY(g % 8 == 1 ? sl_builder_append_null(&b[6])
-                   : sl_builder_append_str(&b[6], str, n));
+                 : sl_builder_append_str(&b[6], str, n));
   /* tms: null when g%9==4; else 1700000000000 + g*1234567 */
   TRY(g % 9 == 4 ? sl_builder_append_null(&b[7])
-                   : sl_builder_append_int(&b[7], 1700000000000 + g * 1234567));
+                 : sl_builder_append_int(&b[7], 1700000000000 + g * 1234567));
   /* tus: null when g%9==5; else 1700000000000000 + g*987654321 */
   TRY(g % 9 == 5
-            ? sl_builder_append_null(&b[8])
-            : sl_builder_append_int(&b[8], 1700000000000000 + g * 987654321));
+          ? sl_builder_append_null(&b[8])
+          : sl_builder_append_int(&b[8], 1700000000000000 + g * 987654321));
   /* d32: null when g%10==7; g==0 -> -1; else 18950 + g */
   TRY(g % 10 == 7 ? sl_builder_append_null(&b[9])
-        : g == 0    ? sl_builder_append_int(&b[9], -1)
-                    : sl_builder_append_int(&b[9], 18950 + g));
+      : g == 0    ? sl_builder_append_int(&b[9], -1)
+                  : sl_builder_append_int(&b[9], 18950 + g));
   /* dict: null when g%6==5; else methods[g%4] */
   const char *m = methods[g % 4];
   TRY(g % 6 == 5 ? sl_builder_append_null(&b[10])
-                   : sl_builder_append_str(&b[10], m, (int64_t)strlen(m)));
+                 : sl_builder_append_str(&b[10], m, (int64_t)strlen(m)));
   return 0;
 }
 
@@ -136,7 +137,8 @@ static int make_nested_schema(struct sl_schema *s) {
   item_ab.n_children = 2;
   item_ab.children = ab;
   struct sl_field x = leaf("x", SL_TYPE_INT32);
-  struct sl_field deep[2] = {leaf("tags", SL_TYPE_LIST), leaf("inner", SL_TYPE_STRUCT)};
+  struct sl_field deep[2] = {leaf("tags", SL_TYPE_LIST),
+                             leaf("inner", SL_TYPE_STRUCT)};
   deep[0].n_children = 1;
   deep[0].children = &item_str;
   deep[1].n_children = 1;
@@ -158,8 +160,9 @@ static int append_nested_row(struct sl_builder *b, int64_t g) {
   } else {
     int64_t k = g % 5 == 1 ? 0 : g % 4 + 1;
     for (int64_t j = 0; j < k; j++)
-      TRY((g + j) % 3 == 0 ? sl_builder_append_null(&b[0].children[0])
-                             : sl_builder_append_int(&b[0].children[0], 10 * g + j));
+      TRY((g + j) % 3 == 0
+              ? sl_builder_append_null(&b[0].children[0])
+              : sl_builder_append_int(&b[0].children[0], 10 * g + j));
     TRY(sl_builder_list_end(&b[0]));
   }
   /* lstr: null when g%6==0; else items j in [0, g%4): null when j==2,
@@ -170,7 +173,7 @@ static int append_nested_row(struct sl_builder *b, int64_t g) {
     for (int64_t j = 0; j < g % 4; j++) {
       int n = snprintf(str, sizeof str, "t%" PRId64 "_%" PRId64, g, j);
       TRY(j == 2 ? sl_builder_append_null(&b[1].children[0])
-                   : sl_builder_append_str(&b[1].children[0], str, n));
+                 : sl_builder_append_str(&b[1].children[0], str, n));
     }
     TRY(sl_builder_list_end(&b[1]));
   }
@@ -182,10 +185,10 @@ static int append_nested_row(struct sl_builder *b, int64_t g) {
     struct sl_builder *c = b[2].children;
     int n = snprintf(str, sizeof str, "c%" PRId64, g % 13);
     TRY(g % 5 == 2 ? sl_builder_append_null(&c[0])
-                     : sl_builder_append_str(&c[0], str, n));
+                   : sl_builder_append_str(&c[0], str, n));
     TRY(sl_builder_append_double(&c[1], 0.5 * (double)g));
     TRY(g % 4 == 3 ? sl_builder_append_null(&c[2])
-                     : sl_builder_append_int(&c[2], 10000 + g));
+                   : sl_builder_append_int(&c[2], 10000 + g));
     TRY(sl_builder_struct_end(&b[2]));
   }
   /* lst: null when g%4==0; else items j in [0, g%3): {a: g+j, b: null when
@@ -198,7 +201,7 @@ static int append_nested_row(struct sl_builder *b, int64_t g) {
       int n = snprintf(str, sizeof str, "b%" PRId64, j);
       TRY(sl_builder_append_int(&it->children[0], g + j));
       TRY(j % 2 ? sl_builder_append_null(&it->children[1])
-                  : sl_builder_append_str(&it->children[1], str, n));
+                : sl_builder_append_str(&it->children[1], str, n));
       TRY(sl_builder_struct_end(it));
     }
     TRY(sl_builder_list_end(&b[3]));
@@ -261,15 +264,18 @@ int sl_testdata_batch(int kind, int64_t base, int64_t n, int64_t offset,
     if (kind != 1) rc = append_flat_row(b, base + i);
     if (!rc && kind != 0) rc = append_nested_row(b + n_flat, base + i);
   }
-  for (int32_t i = 0; !rc && i < nf; i++) rc = sl_builder_finish(&b[i], &cols[i]);
+  for (int32_t i = 0; !rc && i < nf; i++)
+    rc = sl_builder_finish(&b[i], &cols[i]);
   if (rc) {
     sl_error_set(err, rc, "testdata: building batch kind %d failed (%s)", kind,
                  sl_status_name(rc));
-    for (int32_t i = 0; cols && i < nf; i++) sl_array_release(cols[i]);
+    for (int32_t i = 0; cols && i < nf; i++)
+      sl_array_release(cols[i]);
   } else {
     rc = sl_batch_make(&s, cols, n, &full, err);
   }
-  for (int32_t i = 0; i < n_init; i++) sl_builder_release(&b[i]);
+  for (int32_t i = 0; i < n_init; i++)
+    sl_builder_release(&b[i]);
   sl_free(b);
   sl_free(cols);
   sl_schema_release(&s);
@@ -303,8 +309,9 @@ int sl_testdata_make_batch(int kind, int64_t base, int64_t n, int64_t offset,
 
 /* Imports a batch (which validates it) and exports it again. */
 int sl_testdata_roundtrip(struct ArrowArray *in, struct ArrowSchema *in_schema,
-                          struct ArrowArray *out, struct ArrowSchema *out_schema,
-                          char *errbuf, size_t errcap) {
+                          struct ArrowArray *out,
+                          struct ArrowSchema *out_schema, char *errbuf,
+                          size_t errcap) {
   struct sl_error err = {0};
   struct sl_batch *b = NULL;
   int rc = sl_import_batch(in, in_schema, &b, &err); /* validates */
@@ -335,9 +342,10 @@ int sl_testdata_import_array(struct ArrowArray *in, struct ArrowSchema *field,
 
 /* The address of buffer `which` (0 validity, 1 data, 2 offsets) of column
  * `col` after import: the zero-copy check compares it with pyarrow's. */
-int sl_testdata_import_address(struct ArrowArray *in, struct ArrowSchema *schema,
-                               int32_t col, int which, uint64_t *addr,
-                               char *errbuf, size_t errcap) {
+int sl_testdata_import_address(struct ArrowArray *in,
+                               struct ArrowSchema *schema, int32_t col,
+                               int which, uint64_t *addr, char *errbuf,
+                               size_t errcap) {
   struct sl_error err = {0};
   struct sl_batch *b = NULL;
   int rc = sl_import_batch(in, schema, &b, &err);

@@ -24,7 +24,8 @@ void sl__path_child(char *dst, const char *parent, const char *name) {
   /* The children of a batch's root struct are its columns. */
   if (!parent[0] || strcmp(parent, "batch") == 0)
     snprintf(dst, SL__PATH_MAX, "column '%.64s'", name ? name : "");
-  else snprintf(dst, SL__PATH_MAX, "%s child '%.64s'", parent, name ? name : "");
+  else
+    snprintf(dst, SL__PATH_MAX, "%s child '%.64s'", parent, name ? name : "");
 }
 
 /* ---- UTF-8 ------------------------------------------------------------- */
@@ -57,12 +58,16 @@ bool sl__utf8_valid(const uint8_t *s, int64_t n, int64_t *bad) {
       need = 1;
     } else if (c >= 0xE0 && c <= 0xEF) {
       need = 2;
-      if (c == 0xE0) lo = 0xA0;      /* overlong */
-      else if (c == 0xED) hi = 0x9F; /* surrogates */
+      if (c == 0xE0)
+        lo = 0xA0; /* overlong */
+      else if (c == 0xED)
+        hi = 0x9F; /* surrogates */
     } else if (c >= 0xF0 && c <= 0xF4) {
       need = 3;
-      if (c == 0xF0) lo = 0x90;      /* overlong */
-      else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+      if (c == 0xF0)
+        lo = 0x90; /* overlong */
+      else if (c == 0xF4)
+        hi = 0x8F; /* above U+10FFFF */
     } else {
       if (bad) *bad = i;
       return false;
@@ -88,19 +93,23 @@ bool sl__utf8_valid(const uint8_t *s, int64_t n, int64_t *bad) {
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int64_t buf_size(const struct sl_buffer *b) { return b ? b->size : 0; }
+static int64_t buf_size(const struct sl_buffer *b) {
+  return b ? b->size : 0;
+}
 
 int64_t sl__count_nulls(const uint8_t *bits, int64_t offset, int64_t length) {
   int64_t valid = 0, i = 0;
   /* Leading bits up to a byte boundary, then whole bytes, then the tail. */
-  while (i < length && ((offset + i) & 7)) valid += sl_bit_get(bits, offset + i++);
+  while (i < length && ((offset + i) & 7))
+    valid += sl_bit_get(bits, offset + i++);
   while (i + 64 <= length) {
     uint64_t w;
     memcpy(&w, bits + ((offset + i) >> 3), 8);
     valid += __builtin_popcountll(w);
     i += 64;
   }
-  while (i < length) valid += sl_bit_get(bits, offset + i++);
+  while (i < length)
+    valid += sl_bit_get(bits, offset + i++);
   return length - valid;
 }
 
@@ -129,12 +138,14 @@ static inline int64_t offset_at(const uint8_t *ob, int width, int64_t j) {
  * so the compiler vectorises it. */
 static bool decreases32(const int32_t *o, int64_t n) {
   int bad = 0;
-  for (int64_t k = 0; k < n; k++) bad |= o[k + 1] < o[k];
+  for (int64_t k = 0; k < n; k++)
+    bad |= o[k + 1] < o[k];
   return bad != 0;
 }
 static bool decreases64(const int64_t *o, int64_t n) {
   int bad = 0;
-  for (int64_t k = 0; k < n; k++) bad |= o[k + 1] < o[k];
+  for (int64_t k = 0; k < n; k++)
+    bad |= o[k + 1] < o[k];
   return bad != 0;
 }
 
@@ -155,20 +166,21 @@ static int check_offsets(const struct sl_array *a, int width, int64_t limit,
   int64_t first = offset_at(ob, width, a->offset);
   int64_t prev = offset_at(ob, width, end);
   if (first < 0)
-    return sl_error_set(err, SL_EINVAL,
-                        "%s: expected offsets >= 0, found %" PRId64
-                        " at index 0",
-                        path, first);
-  bool down = width == 8 ? decreases64((const int64_t *)ob + a->offset, a->length)
-                         : decreases32((const int32_t *)ob + a->offset, a->length);
+    return sl_error_set(
+        err, SL_EINVAL,
+        "%s: expected offsets >= 0, found %" PRId64 " at index 0", path, first);
+  bool down = width == 8
+                  ? decreases64((const int64_t *)ob + a->offset, a->length)
+                  : decreases32((const int32_t *)ob + a->offset, a->length);
   if (down) {
     for (int64_t j = a->offset + 1; j <= end; j++) {
       int64_t v = offset_at(ob, width, j), p = offset_at(ob, width, j - 1);
       if (v < p)
-        return sl_error_set(err, SL_EINVAL,
-                            "%s: expected non-decreasing offsets, found %" PRId64
-                            " after %" PRId64 " at index %" PRId64,
-                            path, v, p, j - a->offset);
+        return sl_error_set(
+            err, SL_EINVAL,
+            "%s: expected non-decreasing offsets, found %" PRId64
+            " after %" PRId64 " at index %" PRId64,
+            path, v, p, j - a->offset);
     }
   }
   *first_out = first;
@@ -188,8 +200,8 @@ static int check_strings(const struct sl_array *a, bool check_utf8,
   SL_RETURN_NOT_OK(check_offsets(a, width, buf_size(a->data), "data buffer",
                                  path, &first, &last, err));
   if (last > first && (!a->data || !a->data->data))
-    return sl_error_set(err, SL_EINVAL, "%s: expected a data buffer, found none",
-                        path);
+    return sl_error_set(err, SL_EINVAL,
+                        "%s: expected a data buffer, found none", path);
   if (!check_utf8 || last == first) return 0;
   const uint8_t *d = a->data->data;
   int64_t bad = 0;
@@ -235,9 +247,8 @@ static int check_dict(const struct sl_array *a, bool check_utf8,
   sl__path_suffix(sub, path, " dictionary");
   if (a->dictionary->type != SL_TYPE_UTF8 &&
       a->dictionary->type != SL_TYPE_LARGE_UTF8)
-    return sl_error_set(err, SL_EINVAL,
-                        "%s: expected utf8 values, found %s", sub,
-                        sl_type_name(a->dictionary->type));
+    return sl_error_set(err, SL_EINVAL, "%s: expected utf8 values, found %s",
+                        sub, sl_type_name(a->dictionary->type));
   SL_RETURN_NOT_OK(sl__array_validate_at(a->dictionary, NULL, check_utf8, sub,
                                          depth + 1, err));
   int64_t n = a->dictionary->length;
@@ -271,14 +282,17 @@ static int check_children(const struct sl_array *a, const struct sl_field *f,
                         path, want, a->n_children);
   if (f && f->n_children != a->n_children)
     return sl_error_set(err, SL_EINVAL,
-                        "%s: the field has %" PRId32 " children, the array %" PRId32,
+                        "%s: the field has %" PRId32
+                        " children, the array %" PRId32,
                         path, f->n_children, a->n_children);
   if (a->n_children > 0 && !a->children)
     return sl_error_set(err, SL_EINVAL, "%s: children missing", path);
   for (int32_t c = 0; c < a->n_children; c++) {
     const struct sl_field *cf = f ? &f->children[c] : NULL;
-    if (cf) sl__path_child(sub, path, cf->name);
-    else snprintf(sub, sizeof sub, "%s child %" PRId32, path, c);
+    if (cf)
+      sl__path_child(sub, path, cf->name);
+    else
+      snprintf(sub, sizeof sub, "%s child %" PRId32, path, c);
     if (!a->children[c])
       return sl_error_set(err, SL_EINVAL, "%s: expected an array, found none",
                           sub);
@@ -293,7 +307,9 @@ static int check_children(const struct sl_array *a, const struct sl_field *f,
 int sl__array_validate_at(const struct sl_array *a, const struct sl_field *f,
                           bool check_utf8, const char *path, int depth,
                           struct sl_error *err) {
-  if (!a) return sl_error_set(err, SL_EINVAL, "%s: expected an array, found none", path);
+  if (!a)
+    return sl_error_set(err, SL_EINVAL, "%s: expected an array, found none",
+                        path);
   if (depth > SL__ARROW_MAX_DEPTH)
     return sl_error_set(err, SL_EINVAL, "%s: nesting deeper than %d levels",
                         path, SL__ARROW_MAX_DEPTH);
@@ -304,10 +320,11 @@ int sl__array_validate_at(const struct sl_array *a, const struct sl_field *f,
     return sl_error_set(err, SL_EINVAL, "%s: expected type %s, found %s", path,
                         sl_type_name(f->type), sl_type_name(a->type));
   if (a->length < 0 || a->offset < 0)
-    return sl_error_set(err, SL_EINVAL,
-                        "%s: expected length and offset >= 0, found length %" PRId64
-                        " offset %" PRId64,
-                        path, a->length, a->offset);
+    return sl_error_set(
+        err, SL_EINVAL,
+        "%s: expected length and offset >= 0, found length %" PRId64
+        " offset %" PRId64,
+        path, a->length, a->offset);
   if (a->length > MAX_ELEMENTS - a->offset)
     return sl_error_set(err, SL_EOVERFLOW,
                         "%s: offset %" PRId64 " + length %" PRId64
@@ -346,8 +363,7 @@ int sl__array_validate_at(const struct sl_array *a, const struct sl_field *f,
   }
 
   switch (a->type) {
-  case SL_TYPE_NULL:
-    break;
+  case SL_TYPE_NULL: break;
   case SL_TYPE_BOOL:
     SL_RETURN_NOT_OK(need_buffer(a->data, (end + 7) / 8, "data", path, err));
     break;
@@ -357,8 +373,8 @@ int sl__array_validate_at(const struct sl_array *a, const struct sl_field *f,
   case SL_TYPE_FLOAT64:
   case SL_TYPE_TIMESTAMP_MS:
   case SL_TYPE_TIMESTAMP_US:
-    SL_RETURN_NOT_OK(need_buffer(a->data, end * sl_type_width(a->type), "data",
-                                 path, err));
+    SL_RETURN_NOT_OK(
+        need_buffer(a->data, end * sl_type_width(a->type), "data", path, err));
     break;
   case SL_TYPE_UTF8:
   case SL_TYPE_LARGE_UTF8:
@@ -366,10 +382,9 @@ int sl__array_validate_at(const struct sl_array *a, const struct sl_field *f,
     break;
   case SL_TYPE_LIST: {
     int64_t first, last;
-    SL_RETURN_NOT_OK(
-        check_children(a, f, check_utf8, path, depth, err));
-    SL_RETURN_NOT_OK(check_offsets(a, 4, a->children[0]->length,
-                                   "child array", path, &first, &last, err));
+    SL_RETURN_NOT_OK(check_children(a, f, check_utf8, path, depth, err));
+    SL_RETURN_NOT_OK(check_offsets(a, 4, a->children[0]->length, "child array",
+                                   path, &first, &last, err));
     break;
   }
   case SL_TYPE_STRUCT:
@@ -386,7 +401,8 @@ int sl__array_validate_at(const struct sl_array *a, const struct sl_field *f,
     }
     break;
   case SL_TYPE_DICT_UTF8:
-    SL_RETURN_NOT_OK(need_buffer(a->data, end * 4, "dictionary indices", path, err));
+    SL_RETURN_NOT_OK(
+        need_buffer(a->data, end * 4, "dictionary indices", path, err));
     SL_RETURN_NOT_OK(check_dict(a, check_utf8, path, depth, err));
     break;
   default:
@@ -404,20 +420,24 @@ int sl__array_validate_at(const struct sl_array *a, const struct sl_field *f,
 int sl_array_validate(const struct sl_array *a, const struct sl_field *f,
                       bool check_utf8, struct sl_error *err) {
   char path[SL__PATH_MAX];
-  if (f) snprintf(path, sizeof path, "column '%.64s'", f->name ? f->name : "");
-  else snprintf(path, sizeof path, "array");
+  if (f)
+    snprintf(path, sizeof path, "column '%.64s'", f->name ? f->name : "");
+  else
+    snprintf(path, sizeof path, "array");
   return sl__array_validate_at(a, f, check_utf8, path, 0, err);
 }
 
 int sl_batch_validate(const struct sl_batch *b, struct sl_error *err) {
-  if (!b) return sl_error_set(err, SL_EINVAL, "batch: expected a batch, found none");
+  if (!b)
+    return sl_error_set(err, SL_EINVAL, "batch: expected a batch, found none");
   if (b->length < 0)
     return sl_error_set(err, SL_EINVAL,
-                        "batch: expected length >= 0, found %" PRId64, b->length);
+                        "batch: expected length >= 0, found %" PRId64,
+                        b->length);
   if (b->n_columns != b->schema.n_fields)
     return sl_error_set(err, SL_EINVAL,
-                        "batch: the schema has %" PRId32 " fields, found %" PRId32
-                        " columns",
+                        "batch: the schema has %" PRId32
+                        " fields, found %" PRId32 " columns",
                         b->schema.n_fields, b->n_columns);
   for (int32_t c = 0; c < b->n_columns; c++) {
     const struct sl_field *f = &b->schema.fields[c];

@@ -147,8 +147,8 @@ static void sweep(int (*workload)(void), const char *name) {
   assert_true(n < 200000);
   /* The workload allocates plenty, so many failure points were exercised. */
   assert_true(failures > 50);
-  printf("%s: %d injected failure points, succeeded at allocation %lld\n",
-         name, failures, (long long)n);
+  printf("%s: %d injected failure points, succeeded at allocation %lld\n", name,
+         failures, (long long)n);
   /* And once more without injection, for good measure. */
   assert_int_equal(workload(), 0);
   assert_int_equal(sl_alloc_live(), start);

@@ -20,12 +20,16 @@
 
 static int releases; /* how many times the producer's root release ran */
 
-static void child_release(struct ArrowArray *a) { a->release = NULL; }
+static void child_release(struct ArrowArray *a) {
+  a->release = NULL;
+}
 static void root_release(struct ArrowArray *a) {
   releases++;
   a->release = NULL;
 }
-static void schema_release(struct ArrowSchema *s) { s->release = NULL; }
+static void schema_release(struct ArrowSchema *s) {
+  s->release = NULL;
+}
 
 /* A producer node: up to 3 buffers and 4 children, all static storage. */
 struct node {
@@ -263,7 +267,8 @@ static void test_nested_paths(void **state) {
       break;
     case 3:
       item.a.dictionary = NULL;
-      expect_reject(&root.a, &geo, SL_EINVAL, "column 'geo' child 'tags' child 'item'",
+      expect_reject(&root.a, &geo, SL_EINVAL,
+                    "column 'geo' child 'tags' child 'item'",
                     "without a dictionary");
       break;
     case 4:
@@ -355,7 +360,8 @@ static void test_deep_nesting_rejected(void **state) {
   static struct snode nodes[DEPTH];
   for (int i = 0; i < DEPTH; i++)
     snode_init(&nodes[i], i == DEPTH - 1 ? "l" : "+l", "item");
-  for (int i = 0; i + 1 < DEPTH; i++) snode_child(&nodes[i], &nodes[i + 1]);
+  for (int i = 0; i + 1 < DEPTH; i++)
+    snode_child(&nodes[i], &nodes[i + 1]);
   struct sl_field f;
   struct sl_error err = {0};
   assert_int_equal(sl_import_field(&nodes[0].s, &f, &err), SL_EINVAL);
@@ -378,10 +384,10 @@ static void test_export_layout(void **state) {
   assert_int_equal(arr.n_buffers, 1);
   assert_null(arr.buffers[0]);
   static const char *const formats[16] = {
-      "n", "b", "i", "l", "g", "u", "U", "tsm:UTC", "tsu:UTC", "tdD", "i",
-      "+l", "+l", "+s", "+l", "+s"};
-  static const int64_t n_buffers[16] = {0, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2,
-                                        2, 2, 1, 2, 1};
+      "n",       "b",   "i", "l",  "g",  "u",  "U",  "tsm:UTC",
+      "tsu:UTC", "tdD", "i", "+l", "+l", "+s", "+l", "+s"};
+  static const int64_t n_buffers[16] = {0, 2, 2, 2, 2, 3, 3, 2,
+                                        2, 2, 2, 2, 2, 1, 2, 1};
   for (int i = 0; i < 16; i++) {
     assert_string_equal(sch.children[i]->format, formats[i]);
     assert_string_equal(sch.children[i]->name, b->schema.fields[i].name);
@@ -436,11 +442,9 @@ static bool value_equal(const struct sl_array *a, int64_t i,
   if (!va) return true;
   int64_t la, lb, sa, sb;
   switch (a->type) {
-  case SL_TYPE_BOOL:
-    return sl_array_bool(a, i) == sl_array_bool(b, j);
+  case SL_TYPE_BOOL: return sl_array_bool(a, i) == sl_array_bool(b, j);
   case SL_TYPE_INT32:
-  case SL_TYPE_DATE32:
-    return sl_array_i32(a)[i] == sl_array_i32(b)[j];
+  case SL_TYPE_DATE32: return sl_array_i32(a)[i] == sl_array_i32(b)[j];
   case SL_TYPE_INT64:
   case SL_TYPE_TIMESTAMP_MS:
   case SL_TYPE_TIMESTAMP_US:
@@ -466,8 +470,7 @@ static bool value_equal(const struct sl_array *a, int64_t i,
                        b->offset + j))
         return false;
     return true;
-  default:
-    return true;
+  default: return true;
   }
 }
 
@@ -502,7 +505,7 @@ static void test_c_roundtrip(void **state) {
   sl_batch_free(s);
   sl_batch_free(b);
   int64_t len;
-  assert_false(sl_array_is_valid(back->columns[5], 1)); /* g = 38: null */
+  assert_false(sl_array_is_valid(back->columns[5], 1));      /* g = 38: null */
   const char *str = sl_array_str(back->columns[5], 2, &len); /* g = 39 */
   assert_int_equal(len, 12);
   assert_memory_equal(str, "row39-\xc3\xa9xxxx", 12);
@@ -529,7 +532,8 @@ static void test_validate_built_arrays(void **state) {
   int32_t *o = (int32_t *)a->offsets->data;
   o[3] = 99;
   assert_int_equal(sl_array_validate(a, &f, true, &err), SL_EINVAL);
-  assert_non_null(strstr(err.msg, "column 's': last offset 99 is past the end"));
+  assert_non_null(
+      strstr(err.msg, "column 's': last offset 99 is past the end"));
   o[3] = 5;
   /* The wrong field type. */
   struct sl_field g = mkfield("s", SL_TYPE_INT64);
@@ -568,18 +572,19 @@ static void test_utf8(void **state) {
   } cases[] = {
       {"plain ascii, longer than eight bytes", 36, true, 0},
       {"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, true, 0}, /* é € 😀 */
-      {"\xf4\x8f\xbf\xbf", 4, true, 0},                       /* U+10FFFF */
-      {"abc\xc0\xaf", 5, false, 3},                           /* overlong / */
-      {"\xe0\x80\xaf", 3, false, 0},                          /* overlong */
-      {"\xed\xa0\x80", 3, false, 0},                          /* surrogate */
-      {"\xf4\x90\x80\x80", 4, false, 0},                      /* > U+10FFFF */
-      {"abcdefgh\xe2\x82", 10, false, 8},                     /* truncated */
-      {"\x80", 1, false, 0},                                  /* lone cont. */
+      {"\xf4\x8f\xbf\xbf", 4, true, 0},                     /* U+10FFFF */
+      {"abc\xc0\xaf", 5, false, 3},                         /* overlong / */
+      {"\xe0\x80\xaf", 3, false, 0},                        /* overlong */
+      {"\xed\xa0\x80", 3, false, 0},                        /* surrogate */
+      {"\xf4\x90\x80\x80", 4, false, 0},                    /* > U+10FFFF */
+      {"abcdefgh\xe2\x82", 10, false, 8},                   /* truncated */
+      {"\x80", 1, false, 0},                                /* lone cont. */
       {"\xff", 1, false, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t bad = -1;
-    bool ok = sl__utf8_valid((const uint8_t *)cases[i].s, (int64_t)cases[i].n, &bad);
+    bool ok =
+        sl__utf8_valid((const uint8_t *)cases[i].s, (int64_t)cases[i].n, &bad);
     if (ok != cases[i].ok) fail_msg("case %zu: expected %d", i, cases[i].ok);
     if (!ok) assert_int_equal(bad, cases[i].bad);
   }
@@ -587,7 +592,8 @@ static void test_utf8(void **state) {
 
 /* ---- streams ------------------------------------------------------------- */
 
-static int stream_fail_next(struct ArrowArrayStream *st, struct ArrowArray *out) {
+static int stream_fail_next(struct ArrowArrayStream *st,
+                            struct ArrowArray *out) {
   (void)st;
   (void)out;
   return SL_EIO;

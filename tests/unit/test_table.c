@@ -25,7 +25,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   if (sl_alloc_live() != live_at_start)
-    fail_msg("%lld blocks leaked", (long long)(sl_alloc_live() - live_at_start));
+    fail_msg("%lld blocks leaked",
+             (long long)(sl_alloc_live() - live_at_start));
   return 0;
 }
 
@@ -72,7 +73,8 @@ static void test_types(void **state) {
   }
 }
 
-/* ---- primitive builders --------------------------------------------------- */
+/* ---- primitive builders ---------------------------------------------------
+ */
 
 static void test_int32_with_nulls(void **state) {
   (void)state;
@@ -83,8 +85,10 @@ static void test_int32_with_nulls(void **state) {
   assert_int_equal(sl_builder_append_null(&b), 0);
   assert_int_equal(sl_builder_append_int(&b, -3), 0);
   assert_int_equal(sl_builder_append_int(&b, INT32_MAX), 0);
-  assert_int_equal(sl_builder_append_int(&b, (int64_t)INT32_MAX + 1), SL_ERANGE);
-  assert_int_equal(sl_builder_append_int(&b, (int64_t)INT32_MIN - 1), SL_ERANGE);
+  assert_int_equal(sl_builder_append_int(&b, (int64_t)INT32_MAX + 1),
+                   SL_ERANGE);
+  assert_int_equal(sl_builder_append_int(&b, (int64_t)INT32_MIN - 1),
+                   SL_ERANGE);
   assert_int_equal(sl_builder_append_bool(&b, true), SL_EINVAL);
   assert_int_equal(sl_builder_append_str(&b, "x", 1), SL_EINVAL);
   struct sl_array *a = finish(&b);
@@ -118,7 +122,8 @@ static void test_bool_and_float(void **state) {
   assert_int_equal(sl_builder_append_bool(&bb, true), 0);
   assert_int_equal(sl_builder_append_bool(&bb, false), 0);
   assert_int_equal(sl_builder_append_null(&bb), 0);
-  for (int i = 0; i < 7; i++) assert_int_equal(sl_builder_append_bool(&bb, true), 0);
+  for (int i = 0; i < 7; i++)
+    assert_int_equal(sl_builder_append_bool(&bb, true), 0);
   struct sl_array *a = finish(&bb);
   assert_int_equal(a->length, 10);
   assert_int_equal(a->null_count, 1);
@@ -148,8 +153,8 @@ static void test_bool_and_float(void **state) {
 
 static void test_temporal(void **state) {
   (void)state;
-  static const enum sl_type_id types[3] = {SL_TYPE_TIMESTAMP_MS,
-                                           SL_TYPE_TIMESTAMP_US, SL_TYPE_DATE32};
+  static const enum sl_type_id types[3] = {
+      SL_TYPE_TIMESTAMP_MS, SL_TYPE_TIMESTAMP_US, SL_TYPE_DATE32};
   for (int k = 0; k < 3; k++) {
     struct sl_field f = leaf("t", types[k]);
     struct sl_builder b;
@@ -187,7 +192,8 @@ static void test_null_type(void **state) {
   sl_builder_release(&b);
 }
 
-/* ---- strings -------------------------------------------------------------- */
+/* ---- strings --------------------------------------------------------------
+ */
 
 static void test_strings(void **state) {
   (void)state;
@@ -229,12 +235,14 @@ static void test_utf8_offset_overflow_guard(void **state) {
   struct sl_builder b;
   assert_int_equal(sl_builder_init(&b, &f), 0);
   assert_int_equal(sl_builder_append_str(&b, "abc", 3), 0);
-  assert_int_equal(sl_builder_append_str(&b, "", (int64_t)INT32_MAX), SL_EOVERFLOW);
+  assert_int_equal(sl_builder_append_str(&b, "", (int64_t)INT32_MAX),
+                   SL_EOVERFLOW);
   assert_int_equal(b.length, 1);
   sl_builder_release(&b);
 }
 
-/* ---- nested ---------------------------------------------------------------- */
+/* ---- nested ----------------------------------------------------------------
+ */
 
 static void test_list(void **state) {
   (void)state;
@@ -286,7 +294,8 @@ static void test_list(void **state) {
 
 static void test_struct(void **state) {
   (void)state;
-  struct sl_field f, a_f = leaf("a", SL_TYPE_INT64), b_f = leaf("b", SL_TYPE_UTF8);
+  struct sl_field f, a_f = leaf("a", SL_TYPE_INT64),
+                     b_f = leaf("b", SL_TYPE_UTF8);
   assert_int_equal(sl_field_init(&f, "geo", SL_TYPE_STRUCT, true), 0);
   assert_int_equal(sl_field_add_child(&f, &a_f), 0);
   assert_int_equal(sl_field_add_child(&f, &b_f), 0);
@@ -345,9 +354,10 @@ static void test_dictionary(void **state) {
   assert_int_equal(sl_builder_init(&b, &f), 0);
   static const char *const in[6] = {"GET", "POST", "GET", NULL, "PUT", "POST"};
   for (int i = 0; i < 6; i++)
-    assert_int_equal(in[i] ? sl_builder_append_str(&b, in[i], (int64_t)strlen(in[i]))
-                           : sl_builder_append_null(&b),
-                     0);
+    assert_int_equal(
+        in[i] ? sl_builder_append_str(&b, in[i], (int64_t)strlen(in[i]))
+              : sl_builder_append_null(&b),
+        0);
   struct sl_array *a = finish(&b);
   assert_int_equal(sl_array_validate(a, &f, true, NULL), 0);
   assert_int_equal(a->length, 6);
@@ -406,7 +416,8 @@ static void test_many_values_and_slices(void **state) {
   assert_int_equal(sl_array_slice(a, 5, 100, &s, NULL), 0);
   assert_int_equal(s->offset, 5);
   int64_t want = 0;
-  for (int64_t i = 5; i < 105; i++) want += i % 3 == 0;
+  for (int64_t i = 5; i < 105; i++)
+    want += i % 3 == 0;
   assert_int_equal(sl_array_null_count(s), want);
   assert_int_equal(sl_array_slice(s, 2, 3, &s2, NULL), 0);
   assert_int_equal(s2->offset, 7);
@@ -418,7 +429,8 @@ static void test_many_values_and_slices(void **state) {
   assert_int_equal(sl_array_slice(s, 90, 11, &bad, &err), SL_ERANGE);
   assert_null(bad);
   assert_int_equal(sl_array_slice(s, -1, 1, &bad, &err), SL_ERANGE);
-  assert_int_equal(sl_array_slice(s, 100, 0, &bad, &err), 0); /* empty, at end */
+  assert_int_equal(sl_array_slice(s, 100, 0, &bad, &err),
+                   0); /* empty, at end */
   assert_int_equal(bad->length, 0);
   sl_array_release(bad);
   sl_array_release(s2);
@@ -455,7 +467,8 @@ static struct sl_array *int_column(int64_t n, int64_t start) {
   struct sl_field f = leaf("x", SL_TYPE_INT64);
   struct sl_builder b;
   assert_int_equal(sl_builder_init(&b, &f), 0);
-  for (int64_t i = 0; i < n; i++) assert_int_equal(sl_builder_append_int(&b, start + i), 0);
+  for (int64_t i = 0; i < n; i++)
+    assert_int_equal(sl_builder_append_int(&b, start + i), 0);
   struct sl_array *a = finish(&b);
   sl_builder_release(&b);
   return a;
@@ -479,7 +492,8 @@ static void test_batch(void **state) {
   struct sl_field sf = leaf("y", SL_TYPE_UTF8);
   struct sl_builder sb;
   assert_int_equal(sl_builder_init(&sb, &sf), 0);
-  for (int i = 0; i < 4; i++) assert_int_equal(sl_builder_append_str(&sb, "a", 1), 0);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(sl_builder_append_str(&sb, "a", 1), 0);
   cols[0] = int_column(4, 0);
   cols[1] = finish(&sb);
   sl_builder_release(&sb);
@@ -511,11 +525,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_temporal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_null_type, setup, teardown),
       cmocka_unit_test_setup_teardown(test_strings, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_utf8_offset_overflow_guard, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_utf8_offset_overflow_guard, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_list, setup, teardown),
       cmocka_unit_test_setup_teardown(test_struct, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dictionary, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_many_values_and_slices, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_many_values_and_slices, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
   };
