@@ -12,4 +12,8 @@ int sl_cmd_gen(int argc, char **argv);
 int sl_cmd_demo(int argc, char **argv);
 int sl_cmd_devbench(int argc, char **argv);
 
+int sl_cmd_run(int argc, char **argv);
+int sl_cmd_check(int argc, char **argv);
+int sl_cmd_invoke(int argc, char **argv);
+
 #endif

@@ -16,6 +16,9 @@ static const struct sl_command commands[] = {
     {"gen", "generate sample JSON Lines logs", sl_cmd_gen},
     {"demo", "generate logs, load them into columns, print a summary", sl_cmd_demo},
     {"bench-device", "run benchmark queries Q1-Q6 on the GPU backend", sl_cmd_devbench},
+    {"run", "run a function (function.yaml) until stopped", sl_cmd_run},
+    {"check", "validate a function spec without running it", sl_cmd_check},
+    {"invoke", "send a test event to a running function", sl_cmd_invoke},
     {"version", "print the version", cmd_version},
 };
 

@@ -1,0 +1,53 @@
+/* sluice runtime: counters, gauges and histograms per trigger and per sink,
+ * rendered in the Prometheus text format (served on /metrics). Lock-free:
+ * every update is one relaxed atomic add. */
+#ifndef SLUICE_RUNTIME_METRICS_H
+#define SLUICE_RUNTIME_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_HIST_BUCKETS 12
+
+struct sl_hist {
+  const double *bounds; /* SL_HIST_BUCKETS upper bounds, +Inf implied */
+  atomic_llong counts[SL_HIST_BUCKETS + 1];
+  atomic_llong sum_micro; /* sum in millionths of the unit */
+  atomic_llong n;
+};
+
+struct sl_trig_metrics {
+  const char *name, *kind; /* borrowed from the spec */
+  atomic_llong events, bytes, batches, errors, dead_letters, rejected_503;
+  atomic_llong requests, workers, workers_busy, busy_micros, queue_depth;
+  atomic_llong committed_seq;
+  struct sl_hist batch_events;   /* records per batch */
+  struct sl_hist handler_seconds; /* handler + sinks time per batch */
+};
+
+struct sl_sink_metrics {
+  const char *name, *kind;
+  atomic_llong rows, batches, files, bytes, errors;
+};
+
+struct sl_metrics {
+  int32_t n_triggers, n_sinks;
+  struct sl_trig_metrics *triggers;
+  struct sl_sink_metrics *sinks;
+  int64_t started_ms; /* wall clock */
+};
+
+void sl__hist_init(struct sl_hist *h, const double *bounds);
+void sl__hist_observe(struct sl_hist *h, double v);
+extern const double sl__events_buckets[SL_HIST_BUCKETS];
+extern const double sl__seconds_buckets[SL_HIST_BUCKETS];
+
+/* Renders everything; *out is sl_malloc'd. */
+int sl__metrics_render(const struct sl_metrics *m, char **out, size_t *len);
+
+static inline void sl__count(atomic_llong *c, long long v) {
+  atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+#endif
