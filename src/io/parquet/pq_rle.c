@@ -323,7 +323,9 @@ static int delta_decode(const uint8_t *p, size_t len, void *outv, bool is32,
   int32_t *o32 = outv;
   int64_t *o64 = outv;
   int64_t cur = unzz(firstz);
-  int maxw = is32 ? 32 : 64;
+  /* Some writers compute INT32 deltas in 64 bits (width up to 33): the
+   * result is the same modulo 2^32, so accept widths up to 64 for both. */
+  int maxw = 64;
   int64_t got = 0;
   if (n > 0) {
     if (is32) o32[0] = (int32_t)cur;
@@ -361,9 +363,9 @@ static int delta_decode(const uint8_t *p, size_t len, void *outv, bool is32,
       for (uint64_t k = 0; k < take; k++) {
         uint64_t x = bw ? unpack_wide(q, left, k * (uint64_t)bw, bw) : 0;
         if (is32) {
-          uint32_t c = (uint32_t)cur + (uint32_t)mind + (uint32_t)x;
-          cur = (int32_t)c;
-          o32[got] = (int32_t)c;
+          uint64_t c64 = (uint64_t)cur + (uint64_t)mind + x;
+          cur = (int32_t)(uint32_t)c64;
+          o32[got] = (int32_t)cur;
         } else {
           cur = (int64_t)((uint64_t)cur + (uint64_t)mind + x);
           o64[got] = cur;

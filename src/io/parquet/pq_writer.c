@@ -179,7 +179,8 @@ int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
     rc = sl_error_set(err, rc, "out of memory");
     goto fail;
   }
-  if ((rc = pq_schema_leaves(schema, &w->leaves, &w->n_leaves, err))) goto fail;
+  if ((rc = pq_schema_leaves(&w->schema, &w->leaves, &w->n_leaves, err)))
+    goto fail; /* leaf paths borrow the names of the writer's own copy */
   if (w->n_leaves == 0) {
     rc = sl_error_set(err, SL_EINVAL,
                       "parquet writer: the schema has no columns");
