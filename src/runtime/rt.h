@@ -75,6 +75,10 @@ struct sl_ack {
   uint64_t seq;
   atomic_int refs;
   struct sl_rt_batch *batch; /* while a worker processes it, else NULL */
+  /* A composite ack (trigger == NULL) holds other acks: released with it
+   * (a window's result stands for the batches that fed it). */
+  struct sl_ack **deps;
+  int32_t n_deps;
 };
 void sl__ack_retain(struct sl_ack *a);
 void sl__ack_release(struct sl_ack *a);

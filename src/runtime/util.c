@@ -132,6 +132,8 @@ void sl__ack_retain(struct sl_ack *a) {
 void sl__ack_release(struct sl_ack *a) {
   if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
     return;
-  sl__delivery_done(&a->trigger->delivery, a->seq);
+  if (a->trigger) sl__delivery_done(&a->trigger->delivery, a->seq);
+  for (int32_t i = 0; i < a->n_deps; i++) sl__ack_release(a->deps[i]);
+  sl_free(a->deps);
   sl_free(a);
 }
