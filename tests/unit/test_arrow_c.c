@@ -14,6 +14,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/arrow_c.h"
+#include "sluice/thread_pool.h"
 #include "table/arrow_c_internal.h"
 
 /* ---- a hand-built producer ---------------------------------------------- */
@@ -639,6 +640,44 @@ static void test_stream_errors(void **state) {
   assert_non_null(strstr(err.msg, "released"));
 }
 
+/* ---- threads ------------------------------------------------------------ */
+
+/* Many threads export columns of one shared batch at once, import them back
+ * and drop them in whatever order they finish: the reference counts of the
+ * shared arrays and of the import holders must come out exact. */
+static int export_import_task(void *ctx, int64_t i, int worker) {
+  (void)worker;
+  const struct sl_batch *b = ctx;
+  int32_t c = (int32_t)(i % b->n_columns);
+  struct ArrowArray arr;
+  struct sl_array *back = NULL;
+  int rc = sl_export_array(b->columns[c], &arr, NULL);
+  if (rc) return rc;
+  rc = sl_import_array(&arr, &b->schema.fields[c], &back, NULL);
+  if (rc) return rc;
+  for (int64_t r = 0; r < back->length; r++)
+    if (!value_equal(back, r, b->columns[c], r)) rc = SL_EINVAL;
+  sl_array_release(back);
+  return rc;
+}
+
+static void test_concurrent_export_import(void **state) {
+  (void)state;
+  int64_t live = sl_alloc_live();
+  struct sl_batch *b = NULL, *s = NULL;
+  struct sl_pool *pool = NULL;
+  assert_int_equal(sl_testdata_batch(2, 0, 300, -1, 0, &b, NULL), 0);
+  assert_int_equal(sl_batch_slice(b, 11, 250, &s, NULL), 0);
+  sl_batch_free(b);
+  assert_int_equal(sl_pool_create(4, &pool, NULL), 0);
+  assert_int_equal(sl_pool_parallel_for(pool, 2000, export_import_task, s), 0);
+  sl_pool_free(pool);
+  for (int32_t c = 0; c < s->n_columns; c++)
+    assert_int_equal(s->columns[c]->refs, 1);
+  sl_batch_free(s);
+  assert_int_equal(sl_alloc_live(), live);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_missing_release),
@@ -652,6 +691,7 @@ int main(void) {
       cmocka_unit_test(test_validate_built_arrays),
       cmocka_unit_test(test_utf8),
       cmocka_unit_test(test_stream_errors),
+      cmocka_unit_test(test_concurrent_export_import),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
