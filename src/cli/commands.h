@@ -9,6 +9,7 @@ struct sl_command {
 };
 
 int sl_cmd_gen(int argc, char **argv);
+int sl_cmd_query(int argc, char **argv);
 int sl_cmd_demo(int argc, char **argv);
 int sl_cmd_devbench(int argc, char **argv);
 

@@ -14,6 +14,7 @@ static int cmd_version(int argc, char **argv) {
 /* Add a subcommand: one line here, one file src/cli/cmd_<name>.c. */
 static const struct sl_command commands[] = {
     {"gen", "generate sample JSON Lines logs", sl_cmd_gen},
+    {"query", "run a SQL query over JSON Lines / Parquet files", sl_cmd_query},
     {"demo", "generate logs, load them into columns, print a summary", sl_cmd_demo},
     {"bench-device", "run benchmark queries Q1-Q6 on the GPU backend", sl_cmd_devbench},
     {"run", "run a function (function.yaml) until stopped", sl_cmd_run},

@@ -1,0 +1,117 @@
+/* sluice compute: hash aggregation.
+ *
+ * One sl_hagg is a hash table from typed group keys to group ids plus, per
+ * aggregate, columnar state arrays indexed by group id. The executor gives
+ * every worker thread its own sl_hagg (a partial), feeds it chunks of rows,
+ * and at the end merges the partials into one (sl__hagg_merge) and reads the
+ * groups out as vecs (sl__hagg_finish). Memory grows with the number of
+ * groups, not with the input (except for the exact holistic aggregates:
+ * count(DISTINCT), median and quantiles keep their values). */
+#ifndef SLUICE_COMPUTE_AGG_H
+#define SLUICE_COMPUTE_AGG_H
+
+#include "compute/vec.h"
+#include "sluice/alloc.h"
+
+enum sl_agg_fn {
+  SL_AGG_COUNT_STAR = 0,
+  SL_AGG_COUNT,
+  SL_AGG_COUNT_DISTINCT,
+  SL_AGG_SUM,
+  SL_AGG_AVG,
+  SL_AGG_MIN,
+  SL_AGG_MAX,
+  SL_AGG_STDDEV_SAMP,
+  SL_AGG_STDDEV_POP,
+  SL_AGG_VAR_SAMP,
+  SL_AGG_VAR_POP,
+  SL_AGG_QUANTILE_CONT, /* median = quantile_cont(x, 0.5) */
+  SL_AGG_QUANTILE_DISC, /* quantile(x, q) */
+  SL_AGG_APPROX_COUNT_DISTINCT,
+  SL_AGG_APPROX_QUANTILE,
+  SL_AGG_FIRST,
+  SL_AGG_LAST,
+  SL_AGG_ARG_MIN, /* arg_min(arg, val) */
+  SL_AGG_ARG_MAX,
+  SL_AGG_BOOL_AND,
+  SL_AGG_BOOL_OR,
+  SL_AGG_FN_COUNT_
+};
+
+struct sl_agg_spec {
+  enum sl_agg_fn fn;
+  enum sl_vt in_type;  /* type of the argument (arg_min/max: of arg) */
+  enum sl_vt in_type2; /* arg_min/max: type of val */
+  enum sl_vt out_type;
+  double q;            /* quantile fraction */
+  int32_t arg, arg2;   /* indices into the chunk's argument vecs, -1 none */
+};
+
+struct sl_hagg;
+
+/* Creates an empty table; specs and key types are copied. */
+int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types,
+                    int32_t n_aggs, const struct sl_agg_spec *specs,
+                    struct sl_hagg **out);
+void sl__hagg_free(struct sl_hagg *h);
+int64_t sl__hagg_groups(const struct sl_hagg *h);
+/* Bytes held (tables, states, copied strings), for memory accounting. */
+int64_t sl__hagg_bytes(const struct sl_hagg *h);
+
+/* Adds n rows: keys[n_keys] and args[] are dense vecs of n rows. seq is the
+ * input position of row r (seq_base + r, or seq_base + sel[r] when sel is
+ * not NULL), used by first/last/arg_min/arg_max to break ties by input
+ * order. scratch is a per-thread arena the caller resets. */
+int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
+                    const struct sl_vec *args, int64_t n, int64_t seq_base,
+                    const int32_t *sel, struct sl_arena *scratch,
+                    struct sl_error *err);
+/* Folds src's groups and states into dst (src is left unchanged). */
+int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
+                   struct sl_error *err);
+/* Writes n_keys + n_aggs vecs of sl__hagg_groups rows into out; memory from
+ * a, strings may point into h (keep h alive while they are used). */
+int sl__hagg_finish(struct sl_hagg *h, struct sl_arena *a, struct sl_vec *out,
+                    struct sl_error *err);
+
+/* ---- internal, shared by hash_agg.c and agg_funcs.c -------------------- */
+
+struct sl__agg_state; /* per aggregate, columnar over groups */
+int sl__agg_state_new(const struct sl_agg_spec *s, struct sl__agg_state **out);
+void sl__agg_state_free(struct sl__agg_state *st);
+int64_t sl__agg_state_bytes(const struct sl__agg_state *st);
+/* Makes room for groups [0, n_groups). */
+int sl__agg_state_grow(struct sl__agg_state *st, int64_t n_groups);
+int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
+                         const struct sl_vec *args, int64_t n,
+                         int64_t seq_base, const int32_t *sel,
+                         struct sl_arena *strings, struct sl_error *err);
+/* dst[map[g]] (+)= src[g] for every src group g. */
+int sl__agg_state_merge(struct sl__agg_state *dst,
+                        const struct sl__agg_state *src, const uint32_t *map,
+                        int64_t src_groups, struct sl_arena *strings,
+                        struct sl_error *err);
+int sl__agg_state_finish(struct sl__agg_state *st, int64_t n_groups,
+                         struct sl_arena *a, struct sl_vec *out,
+                         struct sl_error *err);
+
+/* HyperLogLog for approx_count_distinct (hll.c). */
+struct sl__hll;
+int sl__hll_add(struct sl__hll **h, uint64_t hash);
+int sl__hll_merge(struct sl__hll **dst, const struct sl__hll *src);
+int64_t sl__hll_estimate(const struct sl__hll *h);
+int64_t sl__hll_bytes(const struct sl__hll *h);
+void sl__hll_free(struct sl__hll *h);
+
+/* Hashes of one value, shared by keys, distinct counts and HLL. */
+uint64_t sl__hash_str(const char *p, int64_t n);
+static inline uint64_t sl__hash_u64(uint64_t x) {
+  x ^= x >> 33;
+  x *= UINT64_C(0xff51afd7ed558ccd);
+  x ^= x >> 33;
+  x *= UINT64_C(0xc4ceb9fe1a85ec53);
+  x ^= x >> 33;
+  return x;
+}
+
+#endif

@@ -1,0 +1,380 @@
+/* Hash aggregation: typed group keys -> dense group ids.
+ *
+ * Open addressing with linear probing over 8-byte slots holding the upper
+ * 32 bits of the hash (a tag) and the group id + 1, so a probe touches one
+ * cache line until the tag matches. Keys are stored per column (int64 or
+ * double bits, bool as 0/1, strings copied into the table's arena) and
+ * compared only on a tag match. Hashes per row are computed column by column
+ * (xxh3 for strings, a 64-bit mixer for fixed-width values) before probing. */
+#include <string.h>
+#include <xxhash.h>
+
+#include "compute/agg.h"
+
+struct keycol {
+  enum sl_vt type;
+  int64_t *v;       /* fixed-width keys (bools 0/1, doubles as bits) */
+  struct sl_str *s; /* string keys */
+  uint8_t *valid;
+};
+
+struct sl_hagg {
+  int32_t n_keys;
+  struct keycol *keys;
+  int32_t n_aggs;
+  struct sl_agg_spec *specs;
+  struct sl__agg_state **states;
+  int64_t n_groups, cap;
+  uint64_t *hashes;
+  uint64_t *slots;
+  int64_t n_slots;
+  struct sl_arena strings;
+};
+
+#define NULL_HASH UINT64_C(0x9ae16a3b2f90404f)
+
+uint64_t sl__hash_str(const char *p, int64_t n) {
+  return XXH3_64bits(p, (size_t)n);
+}
+
+static inline int64_t key_bits(const struct sl_vec *v, int64_t r) {
+  switch (v->type) {
+    case SL_VT_BOOL: return v->d.b[r] != 0;
+    case SL_VT_F64: {
+      double d = v->d.f[r];
+      if (d == 0) d = 0; /* -0.0 groups with 0.0 */
+      if (d != d) return INT64_C(0x7ff8000000000000);
+      int64_t b;
+      memcpy(&b, &d, 8);
+      return b;
+    }
+    default: return v->d.i[r];
+  }
+}
+
+int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types,
+                    int32_t n_aggs, const struct sl_agg_spec *specs,
+                    struct sl_hagg **out) {
+  int rc = SL_ENOMEM;
+  struct sl_hagg *h = sl_calloc(1, sizeof *h);
+  if (!h) return SL_ENOMEM;
+  sl_arena_init(&h->strings, 256 * 1024);
+  h->n_keys = n_keys;
+  h->n_aggs = n_aggs;
+  h->keys = sl_calloc((size_t)(n_keys ? n_keys : 1), sizeof *h->keys);
+  h->specs = sl_calloc((size_t)(n_aggs ? n_aggs : 1), sizeof *h->specs);
+  h->states = sl_calloc((size_t)(n_aggs ? n_aggs : 1), sizeof *h->states);
+  if (!h->keys || !h->specs || !h->states) goto fail;
+  for (int32_t k = 0; k < n_keys; k++) h->keys[k].type = key_types[k];
+  for (int32_t a = 0; a < n_aggs; a++) {
+    h->specs[a] = specs[a];
+    SL_CHECK_GOTO(sl__agg_state_new(&specs[a], &h->states[a]), rc, fail);
+  }
+  h->n_slots = 1024;
+  h->slots = sl_calloc((size_t)h->n_slots, sizeof *h->slots);
+  if (!h->slots) goto fail;
+  *out = h;
+  return 0;
+fail:
+  sl__hagg_free(h);
+  return rc;
+}
+
+void sl__hagg_free(struct sl_hagg *h) {
+  if (!h) return;
+  for (int32_t k = 0; h->keys && k < h->n_keys; k++) {
+    sl_free(h->keys[k].v);
+    sl_free(h->keys[k].s);
+    sl_free(h->keys[k].valid);
+  }
+  for (int32_t a = 0; h->states && a < h->n_aggs; a++)
+    sl__agg_state_free(h->states[a]);
+  sl_free(h->keys);
+  sl_free(h->specs);
+  sl_free(h->states);
+  sl_free(h->hashes);
+  sl_free(h->slots);
+  sl_arena_release(&h->strings);
+  sl_free(h);
+}
+
+int64_t sl__hagg_groups(const struct sl_hagg *h) {
+  return h->n_keys == 0 ? 1 : h->n_groups;
+}
+
+int64_t sl__hagg_bytes(const struct sl_hagg *h) {
+  int64_t b = h->n_slots * 8 + h->cap * 8 + (int64_t)h->strings.used_bytes;
+  b += h->cap * h->n_keys * 17;
+  for (int32_t a = 0; a < h->n_aggs; a++) b += sl__agg_state_bytes(h->states[a]);
+  return b;
+}
+
+static int grow_groups(struct sl_hagg *h, int64_t need) {
+  if (need <= h->cap) return 0;
+  int64_t cap = h->cap ? h->cap * 2 : 256;
+  while (cap < need) cap *= 2;
+  if (cap > (INT64_C(1) << 32)) return SL_ERANGE;
+  uint64_t *hs = sl_realloc(h->hashes, (size_t)cap * 8);
+  if (!hs) return SL_ENOMEM;
+  h->hashes = hs;
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    struct keycol *c = &h->keys[k];
+    if (c->type == SL_VT_STR) {
+      void *p = sl_realloc(c->s, (size_t)cap * sizeof *c->s);
+      if (!p) return SL_ENOMEM;
+      c->s = p;
+    } else {
+      void *p = sl_realloc(c->v, (size_t)cap * 8);
+      if (!p) return SL_ENOMEM;
+      c->v = p;
+    }
+    void *q = sl_realloc(c->valid, (size_t)cap);
+    if (!q) return SL_ENOMEM;
+    c->valid = q;
+  }
+  for (int32_t a = 0; a < h->n_aggs; a++)
+    SL_RETURN_NOT_OK(sl__agg_state_grow(h->states[a], cap));
+  h->cap = cap;
+  return 0;
+}
+
+static int rehash(struct sl_hagg *h) {
+  int64_t ns = h->n_slots * 2;
+  uint64_t *s = sl_calloc((size_t)ns, sizeof *s);
+  if (!s) return SL_ENOMEM;
+  uint64_t mask = (uint64_t)ns - 1;
+  for (int64_t g = 0; g < h->n_groups; g++) {
+    uint64_t hv = h->hashes[g], pos = hv & mask;
+    while (s[pos]) pos = (pos + 1) & mask;
+    s[pos] = ((hv >> 32) << 32) | (uint64_t)(g + 1);
+  }
+  sl_free(h->slots);
+  h->slots = s;
+  h->n_slots = ns;
+  return 0;
+}
+
+/* Group g's keys equal row r of the input keys? */
+static inline bool row_eq(const struct sl_hagg *h, int64_t g,
+                          const struct sl_vec *keys, int64_t r) {
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    const struct keycol *c = &h->keys[k];
+    const struct sl_vec *v = &keys[k];
+    bool vv = sl__vec_valid(v, r);
+    if (vv != (c->valid[g] != 0)) return false;
+    if (!vv) continue;
+    int64_t i = sl__vec_idx(v, r);
+    if (c->type == SL_VT_STR) {
+      struct sl_str a = c->s[g], b = v->d.s[i];
+      if (a.n != b.n || (a.n && memcmp(a.p, b.p, (size_t)a.n))) return false;
+    } else if (c->v[g] != key_bits(v, i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static inline bool group_eq(const struct sl_hagg *h, int64_t g,
+                            const struct sl_hagg *o, int64_t og) {
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    const struct keycol *c = &h->keys[k], *d = &o->keys[k];
+    if (c->valid[g] != d->valid[og]) return false;
+    if (!c->valid[g]) continue;
+    if (c->type == SL_VT_STR) {
+      struct sl_str a = c->s[g], b = d->s[og];
+      if (a.n != b.n || (a.n && memcmp(a.p, b.p, (size_t)a.n))) return false;
+    } else if (c->v[g] != d->v[og]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static int store_str(struct sl_hagg *h, struct sl_str in, struct sl_str *out) {
+  char *p = sl_arena_alloc(&h->strings, (size_t)(in.n ? in.n : 1));
+  if (!p) return SL_ENOMEM;
+  if (in.n) memcpy(p, in.p, (size_t)in.n);
+  *out = (struct sl_str){p, in.n};
+  return 0;
+}
+
+/* Appends a new group with row r's keys (from vecs) or group og's (from o). */
+static int new_group(struct sl_hagg *h, uint64_t hv, const struct sl_vec *keys,
+                     int64_t r, const struct sl_hagg *o, int64_t og,
+                     int64_t *gid) {
+  int64_t g = h->n_groups;
+  SL_RETURN_NOT_OK(grow_groups(h, g + 1));
+  h->hashes[g] = hv;
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    struct keycol *c = &h->keys[k];
+    bool valid;
+    if (o) {
+      valid = o->keys[k].valid[og];
+      if (valid && c->type == SL_VT_STR)
+        SL_RETURN_NOT_OK(store_str(h, o->keys[k].s[og], &c->s[g]));
+      else if (valid)
+        c->v[g] = o->keys[k].v[og];
+    } else {
+      const struct sl_vec *v = &keys[k];
+      valid = sl__vec_valid(v, r);
+      int64_t i = sl__vec_idx(v, r);
+      if (valid && c->type == SL_VT_STR)
+        SL_RETURN_NOT_OK(store_str(h, v->d.s[i], &c->s[g]));
+      else if (valid)
+        c->v[g] = key_bits(v, i);
+    }
+    c->valid[g] = valid;
+    if (!valid) {
+      if (c->type == SL_VT_STR) c->s[g] = (struct sl_str){"", 0};
+      else c->v[g] = 0;
+    }
+  }
+  h->n_groups = g + 1;
+  *gid = g;
+  if (h->n_groups * 2 > h->n_slots) SL_RETURN_NOT_OK(rehash(h));
+  return 0;
+}
+
+static void hash_rows(const struct sl_hagg *h, const struct sl_vec *keys,
+                      int64_t n, uint64_t *hs) {
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    const struct sl_vec *v = &keys[k];
+    for (int64_t r = 0; r < n; r++) {
+      uint64_t x;
+      int64_t i = sl__vec_idx(v, r);
+      if (!sl__vec_valid(v, r)) x = NULL_HASH;
+      else if (v->type == SL_VT_STR) x = sl__hash_str(v->d.s[i].p, v->d.s[i].n);
+      else x = sl__hash_u64((uint64_t)key_bits(v, i));
+      hs[r] = k == 0 ? x : sl__hash_u64(hs[r] * UINT64_C(0x9E3779B97F4A7C15) + x);
+    }
+  }
+}
+
+/* Finds or inserts; `o` non-NULL means the key comes from o's group og. */
+static inline int lookup(struct sl_hagg *h, uint64_t hv,
+                         const struct sl_vec *keys, int64_t r,
+                         const struct sl_hagg *o, int64_t og, int64_t *gid) {
+  uint64_t mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
+  uint64_t tag = hv >> 32;
+  for (;;) {
+    uint64_t s = h->slots[pos];
+    if (!s) {
+      SL_RETURN_NOT_OK(new_group(h, hv, keys, r, o, og, gid));
+      if (h->n_slots - 1 == (int64_t)mask) /* no rehash happened */
+        h->slots[pos] = (tag << 32) | (uint64_t)(*gid + 1);
+      return 0;
+    }
+    if ((s >> 32) == tag) {
+      int64_t g = (int64_t)(uint32_t)s - 1;
+      if (o ? group_eq(h, g, o, og) : row_eq(h, g, keys, r)) {
+        *gid = g;
+        return 0;
+      }
+    }
+    pos = (pos + 1) & mask;
+  }
+}
+
+int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
+                    const struct sl_vec *args, int64_t n, int64_t seq_base,
+                    const int32_t *sel, struct sl_arena *scratch,
+                    struct sl_error *err) {
+  if (n <= 0) return 0;
+  uint32_t *gid = sl_arena_alloc(scratch, (size_t)n * sizeof *gid);
+  if (!gid) return SL_ENOMEM;
+  if (h->n_keys == 0) {
+    memset(gid, 0, (size_t)n * sizeof *gid);
+    if (h->cap == 0) SL_RETURN_NOT_OK(grow_groups(h, 1));
+  } else {
+    uint64_t *hs = sl_arena_alloc(scratch, (size_t)n * sizeof *hs);
+    if (!hs) return SL_ENOMEM;
+    hash_rows(h, keys, n, hs);
+    /* Single fixed-width non-null key: the common case gets its own loop. */
+    const struct sl_vec *k0 = &keys[0];
+    if (h->n_keys == 1 && k0->type != SL_VT_STR && !k0->constant &&
+        !k0->valid && k0->type != SL_VT_F64 && k0->type != SL_VT_BOOL) {
+      const int64_t *x = k0->d.i;
+      for (int64_t r = 0; r < n; r++) {
+        uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
+        uint64_t tag = hv >> 32;
+        int64_t g = -1;
+        for (;;) {
+          uint64_t s = h->slots[pos];
+          if (!s) break;
+          if ((s >> 32) == tag) {
+            int64_t c = (int64_t)(uint32_t)s - 1;
+            if (h->keys[0].valid[c] && h->keys[0].v[c] == x[r]) {
+              g = c;
+              break;
+            }
+          }
+          pos = (pos + 1) & mask;
+        }
+        if (g < 0) SL_RETURN_NOT_OK(lookup(h, hv, keys, r, NULL, 0, &g));
+        gid[r] = (uint32_t)g;
+      }
+    } else {
+      for (int64_t r = 0; r < n; r++) {
+        int64_t g;
+        SL_RETURN_NOT_OK(lookup(h, hs[r], keys, r, NULL, 0, &g));
+        gid[r] = (uint32_t)g;
+      }
+    }
+  }
+  for (int32_t a = 0; a < h->n_aggs; a++)
+    SL_RETURN_NOT_OK(sl__agg_state_update(h->states[a], gid, args, n, seq_base,
+                                          sel, &h->strings, err));
+  return 0;
+}
+
+int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
+                   struct sl_error *err) {
+  int64_t ng = sl__hagg_groups(src);
+  if (src->n_keys == 0 && src->cap == 0) return 0; /* never saw a row */
+  uint32_t *map = sl_malloc((size_t)(ng ? ng : 1) * sizeof *map);
+  if (!map) return SL_ENOMEM;
+  int rc = 0;
+  if (dst->n_keys == 0) {
+    map[0] = 0;
+    if (dst->cap == 0) SL_CHECK_GOTO(grow_groups(dst, 1), rc, cleanup);
+  } else {
+    for (int64_t g = 0; g < ng; g++) {
+      int64_t d;
+      SL_CHECK_GOTO(lookup(dst, src->hashes[g], NULL, 0, src, g, &d), rc, cleanup);
+      map[g] = (uint32_t)d;
+    }
+  }
+  for (int32_t a = 0; a < dst->n_aggs; a++)
+    SL_CHECK_GOTO(sl__agg_state_merge(dst->states[a], src->states[a], map, ng,
+                                      &dst->strings, err),
+                  rc, cleanup);
+cleanup:
+  sl_free(map);
+  return rc;
+}
+
+int sl__hagg_finish(struct sl_hagg *h, struct sl_arena *a, struct sl_vec *out,
+                    struct sl_error *err) {
+  int64_t ng = sl__hagg_groups(h);
+  if (h->cap < ng) SL_RETURN_NOT_OK(grow_groups(h, ng));
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    struct keycol *c = &h->keys[k];
+    struct sl_vec *v = &out[k];
+    SL_RETURN_NOT_OK(sl__vec_alloc(a, c->type, ng, v));
+    SL_RETURN_NOT_OK(sl__vec_add_valid(a, v));
+    if (ng) memcpy(v->valid, c->valid, (size_t)ng);
+    switch (c->type) {
+      case SL_VT_STR:
+        if (ng) memcpy(v->d.s, c->s, (size_t)ng * sizeof *c->s);
+        break;
+      case SL_VT_BOOL:
+        for (int64_t g = 0; g < ng; g++) v->d.b[g] = (uint8_t)c->v[g];
+        break;
+      default:
+        if (ng) memcpy(v->d.i, c->v, (size_t)ng * 8);
+    }
+  }
+  for (int32_t i = 0; i < h->n_aggs; i++)
+    SL_RETURN_NOT_OK(sl__agg_state_finish(h->states[i], ng, a, &out[h->n_keys + i], err));
+  return 0;
+}

@@ -1,0 +1,52 @@
+/* sluice SQL: the executing query (shared by exec.c and exec_result.c). */
+#ifndef SLUICE_SQL_EXEC_H
+#define SLUICE_SQL_EXEC_H
+
+#include "compute/convert.h"
+#include "compute/sort.h"
+#include "sluice/sql.h"
+#include "sql/source.h"
+#include "sql/sql_internal.h"
+
+/* A plain query's projected rows of one chunk (memory in a worker arena,
+ * alive until the next input batch). */
+struct chunk_out {
+  int64_t n;
+  struct sl_vec *cols;
+};
+
+struct sl_query {
+  struct sl_query_options opts;
+  struct sl_arena parse_arena;
+  struct sl_plan *plan;
+  struct sl__source *src;
+  struct sl_schema out_schema;
+  struct sl_pool *pool;
+  bool own_pool;
+  int n_workers;
+  struct sl_arena *arenas;   /* one per worker, reset per batch/chunk */
+  struct sl_error *errs;     /* one per worker */
+  struct sl_hagg **partials; /* aggregate: one per worker */
+  /* input position */
+  int32_t file;
+  struct sl_batch_reader *reader;
+  struct sl_batch *batch;
+  struct sl_resolved *res;   /* per input column, for the current batch */
+  int64_t chunk_rows, n_chunks, next_chunk;
+  struct chunk_out *chunks;
+  int64_t seq;               /* rows before the current batch */
+  int64_t rows_in, bad_lines, bytes_before_file;
+  /* results */
+  bool executed, finished, handed_out;
+  struct sl_arena result_arena;
+  struct sl_rowset acc;      /* plain ORDER BY: accumulated rows */
+  struct sl_vec *rcols;      /* final columns (n_final) */
+  int64_t *perm;             /* row order; NULL = identity */
+  int64_t r_begin, r_end, r_next; /* rows [begin, end) of the order to emit */
+  int64_t emitted;           /* streaming: rows passed to OFFSET/LIMIT */
+};
+
+/* Reads and processes the next input batch; *done at the end of input. */
+int sl__query_step(struct sl_query *q, bool *done, struct sl_error *err);
+
+#endif

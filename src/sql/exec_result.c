@@ -1,0 +1,247 @@
+/* Query results: stage 2 (HAVING, output expressions, DISTINCT, sort or
+ * top-N, OFFSET/LIMIT) and the batch reader that hands results out. */
+#include <string.h>
+
+#include "sql/exec.h"
+
+static int gather64(struct sl_arena *ar, const struct sl_vec *v, const int64_t *rows,
+                    int64_t n, struct sl_vec *out) {
+  if (v->constant) {
+    *out = *v;
+    out->n = n;
+    return 0;
+  }
+  SL_RETURN_NOT_OK(sl__vec_alloc(ar, v->type, n, out));
+  int64_t w = sl__vt_size(v->type);
+  for (int64_t r = 0; r < n; r++)
+    memcpy((char *)out->d.any + r * w, (const char *)v->d.any + rows[r] * w, (size_t)w);
+  if (v->valid) {
+    out->valid = sl_arena_alloc(ar, (size_t)(n ? n : 1));
+    if (!out->valid) return SL_ENOMEM;
+    for (int64_t r = 0; r < n; r++) out->valid[r] = v->valid[rows[r]];
+  }
+  return 0;
+}
+
+static int make_batch(struct sl_query *q, const struct sl_vec *cols, const int64_t *perm,
+                      int64_t start, int64_t count, struct sl_batch **out,
+                      struct sl_error *err) {
+  int32_t nv = q->plan->n_visible;
+  struct sl_array **arrays = sl_calloc((size_t)nv, sizeof *arrays);
+  if (!arrays) return SL_ENOMEM;
+  struct sl_arena ar;
+  sl_arena_init(&ar, 1 << 16);
+  int rc = 0;
+  for (int32_t i = 0; i < nv; i++) {
+    if (perm) {
+      struct sl_vec g;
+      SL_CHECK_GOTO(gather64(&ar, &cols[i], perm + start, count, &g), rc, fail);
+      SL_CHECK_GOTO(sl__vec_to_array(&g, 0, count, &arrays[i], err), rc, fail);
+    } else {
+      SL_CHECK_GOTO(sl__vec_to_array(&cols[i], start, count, &arrays[i], err), rc, fail);
+    }
+  }
+  sl_arena_release(&ar);
+  rc = sl_batch_make(&q->out_schema, arrays, count, out, err);
+  sl_free(arrays);
+  return rc;
+fail:
+  for (int32_t i = 0; i < nv; i++)
+    if (arrays[i]) sl_array_release(arrays[i]);
+  sl_free(arrays);
+  sl_arena_release(&ar);
+  return rc;
+}
+
+static void set_window(struct sl_query *q, int64_t m) {
+  struct sl_plan *p = q->plan;
+  q->r_begin = p->offset < m ? p->offset : m;
+  q->r_end = m;
+  if (p->limit >= 0 && q->r_begin + p->limit < m) q->r_end = q->r_begin + p->limit;
+  q->r_next = q->r_begin;
+}
+
+static int order_rows(struct sl_query *q, int64_t n) {
+  struct sl_plan *p = q->plan;
+  if (p->n_sort == 0) {
+    set_window(q, n);
+    return 0;
+  }
+  int64_t lim = p->limit >= 0 ? p->limit + p->offset : -1, m;
+  SL_RETURN_NOT_OK(sl__sort_rows(q->rcols, n, p->sort, p->n_sort, lim, &q->perm, &m));
+  set_window(q, m);
+  return 0;
+}
+
+static int stage2(struct sl_query *q, struct sl_vec *cols, int64_t n, struct sl_error *err) {
+  struct sl_plan *p = q->plan;
+  struct sl_arena *ar = &q->result_arena;
+  int32_t nin = p->n_keys + p->n_aggs;
+  if (p->having) {
+    struct sl_vec h;
+    SL_RETURN_NOT_OK(sl__expr_eval(p->having, cols, n, ar, &h, err));
+    int32_t *sel = sl_arena_alloc(ar, sizeof *sel * (size_t)(n ? n : 1));
+    if (!sel) return SL_ENOMEM;
+    int64_t k = sl__vec_select_true(&h, n, sel);
+    for (int32_t i = 0; i < nin; i++) {
+      struct sl_vec g;
+      SL_RETURN_NOT_OK(sl__vec_gather(ar, &cols[i], sel, k, &g));
+      cols[i] = g;
+    }
+    n = k;
+  }
+  struct sl_vec *f = sl_arena_alloc(ar, sizeof *f * (size_t)p->n_final);
+  if (!f) return SL_ENOMEM;
+  for (int32_t i = 0; i < p->n_final; i++) {
+    SL_RETURN_NOT_OK(sl__expr_eval(p->final[i], cols, n, ar, &f[i], err));
+    SL_RETURN_NOT_OK(sl__vec_flatten(ar, &f[i]));
+  }
+  if (p->distinct) { /* SELECT DISTINCT over an aggregate: dedupe rows */
+    enum sl_vt kt[256];
+    int32_t nk = p->n_final < 256 ? p->n_final : 256;
+    for (int32_t i = 0; i < nk; i++) kt[i] = f[i].type;
+    struct sl_hagg *h;
+    SL_RETURN_NOT_OK(sl__hagg_create(nk, kt, 0, NULL, &h));
+    int rc = sl__hagg_update(h, f, NULL, n, 0, NULL, ar, err);
+    if (!rc) rc = sl__hagg_finish(h, ar, f, err);
+    n = sl__hagg_groups(h);
+    /* keys now live in h; copy them out before freeing it */
+    struct sl_rowset rs;
+    if (!rc) rc = sl__rowset_init(&rs, nk, kt);
+    if (!rc) rc = sl__rowset_append(&rs, f, NULL, n);
+    sl__hagg_free(h);
+    if (rc) return rc;
+    sl__rowset_release(&q->acc);
+    q->acc = rs;
+    f = q->acc.cols;
+  }
+  q->rcols = f;
+  return order_rows(q, n);
+}
+
+static int finish_aggregate(struct sl_query *q, struct sl_error *err) {
+  struct sl_plan *p = q->plan;
+  for (int i = 1; i < q->n_workers; i++) {
+    SL_RETURN_NOT_OK(sl__hagg_merge(q->partials[0], q->partials[i], err));
+    sl__hagg_free(q->partials[i]);
+    q->partials[i] = NULL;
+  }
+  int64_t ng = sl__hagg_groups(q->partials[0]);
+  struct sl_vec *cols = sl_arena_alloc(&q->result_arena, sizeof *cols * (size_t)(p->n_keys + p->n_aggs + 1));
+  if (!cols) return SL_ENOMEM;
+  SL_RETURN_NOT_OK(sl__hagg_finish(q->partials[0], &q->result_arena, cols, err));
+  return stage2(q, cols, ng, err);
+}
+
+/* Plain ORDER BY: keep the chunk rows, trimmed to the top OFFSET+LIMIT. */
+static int accumulate(struct sl_query *q) {
+  struct sl_plan *p = q->plan;
+  for (int64_t c = 0; c < q->n_chunks; c++) {
+    struct chunk_out *o = &q->chunks[c];
+    if (o->n) SL_RETURN_NOT_OK(sl__rowset_append(&q->acc, o->cols, NULL, o->n));
+  }
+  if (p->limit >= 0) {
+    int64_t k = p->limit + p->offset;
+    if (q->acc.n > 2 * k + 65536) SL_RETURN_NOT_OK(sl__rowset_keep_top(&q->acc, p->sort, p->n_sort, k));
+  }
+  return 0;
+}
+
+static int run_to_end(struct sl_query *q, struct sl_error *err) {
+  struct sl_plan *p = q->plan;
+  if (!p->aggregate) {
+    enum sl_vt types[1024];
+    if (p->n_proj > 1024) return sl_error_set(err, SL_ERANGE, "more than 1024 output columns");
+    for (int32_t i = 0; i < p->n_proj; i++) types[i] = p->proj[i]->type;
+    SL_RETURN_NOT_OK(sl__rowset_init(&q->acc, p->n_proj, types));
+  }
+  for (;;) {
+    bool done;
+    SL_RETURN_NOT_OK(sl__query_step(q, &done, err));
+    if (done) break;
+    if (!p->aggregate) SL_RETURN_NOT_OK(accumulate(q));
+  }
+  if (p->aggregate) return finish_aggregate(q, err);
+  q->rcols = q->acc.cols;
+  return order_rows(q, q->acc.n);
+}
+
+struct qreader {
+  struct sl_query *q;
+};
+
+static const struct sl_schema *qr_schema(struct sl_batch_reader *r) {
+  return &((struct qreader *)r->private_data)->q->out_schema;
+}
+
+static int qr_next(struct sl_batch_reader *r, struct sl_batch **out, struct sl_error *err) {
+  struct sl_query *q = ((struct qreader *)r->private_data)->q;
+  struct sl_plan *p = q->plan;
+  *out = NULL;
+  if (q->finished) return 0;
+  bool streaming = !p->aggregate && p->n_sort == 0;
+  if (streaming) {
+    int64_t stop = p->limit >= 0 ? p->offset + p->limit : INT64_MAX;
+    for (;;) {
+      if (q->emitted >= stop) {
+        q->finished = true;
+        return 0;
+      }
+      while (q->batch && q->next_chunk < q->n_chunks) {
+        struct chunk_out *o = &q->chunks[q->next_chunk++];
+        int64_t b = q->emitted < p->offset ? p->offset - q->emitted : 0;
+        if (b > o->n) b = o->n;
+        int64_t e = o->n;
+        if (stop - q->emitted < e) e = stop - q->emitted;
+        q->emitted += o->n < stop - q->emitted ? o->n : stop - q->emitted;
+        if (e > b) return make_batch(q, o->cols, NULL, b, e - b, out, err);
+      }
+      bool done;
+      SL_RETURN_NOT_OK(sl__query_step(q, &done, err));
+      if (done) {
+        q->finished = true;
+        return 0;
+      }
+    }
+  }
+  if (!q->executed) {
+    q->executed = true;
+    SL_RETURN_NOT_OK(run_to_end(q, err));
+  }
+  if (q->r_next >= q->r_end) {
+    q->finished = true;
+    return 0;
+  }
+  int64_t n = q->r_end - q->r_next;
+  if (n > q->opts.batch_rows) n = q->opts.batch_rows;
+  int rc = make_batch(q, q->rcols, q->perm, q->r_next, n, out, err);
+  q->r_next += n;
+  return rc;
+}
+
+static void qr_release(struct sl_batch_reader *r) {
+  struct qreader *qr = r->private_data;
+  qr->q->handed_out = false;
+  sl_free(qr);
+  sl_free(r);
+}
+
+int sl_query_execute(struct sl_query *q, struct sl_batch_reader **out, struct sl_error *err) {
+  if (q->handed_out || q->executed || q->finished)
+    return sl_error_set(err, SL_EINVAL, "a query can be executed once");
+  struct sl_batch_reader *r = sl_calloc(1, sizeof *r);
+  struct qreader *qr = sl_calloc(1, sizeof *qr);
+  if (!r || !qr) {
+    sl_free(r);
+    sl_free(qr);
+    return SL_ENOMEM;
+  }
+  qr->q = q;
+  r->schema = qr_schema;
+  r->next = qr_next;
+  r->release = qr_release;
+  r->private_data = qr;
+  q->handed_out = true;
+  *out = r;
+  return 0;
+}

@@ -1,0 +1,420 @@
+/* Query inputs: expands FROM into files (globs, '**', folders with Hive
+ * key=value partitions), learns the schema once, and opens one reader per
+ * file with the query's columns pushed down (JSON: an explicit schema of just
+ * those paths; Parquet: a column projection). */
+#include <dirent.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sluice/json.h"
+#include "sluice/parquet.h"
+#include "sql/source.h"
+
+static bool has_suffix(const char *s, const char *suf) {
+  size_t n = strlen(s), m = strlen(suf);
+  return n >= m && !strcasecmp(s + n - m, suf);
+}
+
+static bool is_parquet_name(const char *p) {
+  return has_suffix(p, ".parquet") || has_suffix(p, ".pq") || has_suffix(p, ".parq");
+}
+
+static bool is_data_name(const char *p) {
+  const char *b = strrchr(p, '/');
+  b = b ? b + 1 : p;
+  if (b[0] == '.' || b[0] == '_') return false;
+  return is_parquet_name(b) || has_suffix(b, ".jsonl") || has_suffix(b, ".json") ||
+         has_suffix(b, ".ndjson") || has_suffix(b, ".gz") || has_suffix(b, ".zst") ||
+         has_suffix(b, ".log");
+}
+
+static int add_file(struct sl__source *s, const char *path) {
+  if (s->n_files == s->cap_files) {
+    int32_t nc = s->cap_files ? s->cap_files * 2 : 16;
+    char **nf = sl_realloc(s->files, sizeof *nf * (size_t)nc);
+    if (!nf) return SL_ENOMEM;
+    s->files = nf;
+    s->cap_files = nc;
+  }
+  s->files[s->n_files] = sl_strdup(path);
+  if (!s->files[s->n_files]) return SL_ENOMEM;
+  s->n_files++;
+  return 0;
+}
+
+/* Every data file below dir (sorted names, so runs are deterministic). */
+static int walk(struct sl__source *s, const char *dir, const char *pattern, int depth) {
+  if (depth > 32) return 0;
+  struct dirent **ents = NULL;
+  int n = scandir(dir, &ents, NULL, alphasort);
+  if (n < 0) return 0;
+  int rc = 0;
+  for (int i = 0; i < n; i++) {
+    const char *nm = ents[i]->d_name;
+    if (rc || nm[0] == '.' || nm[0] == '_') {
+      free(ents[i]);
+      continue;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, nm);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+      if (S_ISDIR(st.st_mode)) rc = walk(s, path, pattern, depth + 1);
+      else if (pattern ? fnmatch(pattern, nm, 0) == 0 : is_data_name(nm)) rc = add_file(s, path);
+    }
+    free(ents[i]);
+  }
+  free(ents);
+  return rc;
+}
+
+static int expand(struct sl__source *s, const char *pat, struct sl_error *err) {
+  struct stat st;
+  const char *dstar = strstr(pat, "**");
+  if (dstar) {
+    char base[4096];
+    size_t k = (size_t)(dstar - pat);
+    if (k >= sizeof base) return sl_error_set(err, SL_EINVAL, "path too long: '%s'", pat);
+    memcpy(base, pat, k);
+    base[k] = 0;
+    while (k > 1 && base[k - 1] == '/') base[--k] = 0;
+    if (!k) strcpy(base, ".");
+    const char *rest = dstar + 2;
+    while (*rest == '/') rest++;
+    const char *last = strrchr(rest, '/');
+    SL_RETURN_NOT_OK(walk(s, base, *rest ? (last ? last + 1 : rest) : NULL, 0));
+    s->base = sl_strdup(base);
+  } else if (stat(pat, &st) == 0 && S_ISDIR(st.st_mode)) {
+    SL_RETURN_NOT_OK(walk(s, pat, NULL, 0));
+    s->base = sl_strdup(pat);
+  } else {
+    glob_t g;
+    int r = glob(pat, GLOB_BRACE, NULL, &g);
+    if (r == 0)
+      for (size_t i = 0; i < g.gl_pathc; i++) {
+        if (stat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode)) continue;
+        int rc = add_file(s, g.gl_pathv[i]);
+        if (rc) {
+          globfree(&g);
+          return rc;
+        }
+      }
+    if (r == 0) globfree(&g);
+  }
+  if (s->n_files == 0)
+    return sl_error_set(err, SL_ENOENT, "no input file matches '%s'", pat);
+  for (int32_t i = 0; i < s->n_files; i++)
+    if (stat(s->files[i], &st) == 0) s->total_bytes += st.st_size;
+  return 0;
+}
+
+/* Hive partitions: key=value folders between the base and the file. */
+static int find_partitions(struct sl__source *s) {
+  if (!s->base || s->n_files == 0) return 0;
+  size_t bl = strlen(s->base);
+  /* keys from the first file */
+  const char *rel = s->files[0] + bl;
+  char seg[512];
+  for (const char *p = rel; *p;) {
+    while (*p == '/') p++;
+    const char *e = strchr(p, '/');
+    if (!e) break;
+    size_t n = (size_t)(e - p);
+    if (n < sizeof seg) {
+      memcpy(seg, p, n);
+      seg[n] = 0;
+      char *eq = strchr(seg, '=');
+      if (eq && eq != seg && s->n_parts < 16) {
+        *eq = 0;
+        s->part_names[s->n_parts] = sl_strdup(seg);
+        if (!s->part_names[s->n_parts]) return SL_ENOMEM;
+        s->n_parts++;
+      }
+    }
+    p = e;
+  }
+  if (!s->n_parts) return 0;
+  s->part_values = sl_calloc((size_t)s->n_files * (size_t)s->n_parts, sizeof *s->part_values);
+  if (!s->part_values) return SL_ENOMEM;
+  for (int32_t k = 0; k < s->n_parts; k++) s->part_int[k] = true;
+  for (int32_t f = 0; f < s->n_files; f++) {
+    for (int32_t k = 0; k < s->n_parts; k++) {
+      char needle[600];
+      snprintf(needle, sizeof needle, "/%s=", s->part_names[k]);
+      const char *hit = strstr(s->files[f] + bl, needle);
+      if (!hit) {
+        s->part_int[k] = false;
+        continue;
+      }
+      hit += strlen(needle);
+      const char *e = strchr(hit, '/');
+      size_t n = e ? (size_t)(e - hit) : strlen(hit);
+      char *v = sl_strndup(hit, n);
+      if (!v) return SL_ENOMEM;
+      s->part_values[(size_t)f * (size_t)s->n_parts + (size_t)k] = v;
+      char *end;
+      (void)strtoll(v, &end, 10);
+      if (!*v || *end) s->part_int[k] = false;
+    }
+  }
+  return 0;
+}
+
+/* DuckDB type names in read_json(columns => ...) -> sluice type names. */
+static const char *map_type(const char *t) {
+  static const struct { const char *from, *to; } m[] = {
+      {"varchar", "utf8"}, {"text", "utf8"}, {"string", "utf8"}, {"json", "utf8"},
+      {"bigint", "int64"}, {"integer", "int64"}, {"int", "int64"}, {"smallint", "int64"},
+      {"tinyint", "int64"}, {"ubigint", "int64"}, {"uinteger", "int64"}, {"hugeint", "int64"},
+      {"double", "float64"}, {"float", "float64"}, {"real", "float64"},
+      {"boolean", "bool"}, {"bool", "bool"}, {"timestamp", "timestamp[us]"},
+      {"timestamptz", "timestamp[us]"}, {"timestamp with time zone", "timestamp[us]"},
+      {"timestamp_ms", "timestamp[ms]"}, {"date", "date32"},
+      {"varchar[]", "list<utf8>"}, {"bigint[]", "list<int64>"}};
+  for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+    if (!strcasecmp(t, m[i].from)) return m[i].to;
+  return t;
+}
+
+static int explicit_schema(struct sl__source *s, const char *cols, struct sl_error *err) {
+  /* cols: name \x1f type, separated by \x1e (from the parser) */
+  size_t cap = strlen(cols) * 2 + 64;
+  char *text = sl_malloc(cap);
+  if (!text) return SL_ENOMEM;
+  size_t m = 0;
+  const char *p = cols;
+  while (*p) {
+    const char *us = strchr(p, '\x1f');
+    if (!us) break;
+    const char *rs = strchr(us, '\x1e');
+    size_t tl = rs ? (size_t)(rs - us - 1) : strlen(us + 1);
+    char type[128];
+    snprintf(type, sizeof type, "%.*s", (int)(tl < 127 ? tl : 127), us + 1);
+    int w = snprintf(text + m, cap - m, "%s%.*s: %s", m ? ", " : "", (int)(us - p), p, map_type(type));
+    if (w < 0 || (size_t)w >= cap - m) break;
+    m += (size_t)w;
+    p = rs ? rs + 1 : us + 1 + tl;
+  }
+  int rc = sl_json_parse_schema(text, &s->schema, err);
+  if (rc) sl_error_prefix(err, "read_json columns: ");
+  sl_free(text);
+  return rc;
+}
+
+static int read_stdin(struct sl__source *s, struct sl_error *err) {
+  size_t cap = 1 << 20, n = 0;
+  char *buf = sl_malloc(cap);
+  if (!buf) return SL_ENOMEM;
+  for (;;) {
+    if (n == cap) {
+      char *nb = sl_realloc(buf, cap * 2);
+      if (!nb) {
+        sl_free(buf);
+        return sl_error_set(err, SL_ENOMEM, "out of memory reading stdin (%zu bytes so far)", n);
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    ssize_t r = read(0, buf + n, cap - n);
+    if (r < 0) {
+      sl_free(buf);
+      return sl_error_set(err, SL_EIO, "reading stdin failed");
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  s->stdin_buf = buf;
+  s->stdin_len = n;
+  s->total_bytes = (int64_t)n;
+  return 0;
+}
+
+static int add_partition_fields(struct sl__source *s) {
+  for (int32_t k = 0; k < s->n_parts; k++) {
+    if (sl_schema_find(&s->schema, s->part_names[k]) >= 0) continue;
+    struct sl_field f;
+    SL_RETURN_NOT_OK(sl_field_init(&f, s->part_names[k], s->part_int[k] ? SL_TYPE_INT64 : SL_TYPE_UTF8, true));
+    int rc = sl_schema_add_field(&s->schema, &f);
+    sl_field_release(&f);
+    SL_RETURN_NOT_OK(rc);
+  }
+  return 0;
+}
+
+int sl__source_open(const struct sl_from *from, bool has_from,
+                    const struct sl_query_options *o, struct sl__source **out,
+                    struct sl_error *err) {
+  struct sl__source *s = sl_calloc(1, sizeof *s);
+  if (!s) return SL_ENOMEM;
+  sl_schema_init(&s->schema);
+  s->opts = *o;
+  int rc = 0;
+  if (!has_from) {
+    rc = sl_error_set(err, SL_EINVAL, "the query has no FROM: name an input, e.g. FROM 'logs.jsonl'");
+    goto fail;
+  }
+  if (from->kind == FROM_NAME) {
+    if (!strcmp(from->name, "stdin") || !strcmp(from->name, "-")) {
+      s->kind = SRC_STDIN;
+      SL_CHECK_GOTO(read_stdin(s, err), rc, fail);
+    } else if (o->open_table) {
+      s->kind = SRC_TABLE;
+      s->table = sl_strdup(from->name);
+      struct sl_batch_reader *r;
+      SL_CHECK_GOTO(o->open_table(o->open_table_ctx, from->name, NULL, 0, &r, err), rc, fail);
+      rc = sl_schema_copy(&s->schema, r->schema(r));
+      r->release(r);
+      if (rc) goto fail;
+      *out = s;
+      return 0;
+    } else {
+      rc = sl__sql_error_at(err, SL_ENOENT, from->line, from->col,
+                            "unknown table '%s'; name a file in quotes (FROM '%s.jsonl') or stdin",
+                            from->name, from->name);
+      goto fail;
+    }
+  } else {
+    bool force_json = from->kind == FROM_FUNC && !strncmp(from->name, "read_json", 9);
+    bool force_pq = from->kind == FROM_FUNC && !strcmp(from->name, "read_parquet");
+    if (from->kind == FROM_FUNC && !force_json && !force_pq && strcmp(from->name, "read_ndjson")) {
+      rc = sl__sql_error_at(err, SL_EINVAL, from->line, from->col,
+                            "unknown table function '%s' (use read_json or read_parquet)", from->name);
+      goto fail;
+    }
+    SL_CHECK_GOTO(expand(s, from->path, err), rc, fail);
+    SL_CHECK_GOTO(find_partitions(s), rc, fail);
+    s->kind = force_pq || (!force_json && is_parquet_name(s->files[0])) ? SRC_PARQUET : SRC_JSON;
+  }
+  if (from->columns) {
+    SL_CHECK_GOTO(explicit_schema(s, from->columns, err), rc, fail);
+    s->explicit = true;
+  } else if (s->kind == SRC_PARQUET) {
+    struct sl_parquet_file *pf;
+    SL_CHECK_GOTO(sl_parquet_file_open(s->files[0], &pf, err), rc, fail);
+    rc = sl_schema_copy(&s->schema, sl_parquet_file_schema(pf));
+    sl_parquet_file_close(pf);
+    if (rc) goto fail;
+  } else {
+    struct sl_json_options jo;
+    sl_json_options_init(&jo);
+    jo.nested = SL_JSON_NESTED_FLATTEN;
+    jo.infer_timestamps = true;
+    jo.threads = 1;
+    if (s->kind == SRC_STDIN) {
+      rc = sl_json_infer_schema(s->stdin_buf, s->stdin_len, &jo, &s->schema, err);
+    } else {
+      struct sl_batch_reader *r;
+      rc = sl_json_open_file(s->files[0], &jo, &r, err);
+      if (!rc) {
+        rc = sl_schema_copy(&s->schema, r->schema(r));
+        r->release(r);
+      }
+    }
+    if (rc) {
+      sl_error_prefix(err, "learning the schema of '%s': ", s->kind == SRC_STDIN ? "stdin" : s->files[0]);
+      goto fail;
+    }
+  }
+  SL_CHECK_GOTO(add_partition_fields(s), rc, fail);
+  *out = s;
+  return 0;
+fail:
+  sl__source_free(s);
+  return rc;
+}
+
+void sl__source_free(struct sl__source *s) {
+  if (!s) return;
+  for (int32_t i = 0; i < s->n_files; i++) sl_free(s->files[i]);
+  sl_free(s->files);
+  if (s->part_values)
+    for (int64_t i = 0; i < (int64_t)s->n_files * s->n_parts; i++) sl_free(s->part_values[i]);
+  sl_free(s->part_values);
+  for (int32_t k = 0; k < s->n_parts; k++) sl_free(s->part_names[k]);
+  sl_free(s->base);
+  sl_free(s->table);
+  sl_free(s->stdin_buf);
+  sl_schema_release(&s->schema);
+  sl_free(s);
+}
+
+int32_t sl__source_partition(const struct sl__source *s, const char *path) {
+  for (int32_t k = 0; k < s->n_parts; k++)
+    if (!strcmp(s->part_names[k], path)) return k;
+  return -1;
+}
+
+static const struct sl_field *field_by_path(const struct sl_field *f, int32_t n, const char *path) {
+  for (int32_t i = 0; i < n; i++)
+    if (!strcmp(f[i].name, path)) return &f[i];
+  for (int32_t i = 0; i < n; i++)
+    if (!strcasecmp(f[i].name, path)) return &f[i];
+  const char *dot = strchr(path, '.');
+  while (dot) {
+    size_t k = (size_t)(dot - path);
+    for (int32_t i = 0; i < n; i++)
+      if (f[i].type == SL_TYPE_STRUCT && strlen(f[i].name) == k && !strncasecmp(f[i].name, path, k)) {
+        const struct sl_field *c = field_by_path(f[i].children, f[i].n_children, dot + 1);
+        if (c) return c;
+      }
+    dot = strchr(dot + 1, '.');
+  }
+  return NULL;
+}
+
+int sl__source_reader(struct sl__source *s, int32_t file, const char *const *paths,
+                      int32_t n_paths, struct sl_pool *pool,
+                      struct sl_batch_reader **out, struct sl_error *err) {
+  const char *cols[256];
+  int32_t nc = 0;
+  for (int32_t i = 0; i < n_paths && nc < 256; i++)
+    if (sl__source_partition(s, paths[i]) < 0) cols[nc++] = paths[i];
+  if (s->kind == SRC_TABLE)
+    return s->opts.open_table(s->opts.open_table_ctx, s->table, cols, nc, out, err);
+  const char *name = s->kind == SRC_STDIN ? "stdin" : s->files[file];
+  bool parquet = s->kind == SRC_PARQUET ||
+                 (s->kind == SRC_JSON && !s->explicit && is_parquet_name(name));
+  if (parquet) {
+    struct sl_parquet_read_options po;
+    sl_parquet_read_options_init(&po);
+    po.columns = cols;
+    po.n_columns = nc;
+    po.pool = pool;
+    int rc = sl_parquet_open(name, &po, out, err);
+    if (rc) sl_error_prefix(err, "reading '%s': ", name);
+    return rc;
+  }
+  /* JSON: an explicit schema of exactly the columns the query reads */
+  struct sl_schema sch;
+  sl_schema_init(&sch);
+  int rc = 0;
+  for (int32_t i = 0; i < nc; i++) {
+    const struct sl_field *f = field_by_path(s->schema.fields, s->schema.n_fields, cols[i]);
+    if (!f) continue;
+    struct sl_field g;
+    SL_CHECK_GOTO(sl_field_copy(&g, f), rc, done);
+    sl_free(g.name);
+    g.name = sl_strdup(cols[i]);
+    rc = g.name ? sl_schema_add_field(&sch, &g) : SL_ENOMEM;
+    sl_field_release(&g);
+    if (rc) goto done;
+  }
+  struct sl_json_options jo;
+  sl_json_options_init(&jo);
+  jo.schema = &sch;
+  jo.pool = pool;
+  jo.bad_lines = s->opts.skip_bad_lines ? SL_JSON_BAD_SKIP : SL_JSON_BAD_FAIL;
+  jo.batch_rows = 1 << 17;
+  if (s->kind == SRC_STDIN) rc = sl_json_read_buffer(s->stdin_buf, s->stdin_len, &jo, out, err);
+  else rc = sl_json_open_file(name, &jo, out, err);
+  if (rc) sl_error_prefix(err, "reading '%s': ", name);
+done:
+  sl_schema_release(&sch);
+  return rc;
+}

@@ -1,0 +1,40 @@
+/* sluice SQL: the input of a query (files, stdin or a named table). */
+#ifndef SLUICE_SQL_SOURCE_H
+#define SLUICE_SQL_SOURCE_H
+
+#include "sluice/sql.h"
+#include "sql/sql_internal.h"
+
+enum sl__source_kind { SRC_JSON, SRC_PARQUET, SRC_STDIN, SRC_TABLE };
+
+struct sl__source {
+  enum sl__source_kind kind;
+  struct sl_query_options opts;
+  int32_t n_files, cap_files;
+  char **files;           /* sorted within each folder */
+  char *base;             /* folder the Hive partitions are relative to */
+  int64_t total_bytes;    /* sum of file sizes (progress) */
+  int32_t n_parts;        /* Hive partition keys */
+  char *part_names[16];
+  bool part_int[16];      /* every value an integer: BIGINT column */
+  char **part_values;     /* [file * n_parts + key], NULL when absent */
+  bool explicit;          /* schema from read_json(columns => ...) */
+  struct sl_schema schema; /* what the query binds against */
+  char *table;
+  char *stdin_buf;
+  size_t stdin_len;
+};
+
+int sl__source_open(const struct sl_from *from, bool has_from,
+                    const struct sl_query_options *o, struct sl__source **out,
+                    struct sl_error *err);
+void sl__source_free(struct sl__source *s);
+/* Index of the Hive partition key called path, or -1. */
+int32_t sl__source_partition(const struct sl__source *s, const char *path);
+/* Opens file `file` (ignored for stdin/tables) reading only `paths`. */
+int sl__source_reader(struct sl__source *s, int32_t file,
+                      const char *const *paths, int32_t n_paths,
+                      struct sl_pool *pool, struct sl_batch_reader **out,
+                      struct sl_error *err);
+
+#endif
