@@ -50,7 +50,7 @@ cat "$data/logs.jsonl" "$data/article.jsonl" > /dev/null   # into the page cache
 : > "$res/bench.jsonl"
 for q in q1 q2 q3 q4 q5 q6; do
   f="$data/logs.jsonl"; [ $q = q6 ] && f="$data/article.jsonl"
-  "$SLUICE" bench-device --file "$f" --query $q --output "$data/$q.e2e.jsonl" 2>>"$res/bench.jsonl"
+  "$SLUICE" bench-device --file "$f" --query $q --output "$data/$q.e2e.jsonl" --parquet "$data/$q.gpu.parquet" 2>>"$res/bench.jsonl"
   "$SLUICE" bench-device --file "$f" --query $q --resident 5 --output "$data/$q.dev.jsonl" 2>>"$res/bench.jsonl"
   if [ -x bench/gpu/cpu_peers.sh ]; then bench/gpu/cpu_peers.sh $q "$f" "$data" >>"$res/bench.jsonl" 2>>"$res/peers.log" || true; fi
 done
