@@ -108,7 +108,7 @@ int sl__jengine_init(struct sl__jengine *e, const struct sl_json_options *o,
   }
   for (int i = 0; i < e->n_workers; i++)
     SL_CHECK_GOTO(sl__jworker_init(&e->workers[i], &e->plan), rc, fail);
-  e->scan = sl__json_scan_pick(o->simd, NULL);
+  e->block = sl__json_block_pick(o->simd, NULL);
   if (o->chunk_bytes > 0) {
     e->chunk_bytes = o->chunk_bytes;
   } else {

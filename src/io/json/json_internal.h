@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
@@ -14,23 +15,18 @@
 #include "sluice/table.h"
 
 /* ---- scanning kernels (json_scan.c) -------------------------------------
- * string_scan returns the first p in [p, end) with *p == '"', *p == '\\' or
- * *p < 0x20 (end when there is none), and ORs a non-zero value into *high
- * when a byte >= 0x80 lies before it. Every variant gives the same result;
+ * A block kernel classifies 64 readable bytes: bit i of the result is set
+ * when b[i] is '"', '\\' or < 0x20 ("stop" bytes that end a plain string
+ * run), bit i of *high when b[i] >= 0x80. Every variant gives the same bits;
  * the scalar one is the reference. */
-typedef const uint8_t *(*sl__json_scan_fn)(const uint8_t *p,
-                                           const uint8_t *end,
-                                           uint32_t *high);
-const uint8_t *sl__json_scan_scalar(const uint8_t *p, const uint8_t *end,
-                                    uint32_t *high);
-const uint8_t *sl__json_scan_avx2(const uint8_t *p, const uint8_t *end,
-                                  uint32_t *high);
-const uint8_t *sl__json_scan_avx512(const uint8_t *p, const uint8_t *end,
-                                    uint32_t *high);
+typedef uint64_t (*sl__json_block_fn)(const uint8_t *b, uint64_t *high);
+uint64_t sl__json_block_scalar(const uint8_t *b, uint64_t *high);
+uint64_t sl__json_block_avx2(const uint8_t *b, uint64_t *high);
+uint64_t sl__json_block_avx512(const uint8_t *b, uint64_t *high);
 /* The kernel for a choice (AUTO = best the CPU has); *got names the one
- * picked (may be lower than asked for when the CPU lacks it). */
-sl__json_scan_fn sl__json_scan_pick(enum sl_json_simd want,
-                                    enum sl_json_simd *got);
+ * picked (lower than asked for when the CPU lacks it). */
+sl__json_block_fn sl__json_block_pick(enum sl_json_simd want,
+                                      enum sl_json_simd *got);
 /* True when s[0, n) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */
 bool sl__json_utf8_valid(const uint8_t *s, size_t n);
 
@@ -105,6 +101,7 @@ struct sl__jnode {
   struct sl__jnode *kids;
   char *key; /* the key in the parent object (not for list elements) */
   uint32_t key_len;
+  uint64_t key_w[2]; /* first 16 key bytes, zero padded, for fast compares */
   const char *path; /* column name for messages (borrowed from the schema) */
   /* key lookup: open addressing over kids, 2^bits slots, -1 = empty */
   int32_t *slots;
@@ -122,6 +119,16 @@ int sl__jplan_build(struct sl__jplan *p, const struct sl_schema *schema,
 void sl__jplan_release(struct sl__jplan *p);
 const struct sl__jnode *sl__jplan_lookup(const struct sl__jnode *obj,
                                          const uint8_t *key, size_t n);
+/* Hash of a key given its first 16 bytes zero padded (w) and its length. */
+static inline uint64_t sl__jkey_hash(const uint64_t w[2], size_t n) {
+  uint64_t h = (w[0] ^ (w[1] * 0x9E3779B97F4A7C15ull) ^ n) * 0xff51afd7ed558ccdull;
+  return h ^ (h >> 31);
+}
+static inline void sl__jkey_words(const uint8_t *k, size_t n, uint64_t w[2]) {
+  uint8_t tmp[16] = {0};
+  memcpy(tmp, k, n < 16 ? n : 16);
+  memcpy(w, tmp, 16);
+}
 
 /* ---- the per-chunk parser (json_parse.c) --------------------------------*/
 struct sl__jbad {
@@ -160,7 +167,7 @@ struct sl__jengine {
   bool own_pool;
   int n_workers;
   struct sl__jworker *workers;
-  sl__json_scan_fn scan;
+  sl__json_block_fn block;
   struct sl__jtask *tasks;
   int64_t cap_tasks;
   int64_t chunk_bytes;

@@ -43,11 +43,14 @@ static void owned_free_proj(struct owned *w) {
 void sl_json_options_release(struct sl_json_options *o) {
   struct owned *w = o->owned_;
   if (!w) return;
+  if (o->schema == &w->schema) o->schema = NULL;
+  if (w->proj && o->projection == (const char *const *)w->proj) {
+    o->projection = NULL;
+    o->n_projection = 0;
+  }
   if (w->has_schema) sl_schema_release(&w->schema);
   owned_free_proj(w);
   sl_free(w);
-  if (o->schema == &w->schema) o->schema = NULL;
-  if (o->projection == (const char *const *)w->proj) o->projection = NULL;
   o->owned_ = NULL;
 }
 

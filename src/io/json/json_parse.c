@@ -4,7 +4,8 @@
  * bytes into its column builders, guided by the plan: a key is hashed once,
  * then either parsed into its column or skipped. Skipped values are still
  * fully validated, so which lines are bad never depends on the projection.
- * Strings are found with the SIMD scan kernel; a string without escapes is
+ * String ends come from the cached 64-byte block bitmaps of the SIMD
+ * kernels (json_scan.c); a string without escapes is
  * one memcpy. A bad line rolls every column back to where the line began
  * and is recorded with its position; FAIL stops the chunk there.
  *
@@ -20,8 +21,10 @@ struct jp {
   const struct sl__jengine *e;
   struct sl__jworker *w;
   struct sl__jtask *t;
-  const uint8_t *end;
-  sl__json_scan_fn scan;
+  const uint8_t *begin, *end; /* the chunk */
+  sl__json_block_fn block;
+  const uint8_t *blk; /* the 64-byte block whose bitmaps are cached */
+  uint64_t blk_stop, blk_high;
   int32_t max_depth;
   bool mismatch_bad;
   int hard; /* out-of-memory and the like: stops everything */
@@ -122,14 +125,54 @@ static const uint8_t *escape(struct jp *jp, const uint8_t *p, uint32_t *cp) {
   }
 }
 
+/* Classifies the 64-byte aligned block at b. Blocks that stick out of the
+ * chunk are copied into a zeroed buffer first (zero is a control byte, so
+ * the bytes past the end read as "stop"), so nothing outside the chunk is
+ * ever read. */
+__attribute__((noinline)) static void load_block(struct jp *jp,
+                                                 const uint8_t *b) {
+  jp->blk = b;
+  if (b >= jp->begin && jp->end - b >= 64) {
+    jp->blk_stop = jp->block(b, &jp->blk_high);
+    return;
+  }
+  uint8_t tmp[64] = {0};
+  const uint8_t *from = b < jp->begin ? jp->begin : b;
+  const uint8_t *to = jp->end - b < 64 ? jp->end : b + 64;
+  if (to > from) memcpy(tmp + (from - b), from, (size_t)(to - from));
+  jp->blk_stop = jp->block(tmp, &jp->blk_high);
+}
+
+/* The first stop byte at or after p (jp->end when none); ORs the high-bit
+ * bytes passed on the way into *high. */
+static inline const uint8_t *next_stop(struct jp *jp, const uint8_t *p,
+                                       uint64_t *high) {
+  for (;;) {
+    const uint8_t *b = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)63);
+    if (b != jp->blk) load_block(jp, b);
+    unsigned off = (unsigned)(p - b);
+    uint64_t m = jp->blk_stop >> off;
+    uint64_t h = jp->blk_high >> off;
+    if (m) {
+      unsigned k = (unsigned)__builtin_ctzll(m);
+      *high |= h & ((1ull << k) - 1ull);
+      return p + k;
+    }
+    *high |= h;
+    p = b + 64;
+    if (p >= jp->end) return jp->end;
+  }
+}
+
 /* p: after the opening quote. Finds and validates the string; returns the
  * closing quote; *esc tells whether it holds escapes. */
-static const uint8_t *str_scan(struct jp *jp, const uint8_t *p, bool *esc) {
+__attribute__((noinline)) static const uint8_t *
+str_scan_slow(struct jp *jp, const uint8_t *p, bool *esc) {
   const uint8_t *s = p;
-  uint32_t high = 0;
+  uint64_t high = 0;
   bool e = false;
   for (;;) {
-    p = jp->scan(p, jp->end, &high);
+    p = next_stop(jp, p, &high);
     if (p >= jp->end) return bad(jp, p, "unterminated string at end of line");
     if (*p == '"') break;
     if (*p == '\\') {
@@ -146,6 +189,56 @@ static const uint8_t *str_scan(struct jp *jp, const uint8_t *p, bool *esc) {
     return bad(jp, s, "invalid UTF-8 inside a string");
   *esc = e;
   return p;
+}
+
+/* The common case inline: the string ends, plain ASCII, in the cached
+ * block. */
+static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
+                                      bool *esc) {
+  const uint8_t *b = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)63);
+  if (__builtin_expect(b == jp->blk, 1)) {
+    unsigned off = (unsigned)(p - b);
+    uint64_t m = jp->blk_stop >> off;
+    if (m) {
+      unsigned k = (unsigned)__builtin_ctzll(m);
+      if (p[k] == '"' && ((jp->blk_high >> off) & ((1ull << k) - 1ull)) == 0) {
+        *esc = false;
+        return p + k;
+      }
+    }
+  }
+  return str_scan_slow(jp, p, esc);
+}
+
+static inline const struct sl__jnode *lookup(const struct jp *jp,
+                                             const struct sl__jnode *obj,
+                                             const uint8_t *k, size_t n) {
+  if (!obj->slots) return NULL;
+  uint64_t w[2];
+  if (jp->end - k >= 16) {
+    memcpy(&w[0], k, 8);
+    memcpy(&w[1], k + 8, 8);
+    if (n < 16) {
+      if (n <= 8) {
+        w[1] = 0;
+        if (n < 8) w[0] &= (1ull << (8 * n)) - 1ull;
+      } else {
+        w[1] &= (1ull << (8 * (n - 8))) - 1ull;
+      }
+    }
+  } else {
+    sl__jkey_words(k, n, w);
+  }
+  uint32_t i = (uint32_t)sl__jkey_hash(w, n) & obj->slot_mask;
+  for (;;) {
+    int32_t s = obj->slots[i];
+    if (s < 0) return NULL;
+    const struct sl__jnode *kid = &obj->kids[s];
+    if (kid->key_len == n && kid->key_w[0] == w[0] && kid->key_w[1] == w[1] &&
+        (n <= 16 || memcmp(kid->key + 16, k + 16, n - 16) == 0))
+      return kid;
+    i = (i + 1) & obj->slot_mask;
+  }
 }
 
 static size_t put_utf8(uint8_t *o, uint32_t cp) {
@@ -540,7 +633,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
       if (!q) return NULL;
       const struct sl__jnode *kid;
       if (!esc) {
-        kid = sl__jplan_lookup(n, k, (size_t)(q - k));
+        kid = lookup(jp, n, k, (size_t)(q - k));
       } else {
         int rc = scratch(jp->w, (size_t)(q - k));
         if (rc) return hard(jp, rc);
@@ -636,6 +729,7 @@ static int record_bad(struct sl__jtask *t, const struct jp *jp,
   b->line = line_idx;
   b->offset = line - t->begin;
   b->len = line_end - line;
+  if (b->len > 0 && line[b->len - 1] == '\r') b->len--; /* CRLF */
   const uint8_t *at = jp->err_at ? jp->err_at : line;
   if (at < line) at = line;
   b->column = at - line + 1;
@@ -649,8 +743,9 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
   jp.e = e;
   jp.w = w;
   jp.t = t;
+  jp.begin = t->begin;
   jp.end = t->end;
-  jp.scan = e->scan;
+  jp.block = e->block;
   jp.max_depth = e->opt.max_depth;
   jp.mismatch_bad = e->opt.mismatch == SL_JSON_MISMATCH_BAD_LINE;
   const struct sl__jnode *root = &e->plan.root;
@@ -735,7 +830,8 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
     t->rows += rows;
   }
   if (rc) {
-    for (int32_t i = 0; i < nf; i++) sl__jcol_truncate(&w->tops[i], 0);
+    /* the builders may be half finished: the engine is unusable from here
+     * (front ends stop at the first hard error) */
     if (!t->err.code) sl_error_set(&t->err, rc, "JSON reader: %s", sl_status_name(rc));
   }
   return rc;

@@ -12,22 +12,12 @@
 #include "io/json/json_internal.h"
 #include "sluice/thread_pool.h"
 
-static uint64_t key_hash(const uint8_t *k, size_t n) {
-  uint64_t a = 0, b = 0;
-  if (n >= 8) {
-    memcpy(&a, k, 8);
-    memcpy(&b, k + n - 8, 8);
-  } else {
-    for (size_t i = 0; i < n; i++) a |= (uint64_t)k[i] << (8 * i);
-  }
-  uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull) ^ n) * 0xff51afd7ed558ccdull;
-  return h ^ (h >> 31);
-}
-
 const struct sl__jnode *sl__jplan_lookup(const struct sl__jnode *obj,
                                          const uint8_t *key, size_t n) {
   if (obj->slots == NULL) return NULL;
-  uint32_t i = (uint32_t)key_hash(key, n) & obj->slot_mask;
+  uint64_t w[2];
+  sl__jkey_words(key, n, w);
+  uint32_t i = (uint32_t)sl__jkey_hash(w, n) & obj->slot_mask;
   for (;;) {
     int32_t s = obj->slots[i];
     if (s < 0) return NULL;
@@ -65,6 +55,7 @@ static struct sl__jnode *add_kid(struct sl__jnode *obj, const char *key,
     c->key = sl_strndup(key, n);
     if (!c->key) return NULL;
     c->key_len = (uint32_t)n;
+    sl__jkey_words((const uint8_t *)key, n, c->key_w);
   }
   obj->n_kids++;
   return c;
@@ -124,8 +115,7 @@ static int build_slots(struct sl__jnode *n) {
   memset(n->slots, 0xff, size * sizeof *n->slots);
   n->slot_mask = size - 1;
   for (int32_t i = 0; i < n->n_kids; i++) {
-    uint32_t s = (uint32_t)key_hash((const uint8_t *)n->kids[i].key,
-                                    n->kids[i].key_len) &
+    uint32_t s = (uint32_t)sl__jkey_hash(n->kids[i].key_w, n->kids[i].key_len) &
                  n->slot_mask;
     while (n->slots[s] >= 0) s = (s + 1) & n->slot_mask;
     n->slots[s] = i;

@@ -10,6 +10,7 @@
 struct sl_json_stream {
   struct sl__jengine e;
   bool ready, ended, skipping;
+  int failed; /* a hard error stops the stream */
   struct sl_json_options opt;
   struct sl_schema schema;
   bool has_schema;
@@ -96,9 +97,22 @@ static void consume(struct sl_json_stream *s, size_t n) {
   s->pending.size -= (int64_t)n;
 }
 
+static int stream_next(struct sl_json_stream *s, struct sl_batch **out,
+                       struct sl_error *err);
+
 int sl_json_stream_next(struct sl_json_stream *s, struct sl_batch **out,
                         struct sl_error *err) {
   *out = NULL;
+  if (s->failed)
+    return sl_error_set(err, s->failed,
+                        "JSON stream: stopped by an earlier error");
+  int rc = stream_next(s, out, err);
+  if (rc) s->failed = rc;
+  return rc;
+}
+
+static int stream_next(struct sl_json_stream *s, struct sl_batch **out,
+                       struct sl_error *err) {
   if (s->ready) {
     *out = sl__jengine_pop(&s->e);
     if (*out) return 0;

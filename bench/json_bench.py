@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""JSON Lines reader throughput: sluice vs DuckDB read_json, Polars
+read_ndjson and pyarrow.json.read_json, side by side on the same file.
+
+Usage: .venv/bin/python bench/json_bench.py [--file F] [--size-mb 1100]
+           [--runs 2] [--tools sluice,duckdb,polars,pyarrow]
+
+The file (default .cache/bench/logs.jsonl) is generated with `sluice gen` when
+the binary exists, else with tests/py/jsonutil.py, and read once beforehand so
+it sits in the page cache. Every measurement runs in a fresh subprocess (so
+thread settings such as POLARS_MAX_THREADS apply) and reports the best of
+--runs. Every tool materialises the same columns with the same types; sluice
+is driven through libsluice.so and hands each batch to pyarrow through the
+Arrow C Data Interface, like a real consumer would. Prints MB/s and the ratio
+of sluice to the fastest peer per case. Not a test: nothing is asserted.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "py"))
+
+COLS4 = ["ts", "level", "status", "latency_ms"]
+ALL = {
+    "ts": ("timestamp[ms]", "TIMESTAMP", "Datetime", "ts_ms"),
+    "level": ("utf8", "VARCHAR", "String", "string"),
+    "service": ("utf8", "VARCHAR", "String", "string"),
+    "host": ("utf8", "VARCHAR", "String", "string"),
+    "region": ("utf8", "VARCHAR", "String", "string"),
+    "method": ("utf8", "VARCHAR", "String", "string"),
+    "path": ("utf8", "VARCHAR", "String", "string"),
+    "status": ("int64", "BIGINT", "Int64", "int64"),
+    "bytes": ("int64", "BIGINT", "Int64", "int64"),
+    "latency_ms": ("float64", "DOUBLE", "Float64", "float64"),
+    "user_id": ("utf8", "VARCHAR", "String", "string"),
+    "trace_id": ("utf8", "VARCHAR", "String", "string"),
+    "user_agent": ("utf8", "VARCHAR", "String", "string"),
+    "geo": ("struct<country: utf8, city: utf8>", "STRUCT(country VARCHAR, city VARCHAR)",
+            "geo", "geo"),
+    "tags": ("list<utf8>", "VARCHAR[]", "tags", "tags"),
+    "error": ("utf8", "VARCHAR", "String", "string"),
+}
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ensure_file(path, size_mb):
+    if os.path.exists(path) and os.path.getsize(path) >= size_mb * 1_000_000 * 0.95:
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sluice = os.path.join(ROOT, "build", "sluice")
+    rows = int(size_mb * 1_000_000 / 360)
+    if os.path.exists(sluice):
+        subprocess.run([sluice, "gen", "--rows", str(rows), "--output", path], check=True)
+    else:
+        from jsonutil import gen_logs
+        with open(path, "w") as f:
+            total, seed = 0, 0
+            while total < size_mb * 1_000_000:
+                seed += 1
+                text, _ = gen_logs(20000, seed=seed)
+                f.write(text)
+                total += len(text.encode())
+
+
+def run_one(tool, path, cols, threads):
+    """Runs in the child: returns seconds for one full read."""
+    import pyarrow as pa
+    if tool == "sluice":
+        import ctypes
+        from jsonutil import SluiceJson, SlError
+        sj = SluiceJson()
+        L = sj.lib
+        schema = ", ".join("%s: %s" % (c, ALL[c][0]) for c in cols)
+        o, _ = sj._opts({"schema": schema, "threads": threads}, None)
+        err = SlError()
+        t0 = time.perf_counter()
+        rd = ctypes.c_void_p()
+        if L.sl_json_open_file(path.encode(), o, ctypes.byref(rd), ctypes.byref(err)):
+            raise RuntimeError(err.msg.decode())
+        L.sl_json_reader_next_arrow.argtypes = [ctypes.c_void_p] * 4
+        arr = ctypes.create_string_buffer(128)
+        sch = ctypes.create_string_buffer(128)
+        rows = 0
+        while True:
+            rc = L.sl_json_reader_next_arrow(rd, arr, sch, ctypes.byref(err))
+            if rc == -1:
+                break
+            if rc:
+                raise RuntimeError(err.msg.decode())
+            rb = pa.RecordBatch._import_from_c(ctypes.addressof(arr), ctypes.addressof(sch))
+            rows += rb.num_rows
+            del rb
+        dt = time.perf_counter() - t0
+        L.sl_json_reader_free(rd)
+        return dt, rows
+    if tool == "duckdb":
+        import duckdb
+        con = duckdb.connect()
+        con.execute("SET threads=%d" % threads)
+        spec = ", ".join("'%s': '%s'" % (c, ALL[c][1]) for c in cols)
+        q = ("SELECT %s FROM read_json('%s', format='newline_delimited', columns={%s}, "
+             "timestampformat='%%Y-%%m-%%dT%%H:%%M:%%S.%%gZ')") % (", ".join(cols), path, spec)
+        t0 = time.perf_counter()
+        res = con.execute(q)
+        tbl = res.to_arrow_table() if hasattr(res, "to_arrow_table") else res.fetch_arrow_table()
+        return time.perf_counter() - t0, tbl.num_rows
+    if tool == "polars":
+        import polars as pl
+        types = {"String": pl.String, "Int64": pl.Int64, "Float64": pl.Float64,
+                 "Datetime": pl.String,  # parsed below, like DuckDB's format
+                 "geo": pl.Struct({"country": pl.String, "city": pl.String}),
+                 "tags": pl.List(pl.String)}
+        schema = {c: types[ALL[c][2]] for c in cols}
+        t0 = time.perf_counter()
+        df = pl.read_ndjson(path, schema=schema)
+        if "ts" in cols:
+            df = df.with_columns(pl.col("ts").str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ",
+                                                              time_unit="ms"))
+        return time.perf_counter() - t0, df.height
+    if tool == "pyarrow":
+        import pyarrow.json as pj
+        types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
+                 "ts_ms": pa.timestamp("ms"),
+                 "geo": pa.struct([("country", pa.string()), ("city", pa.string())]),
+                 "tags": pa.list_(pa.string())}
+        schema = pa.schema([(c, types[ALL[c][3]]) for c in cols])
+        pa.set_cpu_count(threads)
+        t0 = time.perf_counter()
+        tbl = pj.read_json(path, read_options=pj.ReadOptions(use_threads=threads > 1,
+                                                             block_size=16 << 20),
+                           parse_options=pj.ParseOptions(explicit_schema=schema,
+                                                         unexpected_field_behavior="ignore"))
+        return time.perf_counter() - t0, tbl.num_rows
+    raise ValueError(tool)
+
+
+def measure(tool, path, cols, threads, runs):
+    env = dict(os.environ)
+    env["POLARS_MAX_THREADS"] = str(threads)
+    env["OMP_NUM_THREADS"] = str(threads)
+    best = None
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, __file__, "--child", tool, path, ",".join(cols),
+                              str(threads)], capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            return None, out.stderr.strip().splitlines()[-1:] or ["failed"]
+        dt, rows = json.loads(out.stdout.strip().splitlines()[-1])
+        best = dt if best is None else min(best, dt)
+    return best, rows
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        tool, path, cols, threads = sys.argv[2:6]
+        dt, rows = run_one(tool, path, cols.split(","), int(threads))
+        print(json.dumps([dt, rows]))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--file", default=os.path.join(ROOT, ".cache", "bench", "logs.jsonl"))
+    ap.add_argument("--size-mb", type=int, default=1100)
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--tools", default="sluice,duckdb,polars,pyarrow")
+    ap.add_argument("--threads", default="1,all")
+    a = ap.parse_args()
+    ensure_file(a.file, a.size_mb)
+    size = os.path.getsize(a.file)
+    with open(a.file, "rb") as f:  # into the page cache
+        while f.read(1 << 24):
+            pass
+    ncpu = os.cpu_count()
+    print("CPU: %s, %d cores; file %s, %.1f MB" % (cpu_model(), ncpu, a.file, size / 1e6))
+    tools = a.tools.split(",")
+    results = []
+    for label, cols in (("4 columns", COLS4), ("all columns", list(ALL))):
+        for th in a.threads.split(","):
+            threads = ncpu if th == "all" else int(th)
+            row = {}
+            for tool in tools:
+                dt, rows = measure(tool, a.file, cols, threads, a.runs)
+                row[tool] = size / 1e6 / dt if dt else None
+                print("  %-11s %-8s threads=%-2d %-7s %8s MB/s  rows=%s" % (
+                    label, tool, threads, "", "%.0f" % row[tool] if dt else "FAIL", rows),
+                    flush=True)
+            peers = [v for k, v in row.items() if k != "sluice" and v]
+            ratio = row.get("sluice", 0) / max(peers) if peers and row.get("sluice") else None
+            results.append((label, threads, row, ratio))
+    print()
+    print("| projection | threads | " + " | ".join("%s MB/s" % t for t in tools)
+          + " | sluice / fastest peer |")
+    print("|---|---|" + "---|" * len(tools) + "---|")
+    for label, threads, row, ratio in results:
+        print("| %s | %d | " % (label, threads)
+              + " | ".join("%.0f" % row[t] if row.get(t) else "-" for t in tools)
+              + " | %s |" % ("%.2fx" % ratio if ratio else "-"))
+
+
+if __name__ == "__main__":
+    main()
