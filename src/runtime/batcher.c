@@ -32,7 +32,7 @@ static void cut_locked(struct sl_batcher *b) {
   struct sl_trigger *t = b->t;
   x->ack->seq = sl__delivery_next(&t->delivery);
   if (t->spec->vt->cut)
-    t->spec->vt->cut(t, x->ack->seq, x->n_segs ? &x->segs[x->n_segs - 1] : NULL);
+    t->spec->vt->cut(t, x->ack->seq, x->segs, x->n_segs);
   sl__workers_push(t->workers, x);
 }
 

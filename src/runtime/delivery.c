@@ -58,6 +58,7 @@ void sl__delivery_done(struct sl_delivery *d, uint64_t seq) {
   uint64_t now = d->committed;
   if (now != before) pthread_cond_broadcast(&d->cv);
   pthread_mutex_unlock(&d->mu);
+  if (d->on_done) d->on_done(d->done_ctx, seq); /* issue 7 (kafka) */
   if (now != before && d->on_commit) d->on_commit(d->ctx, now);
 }
 

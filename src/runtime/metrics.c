@@ -82,6 +82,7 @@ static void hist(struct out *o, const struct sl_metrics *m, const char *metric,
     const struct sl_trig_metrics *tm = &m->triggers[t];
     const struct sl_hist *h =
         (const struct sl_hist *)((const char *)tm + off);
+    if (!h->bounds) continue; /* not kept by this trigger kind */
     long long cum = 0;
     for (int i = 0; i <= SL_HIST_BUCKETS; i++) {
       cum += ld(&h->counts[i]);
@@ -132,6 +133,20 @@ int sl__metrics_render(const struct sl_metrics *m, char **out, size_t *len) {
   TRIG_COUNTER(&o, m, "sluice_committed_sequence", committed_seq,
                "Highest batch sequence whose records are all durable.",
                "gauge");
+  /* Message-broker triggers (issue 10). */
+  TRIG_COUNTER(&o, m, "sluice_messages_total", messages,
+               "Broker messages received (nats, mqtt).", "counter");
+  TRIG_COUNTER(&o, m, "sluice_redeliveries_total", redeliveries,
+               "Broker messages delivered again (not acknowledged in time, "
+               "or after a restart).",
+               "counter");
+  TRIG_COUNTER(&o, m, "sluice_acks_total", acks,
+               "Broker messages acknowledged after their records were "
+               "durable.",
+               "counter");
+  hist(&o, m, "sluice_ack_seconds",
+       "Time from receiving a broker message to acknowledging it.",
+       offsetof(struct sl_trig_metrics, ack_seconds), 1.0);
   hist(&o, m, "sluice_batch_events", "Records per micro-batch.",
        offsetof(struct sl_trig_metrics, batch_events), 1.0);
   hist(&o, m, "sluice_handler_seconds",
@@ -155,6 +170,14 @@ int sl__metrics_render(const struct sl_metrics *m, char **out, size_t *len) {
       put(&o, "%s{sink=\"%s\",kind=\"%s\"} %lld\n", sink_names[k], s->name,
           s->kind, ld(v[k]));
     }
+  }
+  for (int32_t i = 0; i < m->n_triggers; i++) { /* issue 7 (kafka) */
+    char *x = NULL;
+    size_t xl = 0;
+    if (m->triggers[i].extra &&
+        !m->triggers[i].extra(m->triggers[i].extra_ctx, &x, &xl) && x)
+      put(&o, "%.*s", (int)xl, x);
+    sl_free(x);
   }
   put(&o, "# HELP sluice_start_time_seconds Start time of the function.\n"
           "# TYPE sluice_start_time_seconds gauge\n"

@@ -24,6 +24,18 @@ struct sl_trig_metrics {
   atomic_llong committed_seq;
   struct sl_hist batch_events;   /* records per batch */
   struct sl_hist handler_seconds; /* handler + sinks time per batch */
+  /* Message-broker triggers (nats, mqtt; added for issue 10): broker
+   * messages received, messages the broker delivered again, messages
+   * acknowledged, and the time from receipt to acknowledgement. A trigger
+   * that acknowledges calls sl__hist_init(&m->ack_seconds, ...) in its init;
+   * the histogram is rendered only for those (bounds != NULL). */
+  atomic_llong messages, redeliveries, acks;
+  struct sl_hist ack_seconds;
+  /* issue 7 (kafka), additive: the trigger kind's own metrics (per-partition
+   * lag and commits), appended verbatim in the Prometheus text format;
+   * *text is sl_malloc'd by the callback. NULL = none. */
+  int (*extra)(void *ctx, char **text, size_t *len);
+  void *extra_ctx;
 };
 
 struct sl_sink_metrics {

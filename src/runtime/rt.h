@@ -58,6 +58,12 @@ struct sl_delivery {
   uint64_t window;    /* ring capacity (bits) */
   void (*on_commit)(void *ctx, uint64_t seq); /* called outside the lock */
   void *ctx;
+  /* issue 7 (kafka), additive: called outside the lock for every seq marked
+   * done, in any order, so that a trigger can track durability per source
+   * stream (Kafka partition) instead of the trigger-wide watermark. Set by
+   * the trigger's init (after sl__delivery_init); NULL = not called. */
+  void (*on_done)(void *ctx, uint64_t seq);
+  void *done_ctx;
 };
 int sl__delivery_init(struct sl_delivery *d, void (*on_commit)(void *, uint64_t),
                       void *ctx);
@@ -91,7 +97,13 @@ void sl__ack_release(struct sl_ack *a);
 struct sl_rt_pos {
   const char *source;
   uint64_t a, b, end;
+  uint32_t flags; /* issue 7 (kafka), additive: SL_POS_* */
 };
+/* issue 7 (kafka): source names a replayable stream (a Kafka topic-partition,
+ * "topic-partition"), a is the offset of the first record and end the offset
+ * just past the last. Sinks that publish files name them after
+ * (source, first offset, last offset) so a replay overwrites them. */
+#define SL_POS_OFFSETS 1u
 
 struct sl_rt_segment {
   int64_t first_line; /* 0-based line index of the segment in the batch */
@@ -150,10 +162,10 @@ struct sl_trigger_vtable {
   void (*committed)(struct sl_trigger *t, uint64_t seq);
   /* True when the trigger has no more input by itself (file batch mode). */
   bool (*finished)(struct sl_trigger *t);
-  /* A batch was cut with sequence seq; last = its last segment (may be
-   * NULL). Called under the batcher lock, in sequence order. */
+  /* A batch was cut with sequence seq holding segs[0, n) (one per append,
+   * in order). Called under the batcher lock, in sequence order. */
   void (*cut)(struct sl_trigger *t, uint64_t seq,
-              const struct sl_rt_segment *last);
+              const struct sl_rt_segment *segs, int32_t n);
 };
 
 struct sl_trigger {

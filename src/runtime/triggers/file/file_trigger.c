@@ -305,30 +305,35 @@ static void *file_main(void *arg) {
   return NULL;
 }
 
+/* Remembers where each file stands once batch seq is durable: the end of
+ * the last segment of every file the batch touched. */
 static void file_cut(struct sl_trigger *t, uint64_t seq,
-                     const struct sl_rt_segment *last) {
+                     const struct sl_rt_segment *segs, int32_t n) {
   struct file_state *st = t->state;
-  if (!last || !last->pos.source) return;
   pthread_mutex_lock(&st->mu);
-  if (st->mark_len == st->mark_cap) {
-    size_t nc = st->mark_cap ? st->mark_cap * 2 : 256;
-    struct cut_mark *nm = sl_malloc(nc * sizeof *nm);
-    if (!nm) {
-      pthread_mutex_unlock(&st->mu);
-      return;
+  for (int32_t i = 0; i < n; i++) {
+    const struct sl_rt_segment *sg = &segs[i];
+    if (!sg->pos.source) continue;
+    if (i + 1 < n && segs[i + 1].pos.source &&
+        (segs[i + 1].pos.a >> 40) == (sg->pos.a >> 40))
+      continue; /* a later segment of the same file follows */
+    if (st->mark_len == st->mark_cap) {
+      size_t nc = st->mark_cap ? st->mark_cap * 2 : 256;
+      struct cut_mark *nm = sl_malloc(nc * sizeof *nm);
+      if (!nm) break;
+      for (size_t k = 0; k < st->mark_len; k++)
+        nm[k] = st->marks[(st->mark_head + k) % st->mark_cap];
+      sl_free(st->marks);
+      st->marks = nm;
+      st->mark_head = 0;
+      st->mark_cap = nc;
     }
-    for (size_t i = 0; i < st->mark_len; i++)
-      nm[i] = st->marks[(st->mark_head + i) % st->mark_cap];
-    sl_free(st->marks);
-    st->marks = nm;
-    st->mark_head = 0;
-    st->mark_cap = nc;
+    struct cut_mark *m =
+        &st->marks[(st->mark_head + st->mark_len++) % st->mark_cap];
+    m->seq = seq;
+    m->file = (int32_t)(sg->pos.a >> 40);
+    m->end = (int64_t)sg->pos.end;
   }
-  struct cut_mark *m =
-      &st->marks[(st->mark_head + st->mark_len++) % st->mark_cap];
-  m->seq = seq;
-  m->file = (int32_t)(last->pos.a >> 40);
-  m->end = (int64_t)last->pos.end;
   pthread_mutex_unlock(&st->mu);
 }
 
