@@ -456,7 +456,7 @@ static int finish_pairs(struct sl__agg_state *st, int64_t ng, struct sl_vec *out
       else out->d.i[g] = (int64_t)llround(v);
       out->valid[g] = 1;
     } else {
-      int64_t idx = (int64_t)floor(st->s.q * (double)(k - 1));
+      int64_t idx = (int64_t)ceil(st->s.q * (double)k) - 1;
       if (idx < 0) idx = 0;
       if (idx >= k) idx = k - 1;
       if (st->k == K_STR) out->d.s[g] = p[idx].v.s;

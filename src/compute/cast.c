@@ -146,7 +146,7 @@ int sl__eval_cast(const struct sl_expr *e, struct sl_vec *a, int64_t n,
             return sl_error_set(err, SL_ERANGE,
                                 "value %g is out of range for BIGINT in expression '%s'",
                                 v, e->text ? e->text : "?");
-          out->d.i[r] = ok ? (int64_t)llround(v) : 0;
+          out->d.i[r] = ok ? (int64_t)nearbyint(v) : 0; /* half to even, as DuckDB */
         } else if (from == SL_VT_BOOL) {
           out->d.i[r] = a->d.b[i];
         } else if (from == SL_VT_STR) {

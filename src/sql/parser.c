@@ -27,7 +27,7 @@ static const char *reserved[] = {
     "offset", "and", "or", "not", "as", "on", "join", "union", "asc", "desc",
     "nulls", "case", "when", "then", "else", "end", "in", "is", "between",
     "like", "ilike", "distinct", "all", "null", "true", "false", "cast",
-    "interval", "extract", "except", "intersect", "window", "qualify", NULL};
+    "interval", "except", "intersect", "window", "qualify", NULL};
 
 static struct sl_token *peek(struct parser *P) { return &P->t[P->i]; }
 static struct sl_token *prev(struct parser *P) { return &P->t[P->i ? P->i - 1 : 0]; }
