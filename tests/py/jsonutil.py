@@ -69,12 +69,15 @@ def _messy_dump(rng, r):
         if k == "latency_ms" and isinstance(v, float) and rng.random() < 0.1:
             v = rng.choice([1e3, -0.0, 2.5e-3, 1.7976931348623157e308, 5e-324, 0.1])
         ws = lambda: rng.choice(["", " ", "  ", "\t", " \t "])
-        out.append(ws() + json.dumps(k) + ws() + ":" + ws()
-                   + json.dumps(v, ensure_ascii=rng.random() < 0.5) + ws())
-    line = "{" + ",".join(out) + "}"
-    if rng.random() < 0.3:
-        line = line.replace('"latency_ms": 1000.0', '"latency_ms": 1e3')
-    return line
+        if isinstance(v, float) and rng.random() < 0.5:
+            # other spellings of the same double: 1e3, 1.000e+03, -0.0 ...
+            text = rng.choice(["%.17e" % v, "%.17E" % v, repr(v)])
+            if v == 1000.0:
+                text = rng.choice(["1e3", "1E3", "1000", "1e+3", "10e2"])
+        else:
+            text = json.dumps(v, ensure_ascii=rng.random() < 0.5)
+        out.append(ws() + json.dumps(k) + ws() + ":" + ws() + text + ws())
+    return "{" + ",".join(out) + "}"
 
 
 def gen_logs(n, seed=1, messy=False, bad_rate=0.02):

@@ -97,7 +97,17 @@ int sl__jcol_null(struct sl__jcol *c) {
 }
 
 void sl__jcol_truncate(struct sl__jcol *c, int64_t n) {
-  if (n >= c->len) return;
+  /* Children may hold values of an entry that never closed (a bad line
+   * inside a list or struct), so they are cut even when c itself is not. */
+  if (n >= c->len) {
+    if (c->type == SL_TYPE_LIST && c->offs.data)
+      sl__jcol_truncate(&c->kids[0],
+                        ((const int32_t *)(const void *)c->offs.data)[c->len]);
+    else if (c->type == SL_TYPE_STRUCT)
+      for (int32_t i = 0; i < c->n_kids; i++)
+        sl__jcol_truncate(&c->kids[i], c->len);
+    return;
+  }
   if (c->valid.data) c->valid.size = n;
   switch (c->type) {
   case SL_TYPE_NULL:
