@@ -60,6 +60,9 @@ def _find_lib():
     env = os.environ.get("SLUICE_LIB")
     if env:
         return env
+    build = os.environ.get("SLUICE_BUILD")
+    if build and os.path.exists(os.path.join(build, "libsluice.so")):
+        return os.path.join(build, "libsluice.so")
     for cand in ["build/libsluice.so", "build-pq/libsluice.so"]:
         p = ROOT / cand
         if p.exists():

@@ -69,7 +69,8 @@ struct pq_buf {
 };
 int pq_buf_reserve_slow(struct pq_buf *b, size_t extra);
 static inline int pq_buf_reserve(struct pq_buf *b, size_t extra) {
-  return b->cap - b->size >= extra ? 0 : pq_buf_reserve_slow(b, extra);
+  /* Never leaves data NULL, so data + size is always a valid pointer. */
+  return b->data && b->cap - b->size >= extra ? 0 : pq_buf_reserve_slow(b, extra);
 }
 int pq_buf_append(struct pq_buf *b, const void *p, size_t n);
 void pq_buf_release(struct pq_buf *b);

@@ -328,7 +328,7 @@ static int decode_values(struct pctx *c, int enc, const uint8_t *p, size_t len,
 }
 
 static int grow_levels(struct pctx *c, struct pq_chunk_data *d, int64_t n) {
-  if (d->cap_levels - d->n_levels >= n) return 0;
+  if (d->cap_levels > 0 && d->cap_levels - d->n_levels >= n) return 0;
   int64_t cap = d->cap_levels ? d->cap_levels : 1024;
   while (cap - d->n_levels < n) cap *= 2;
   if (c->leaf->max_def > 0) {

@@ -99,8 +99,13 @@ static int open_footer(struct sl_parquet_file *f, struct sl_error *err) {
   }
   if (at != f->n_leaves)
     return sl_error_set(err, SL_EINVAL, "schema leaves do not add up");
+  int64_t total = 0;
   for (int32_t g = 0; g < m->n_row_groups; g++) {
     const struct pq_row_group *rg = &m->row_groups[g];
+    if (rg->num_rows < 0 || __builtin_add_overflow(total, rg->num_rows, &total))
+      return sl_error_set(err, SL_EINVAL,
+                          "row group %d: row count %lld is invalid", g,
+                          (long long)rg->num_rows);
     if (rg->n_columns != f->n_leaves)
       return sl_error_set(err, SL_EINVAL,
                           "row group %d has %d column chunks, the schema %d "

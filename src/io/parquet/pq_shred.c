@@ -17,7 +17,7 @@ void pq_colbuf_release(struct pq_colbuf *cb) {
 
 static int reserve_levels(struct pq_colbuf *cb, const struct pq_leaf *leaf,
                           int64_t extra) {
-  if (cb->cap_levels - cb->n_levels >= extra) return 0;
+  if (cb->cap_levels > 0 && cb->cap_levels - cb->n_levels >= extra) return 0;
   int64_t cap = cb->cap_levels ? cb->cap_levels : 1024;
   while (cap - cb->n_levels < extra) cap *= 2;
   if (leaf->max_def > 0) {

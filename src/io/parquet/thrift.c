@@ -294,6 +294,10 @@ void tc_skip(struct tc_reader *r, int type) {
   case TC_SET: {
     int et;
     int32_t n = tc_read_list(r, type, &et);
+    if (++r->depth > TC_MAX_DEPTH) {
+      tc_fail(r, "containers nested too deep");
+      return;
+    }
     for (int32_t i = 0; i < n && !r->rc; i++) {
       if (et == TC_TRUE || et == TC_FALSE) {
         tc_skip(r, TC_BYTE); /* booleans in lists take one byte */
@@ -301,6 +305,7 @@ void tc_skip(struct tc_reader *r, int type) {
         tc_skip(r, et);
       }
     }
+    r->depth--;
     return;
   }
   case TC_MAP: {
@@ -313,10 +318,15 @@ void tc_skip(struct tc_reader *r, int type) {
     }
     uint8_t kv = *r->p++;
     int kt = kv >> 4, vt = kv & 0x0F;
+    if (++r->depth > TC_MAX_DEPTH) {
+      tc_fail(r, "containers nested too deep");
+      return;
+    }
     for (uint64_t i = 0; i < n && !r->rc; i++) {
       tc_skip(r, kt == TC_TRUE || kt == TC_FALSE ? TC_BYTE : kt);
       tc_skip(r, vt == TC_TRUE || vt == TC_FALSE ? TC_BYTE : vt);
     }
+    r->depth--;
     return;
   }
   case TC_STRUCT: {
