@@ -48,6 +48,21 @@ int sl_parquet_write_options_parse(const char *spec,
                           v);
       continue;
     }
+    static const char *const known[] = {
+        "level", "dictionary", "dictionary_bytes", "delta", "page_version",
+        "row_group_rows", "row_group_bytes", "page_bytes", "statistics",
+        "fsync", "threads"};
+    bool ok = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= strcmp(k, known[i]) == 0;
+    if (!ok) {
+      rc = sl_error_set(err, SL_EINVAL,
+                        "parquet options: unknown key '%s' (compression, level, "
+                        "dictionary, dictionary_bytes, delta, page_version, "
+                        "row_group_rows, row_group_bytes, page_bytes, "
+                        "statistics, fsync, threads)",
+                        k);
+      break;
+    }
     if (parse_int(v, &x)) {
       rc = sl_error_set(err, SL_EINVAL,
                         "parquet options: '%s' needs an integer, found '%s'", k, v);
