@@ -31,12 +31,12 @@ fi
 [ "$what" = build ] && exit 0
 
 # Python test tools in a repo-local virtualenv that git ignores.
-PY_PKGS=(pytest pyarrow duckdb pandas polars)
+PY_PKGS=(pytest pyarrow duckdb pandas polars kubernetes-validate)
 if [ ! -x .venv/bin/python ]; then
   echo "deps: creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import pytest, pyarrow, duckdb, pandas, polars' 2>/dev/null; then
+if ! .venv/bin/python -c 'import pytest, pyarrow, duckdb, pandas, polars, kubernetes_validate' 2>/dev/null; then
   echo "deps: installing Python test tools: ${PY_PKGS[*]}"
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PKGS[@]}"
 fi
