@@ -31,6 +31,11 @@ static void cut_locked(struct sl_batcher *b) {
   b->open = NULL;
   struct sl_trigger *t = b->t;
   x->ack->seq = sl__delivery_next(&t->delivery);
+  x->ack->key[0] = '\0';
+  if (t->spec->vt->position_key &&
+      !t->spec->vt->position_key(t, x->segs, x->n_segs, x->ack->key,
+                                 sizeof x->ack->key))
+    x->ack->key[0] = '\0';
   if (t->spec->vt->cut)
     t->spec->vt->cut(t, x->ack->seq, x->segs, x->n_segs);
   sl__workers_push(t->workers, x);
@@ -51,27 +56,24 @@ static struct sl_rt_batch *batch_new(struct sl_trigger *t) {
   return x;
 }
 
-int sl__batcher_append(struct sl_batcher *b, const char *data, size_t len,
-                       int64_t n_lines, struct sl_ticket *ticket,
-                       const struct sl_rt_pos *pos, struct sl_error *err) {
+/* One append under b->mu; `whole`: never cut inside (a replayed batch). */
+static int append_locked(struct sl_batcher *b, const char *data, size_t len,
+                         int64_t n_lines, struct sl_ticket *ticket,
+                         const struct sl_rt_pos *pos, bool whole,
+                         struct sl_error *err) {
   const struct sl_spec_batch *lim = &b->t->spec->batch;
   bool add_nl = len > 0 && data[len - 1] != '\n';
   if (len > SIZE_MAX / 2 - 1)
     return sl_error_set(err, SL_EOVERFLOW, "record data too large");
   size_t need = len + (add_nl ? 1 : 0);
-  pthread_mutex_lock(&b->mu);
-  int rc = 0;
   struct sl_rt_batch *x = b->open;
-  if (x && x->n_events > 0 &&
+  if (!whole && x && x->n_events > 0 &&
       (x->n_events + n_lines > lim->max_events ||
        (int64_t)(x->len + need) > lim->max_bytes))
     cut_locked(b);
   if (!b->open) {
     b->open = batch_new(b->t);
-    if (!b->open) {
-      rc = sl_error_set(err, SL_ENOMEM, "out of memory");
-      goto out;
-    }
+    if (!b->open) return sl_error_set(err, SL_ENOMEM, "out of memory");
     pthread_cond_signal(&b->cv); /* the flusher starts the maxWait clock */
   }
   x = b->open;
@@ -79,20 +81,14 @@ int sl__batcher_append(struct sl_batcher *b, const char *data, size_t len,
     size_t ncap = x->cap ? x->cap : 65536;
     while (ncap < x->len + need) ncap *= 2;
     char *nd = sl_realloc(x->data, ncap);
-    if (!nd) {
-      rc = sl_error_set(err, SL_ENOMEM, "out of memory");
-      goto out;
-    }
+    if (!nd) return sl_error_set(err, SL_ENOMEM, "out of memory");
     x->data = nd;
     x->cap = ncap;
   }
   if (x->n_segs == x->cap_segs) {
     int32_t nc = x->cap_segs ? x->cap_segs * 2 : 16;
     struct sl_rt_segment *ns = sl_realloc(x->segs, (size_t)nc * sizeof *ns);
-    if (!ns) {
-      rc = sl_error_set(err, SL_ENOMEM, "out of memory");
-      goto out;
-    }
+    if (!ns) return sl_error_set(err, SL_ENOMEM, "out of memory");
     x->segs = ns;
     x->cap_segs = nc;
   }
@@ -110,10 +106,34 @@ int sl__batcher_append(struct sl_batcher *b, const char *data, size_t len,
   }
   sl__count(&b->t->m->events, n_lines);
   sl__count(&b->t->m->bytes, (long long)len);
-  if (x->n_events >= lim->max_events || (int64_t)x->len >= lim->max_bytes ||
-      lim->max_wait_ms == 0)
+  if (!whole &&
+      (x->n_events >= lim->max_events || (int64_t)x->len >= lim->max_bytes ||
+       lim->max_wait_ms == 0))
     cut_locked(b);
-out:
+  return 0;
+}
+
+int sl__batcher_append(struct sl_batcher *b, const char *data, size_t len,
+                       int64_t n_lines, struct sl_ticket *ticket,
+                       const struct sl_rt_pos *pos, struct sl_error *err) {
+  pthread_mutex_lock(&b->mu);
+  int rc = append_locked(b, data, len, n_lines, ticket, pos, false, err);
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
+                             const char *const *data, const size_t *len,
+                             const int64_t *n_lines,
+                             const struct sl_rt_pos *pos,
+                             struct sl_error *err) {
+  int rc = 0;
+  pthread_mutex_lock(&b->mu);
+  cut_locked(b);
+  for (int32_t i = 0; i < n && !rc; i++)
+    rc = append_locked(b, data[i], len[i], n_lines[i], NULL, &pos[i], true,
+                       err);
+  cut_locked(b); /* on failure too: what was appended goes as a batch */
   pthread_mutex_unlock(&b->mu);
   return rc;
 }

@@ -13,17 +13,13 @@
  * are durable. Window mode needs spec.input.schema (one schema for all). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/handler.h"
 #include "runtime/json_out.h"
 #include "sluice/alloc.h"
 #include "sluice/sql.h"
-
-#pragma weak sl_query_options_init
-#pragma weak sl_query_prepare
-#pragma weak sl_query_execute
-#pragma weak sl_query_free
 
 struct window {
   int64_t start; /* in the time column's unit */
@@ -107,8 +103,6 @@ static int open_events(void *ctx, const char *name, const char *const *cols,
 /* Runs the query over parts and emits its results with ack. */
 static int run_query(struct sl_sqlh *q, const struct sl_batch *const *parts,
                      int32_t n, struct sl_ack *ack, struct sl_error *err) {
-  if (!sl_query_prepare)
-    return sl_error_set(err, SL_ENOTSUP, "the SQL engine is not built in");
   struct open_ctx oc = {parts, n};
   struct sl_query_options o;
   sl_query_options_init(&o);
@@ -140,10 +134,6 @@ int sl__sqlh_create(struct sl_runtime *rt, struct sl_sqlh **out,
                     struct sl_error *err) {
   *out = NULL;
   const struct sl_spec *s = rt->spec;
-  if (!sl_query_prepare)
-    return sl_error_set(err, SL_ENOTSUP,
-                        "%s: spec.runtime sql: the SQL engine is not built in",
-                        s->file);
   bool window = s->sql.mode && !strcmp(s->sql.mode, "window");
   if (window && !s->input.schema)
     return sl_error_set(err, SL_EINVAL,
@@ -203,6 +193,30 @@ static int window_add(struct window *w, struct sl_batch *part,
   return 0;
 }
 
+static int cmp_key(const void *x, const void *y) {
+  return strcmp((*(struct sl_ack *const *)x)->key,
+                (*(struct sl_ack *const *)y)->key);
+}
+
+/* A window's results are keyed when every batch that fed it is: by the
+ * window start and a hash of its inputs' keys (sorted: workers may have
+ * added them in any order), so a replay of the same inputs rewrites the same
+ * files. */
+static void window_key(struct sl_ack *all, int64_t start) {
+  all->key[0] = '\0';
+  if (all->n_deps == 0) return;
+  for (int32_t i = 0; i < all->n_deps; i++)
+    if (!all->deps[i]->key[0]) return;
+  qsort(all->deps, (size_t)all->n_deps, sizeof *all->deps, cmp_key);
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (int32_t i = 0; i < all->n_deps; i++)
+    for (const char *p = all->deps[i]->key;; p++) {
+      h = (h ^ (unsigned char)*p) * 1099511628211ull;
+      if (!*p) break;
+    }
+  snprintf(all->key, sizeof all->key, "w%" PRId64 "-%016" PRIx64, start, h);
+}
+
 static void window_emit(struct sl_sqlh *q, struct window *w) {
   struct sl_error err = {0};
   /* One composite ack stands for every batch that fed the window: the sinks
@@ -214,6 +228,7 @@ static void window_emit(struct sl_sqlh *q, struct window *w) {
     all->n_deps = w->n_acks;
     w->acks = NULL;
     w->n_acks = 0;
+    window_key(all, w->start);
   }
   if (w->n_parts > 0) {
     int rc = run_query(q, (const struct sl_batch *const *)w->parts,
@@ -225,7 +240,10 @@ static void window_emit(struct sl_sqlh *q, struct window *w) {
   }
   for (int32_t i = 0; i < w->n_parts; i++) sl_batch_free(w->parts[i]);
   for (int32_t i = 0; i < w->n_acks; i++) sl__ack_release(w->acks[i]);
-  if (all) sl__ack_release(all);
+  if (all) {
+    sl__rt_seal(q->rt, all);
+    sl__ack_release(all);
+  }
   sl_free(w->parts);
   sl_free(w->acks);
   sl_free(w);
@@ -249,17 +267,67 @@ static struct window *take_closed(struct sl_sqlh *q, int64_t limit,
   return closed;
 }
 
+/* Where the batch's rows came from: the first parsed row of each segment
+ * (bad lines were taken out by the reader before the handler ran). */
+struct row_map {
+  int64_t *gstart; /* NULL: unknown (more than one parsed batch) */
+  bool tried;
+};
+
+static struct sl_rt_segment *row_segment(struct row_map *m,
+                                         struct sl_rt_batch *b,
+                                         const struct sl_batch *parsed,
+                                         int64_t row, int64_t *rel) {
+  if (!m->tried) {
+    m->tried = true;
+    int64_t bad = 0;
+    for (int32_t i = 0; i < b->n_segs; i++) bad += b->segs[i].rejected;
+    if (b->n_segs > 0 && parsed->length + bad == b->n_events) {
+      m->gstart = sl_malloc((size_t)b->n_segs * sizeof *m->gstart);
+      int64_t g = 0;
+      for (int32_t i = 0; m->gstart && i < b->n_segs; i++) {
+        m->gstart[i] = g;
+        g += b->segs[i].n_lines - b->segs[i].rejected;
+      }
+    }
+  }
+  if (!m->gstart) return NULL;
+  int32_t lo = 0, hi = b->n_segs - 1;
+  while (lo < hi) {
+    int32_t mid = (lo + hi + 1) / 2;
+    if (m->gstart[mid] <= row)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  *rel = row - m->gstart[lo];
+  return &b->segs[lo];
+}
+
+/* A late record, or one without an event time: dead letter, and rejected
+ * in its request's answer (its segment's count). */
 static void late_record(struct sl_sqlh *q, struct sl_trigger *t,
+                        struct sl_rt_batch *rb, struct row_map *map,
                         const struct sl_batch *b, int64_t row,
                         const char *reason) {
   sl__count(&t->m->dead_letters, 1);
+  int64_t rel = row;
+  struct sl_rt_segment *sg = row_segment(map, rb, b, row, &rel);
+  const char *source = NULL;
+  if (sg) {
+    sg->rejected++;
+    source = sg->pos.source;
+    /* A file's position is its 1-based line; only exact when the chunk
+     * had no bad lines before this row. */
+    if (source) rel += (int64_t)sg->pos.b;
+  }
   if (!q->rt->dead) return;
   struct sl_batch *one = NULL;
   struct sl_text txt = {0};
   if (sl_batch_slice(b, row, 1, &one, NULL) == 0 &&
       sl__batch_to_jsonl(one, &txt) == 0)
     sl__deadletter_write(q->rt->dead, txt.p, txt.len, reason, t->spec->name,
-                         NULL, row);
+                         source, rel);
   if (one) sl_batch_free(one);
   sl_free(txt.p);
 }
@@ -286,6 +354,7 @@ int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t,
   const int64_t *ts = sl_array_i64(col);
   int rc = 0;
   struct window *closed = NULL;
+  struct row_map map = {0};
   pthread_mutex_lock(&q->mu);
   q->last_arrival_ms = sl__now_ms();
   int64_t run_start = 0, run_win = 0;
@@ -294,11 +363,11 @@ int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t,
     bool ok = r < parsed->length && sl_array_is_valid(col, r);
     int64_t win = ok ? floor_div(ts[r], wlen) * wlen : 0;
     if (ok && win + wlen <= q->emitted_to) {
-      late_record(q, t, parsed, r, "late record: its window was already "
+      late_record(q, t, b, &map, parsed, r, "late record: its window was already "
                                    "emitted (see allowedLateness)");
       ok = false;
     } else if (!ok && r < parsed->length) {
-      late_record(q, t, parsed, r, "null event time");
+      late_record(q, t, b, &map, parsed, r, "null event time");
     }
     if (in_run && (!ok || win != run_win)) {
       struct sl_batch *part = NULL;
@@ -324,6 +393,7 @@ int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t,
   }
   if (q->any) closed = take_closed(q, q->max_ts - late, wlen);
   pthread_mutex_unlock(&q->mu);
+  sl_free(map.gstart);
   while (closed) {
     struct window *nx = closed->next;
     window_emit(q, closed);

@@ -120,3 +120,49 @@ int sl__rt_emit(struct sl_runtime *rt, const struct sl_batch *out,
   }
   return 0;
 }
+
+void sl__rt_seal(struct sl_runtime *rt, struct sl_ack *ack) {
+  if (!ack || !ack->key[0]) return;
+  for (int32_t i = 0; i < rt->n_sinks; i++) {
+    struct sl_sink *s = &rt->sinks[i];
+    if (s->state && s->spec->vt->seal) s->spec->vt->seal(s, ack);
+  }
+}
+
+static bool key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+bool sl__position_key_offsets(struct sl_trigger *t,
+                              const struct sl_rt_segment *segs, int32_t n,
+                              char *buf, size_t cap) {
+  (void)t;
+  if (n <= 0 || !segs[0].pos.source || cap < 48) return false;
+  const char *src = segs[0].pos.source;
+  for (int32_t i = 0; i < n; i++)
+    if (!(segs[i].pos.flags & SL_POS_OFFSETS) || !segs[i].pos.source ||
+        strcmp(segs[i].pos.source, src) ||
+        (i > 0 && segs[i].pos.a != segs[i - 1].pos.end))
+      return false;
+  char name[40];
+  size_t k = 0, len = strlen(src);
+  bool changed = len > 20;
+  for (size_t i = 0; i < len && k < sizeof name - 1; i++) {
+    name[k++] = key_char(src[i]) ? src[i] : '_';
+    changed |= !key_char(src[i]);
+  }
+  name[k] = '\0';
+  uint64_t h = 1469598103934665603ull; /* FNV-1a: a stable name, not security */
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)src[i]) * 1099511628211ull;
+  int w;
+  if (changed)
+    w = snprintf(buf, cap, "%.20s_%08x-%020llu-%020llu", name,
+                 (unsigned)(h & 0xffffffffu), (unsigned long long)segs[0].pos.a,
+                 (unsigned long long)(segs[n - 1].pos.end - 1));
+  else
+    w = snprintf(buf, cap, "%s-%020llu-%020llu", name,
+                 (unsigned long long)segs[0].pos.a,
+                 (unsigned long long)(segs[n - 1].pos.end - 1));
+  return w > 0 && (size_t)w < cap;
+}

@@ -85,6 +85,12 @@ struct sl_ack {
    * (a window's result stands for the batches that fed it). */
   struct sl_ack **deps;
   int32_t n_deps;
+  /* Position key of the batch's rows (docs/runtime.md, "Replays overwrite"):
+   * set at cut by the trigger's position_key when its source can replay
+   * (file, kafka); "" otherwise. A composite ack's key is set by whoever
+   * built it (a window: its start and its inputs' keys). Sinks that publish
+   * files name them after it so that a replay rewrites the same names. */
+  char key[80];
 };
 void sl__ack_retain(struct sl_ack *a);
 void sl__ack_release(struct sl_ack *a);
@@ -137,6 +143,14 @@ struct sl_workers;
 int sl__batcher_append(struct sl_batcher *b, const char *data, size_t len,
                        int64_t n_lines, struct sl_ticket *ticket,
                        const struct sl_rt_pos *pos, struct sl_error *err);
+/* Appends n parts that form one batch of their own, cut before and after
+ * whatever maxEvents/maxBytes/maxWait say: the replay of a batch recorded
+ * before a crash, so that it gets the same rows and position key. */
+int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
+                             const char *const *data, const size_t *len,
+                             const int64_t *n_lines,
+                             const struct sl_rt_pos *pos,
+                             struct sl_error *err);
 /* Cuts the open batch now (drain, end of a file). */
 void sl__batcher_flush(struct sl_batcher *b);
 /* Admission: waits up to timeout_ms for the trigger's queue to have room
@@ -166,7 +180,22 @@ struct sl_trigger_vtable {
    * in order). Called under the batcher lock, in sequence order. */
   void (*cut)(struct sl_trigger *t, uint64_t seq,
               const struct sl_rt_segment *segs, int32_t n);
+  /* The position key of a batch being cut (segs[0, n), before `cut`):
+   * writes a key of [A-Za-z0-9._-] (at most cap-1 bytes) into buf and
+   * returns true when the trigger replays the same batch, with the same
+   * segments, after a crash (so a key names the same rows in every run);
+   * false (or NULL) when the source cannot replay (http, cron). Under the
+   * batcher lock. sl__position_key_offsets is a ready one for
+   * SL_POS_OFFSETS positions (one stream, contiguous offsets). */
+  bool (*position_key)(struct sl_trigger *t, const struct sl_rt_segment *segs,
+                       int32_t n, char *buf, size_t cap);
 };
+/* "<source>-<first offset>-<last offset>" (source with characters outside
+ * [A-Za-z0-9._-] as '_', then a hash when it was changed or long) for
+ * segments that all carry SL_POS_OFFSETS of one source; false otherwise. */
+bool sl__position_key_offsets(struct sl_trigger *t,
+                              const struct sl_rt_segment *segs, int32_t n,
+                              char *buf, size_t cap);
 
 struct sl_trigger {
   struct sl_runtime *rt;
@@ -200,6 +229,10 @@ struct sl_sink_vtable {
   /* Called about once a second from the runtime's timer (roll by seconds). */
   void (*tick)(struct sl_sink *s, int64_t now_ms);
   void (*destroy)(struct sl_sink *s);
+  /* Every row of `ack` was written (the handler is done with that batch or
+   * window): a sink that keeps rows of a keyed ack (ack->key[0]) in files of
+   * their own publishes them now. May be NULL. */
+  void (*seal)(struct sl_sink *s, struct sl_ack *ack);
 };
 
 struct sl_sink {
@@ -240,6 +273,9 @@ int sl__rt_process(struct sl_trigger *t, struct sl_rt_batch *b, int worker,
 /* Hands result rows to every sink (the handler's emit). */
 int sl__rt_emit(struct sl_runtime *rt, const struct sl_batch *out,
                 struct sl_ack *ack, struct sl_error *err);
+
+/* Tells every sink that ack's rows were all written (sink->seal). */
+void sl__rt_seal(struct sl_runtime *rt, struct sl_ack *ack);
 
 /* Dead letters: one JSON object per line with record, reason, trigger,
  * position. Thread-safe. */

@@ -107,6 +107,7 @@ static void *worker_main(void *arg) {
     struct sl_error err = {0};
     b->ack->batch = b;
     int rc = sl__rt_process(t, b, a.slot, &err);
+    sl__rt_seal(t->rt, b->ack); /* keyed files of this batch: publish */
     b->ack->batch = NULL;
     clock_gettime(CLOCK_MONOTONIC, &s1);
     (void)t0;

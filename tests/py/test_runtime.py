@@ -224,9 +224,6 @@ spec:
     assert all(abs(g - 0.3) < 0.002 for g in gaps), gaps
 
 
-@pytest.mark.xfail(strict=False, reason="known window: a kill -9 between a Parquet "
-                   "publish (rename) and the file trigger's checkpoint write re-reads "
-                   "that file's rows; needs a two-phase commit between sink and trigger")
 def test_file_trigger_resumes_after_kill9_without_duplicates(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
