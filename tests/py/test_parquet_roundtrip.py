@@ -307,7 +307,15 @@ def test_dictionary_fallback(tmp_path):
                   "low": pa.array([f"v{i % 10}" for i in range(n)])})
     path = tmp_path / "fb.parquet"
     pqutil.write(t, path, "dictionary_bytes=10000")
-    cols = pq.ParquetFile(path).metadata.row_group(0)
-    assert "RLE_DICTIONARY" not in cols.column(0).encodings
-    assert "RLE_DICTIONARY" in cols.column(1).encodings
+    theirs = tmp_path / "fb_pa.parquet"
+    pq.write_table(t, theirs, dictionary_pagesize_limit=10000)
+    ours_rg = pq.ParquetFile(path).metadata.row_group(0)
+    pa_rg = pq.ParquetFile(theirs).metadata.row_group(0)
+    # Like parquet-cpp: the leading pages keep the dictionary, the rest fall
+    # back to PLAIN; a small dictionary never falls back.
+    assert set(ours_rg.column(0).encodings) == set(pa_rg.column(0).encodings) == {"PLAIN", "RLE", "RLE_DICTIONARY"}
+    assert ours_rg.column(0).dictionary_page_offset is not None
+    assert ours_rg.column(0).total_compressed_size < 1.05 * pa_rg.column(0).total_compressed_size
+    assert "RLE_DICTIONARY" in ours_rg.column(1).encodings
     same(t, pq.read_table(path))
+    same(t, pqutil.read(path))

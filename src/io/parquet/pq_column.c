@@ -121,6 +121,7 @@ struct dict {
   int32_t count;
   int64_t *first; /* dense value index of each entry */
   uint32_t *idx;  /* per dense value */
+  int64_t n_indexed; /* leading values that have an index */
 };
 
 static uint64_t mix64(uint64_t x) {
@@ -130,8 +131,9 @@ static uint64_t mix64(uint64_t x) {
   return x;
 }
 
-/* Builds the dictionary; returns 1 when it grows past the byte limit
- * (fall back), 0 when done, or an error code < 0. */
+/* Builds the dictionary until it would grow past the byte limit:
+ * d->n_indexed leading values get an index (all of them when it fits), the
+ * rest fall back, as parquet-cpp does. Returns 0 or an error code < 0. */
 static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
                       int64_t limit, struct dict *d) {
   int64_t n = cb->n_values;
@@ -169,7 +171,10 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
     }
     if (d->slots[s] == 0) {
       bytes += strings ? 4 + sv[i].n : w;
-      if (bytes > limit) return 1;
+      if (bytes > limit) {
+        d->n_indexed = i;
+        return 0;
+      }
       if (d->count == first_cap) {
         first_cap *= 2;
         int64_t *p = sl_realloc(d->first, (size_t)first_cap * sizeof *p);
@@ -206,6 +211,7 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
     }
     d->idx[i] = (uint32_t)(d->slots[s] - 1);
   }
+  d->n_indexed = n;
   return 0;
 }
 
@@ -224,7 +230,6 @@ struct enc {
   struct pq_chunk_out *o;
   struct pq_buf page, comp, hdr, levels;
   enum sl_type_id type;
-  int value_enc; /* PQ_ENC_* of data pages */
   const struct dict *dict;
   int dict_bw;
 };
@@ -315,7 +320,7 @@ static int encode_levels(struct enc *e, const uint16_t *lv, int64_t n,
   return 0;
 }
 
-static int data_page(struct enc *e, int64_t l0, int64_t l1, int64_t v0,
+static int data_page(struct enc *e, int enc, int64_t l0, int64_t l1, int64_t v0,
                      int64_t v1, int64_t rows, struct sl_error *err) {
   const struct pq_colbuf *cb = e->cb;
   const struct pq_leaf *leaf = e->leaf;
@@ -326,7 +331,7 @@ static int data_page(struct enc *e, int64_t l0, int64_t l1, int64_t v0,
   memset(&h, 0, sizeof h);
   h.type = e->cfg->page_version == 2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA;
   h.num_values = (int32_t)(l1 - l0);
-  h.encoding = e->value_enc;
+  h.encoding = enc;
   h.num_nulls = (int32_t)((l1 - l0) - (v1 - v0));
   h.num_rows = (int32_t)rows;
   h.is_compressed = e->cfg->codec != PQ_CODEC_UNCOMPRESSED;
@@ -341,11 +346,11 @@ static int data_page(struct enc *e, int64_t l0, int64_t l1, int64_t v0,
     h.def_len = (int32_t)(b->size - before);
   }
   size_t levels_len = b->size;
-  if (e->value_enc == PQ_ENC_RLE_DICTIONARY) {
+  if (enc == PQ_ENC_RLE_DICTIONARY) {
     uint8_t bw = (uint8_t)e->dict_bw;
     if ((rc = pq_buf_append(b, &bw, 1))) goto oom;
     if ((rc = pq_rle_encode_u32(e->dict->idx + v0, v1 - v0, bw, b))) goto oom;
-  } else if (e->value_enc == PQ_ENC_DELTA_BINARY_PACKED) {
+  } else if (enc == PQ_ENC_DELTA_BINARY_PACKED) {
     const uint8_t *p = cb->values.data + (size_t)v0 * (size_t)cb->width;
     rc = cb->width == 4
              ? pq_delta_encode_i32((const int32_t *)(const void *)p, v1 - v0, b)
@@ -359,8 +364,8 @@ oom:
   return sl_error_set(err, rc, "out of memory encoding a page");
 }
 
-static int64_t value_cost(const struct enc *e, int64_t v) {
-  if (e->value_enc == PQ_ENC_RLE_DICTIONARY) return e->dict_bw + 1;
+static int64_t value_cost(const struct enc *e, int enc, int64_t v) {
+  if (enc == PQ_ENC_RLE_DICTIONARY) return e->dict_bw + 1;
   if (e->type == SL_TYPE_BOOL) return 1;
   if (e->cb->width == 4) return 32;
   if (e->cb->width == 8) return 64;
@@ -402,9 +407,15 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
     goto cleanup;
   }
   bool is_int = leaf->phys == PQ_INT32 || leaf->phys == PQ_INT64;
-  e.value_enc = cfg->delta_integers && is_int && e.type != SL_TYPE_NULL
-                    ? PQ_ENC_DELTA_BINARY_PACKED
-                    : PQ_ENC_PLAIN;
+  /* Encoding of values without (or past) the dictionary. */
+  int plain_enc = cfg->delta_integers && is_int && e.type != SL_TYPE_NULL
+                      ? PQ_ENC_DELTA_BINARY_PACKED
+                      : PQ_ENC_PLAIN;
+  int64_t n = cb.n_levels;
+  int16_t max_def = leaf->max_def;
+  /* Levels before switch_l are dictionary encoded, the rest plain; the
+   * switch falls on a record boundary with every earlier value indexed. */
+  int64_t switch_l = 0;
   if (cfg->dictionary && e.type != SL_TYPE_BOOL && e.type != SL_TYPE_NULL &&
       cb.n_values > 0) {
     bool strings = leaf->phys == PQ_BYTE_ARRAY;
@@ -413,12 +424,22 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
       rc = sl_error_set(err, -d, "out of memory building a dictionary");
       goto cleanup;
     }
-    if (d == 0) {
-      e.value_enc = PQ_ENC_RLE_DICTIONARY;
+    if (dict.n_indexed == cb.n_values) {
+      switch_l = n;
+    } else {
+      int64_t v = 0;
+      for (int64_t l = 0; l < n; l++) {
+        if (!cb.rep || cb.rep[l] == 0) {
+          if (v > dict.n_indexed) break;
+          switch_l = l;
+        }
+        if (!cb.def || cb.def[l] == max_def) v++;
+      }
+    }
+    if (switch_l > 0) {
       e.dict = &dict;
       e.dict_bw = pq_bit_width((uint64_t)(dict.count - 1));
       if (e.dict_bw == 0) e.dict_bw = 1; /* some readers reject width 0 */
-      /* The dictionary page. */
       struct pq_page_header h;
       memset(&h, 0, sizeof h);
       h.type = PQ_PAGE_DICTIONARY;
@@ -430,40 +451,39 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
         goto cleanup;
       }
       o->dict_offset = 0;
-      o->encodings |= 1u << PQ_ENC_PLAIN;
-      struct pq_page_header hh = h;
-      if ((rc = write_page(&e, &hh, &e.page, 0, err))) goto cleanup;
+      o->encodings |= 1u << PQ_ENC_PLAIN | 1u << PQ_ENC_RLE_DICTIONARY;
+      if ((rc = write_page(&e, &h, &e.page, 0, err))) goto cleanup;
     }
   }
   o->data_offset = (int64_t)o->bytes.size;
-  o->encodings |= 1u << e.value_enc;
+  if (switch_l < n || n == 0) o->encodings |= 1u << plain_enc;
   o->encodings |= 1u << PQ_ENC_RLE;
   /* Cut pages at record boundaries once their estimated size reaches
-   * page_bytes. */
+   * page_bytes, and where the dictionary ends. */
   int64_t budget = cfg->page_bytes * 8; /* in bits */
   int64_t l0 = 0, v0 = 0, v = 0, rows = 0, cost = 0;
-  int64_t n = cb.n_levels;
-  int16_t max_def = leaf->max_def;
+  int enc = switch_l > 0 ? PQ_ENC_RLE_DICTIONARY : plain_enc;
   for (int64_t l = 0; l < n; l++) {
     bool starts_row = !cb.rep || cb.rep[l] == 0;
-    if (starts_row && l > l0 && cost >= budget) {
-      if ((rc = data_page(&e, l0, l, v0, v, rows, err))) goto cleanup;
+    if (starts_row && l > l0 && (cost >= budget || l == switch_l)) {
+      if ((rc = data_page(&e, enc, l0, l, v0, v, rows, err))) goto cleanup;
       l0 = l;
       v0 = v;
       rows = 0;
       cost = 0;
     }
+    if (l == switch_l) enc = plain_enc;
     rows += starts_row;
     if (!cb.def || cb.def[l] == max_def) {
       if (e.type != SL_TYPE_NULL) {
-        cost += value_cost(&e, v);
+        cost += value_cost(&e, enc, v);
         v++;
       }
     }
     cost += 2;
   }
   if (n > l0 || n == 0) {
-    if ((rc = data_page(&e, l0, n, v0, v, rows, err))) goto cleanup;
+    if ((rc = data_page(&e, enc, l0, n, v0, v, rows, err))) goto cleanup;
   }
 cleanup:
   if (rc) pq_chunk_out_release(o);

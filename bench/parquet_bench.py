@@ -1,0 +1,107 @@
+"""Parquet write and read throughput: sluice against pyarrow and DuckDB.
+
+Builds a 10-million-row log table (timestamps, hosts, methods, paths,
+status codes, user ids, latencies, bytes, countries with nulls) once, then
+writes it with zstd and with snappy through sluice's writer (through the
+Arrow C Data Interface, zero-copy), pyarrow.parquet.write_table and DuckDB
+COPY, and reads every file back with sluice's reader and pyarrow. Prints
+rows/s, MB/s (of the in-memory Arrow table) and file sizes, with ratios.
+
+    .venv/bin/python bench/parquet_bench.py [--rows N] [--repeat R]
+
+Not a test: numbers depend on the machine; run peers side by side.
+"""
+import argparse
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "py"))
+import pqutil  # noqa: E402
+
+
+def log_table(n, seed=42):
+    rng = np.random.default_rng(seed)
+    ts = 1_764_000_000_000_000 + np.cumsum(rng.integers(0, 2000, n))
+    hosts = pa.array([f"web-{i:02d}.example.com" for i in range(40)])
+    methods = pa.array(["GET", "POST", "PUT", "DELETE", "HEAD"])
+    paths = pa.array([f"/api/v1/{r}/{k}" for r in ("users", "orders", "items", "carts", "search")
+                      for k in range(60)])
+    countries = pa.array(["US", "DE", "FR", "IN", "BR", "JP", "GB", "CN", None, "IL"])
+    status = rng.choice(np.array([200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 500], dtype=np.int32), n)
+    return pa.table({
+        "ts": pa.array(ts, type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "host": hosts.take(pa.array(rng.integers(0, len(hosts), n))),
+        "method": methods.take(pa.array(rng.choice(5, n, p=[0.7, 0.2, 0.05, 0.03, 0.02]))),
+        "path": paths.take(pa.array(rng.integers(0, len(paths), n))),
+        "status": pa.array(status),
+        "user_id": pa.array(rng.integers(1, 5_000_000, n)),
+        "latency_ms": pa.array(np.round(rng.lognormal(3.0, 1.0, n), 3)),
+        "bytes": pa.array(rng.integers(0, 200_000, n)),
+        "country": countries.take(pa.array(rng.integers(0, len(countries), n))),
+    })
+
+
+def best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--dir", default=None)
+    args = ap.parse_args()
+    n = args.rows
+    t = log_table(n)
+    mb = t.nbytes / 1e6
+    print(f"table: {n:,} rows, {t.num_columns} columns, {mb:.0f} MB in Arrow; "
+          f"{os.cpu_count()} cores; pyarrow {pa.__version__}, duckdb {duckdb.__version__}")
+    tmp = pathlib.Path(args.dir or tempfile.mkdtemp(prefix="pqbench-"))
+    con = duckdb.connect()
+    con.register("t", t)
+    rows = []
+    for codec in ["zstd", "snappy"]:
+        files = {}
+        writers = {
+            "sluice": lambda p: pqutil.write(t, p, f"compression={codec};fsync=0"),
+            "pyarrow": lambda p: pq.write_table(t, p, compression=codec),
+            "duckdb": lambda p: con.execute(f"COPY t TO '{p}' (FORMAT parquet, COMPRESSION {codec})"),
+        }
+        res = {}
+        for name, fn in writers.items():
+            p = tmp / f"{name}-{codec}.parquet"
+            files[name] = p
+            s = best(lambda: fn(p), args.repeat)
+            res[name] = (s, p.stat().st_size)
+            print(f"write {codec:6s} {name:8s} {s:7.3f} s  {n / s / 1e6:6.2f} M rows/s  "
+                  f"{mb / s:7.1f} MB/s  file {p.stat().st_size / 1e6:7.1f} MB", flush=True)
+        base_s, base_size = res["pyarrow"]
+        s, size = res["sluice"]
+        print(f"  sluice vs pyarrow: {base_s / s:.2f}x faster, file {100 * (size / base_size - 1):+.1f}% size; "
+              f"vs duckdb: {res['duckdb'][0] / s:.2f}x faster, file "
+              f"{100 * (size / res['duckdb'][1] - 1):+.1f}% size")
+        rows.append((codec, res))
+        for fname in ["sluice", "pyarrow"]:
+            p = files[fname]
+            r_s = best(lambda: pqutil.read(p), args.repeat)
+            r_p = best(lambda: pq.read_table(p), args.repeat)
+            print(f"read  {codec:6s} {fname + ' file':14s} sluice {r_s:6.3f} s ({n / r_s / 1e6:6.2f} M rows/s)  "
+                  f"pyarrow {r_p:6.3f} s ({n / r_p / 1e6:6.2f} M rows/s)  ratio {r_p / r_s:.2f}x", flush=True)
+        assert pqutil.read(files["sluice"]).equals(pq.read_table(files["sluice"]))
+
+
+if __name__ == "__main__":
+    main()
