@@ -1,0 +1,161 @@
+"""More integration tests of `sluice run` (the real binary): the built-in
+default function, late records in HTTP answers, repeated kill -9 over plain,
+gzip and zstd inputs, partition folders from an unsorted column. DuckDB is
+the oracle. Binary: $SLUICE_BUILD/sluice or build/sluice."""
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import duckdb
+
+from test_runtime import SLUICE, free_port, gen_lines, post, start, wait_ready, write
+
+
+def test_default_function_aggregates_per_minute_like_duckdb(tmp_path):
+    logs = tmp_path / "logs.jsonl"
+    subprocess.run([SLUICE, "gen", "--rows", "30000", "-o", str(logs)], check=True)
+    port = free_port()
+    p = subprocess.Popen([SLUICE, "run", "--port", str(port), "--out", "out"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_ready(port, p)
+        lines = logs.read_text().splitlines()
+        for i in range(0, len(lines), 5000):
+            st, res = post(port, "\n".join(lines[i:i + 5000]).encode())
+            assert st == 200 and res == {"accepted": 5000, "rejected": 0}, res
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(60) == 0
+    got = duckdb.sql(f"""select minute, service, level, requests, bytes, max_latency_ms
+        from read_parquet('{tmp_path}/out/**/*.parquet') order by all""").fetchall()
+    want = duckdb.sql(f"""select date_trunc('minute', ts::timestamptz) as minute, service, level,
+        count(*), sum(bytes), max(latency_ms) from read_json_auto('{logs}')
+        group by all order by all""").fetchall()
+    assert len(got) == len(want) and len(got) > 10
+    for g, w in zip(got, want):
+        assert g[0].timestamp() == w[0].timestamp() and g[1:] == w[1:]
+
+
+WINDOW_SPEC = """
+metadata: {{name: w}}
+spec:
+  runtime: sql
+  sql:
+    mode: window
+    window: 1m
+    allowedLateness: 0s
+    timeColumn: ts
+    query: "SELECT count(*) AS n FROM events"
+  input: {{schema: "ts: timestamp[ms], k: int64"}}
+  triggers:
+    web: {{kind: http, batch: {{maxWait: 0ms}}, attributes: {{port: {port}}}}}
+  sinks:
+    pq: {{kind: parquet, attributes: {{path: {out}}}}}
+  deadLetter: {dead}
+"""
+
+
+def test_late_record_is_rejected_in_the_answer_and_dead_lettered(tmp_path):
+    port = free_port()
+    out, dead = tmp_path / "out", tmp_path / "dead.jsonl"
+    p = start(write(tmp_path / "f.yaml", WINDOW_SPEC.format(port=port, out=out, dead=dead)), tmp_path)
+    try:
+        wait_ready(port, p)
+        assert post(port, '{"ts": "2024-01-01T00:00:10Z", "k": 1}') == (200, {"accepted": 1, "rejected": 0})
+        # Watermark passes 00:01: the first window is emitted.
+        assert post(port, '{"ts": "2024-01-01T00:02:00Z", "k": 2}') == (200, {"accepted": 1, "rejected": 0})
+        st, res = post(port, '{"ts": "2024-01-01T00:00:20Z", "k": 3}\n{"ts": "2024-01-01T00:02:30Z", "k": 4}')
+        assert (st, res) == (200, {"accepted": 1, "rejected": 1})
+        # Every record rejected: 400 with the counts.
+        assert post(port, '{"ts": "2024-01-01T00:00:30Z", "k": 5}') == (400, {"accepted": 0, "rejected": 1})
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0
+    letters = [json.loads(l) for l in open(dead)]
+    assert [json.loads(d["record"])["k"] for d in letters] == [3, 5]
+    assert all(d["reason"].startswith("late record") for d in letters)
+    assert duckdb.sql(f"select sum(n) from '{out}/*.parquet'").fetchall()[0][0] == 3
+
+
+FILE_SPEC = """metadata: {{name: files}}
+spec:
+  runtime: passthrough
+  admin: {{port: {admin}}}
+  input: {{schema: "ts: timestamp[ms], service: utf8, seq: int64, bytes: int64"}}
+  triggers:
+    files:
+      kind: file
+      numWorkers: 2
+      maxWorkers: 3
+      batch: {{maxEvents: 7000, maxWait: 5ms}}
+      attributes: {{path: "{logs}/*.jsonl*", chunkBytes: 32KiB}}
+  sinks:
+    pq: {{kind: parquet, attributes: {{path: {out}, rollRows: 15000, fsync: false, partition: "s={{service}}"}}}}
+"""
+
+
+def test_file_trigger_survives_repeated_kill9_on_plain_gz_zst(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    per_file, n = 40_000, 0
+    for f in range(6):
+        text = "\n".join(gen_lines(per_file, n)) + "\n"
+        n += per_file
+        name = logs / ("f%02d.jsonl" % f)
+        if f % 3 == 1:
+            with gzip.open(str(name) + ".gz", "wt") as g:
+                g.write(text)
+        elif f % 3 == 2:
+            name.write_text(text)
+            subprocess.run(["zstd", "-q", "--rm", str(name)], check=True)
+        else:
+            name.write_text(text)
+    out = tmp_path / "out"
+    spec = write(tmp_path / "f.yaml", FILE_SPEC.format(admin=free_port(), logs=logs, out=out))
+    rnd = random.Random(7)
+    for _ in range(6):
+        p = start(spec, tmp_path)
+        time.sleep(rnd.uniform(0.05, 0.45))
+        p.kill()
+        p.wait()
+    p = start(spec, tmp_path)
+    assert p.wait(120) == 0, p.stderr.read().decode()
+    rows = duckdb.sql(f"select count(*), count(distinct seq), sum(seq) from "
+                      f"read_parquet('{out}/**/*.parquet', hive_partitioning=true) where s = service").fetchall()[0]
+    assert rows == (n, n, n * (n - 1) // 2)
+    names = [q.name for q in out.glob("**/*.parquet")]
+    assert names and all(x.startswith("part-f") for x in names)
+
+
+def test_partition_by_unsorted_column_groups_rows(tmp_path):
+    port = free_port()
+    out, dead = tmp_path / "out", tmp_path / "dead.jsonl"
+    spec = write(tmp_path / "f.yaml", f"""metadata: {{name: p}}
+spec:
+  runtime: passthrough
+  input: {{schema: "ts: timestamp[ms], service: utf8, seq: int64, bytes: int64"}}
+  triggers:
+    web: {{kind: http, batch: {{maxEvents: 100000, maxWait: 20ms}}, attributes: {{port: {port}}}}}
+  sinks:
+    pq: {{kind: parquet, attributes: {{path: {out}, partition: "svc={{service}}/b={{bytes}}"}}}}
+""")
+    p = start(spec, tmp_path)
+    try:
+        wait_ready(port, p)
+        lines = [json.dumps({"ts": "2024-01-01T00:00:00Z", "service": "svc%d" % (i % 5),
+                             "seq": i, "bytes": i % 3}) for i in range(30000)]
+        assert post(port, "\n".join(lines)) == (200, {"accepted": 30000, "rejected": 0})
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0
+    files = list(out.glob("**/*.parquet"))
+    assert len(files) == 15  # one file per folder, not one per run of rows
+    got = duckdb.sql(f"""select svc, b, count(*), min(seq), max(seq), bool_and(service = svc)
+        from read_parquet('{out}/**/*.parquet', hive_partitioning=true) group by all order by all""").fetchall()
+    want = duckdb.sql("""select 'svc' || (i % 5), i % 3, count(*), min(i), max(i), true
+        from range(30000) t(i) group by all order by all""").fetchall()
+    assert [(a, int(b), c, d, e, f) for a, b, c, d, e, f in got] == want
