@@ -201,7 +201,8 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
     uint64_t m = jp->blk_stop >> off;
     if (m) {
       unsigned k = (unsigned)__builtin_ctzll(m);
-      if (p[k] == '"' && ((jp->blk_high >> off) & ((1ull << k) - 1ull)) == 0) {
+      if (p + k < jp->end && p[k] == '"' &&
+          ((jp->blk_high >> off) & ((1ull << k) - 1ull)) == 0) {
         *esc = false;
         return p + k;
       }
@@ -430,7 +431,7 @@ static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
     rc = sl_bytes_reserve(&c->data, (int64_t)len);
     if (rc) return hard(jp, rc);
     if (!esc) {
-      memcpy(c->data.data + c->data.size, s, len);
+      if (len) memcpy(c->data.data + c->data.size, s, len);
       c->data.size += (int64_t)len;
     } else {
       c->data.size += (int64_t)unescape(jp, s, len, c->data.data + c->data.size);
@@ -768,7 +769,7 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
   while (p < end) {
     const uint8_t *line = p;
     p = ws(p, end);
-    if (p >= end || *p == '\n') {
+    if ((p >= end || *p == '\n') && p - line <= max_line) {
       t->lines++;
       t->empty_lines++;
       p = p < end ? p + 1 : p;
@@ -776,7 +777,9 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
     }
     const uint8_t *q;
     jp.err_at = NULL;
-    if (*p == '{') {
+    if (p >= end || *p == '\n') {
+      q = p; /* a blank line over the length limit: reported below */
+    } else if (*p == '{') {
       q = object(&jp, p, root, rows + 1, 1);
       if (q) {
         q = ws(q, end);
