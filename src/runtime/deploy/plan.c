@@ -122,6 +122,15 @@ static int fail(struct sl_deploy_plan *p, struct sl_error *err,
                       p->spec->file, path, expected);
 }
 
+/* For a key left at its default: point at the section that lacks it. */
+static int fail_default(struct sl_deploy_plan *p, struct sl_error *err,
+                        int line, int col, const char *path,
+                        const char *expected, const char *def) {
+  return sl_error_set(err, SL_EINVAL,
+                      "%s:%d:%d: %s: expected %s, found the default '%s'",
+                      p->spec->file, line, col, path, expected, def);
+}
+
 static int quantities(struct sl_deploy_plan *p, const struct sl_ynode *m,
                       const char *path, struct sl_deploy_quantity *q, int *n,
                       struct sl_error *err) {
@@ -191,11 +200,16 @@ static int http_and_health(struct sl_deploy_plan *p, struct sl_error *err) {
     const char *host = attr_str(t->vt->config, t->attrs, "host");
     int64_t port = attr_int(t->vt->config, t->attrs, "port", 8080);
     if (loopback(host)) {
+      static const char want[] =
+          "0.0.0.0 in a pod, so that the Service and the probes reach it "
+          "(write host: ${SLUICE_HOST:-127.0.0.1}; the Deployment sets "
+          "SLUICE_HOST=0.0.0.0)";
       snprintf(path, sizeof path, "spec.triggers.%s.attributes.host", t->name);
-      return fail(p, err, trigger_attr_node(p, t->name, "host"), path,
-                  "0.0.0.0 in a pod, so that the Service and the probes "
-                  "reach it (write host: ${SLUICE_HOST:-127.0.0.1}; the "
-                  "Deployment sets SLUICE_HOST=0.0.0.0)");
+      const struct sl_ynode *hn = trigger_attr_node(p, t->name, "host");
+      if (!hn)
+        return fail_default(p, err, t->line, t->col, path, want,
+                            host ? host : "");
+      return fail(p, err, hn, path, want);
     }
     if (port == 0) {
       snprintf(path, sizeof path, "spec.triggers.%s.attributes.port", t->name);
@@ -231,12 +245,19 @@ static int http_and_health(struct sl_deploy_plan *p, struct sl_error *err) {
     if (p->http[k].port == p->health_port)
       return fail(p, err, spec_node(p, "admin"), "spec.admin.port",
                   "a port no http trigger uses");
-  if (loopback(s->admin.host))
-    return fail(p, err, tree_get(spec_node(p, "admin"), "host"),
-                "spec.admin.host",
-                "0.0.0.0 in a pod, so that the kubelet's probes and "
-                "Prometheus reach /live, /ready and /metrics (write host: "
-                "${SLUICE_HOST:-127.0.0.1})");
+  if (loopback(s->admin.host)) {
+    static const char want[] =
+        "0.0.0.0 in a pod, so that the kubelet's probes and Prometheus reach "
+        "/live, /ready and /metrics (write host: ${SLUICE_HOST:-127.0.0.1}; "
+        "the Deployment sets SLUICE_HOST=0.0.0.0)";
+    const struct sl_ynode *hn = tree_get(spec_node(p, "admin"), "host");
+    if (hn) return fail(p, err, hn, "spec.admin.host", want);
+    const struct sl_ynode *at = spec_node(p, "admin");
+    if (!at) at = tree_get(p->root, "spec");
+    return fail_default(p, err, at ? at->line : 0, at ? at->col : 0,
+                        "spec.admin.host", want,
+                        s->admin.host ? s->admin.host : "");
+  }
   return 0;
 }
 
