@@ -30,8 +30,8 @@ static void usage(FILE *f) {
           "generates N records\n"
           "  (L records per message), else each line of stdin is one "
           "message.\n"
-          "  --stream NAME creates the JetStream stream over the subject when "
-          "it is missing.\n"
+          "  --stream NAME creates the JetStream stream when it is missing, "
+          "over the subject's\n  first token (logs.web -> logs.>).\n"
           "Prints the messages published and the rate on stderr.\n");
 }
 
@@ -121,7 +121,13 @@ static int pub_nats(const char *url, const char *subject, bool jetstream,
         jsStreamConfig sc;
         jsStreamConfig_Init(&sc);
         sc.Name = stream;
-        const char *subs[1] = {subject};
+        /* The stream covers the subject's first token: "logs.web" -> "logs.>". */
+        char wide[512];
+        const char *dot = strchr(subject, '.');
+        snprintf(wide, sizeof wide, "%.*s%s",
+                 (int)(dot ? dot - subject : (long)strlen(subject)), subject,
+                 dot ? ".>" : "");
+        const char *subs[1] = {wide};
         sc.Subjects = subs;
         sc.SubjectsLen = 1;
         sc.Storage = js_FileStorage;
