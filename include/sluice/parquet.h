@@ -146,7 +146,10 @@ struct sl_parquet_read_options {
    * largest value count of one column chunk. */
   int64_t max_page_bytes;  /* 1 GiB */
   int64_t max_chunk_values; /* 1Gi */
-  struct sl_pool *pool;    /* borrowed; NULL = decode columns inline */
+  /* Borrowed pool for decoding columns in parallel; NULL = the reader
+   * starts its own with `threads` threads (0 = one per core, 1 = inline). */
+  struct sl_pool *pool;
+  int threads;
 };
 
 void sl_parquet_read_options_init(struct sl_parquet_read_options *o);

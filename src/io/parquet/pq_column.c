@@ -46,7 +46,10 @@ static int set_minmax(struct pq_chunk_out *o, const void *min, size_t min_n,
   return 0;
 }
 
+/* subset (when not NULL) lists the dense indices of the distinct strings
+ * (a complete dictionary), so strings are compared once per entry. */
 static int compute_stats(const struct pq_leaf *leaf, const struct pq_colbuf *cb,
+                         const int64_t *subset, int64_t n_subset,
                          struct pq_chunk_out *o) {
   enum sl_type_id t = leaf->nodes[leaf->n_nodes - 1].type;
   o->stats.has_null_count = true;
@@ -104,9 +107,11 @@ static int compute_stats(const struct pq_leaf *leaf, const struct pq_colbuf *cb,
   default: {
     const struct pq_sv *x = (const struct pq_sv *)(const void *)v;
     const struct pq_sv *mn = &x[0], *mx = &x[0];
-    for (int64_t i = 1; i < n; i++) {
-      if (sv_cmp(&x[i], mn) < 0) mn = &x[i];
-      if (sv_cmp(&x[i], mx) > 0) mx = &x[i];
+    int64_t m = subset ? n_subset : n;
+    for (int64_t k = 1; k < m; k++) {
+      const struct pq_sv *y = &x[subset ? subset[k] : k];
+      if (sv_cmp(y, mn) < 0) mn = y;
+      if (sv_cmp(y, mx) > 0) mx = y;
     }
     return set_minmax(o, mn->p, (size_t)mn->n, mx->p, (size_t)mx->n);
   }
@@ -120,6 +125,7 @@ struct dict {
   uint64_t mask;
   int32_t count;
   int64_t *first; /* dense value index of each entry */
+  uint64_t *keys; /* per entry: the value's bits, or a string's hash */
   uint32_t *idx;  /* per dense value */
   int64_t n_indexed; /* leading values that have an index */
 };
@@ -131,6 +137,32 @@ static uint64_t mix64(uint64_t x) {
   return x;
 }
 
+static int dict_grow_entries(struct dict *d, int64_t *cap) {
+  *cap *= 2;
+  int64_t *f = sl_realloc(d->first, (size_t)*cap * sizeof *f);
+  if (!f) return -SL_ENOMEM;
+  d->first = f;
+  uint64_t *k = sl_realloc(d->keys, (size_t)*cap * sizeof *k);
+  if (!k) return -SL_ENOMEM;
+  d->keys = k;
+  return 0;
+}
+
+static int dict_rehash(struct dict *d, bool strings) {
+  uint64_t ncap = (d->mask + 1) * 2;
+  int32_t *ns = sl_calloc(ncap, sizeof *ns);
+  if (!ns) return -SL_ENOMEM;
+  for (int32_t e = 0; e < d->count; e++) {
+    uint64_t t = (strings ? d->keys[e] : mix64(d->keys[e])) & (ncap - 1);
+    while (ns[t]) t = (t + 1) & (ncap - 1);
+    ns[t] = e + 1;
+  }
+  sl_free(d->slots);
+  d->slots = ns;
+  d->mask = ncap - 1;
+  return 0;
+}
+
 /* Builds the dictionary until it would grow past the byte limit:
  * d->n_indexed leading values get an index (all of them when it fits), the
  * rest fall back, as parquet-cpp does. Returns 0 or an error code < 0. */
@@ -138,84 +170,58 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
                       int64_t limit, struct dict *d) {
   int64_t n = cb->n_values;
   uint64_t cap = 1024;
-  while (cap < (uint64_t)n * 2 && cap < (1u << 22)) cap *= 2;
+  while (cap < (uint64_t)n * 2 && cap < (1u << 20)) cap *= 2;
   d->slots = sl_calloc(cap, sizeof *d->slots);
   d->idx = sl_malloc((size_t)(n ? n : 1) * sizeof *d->idx);
-  int64_t first_cap = 1024;
-  d->first = sl_malloc((size_t)first_cap * sizeof *d->first);
-  if (!d->slots || !d->idx || !d->first) return -SL_ENOMEM;
+  int64_t ecap = 1024;
+  d->first = sl_malloc((size_t)ecap * sizeof *d->first);
+  d->keys = sl_malloc((size_t)ecap * sizeof *d->keys);
+  if (!d->slots || !d->idx || !d->first || !d->keys) return -SL_ENOMEM;
   d->mask = cap - 1;
   int64_t bytes = 0;
   const uint8_t *v = cb->values.data;
   const struct pq_sv *sv = (const struct pq_sv *)(const void *)v;
+  int rc;
   for (int64_t i = 0; i < n; i++) {
-    uint64_t h;
+    uint64_t key, s;
+    int32_t e;
     if (strings) {
-      h = XXH3_64bits(sv[i].p, (size_t)sv[i].n);
+      key = XXH3_64bits(sv[i].p, (size_t)sv[i].n);
+      s = key & d->mask;
+      while ((e = d->slots[s]) != 0) {
+        const struct pq_sv *o = &sv[d->first[e - 1]];
+        if (d->keys[e - 1] == key && o->n == sv[i].n &&
+            memcmp(o->p, sv[i].p, (size_t)o->n) == 0)
+          break;
+        s = (s + 1) & d->mask;
+      }
     } else {
-      uint64_t x = 0;
-      memcpy(&x, v + (size_t)i * (size_t)w, (size_t)w);
-      h = mix64(x);
+      key = 0;
+      memcpy(&key, v + (size_t)i * (size_t)w, (size_t)w);
+      s = mix64(key) & d->mask;
+      while ((e = d->slots[s]) != 0 && d->keys[e - 1] != key) s = (s + 1) & d->mask;
     }
-    uint64_t s = h & d->mask;
-    for (;;) {
-      int32_t e = d->slots[s];
-      if (e == 0) break;
-      int64_t j = d->first[e - 1];
-      bool eq = strings ? (sv[j].n == sv[i].n &&
-                           memcmp(sv[j].p, sv[i].p, (size_t)sv[i].n) == 0)
-                        : memcmp(v + (size_t)j * (size_t)w,
-                                 v + (size_t)i * (size_t)w, (size_t)w) == 0;
-      if (eq) break;
-      s = (s + 1) & d->mask;
-    }
-    if (d->slots[s] == 0) {
+    if (e == 0) {
       bytes += strings ? 4 + sv[i].n : w;
       if (bytes > limit) {
         d->n_indexed = i;
         return 0;
       }
-      if (d->count == first_cap) {
-        first_cap *= 2;
-        int64_t *p = sl_realloc(d->first, (size_t)first_cap * sizeof *p);
-        if (!p) return -SL_ENOMEM;
-        d->first = p;
-      }
+      if (d->count == ecap && (rc = dict_grow_entries(d, &ecap))) return rc;
       d->first[d->count] = i;
-      d->slots[s] = ++d->count;
-      if ((uint64_t)d->count * 2 > d->mask) {
-        /* Grow the table and rehash. */
-        uint64_t ncap = (d->mask + 1) * 2;
-        int32_t *ns = sl_calloc(ncap, sizeof *ns);
-        if (!ns) return -SL_ENOMEM;
-        for (int32_t e = 0; e < d->count; e++) {
-          int64_t j = d->first[e];
-          uint64_t hh;
-          if (strings) {
-            hh = XXH3_64bits(sv[j].p, (size_t)sv[j].n);
-          } else {
-            uint64_t x = 0;
-            memcpy(&x, v + (size_t)j * (size_t)w, (size_t)w);
-            hh = mix64(x);
-          }
-          uint64_t t = hh & (ncap - 1);
-          while (ns[t]) t = (t + 1) & (ncap - 1);
-          ns[t] = e + 1;
-        }
-        sl_free(d->slots);
-        d->slots = ns;
-        d->mask = ncap - 1;
-        d->idx[i] = (uint32_t)(d->count - 1);
-        continue;
-      }
+      d->keys[d->count] = key;
+      e = ++d->count;
+      d->slots[s] = e;
+      if ((uint64_t)d->count * 2 > d->mask && (rc = dict_rehash(d, strings))) return rc;
     }
-    d->idx[i] = (uint32_t)(d->slots[s] - 1);
+    d->idx[i] = (uint32_t)(e - 1);
   }
   d->n_indexed = n;
   return 0;
 }
 
 static void dict_release(struct dict *d) {
+  sl_free(d->keys);
   sl_free(d->slots);
   sl_free(d->first);
   sl_free(d->idx);
@@ -402,10 +408,6 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
   e.o = o;
   e.type = leaf->nodes[leaf->n_nodes - 1].type;
   o->num_values = cb.n_levels;
-  if (cfg->statistics && (rc = compute_stats(leaf, &cb, o))) {
-    rc = sl_error_set(err, rc, "out of memory");
-    goto cleanup;
-  }
   bool is_int = leaf->phys == PQ_INT32 || leaf->phys == PQ_INT64;
   /* Encoding of values without (or past) the dictionary. */
   int plain_enc = cfg->delta_integers && is_int && e.type != SL_TYPE_NULL
@@ -453,6 +455,14 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
       o->dict_offset = 0;
       o->encodings |= 1u << PQ_ENC_PLAIN | 1u << PQ_ENC_RLE_DICTIONARY;
       if ((rc = write_page(&e, &h, &e.page, 0, err))) goto cleanup;
+    }
+  }
+  if (cfg->statistics) {
+    bool whole = dict.first && dict.n_indexed == cb.n_values;
+    if ((rc = compute_stats(leaf, &cb, whole ? dict.first : NULL,
+                            whole ? dict.count : 0, o))) {
+      rc = sl_error_set(err, rc, "out of memory");
+      goto cleanup;
     }
   }
   o->data_offset = (int64_t)o->bytes.size;

@@ -190,11 +190,29 @@ static int decode_dict_indices(struct pctx *c, const uint8_t *p, size_t len,
   if (rc) return sl_error_prefix(c->err, "dictionary indices: ");
   if (c->strings) {
     const int64_t *o = (const int64_t *)(const void *)c->dict.offs.data;
-    for (int64_t i = 0; i < n; i++) {
-      int64_t b = o[idx[i]], e = o[idx[i] + 1];
-      if ((rc = append_string(c, out, c->dict.data.data + b, (size_t)(e - b))))
-        return rc;
+    size_t total = 0;
+    for (int64_t i = 0; i < n; i++) total += (size_t)(o[idx[i] + 1] - o[idx[i]]);
+    if (out->offs.size == 0) {
+      int64_t zero = 0;
+      if (pq_buf_append(&out->offs, &zero, 8)) return OOM();
     }
+    if (pq_buf_reserve(&out->data, total) ||
+        pq_buf_reserve(&out->offs, (size_t)n * 8))
+      return OOM();
+    uint8_t *dst = out->data.data + out->data.size;
+    int64_t *offs = (int64_t *)(void *)(out->offs.data + out->offs.size);
+    int64_t at = (int64_t)out->data.size;
+    const uint8_t *src = c->dict.data.data;
+    for (int64_t i = 0; i < n; i++) {
+      int64_t b = o[idx[i]], sl = o[idx[i] + 1] - b;
+      memcpy(dst, src + b, (size_t)sl);
+      dst += sl;
+      at += sl;
+      offs[i] = at;
+    }
+    out->data.size += total;
+    out->offs.size += (size_t)n * 8;
+    out->n += n;
     return 0;
   }
   if (c->type == SL_TYPE_NULL) {
@@ -512,6 +530,13 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
     goto cleanup;
   }
   const uint8_t *p = file + start, *end = p + m->total_compressed;
+  /* Reserve for the whole chunk up front: no copies as pages arrive. */
+  if (grow_levels(c, out, m->num_values) ||
+      (c->w && pq_buf_reserve(&out->v.data, (size_t)m->num_values * (size_t)c->w)) ||
+      (c->strings && pq_buf_reserve(&out->v.offs, (size_t)m->num_values * 8 + 8))) {
+    rc = OOM();
+    goto cleanup;
+  }
   int64_t base = out->n_levels; /* chunks of several row groups append */
   c->first_level = base;
   while (out->n_levels - base < m->num_values) {

@@ -592,6 +592,7 @@ cleanup:
 struct rdr {
   struct sl_parquet_file *f;
   bool own_file;
+  struct sl_pool *own_pool;
   struct projection p;
   struct sl_parquet_read_options o;
   int32_t *groups; /* row groups to read, in order */
@@ -640,6 +641,7 @@ static void rdr_release(struct sl_batch_reader *r) {
   sl_batch_free(d->cur);
   projection_release(&d->p);
   sl_free(d->groups);
+  sl_pool_free(d->own_pool);
   if (d->own_file) sl_parquet_file_close(d->f);
   sl_free(d);
   sl_free(r);
@@ -705,7 +707,12 @@ int sl_parquet_file_reader(struct sl_parquet_file *f,
   r->schema = rdr_schema;
   r->next = rdr_next;
   r->release = rdr_release;
-  int rc = plan(f, opts, d, err);
+  int rc = 0;
+  if (!opts->pool && opts->threads != 1) {
+    rc = sl_pool_create(opts->threads, &d->own_pool, err);
+    d->o.pool = d->own_pool;
+  }
+  if (!rc) rc = plan(f, opts, d, err);
   if (rc) {
     sl_error_prefix(err, "reading '%s': ", f->name);
     rdr_release(r);
