@@ -62,7 +62,9 @@ static const struct sl_cfg_entry pq_config[] = {
     {"rowGroupRows", SL_CFG_INT, "1048576", 1, 1000000000, NULL,
      A(row_group_rows), "Rows per row group, at most.", false},
     {"prefix", SL_CFG_STRING, "part", 0, 0, NULL, A(prefix),
-     "File names: <prefix>-<open time ms>-<counter>.parquet.", false},
+     "File names: <prefix>-<open time ms>-<counter>.parquet, or "
+     "<prefix>-<position key>.parquet for rows of a replayable trigger.",
+     false},
     {"fsync", SL_CFG_BOOL, "true", 0, 0, NULL, A(fsync),
      "fsync files and folders at publish.", false},
     {"idempotent", SL_CFG_BOOL, "true", 0, 0, NULL, A(idempotent),
