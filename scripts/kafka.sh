@@ -20,6 +20,7 @@
 #   SLUICE_KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM (default 30)
 #   SLUICE_KAFKA_HEAP             broker JVM heap options (default "-Xms256m -Xmx512m")
 #   SLUICE_KAFKA_PROPS            extra server.properties lines appended verbatim
+#   SLUICE_KAFKA_KEEP_DATA        1: start on the existing data folder (a restart)
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -189,16 +190,21 @@ cmd_start() {
     port_open "$p" && die "port $p on 127.0.0.1 is already in use (another broker? set SLUICE_KAFKA_PORT)"
   done
 
-  local t0=$SECONDS
+  local t0=$SECONDS keep=0
+  # SLUICE_KAFKA_KEEP_DATA=1: restart on the data of an earlier start (topics,
+  # records and committed offsets survive), for broker-restart tests.
+  if [ "${SLUICE_KAFKA_KEEP_DATA:-0}" = 1 ] && [ -f "$data/meta.properties" ]; then keep=1; fi
   mkdir -p "$dir"
-  rm -rf "$data" "$logfile" "$dir/format.log" "$dir/ready.log"
-  mkdir -p "$data"
+  if [ "$keep" = 0 ]; then
+    rm -rf "$data" "$logfile" "$dir/format.log" "$dir/ready.log"
+    mkdir -p "$data"
+  fi
   write_config
 
   # Cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid format).
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-  if ! run_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$props" --standalone \
+  if [ "$keep" = 0 ] && ! run_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$props" --standalone \
         >"$dir/format.log" 2>&1; then
     cat "$dir/format.log" >&2
     die "formatting the KRaft storage failed"

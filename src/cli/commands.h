@@ -16,6 +16,7 @@ int sl_cmd_devbench(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_check(int argc, char **argv);
 int sl_cmd_invoke(int argc, char **argv);
+int sl_cmd_produce(int argc, char **argv);
 int sl_cmd_publish(int argc, char **argv);
 int sl_cmd_consume(int argc, char **argv);
 int sl_cmd_deploy(int argc, char **argv);

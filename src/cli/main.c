@@ -20,6 +20,7 @@ static const struct sl_command commands[] = {
     {"run", "run a function (function.yaml) until stopped", sl_cmd_run},
     {"check", "validate a function spec without running it", sl_cmd_check},
     {"invoke", "send a test event to a running function", sl_cmd_invoke},
+    {"produce", "produce generated log lines to a Kafka topic (tests, benchmarks)", sl_cmd_produce},
     {"publish", "publish test messages to NATS or MQTT", sl_cmd_publish},
     {"consume", "consume-only NATS client (benchmark baseline)", sl_cmd_consume},
     {"deploy", "build and deploy a function to Kubernetes", sl_cmd_deploy},

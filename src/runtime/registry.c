@@ -9,13 +9,15 @@ extern const struct sl_trigger_vtable sl__trigger_cron;
 extern const struct sl_trigger_vtable sl__trigger_file;
 extern const struct sl_trigger_vtable sl__trigger_nats;
 extern const struct sl_trigger_vtable sl__trigger_mqtt;
+extern const struct sl_trigger_vtable sl__trigger_kafka;
 extern const struct sl_sink_vtable sl__sink_stdout;
 extern const struct sl_sink_vtable sl__sink_parquet;
 extern const struct sl_sink_vtable sl__sink_response;
 
 static const struct sl_trigger_vtable *const triggers[] = {
     &sl__trigger_http, &sl__trigger_cron, &sl__trigger_file,
-    &sl__trigger_nats, &sl__trigger_mqtt, NULL};
+    &sl__trigger_nats, &sl__trigger_mqtt,
+    &sl__trigger_kafka, NULL};
 static const struct sl_sink_vtable *const sinks[] = {
     &sl__sink_stdout, &sl__sink_parquet, &sl__sink_response, NULL};
 

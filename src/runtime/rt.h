@@ -197,6 +197,7 @@ bool sl__position_key_offsets(struct sl_trigger *t,
                               const struct sl_rt_segment *segs, int32_t n,
                               char *buf, size_t cap);
 
+struct sl_retry_policy; /* issue 7 (kafka): runtime/retry.h */
 struct sl_trigger {
   struct sl_runtime *rt;
   const struct sl_spec_trigger *spec;
@@ -207,6 +208,10 @@ struct sl_trigger {
   struct sl_trig_metrics *m;
   void *state; /* the kind's own */
   atomic_bool accepting;
+  /* issue 7 (kafka), additive: set by a replayable trigger's init: failed
+   * batches are retried, then split and their failing records dead-lettered
+   * (runtime/retry.h). NULL: a failed batch is logged and dropped. */
+  const struct sl_retry_policy *retry;
 };
 
 /* ---- sinks -------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/retry.h" /* issue 7 (kafka) */
 #include "runtime/rt.h"
 #include "sluice/alloc.h"
 
@@ -106,7 +107,8 @@ static void *worker_main(void *arg) {
     clock_gettime(CLOCK_MONOTONIC, &s0);
     struct sl_error err = {0};
     b->ack->batch = b;
-    int rc = sl__rt_process(t, b, a.slot, &err);
+    int rc = t->retry ? sl__rt_process_retry(t, b, a.slot, &err) /* issue 7 */
+                      : sl__rt_process(t, b, a.slot, &err);
     sl__rt_seal(t->rt, b->ack); /* keyed files of this batch: publish */
     b->ack->batch = NULL;
     clock_gettime(CLOCK_MONOTONIC, &s1);
