@@ -20,7 +20,7 @@ static void usage(FILE *f) {
           "usage: sluice deploy function.yaml [--namespace NS] [--image IMAGE]\n"
           "         [--registry R] [--dry-run] [--output DIR] [--source DIR]\n"
           "         [--partitions N] [--lag-threshold N] [--target-rate N]\n"
-          "         [--cpu-target PCT]\n"
+          "         [--cpu-target PCT] [--no-probe]\n"
           "Renders a Dockerfile and the Kubernetes objects (ConfigMap,\n"
           "Deployment, Service, HorizontalPodAutoscaler or KEDA ScaledObject,\n"
           "PodDisruptionBudget) into DIR (default ./sluice-deploy/<name>).\n"
@@ -30,7 +30,9 @@ static void usage(FILE *f) {
           "  --image IMAGE      image name (default [R/]<name>:<version>-<hash>)\n"
           "  --registry R       registry prefix, e.g. registry.example:5000/team\n"
           "  --source DIR       the sluice source tree the image is built from\n"
-          "  --partitions N     Kafka partitions: caps the replicas\n"
+          "  --partitions N     Kafka partitions: caps the replicas (default:\n"
+          "                     asked of the brokers, 3 s at most)\n"
+          "  --no-probe         do not ask the brokers\n"
           "  --lag-threshold N  KEDA lag per replica (default: see the file)\n"
           "  --target-rate N    records/s one replica sustains (default 10000)\n"
           "  --cpu-target PCT   average CPU utilisation to scale at (70)\n");
@@ -393,9 +395,11 @@ int sl_cmd_deploy(int argc, char **argv) {
       {"lag-threshold", required_argument, 0, 'L'},
       {"target-rate", required_argument, 0, 'R'},
       {"cpu-target", required_argument, 0, 'C'},
+      {"no-probe", no_argument, 0, 'N'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   struct sl_deploy_opts o = {0};
+  o.probe_ms = 3000;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "n:i:r:o:h", opts, NULL)) != -1) {
@@ -419,6 +423,7 @@ int sl_cmd_deploy(int argc, char **argv) {
         bad = 2;
       }
       break;
+    case 'N': o.probe_ms = 0; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -466,9 +471,15 @@ int sl_cmd_deploy(int argc, char **argv) {
          plan.default_cpu_request
              ? ", requests.cpu 500m added (CPU scaling needs a request)"
              : "");
+  if (plan.n_kafka && plan.partitions > 0)
+    printf("Kafka partitions: %lld (%s): maxReplicas capped at %lld\n",
+           (long long)plan.partitions, plan.partitions_from,
+           (long long)plan.max_replicas);
   if (plan.n_kafka && plan.partitions <= 0)
-    printf("note: the Kafka partition count is not known; pass --partitions N "
-           "to cap maxReplicas at it\n");
+    printf("note: the Kafka partition count is not known%s%s%s; pass "
+           "--partitions N to cap maxReplicas at it\n",
+           plan.probe_note[0] ? " (the brokers did not tell: " : "",
+           plan.probe_note, plan.probe_note[0] ? ")" : "");
   if (o.dry_run) {
     finish_by_hand(&plan, &d, "--dry-run: nothing was built or applied");
     rc = 0;

@@ -37,6 +37,7 @@ struct sl_deploy_opts {
   int64_t lag_threshold;  /* KEDA lagThreshold (0: derived, see plan.c) */
   int64_t target_rate;    /* records/s a replica is expected to sustain */
   int64_t cpu_target;     /* HPA average CPU utilisation percent */
+  int64_t probe_ms;       /* ask the brokers for partitions (0: don't) */
   bool dry_run;
 };
 
@@ -85,6 +86,7 @@ struct sl_deploy_plan {
   int n_kafka;
   int64_t partitions;       /* 0: unknown */
   const char *partitions_from; /* "--partitions", "the brokers", ... */
+  char probe_note[SL_ERROR_MSG_MAX]; /* why the brokers could not tell */
   int64_t flush_ms;          /* longest time a record waits to be durable */
   const char *flush_from;    /* what set flush_ms, for the comment */
   int64_t target_rate;
@@ -109,6 +111,13 @@ int sl__deploy_plan(const struct sl_spec *spec, const struct sl_ynode *root,
                     const struct sl_deploy_opts *opts,
                     struct sl_deploy_plan *plan, struct sl_error *err);
 void sl__deploy_plan_release(struct sl_deploy_plan *plan);
+/* The partitions of k's topics, summed (a consumer of the group can own a
+ * partition of any of them), asked of the brokers within timeout_ms with
+ * the trigger's connection settings (kafka_probe.c). */
+int sl__deploy_kafka_partitions(const struct sl_spec_trigger *t,
+                                const struct sl_deploy_kafka *k,
+                                int64_t timeout_ms, int64_t *total,
+                                struct sl_error *err);
 
 /* Renderers: each writes one complete file. */
 void sl__deploy_dockerfile(const struct sl_deploy_plan *p, FILE *f);

@@ -324,6 +324,28 @@ static int kafka(struct sl_deploy_plan *p, const struct sl_deploy_opts *o,
   if (o->partitions > 0) {
     p->partitions = o->partitions;
     p->partitions_from = "--partitions";
+  } else if (!p->partitions && o->probe_ms > 0) {
+    /* The most replicas any one trigger can keep busy. */
+    int64_t best = 0;
+    for (int i = 0; i < p->n_kafka; i++) {
+      const struct sl_spec_trigger *t = NULL;
+      for (int32_t j = 0; j < s->n_triggers; j++)
+        if (!strcmp(s->triggers[j].name, p->kafka[i].trigger))
+          t = &s->triggers[j];
+      int64_t n = 0;
+      struct sl_error perr = {0};
+      if (sl__deploy_kafka_partitions(t, &p->kafka[i], o->probe_ms, &n,
+                                      &perr)) {
+        memcpy(p->probe_note, perr.msg, sizeof p->probe_note);
+        best = 0;
+        break;
+      }
+      if (n > best) best = n;
+    }
+    if (best > 0) {
+      p->partitions = best;
+      p->partitions_from = "asked of the brokers";
+    }
   }
   /* Offsets are committed only once the rows are durable: a replica that
    * keeps up still holds up to (its rate x the flush interval) records of
