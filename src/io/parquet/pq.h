@@ -359,11 +359,15 @@ struct pq_chunk_out {
 };
 void pq_chunk_out_release(struct pq_chunk_out *c);
 
+struct pq_scratch;
 /* Encodes the values of `leaf` over n_batches batches (each batch's column
- * leaf->top) as one column chunk. */
+ * leaf->top) as one column chunk. scratch (may be NULL) holds buffers that
+ * are reused from one call to the next (one per thread); out->bytes keeps
+ * its capacity for reuse too. */
 int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches,
                      int32_t n_batches, const struct pq_write_cfg *cfg,
-                     struct pq_chunk_out *out, struct sl_error *err);
+                     struct pq_scratch *scratch, struct pq_chunk_out *out,
+                     struct sl_error *err);
 
 /* Levels and dense (non-null) values of one leaf column (pq_shred.c). */
 struct pq_sv {
@@ -383,6 +387,22 @@ struct pq_colbuf {
 int pq_shred(const struct pq_leaf *leaf, struct sl_array *top,
              struct pq_colbuf *cb);
 void pq_colbuf_release(struct pq_colbuf *cb);
+/* Empties cb for another leaf, keeping the capacity it can reuse. */
+void pq_colbuf_reset(struct pq_colbuf *cb, const struct pq_leaf *leaf);
+
+/* Per-thread buffers of the writer, reused across column chunks. */
+struct pq_scratch {
+  struct pq_colbuf cb;
+  struct pq_buf page, comp, hdr;
+  int32_t *slots;
+  uint64_t slots_cap;
+  uint32_t *idx;
+  int64_t idx_cap;
+  int64_t *first;
+  uint64_t *keys;
+  int64_t ecap;
+};
+void pq_scratch_release(struct pq_scratch *s);
 
 /* ---- reader: pages of one column chunk (pq_pages.c) -------------------- */
 struct pq_limits {

@@ -122,11 +122,14 @@ static int compute_stats(const struct pq_leaf *leaf, const struct pq_colbuf *cb,
 
 struct dict {
   int32_t *slots; /* entry + 1; 0 = empty */
+  uint64_t slots_cap;
   uint64_t mask;
   int32_t count;
   int64_t *first; /* dense value index of each entry */
   uint64_t *keys; /* per entry: the value's bits, or a string's hash */
+  int64_t ecap;
   uint32_t *idx;  /* per dense value */
+  int64_t idx_cap;
   int64_t n_indexed; /* leading values that have an index */
 };
 
@@ -137,14 +140,15 @@ static uint64_t mix64(uint64_t x) {
   return x;
 }
 
-static int dict_grow_entries(struct dict *d, int64_t *cap) {
-  *cap *= 2;
-  int64_t *f = sl_realloc(d->first, (size_t)*cap * sizeof *f);
+static int dict_grow_entries(struct dict *d) {
+  int64_t cap = d->ecap ? d->ecap * 2 : 1024;
+  int64_t *f = sl_realloc(d->first, (size_t)cap * sizeof *f);
   if (!f) return -SL_ENOMEM;
   d->first = f;
-  uint64_t *k = sl_realloc(d->keys, (size_t)*cap * sizeof *k);
+  uint64_t *k = sl_realloc(d->keys, (size_t)cap * sizeof *k);
   if (!k) return -SL_ENOMEM;
   d->keys = k;
+  d->ecap = cap;
   return 0;
 }
 
@@ -159,6 +163,7 @@ static int dict_rehash(struct dict *d, bool strings) {
   }
   sl_free(d->slots);
   d->slots = ns;
+  d->slots_cap = ncap;
   d->mask = ncap - 1;
   return 0;
 }
@@ -171,17 +176,26 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
   int64_t n = cb->n_values;
   uint64_t cap = 1024;
   while (cap < (uint64_t)n * 2 && cap < (1u << 20)) cap *= 2;
-  d->slots = sl_calloc(cap, sizeof *d->slots);
-  d->idx = sl_malloc((size_t)(n ? n : 1) * sizeof *d->idx);
-  int64_t ecap = 1024;
-  d->first = sl_malloc((size_t)ecap * sizeof *d->first);
-  d->keys = sl_malloc((size_t)ecap * sizeof *d->keys);
-  if (!d->slots || !d->idx || !d->first || !d->keys) return -SL_ENOMEM;
+  int rc;
+  if (d->slots_cap < cap) {
+    sl_free(d->slots);
+    d->slots = sl_malloc(cap * sizeof *d->slots);
+    d->slots_cap = d->slots ? cap : 0;
+    if (!d->slots) return -SL_ENOMEM;
+  }
+  memset(d->slots, 0, cap * sizeof *d->slots);
+  if (d->idx_cap < n || !d->idx) {
+    sl_free(d->idx);
+    d->idx = sl_malloc((size_t)(n ? n : 1) * sizeof *d->idx);
+    d->idx_cap = d->idx ? n : 0;
+    if (!d->idx) return -SL_ENOMEM;
+  }
+  if (!d->first && (rc = dict_grow_entries(d))) return rc;
+  d->count = 0;
   d->mask = cap - 1;
   int64_t bytes = 0;
   const uint8_t *v = cb->values.data;
   const struct pq_sv *sv = (const struct pq_sv *)(const void *)v;
-  int rc;
   for (int64_t i = 0; i < n; i++) {
     uint64_t key, s;
     int32_t e;
@@ -207,7 +221,7 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
         d->n_indexed = i;
         return 0;
       }
-      if (d->count == ecap && (rc = dict_grow_entries(d, &ecap))) return rc;
+      if (d->count == d->ecap && (rc = dict_grow_entries(d))) return rc;
       d->first[d->count] = i;
       d->keys[d->count] = key;
       e = ++d->count;
@@ -220,11 +234,17 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
   return 0;
 }
 
-static void dict_release(struct dict *d) {
-  sl_free(d->keys);
-  sl_free(d->slots);
-  sl_free(d->first);
-  sl_free(d->idx);
+void pq_scratch_release(struct pq_scratch *s) {
+  if (!s) return;
+  pq_colbuf_release(&s->cb);
+  pq_buf_release(&s->page);
+  pq_buf_release(&s->comp);
+  pq_buf_release(&s->hdr);
+  sl_free(s->keys);
+  sl_free(s->slots);
+  sl_free(s->first);
+  sl_free(s->idx);
+  memset(s, 0, sizeof *s);
 }
 
 /* ---- pages ------------------------------------------------------------- */
@@ -234,7 +254,7 @@ struct enc {
   const struct pq_colbuf *cb;
   const struct pq_write_cfg *cfg;
   struct pq_chunk_out *o;
-  struct pq_buf page, comp, hdr, levels;
+  struct pq_buf page, comp, hdr;
   enum sl_type_id type;
   const struct dict *dict;
   int dict_bw;
@@ -381,14 +401,28 @@ static int64_t value_cost(const struct enc *e, int enc, int64_t v) {
 
 int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches,
                      int32_t n_batches, const struct pq_write_cfg *cfg,
-                     struct pq_chunk_out *o, struct sl_error *err) {
-  struct pq_colbuf cb;
-  struct dict dict;
+                     struct pq_scratch *scratch, struct pq_chunk_out *o,
+                     struct sl_error *err) {
+  struct pq_scratch local;
+  if (!scratch) {
+    memset(&local, 0, sizeof local);
+    scratch = &local;
+  }
+  struct pq_colbuf cb = scratch->cb;
+  pq_colbuf_reset(&cb, leaf);
+  struct dict dict = {.slots = scratch->slots, .slots_cap = scratch->slots_cap,
+                      .first = scratch->first, .keys = scratch->keys,
+                      .ecap = scratch->ecap, .idx = scratch->idx,
+                      .idx_cap = scratch->idx_cap};
   struct enc e;
-  memset(&cb, 0, sizeof cb);
-  memset(&dict, 0, sizeof dict);
   memset(&e, 0, sizeof e);
+  e.page = scratch->page;
+  e.comp = scratch->comp;
+  e.hdr = scratch->hdr;
+  struct pq_buf keep = o->bytes;
   memset(o, 0, sizeof *o);
+  o->bytes = keep;
+  o->bytes.size = 0;
   o->dict_offset = -1;
   int rc = 0;
   for (int32_t i = 0; i < n_batches && !rc; i++)
@@ -497,11 +531,17 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
   }
 cleanup:
   if (rc) pq_chunk_out_release(o);
-  pq_buf_release(&e.page);
-  pq_buf_release(&e.comp);
-  pq_buf_release(&e.hdr);
-  pq_buf_release(&e.levels);
-  dict_release(&dict);
-  pq_colbuf_release(&cb);
+  scratch->cb = cb;
+  scratch->page = e.page;
+  scratch->comp = e.comp;
+  scratch->hdr = e.hdr;
+  scratch->slots = dict.slots;
+  scratch->slots_cap = dict.slots_cap;
+  scratch->first = dict.first;
+  scratch->keys = dict.keys;
+  scratch->ecap = dict.ecap;
+  scratch->idx = dict.idx;
+  scratch->idx_cap = dict.idx_cap;
+  if (scratch == &local) pq_scratch_release(&local);
   return rc;
 }

@@ -15,6 +15,29 @@ void pq_colbuf_release(struct pq_colbuf *cb) {
   memset(cb, 0, sizeof *cb);
 }
 
+void pq_colbuf_reset(struct pq_colbuf *cb, const struct pq_leaf *leaf) {
+  bool need_def = leaf->max_def > 0, need_rep = leaf->max_rep > 0;
+  /* A level array present must mean the leaf has those levels. */
+  if (!need_def) {
+    sl_free(cb->def);
+    cb->def = NULL;
+  }
+  if (!need_rep) {
+    sl_free(cb->rep);
+    cb->rep = NULL;
+  }
+  if ((need_def && !cb->def) || (need_rep && !cb->rep)) {
+    sl_free(cb->def);
+    sl_free(cb->rep);
+    cb->def = cb->rep = NULL;
+    cb->cap_levels = 0;
+  }
+  cb->n_levels = 0;
+  cb->values.size = 0;
+  cb->n_values = 0;
+  cb->string_bytes = 0;
+}
+
 static int reserve_levels(struct pq_colbuf *cb, const struct pq_leaf *leaf,
                           int64_t extra) {
   if (cb->cap_levels > 0 && cb->cap_levels - cb->n_levels >= extra) return 0;

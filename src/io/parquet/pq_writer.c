@@ -45,6 +45,9 @@ struct sl_parquet_writer {
   int64_t pending_rows, pending_bytes;
   struct rg_rec *rgs;
   int32_t n_rgs, cap_rgs;
+  struct pq_scratch *scratch; /* one per pool worker, reused */
+  int32_t n_scratch;
+  struct pq_buf *chunk_bytes; /* one per leaf, reused across row groups */
   int64_t total_rows;
   bool failed;
 };
@@ -117,6 +120,11 @@ static void writer_free(struct sl_parquet_writer *w) {
   }
   sl_free(w->kv_keys);
   sl_free(w->kv_values);
+  for (int32_t i = 0; i < w->n_scratch; i++) pq_scratch_release(&w->scratch[i]);
+  sl_free(w->scratch);
+  if (w->chunk_bytes)
+    for (int32_t i = 0; i < w->n_leaves; i++) pq_buf_release(&w->chunk_bytes[i]);
+  sl_free(w->chunk_bytes);
   sl_free(w->leaves);
   sl_schema_release(&w->schema);
   if (w->own_pool) sl_pool_free(w->pool);
@@ -210,6 +218,13 @@ int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
     if ((rc = sl_pool_create(opts->threads, &w->pool, err))) goto fail;
     w->own_pool = true;
   }
+  w->n_scratch = sl_pool_size(w->pool);
+  w->scratch = sl_calloc((size_t)w->n_scratch, sizeof *w->scratch);
+  w->chunk_bytes = sl_calloc((size_t)w->n_leaves, sizeof *w->chunk_bytes);
+  if (!w->scratch || !w->chunk_bytes) {
+    rc = sl_error_set(err, SL_ENOMEM, "out of memory");
+    goto fail;
+  }
   if ((rc = sl_publish_open(path, &w->pub, err))) goto fail;
   w->pub.fsync = opts->fsync;
   if ((rc = sl_publish_write(&w->pub, "PAR1", 4, err))) goto fail;
@@ -266,7 +281,8 @@ struct flush_ctx {
 static int flush_task(void *ctx, int64_t i, int worker) {
   struct flush_ctx *f = ctx;
   return pq_column_encode(&f->w->leaves[i], f->w->pending, f->w->n_pending,
-                          &f->w->cfg, &f->outs[i], &f->errs[i]);
+                          &f->w->cfg, &f->w->scratch[worker], &f->outs[i],
+                          &f->errs[i]);
 }
 
 int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
@@ -293,6 +309,10 @@ int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
     }
     w->rgs = p;
     w->cap_rgs = cap;
+  }
+  for (int32_t i = 0; i < n; i++) {
+    f.outs[i].bytes = w->chunk_bytes[i];
+    memset(&w->chunk_bytes[i], 0, sizeof w->chunk_bytes[i]);
   }
   rc = sl_pool_parallel_for(w->pool, n, flush_task, &f);
   if (rc) {
@@ -341,7 +361,13 @@ int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
   w->pending_bytes = 0;
 cleanup:
   if (f.outs)
-    for (int32_t i = 0; i < n; i++) pq_chunk_out_release(&f.outs[i]);
+    for (int32_t i = 0; i < n; i++) {
+      if (!rc && w->chunk_bytes) {
+        w->chunk_bytes[i] = f.outs[i].bytes;
+        memset(&f.outs[i].bytes, 0, sizeof f.outs[i].bytes);
+      }
+      pq_chunk_out_release(&f.outs[i]);
+    }
   if (cols)
     for (int32_t i = 0; i < n; i++) {
       sl_free(cols[i].stats_min);
