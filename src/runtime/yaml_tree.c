@@ -53,6 +53,7 @@ static int substitute(struct ybuild *b, const char *s, size_t len,
   size_t cap = len + 1, n = 0;
   char *r = sl_malloc(cap);
   if (!r) return sl_error_set(b->err, SL_ENOMEM, "out of memory");
+  char name[256]; /* outlives the branch: a default points into it */
   for (size_t i = 0; i < len;) {
     const char *piece = s + i;
     size_t plen = 1;
@@ -70,7 +71,6 @@ static int substitute(struct ybuild *b, const char *s, size_t len,
                             (int)(len > 80 ? 80 : len), s);
       }
       size_t inner = (size_t)(close - (s + i + 2));
-      char name[256];
       if (inner == 0 || inner >= sizeof name) {
         sl_free(r);
         return sl_error_set(b->err, SL_EINVAL,
