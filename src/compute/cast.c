@@ -16,6 +16,7 @@
 #define US_PER_DAY INT64_C(86400000000)
 
 int sl__format_double(double v, char *buf, size_t cap) {
+  if (!buf || cap < 32) return 0;
   if (isnan(v)) return snprintf(buf, cap, "nan");
   if (isinf(v)) return snprintf(buf, cap, v < 0 ? "-inf" : "inf");
   if (v == floor(v) && fabs(v) < 1e16) return snprintf(buf, cap, "%.1f", v);
