@@ -45,6 +45,10 @@ enum sl_dev_cmp { SL_DEV_EQ = 1, SL_DEV_NE, SL_DEV_LT, SL_DEV_LE, SL_DEV_GT, SL_
 struct sl_dev_column {
   char path[SL_DEV_MAX_PATH]; /* "status" or "geo.country" (one level) */
   int32_t type;               /* enum sl_dev_type */
+  /* SL_DEV_TS_MS: how many units of a JSON number make one millisecond
+   * (1: epoch ms, 1000: epoch us), as the CPU reader reads numbers in the
+   * column's own unit. 0 means 1. */
+  int32_t num_per_ms;
 };
 
 struct sl_dev_key {

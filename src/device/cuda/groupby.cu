@@ -193,7 +193,7 @@ __device__ int64_t parse_object(const char *p, int64_t i, int64_t end,
         } else {
           /* Duplicate keys: the last one wins. */
           vals[c].valid = 0;
-          next = dev_read_value(p, i, end, plan->columns[c].type, &vals[c]);
+          next = dev_read_value(p, i, end, plan->columns[c].type, plan->columns[c].num_per_ms, &vals[c]);
         }
       } else {
         /* inside object of column `parent`'s first component: match every
@@ -203,7 +203,7 @@ __device__ int64_t parse_object(const char *p, int64_t i, int64_t end,
           continue;
         if (!key_is(p, ks, kn, path + pi->sub_off[c], pi->sub_len[c])) continue;
         vals[c].valid = 0;
-        next = dev_read_value(p, i, end, plan->columns[c].type, &vals[c]);
+        next = dev_read_value(p, i, end, plan->columns[c].type, plan->columns[c].num_per_ms, &vals[c]);
       }
     }
     if (next == -2) next = dev_skip_value(p, i, end);

@@ -222,7 +222,8 @@ __device__ bool dev_parse_ts(const char *p, int32_t n, int64_t *ms) {
  * the value or -1 on a syntax error. A value of the wrong JSON kind leaves v
  * invalid (null), as the CPU reader's null-on-mismatch policy does. */
 __device__ int64_t dev_read_value(const char *p, int64_t i, int64_t end,
-                                  int32_t type, struct dev_value *v) {
+                                  int32_t type, int32_t num_per_ms,
+                                  struct dev_value *v) {
   if (i >= end) return -1;
   char c = p[i];
   if (c == 'n') { /* null */
@@ -238,6 +239,17 @@ __device__ int64_t dev_read_value(const char *p, int64_t i, int64_t end,
       int64_t e = dev_parse_number(p, i, end, &v->f, &v->i, &is_int);
       if (e < 0) return -1;
       v->valid = 1;
+      if (type != SL_DEV_FLOAT64 && !is_int) {
+        /* 1e3 or 2.0 is an integer; 1.5 in an integer column is a type
+         * mismatch: null, as the CPU reader does. */
+        double f = v->f;
+        if (f >= -9.2e18 && f <= 9.2e18 && f == (double)(int64_t)f) v->i = (int64_t)f;
+        else v->valid = 0;
+      }
+      if (type == SL_DEV_TS_MS && v->valid && num_per_ms > 1) {
+        int64_t x = v->i;
+        v->i = x >= 0 ? x / num_per_ms : -((-x + num_per_ms - 1) / num_per_ms);
+      }
       return e;
     }
     if (type == SL_DEV_TS_MS && c == '"') {
