@@ -387,3 +387,48 @@ def test_handler_failures_go_to_dead_letters_nothing_else_lost(broker, tmp_path)
     ids = sorted(json.loads(x["record"])["id"] for x in dead)
     assert ids == bad
     assert all(x["reason"] for x in dead)
+
+
+def test_kafka_sink_idempotent_producer_round_trip(broker, tmp_path):
+    """topic A -> sluice (kafka sink, 100 rows a message) -> topic B ->
+    sluice (parquet): B's records, through Parquet, equal what A got."""
+    d = str(tmp_path)
+    src, dst = broker.topic(4), broker.topic(4)
+    n = 400_000
+    produce(src, n, per_message=50)
+    port = free_port()
+    spec = os.path.join(d, "to-kafka.yaml")
+    with open(spec, "w") as f:
+        f.write(f"""metadata: {{name: relay}}
+spec:
+  runtime: passthrough
+  admin: {{port: {port}}}
+  triggers:
+    k:
+      kind: kafka-cluster
+      numWorkers: 2
+      batch: {{maxEvents: 20000, maxWait: 100ms}}
+      attributes: {{brokers: [{BOOT}], topics: [{src}], consumerGroup: relay}}
+  sinks:
+    out:
+      kind: kafka
+      attributes: {{brokers: [{BOOT}], topic: {dst}, linesPerMessage: 100}}
+""")
+    log = open(os.path.join(d, "relay.log"), "wb")
+    relay = subprocess.Popen([SLUICE, "run", spec], cwd=d, stdout=log, stderr=log)
+    f = Fn(d, dst, "g-" + uuid.uuid4().hex[:6])
+    try:
+        wait_rows(d, n, [f])
+        time.sleep(1)
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        assert relay.wait(timeout=120) == 0
+        log.close()
+        f.stop()
+    assert actual(d) == expected(n)
+    # The relay committed its source only for what the broker acknowledged:
+    # all of it, after the drain.
+    offsets = broker.sh("tool", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                        "--bootstrap-server", BOOT, "--describe", "--group", "relay").stdout
+    lags = [line.split()[5] for line in offsets.splitlines() if line.startswith("relay ")]
+    assert lags and all(x == "0" for x in lags), offsets
