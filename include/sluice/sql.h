@@ -59,6 +59,12 @@ struct sl_query_options {
   void *progress_ctx;
   /* JSON inputs: skip malformed lines (counted) instead of failing. */
   bool skip_bad_lines;
+  /* A GPU (sluice/device.h, borrowed) or NULL for the CPU. An aggregate
+   * query over one JSON Lines file whose filter, keys and aggregates have
+   * device equivalents (docs/gpu.md) runs its scan and aggregation there;
+   * any other query runs on the CPU, unless device_required. */
+  struct sl_device *device;
+  bool device_required;
 };
 
 void sl_query_options_init(struct sl_query_options *o);
@@ -77,6 +83,11 @@ const struct sl_schema *sl_query_schema(const struct sl_query *q);
 int sl_query_execute(struct sl_query *q, struct sl_batch_reader **out,
                      struct sl_error *err);
 void sl_query_free(struct sl_query *q);
+
+/* Where the query ran: "gpu: <device>" or "cpu" with the reason a device
+ * was not used ("cpu: GROUP BY 'lower(x)' has no device equivalent").
+ * Borrowed from q; valid after sl_query_execute. */
+const char *sl_query_device_note(const struct sl_query *q);
 
 /* Rows of input consumed and bad lines skipped so far. */
 void sl_query_counters(const struct sl_query *q, int64_t *rows_in,

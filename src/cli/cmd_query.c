@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "sluice/alloc.h"
+#include "sluice/device.h"
 #include "sluice/parquet.h"
 #include "sluice/sql.h"
 
@@ -31,6 +32,9 @@ static void usage(FILE *f) {
           "                           lz4, none\n"
           "  -t, --threads N          worker threads (default: every core)\n"
           "      --skip-bad-lines     skip malformed JSON lines instead of failing\n"
+          "      --device D           auto (default): a GPU when the CUDA backend\n"
+          "                           loads and the query qualifies (docs/gpu.md);\n"
+          "                           gpu[:N]: fail unless it runs there; cpu\n"
           "      --max-rows N         rows to print as a table (default 1000)\n"
           "      --no-progress        never draw the progress bar\n"
           "  -h, --help               this text\n");
@@ -85,11 +89,12 @@ int sl_cmd_query(int argc, char **argv) {
       {"compression", required_argument, NULL, 'c'},
       {"threads", required_argument, NULL, 't'},
       {"skip-bad-lines", no_argument, NULL, 'S'},
+      {"device", required_argument, NULL, 'D'},
       {"max-rows", required_argument, NULL, 'M'},
       {"no-progress", no_argument, NULL, 'P'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *output = NULL, *codec = "zstd";
+  const char *output = NULL, *codec = "zstd", *device = NULL;
   enum fmt fmt = FMT_TABLE;
   bool fmt_given = false, progress = true;
   int64_t max_rows = 1000;
@@ -119,6 +124,7 @@ int sl_cmd_query(int argc, char **argv) {
         break;
       }
       case 'S': qo.skip_bad_lines = true; break;
+      case 'D': device = optarg; break;
       case 'M': max_rows = strtoll(optarg, NULL, 10); break;
       case 'P': progress = false; break;
       case 'h': usage(stdout); return 0;
@@ -162,6 +168,27 @@ int sl_cmd_query(int argc, char **argv) {
   qo.progress_ctx = &pg;
 
   struct sl_error err = {0};
+  /* --device: auto (the default) uses a GPU when the backend loads and the
+   * query qualifies; gpu insists; cpu never tries. */
+  struct sl_device_choice dc = {.kind = SL_DEVICE_AUTO};
+  struct sl_device *dev = NULL;
+  char dev_note[600] = "";
+  if (device && sl_device_choice_parse(device, &dc, &err)) {
+    fprintf(stderr, "sluice query: %s\n", err.msg);
+    return 2;
+  }
+  if (dc.kind != SL_DEVICE_CPU && !getenv("SLUICE_NO_GPU")) {
+    if (sl_device_open(&dc, &dev, &err)) {
+      if (dc.kind == SL_DEVICE_GPU) {
+        fprintf(stderr, "sluice query: --device %s: %s\n", device, err.msg);
+        return 1;
+      }
+      snprintf(dev_note, sizeof dev_note, "cpu: %s", err.msg);
+      sl_error_reset(&err);
+    }
+  }
+  qo.device = dev;
+  qo.device_required = dc.kind == SL_DEVICE_GPU;
   struct sl_query *q = NULL;
   struct sl_batch_reader *r = NULL;
   struct sl_parquet_writer *pw = NULL;
@@ -251,7 +278,14 @@ done:
   if (pw) sl_parquet_writer_abort(pw);
   if (f) fclose(f);
   if (r) r->release(r);
+  /* Say where it ran when a GPU was used or a device was asked for. */
+  if (q && !rc) {
+    const char *note = sl_query_device_note(q);
+    if (dev_note[0] && !strcmp(note, "cpu")) note = dev_note;
+    if (device || !strncmp(note, "gpu", 3)) fprintf(stderr, "sluice query: ran on %s\n", note);
+  }
   sl_query_free(q);
+  sl_device_close(dev);
   if (rc) {
     fprintf(stderr, "sluice query: %s\n", err.code ? err.msg : sl_status_name(rc));
     return 1;

@@ -44,6 +44,7 @@ struct sl_query {
   int64_t *perm;             /* row order; NULL = identity */
   int64_t r_begin, r_end, r_next; /* rows [begin, end) of the order to emit */
   int64_t emitted;           /* streaming: rows passed to OFFSET/LIMIT */
+  char device_note[600];     /* where it ran (sl_query_device_note) */
 };
 
 /* Reads and processes the next input batch; *done at the end of input. */

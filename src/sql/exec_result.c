@@ -2,6 +2,8 @@
  * top-N, OFFSET/LIMIT) and the batch reader that hands results out. */
 #include <string.h>
 
+#include "device/device_abi.h"
+#include "sql/device_plan.h"
 #include "sql/exec.h"
 
 static int gather64(struct sl_arena *ar, const struct sl_vec *v, const int64_t *rows,
@@ -147,8 +149,40 @@ static int accumulate(struct sl_query *q) {
   return 0;
 }
 
+/* Runs stage 1 on the device when the plan qualifies (device_plan.c). Sets
+ * *ran when it did; otherwise the CPU path runs. */
+static int try_device(struct sl_query *q, bool *ran, struct sl_error *err) {
+  struct sl_plan *p = q->plan;
+  *ran = false;
+  snprintf(q->device_note, sizeof q->device_note, "cpu");
+  if (!q->opts.device) return 0;
+  struct sl_dev_plan dp;
+  struct sl_error why = {0};
+  if (!p->aggregate) sl_error_set(&why, SL_ENOTSUP, "the query does not aggregate");
+  else sl__sql_device_plan(p, q->src, &dp, &why);
+  if (why.code) {
+    if (q->opts.device_required)
+      return sl_error_set(err, SL_ENOTSUP, "this query cannot run on the GPU: %s", why.msg);
+    snprintf(q->device_note, sizeof q->device_note, "cpu: %s", why.msg);
+    return 0;
+  }
+  struct sl_vec *cols = NULL;
+  int64_t ng = 0;
+  struct sl_device_stats st = {0};
+  SL_RETURN_NOT_OK(sl__sql_device_run(q, q->opts.device, &dp, &cols, &ng, &st, err));
+  snprintf(q->device_note, sizeof q->device_note, "gpu: %s",
+           sl_device_describe(q->opts.device));
+  *ran = true;
+  return stage2(q, cols, ng, err);
+}
+
+const char *sl_query_device_note(const struct sl_query *q) { return q->device_note; }
+
 static int run_to_end(struct sl_query *q, struct sl_error *err) {
   struct sl_plan *p = q->plan;
+  bool on_device = false;
+  SL_RETURN_NOT_OK(try_device(q, &on_device, err));
+  if (on_device) return 0;
   if (!p->aggregate) {
     enum sl_vt types[1024];
     if (p->n_proj > 1024) return sl_error_set(err, SL_ERANGE, "more than 1024 output columns");
