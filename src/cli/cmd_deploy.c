@@ -471,6 +471,10 @@ int sl_cmd_deploy(int argc, char **argv) {
          plan.default_cpu_request
              ? ", requests.cpu 500m added (CPU scaling needs a request)"
              : "");
+  if (plan.hosts_fixed)
+    printf("listen address 0.0.0.0 in the pod's copy of the spec (line %s; "
+           "loopback would hide the pod from its Service and probes)\n",
+           plan.pod_lines);
   if (plan.n_kafka && plan.partitions > 0)
     printf("Kafka partitions: %lld (%s): maxReplicas capped at %lld\n",
            (long long)plan.partitions, plan.partitions_from,

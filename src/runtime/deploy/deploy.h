@@ -64,8 +64,11 @@ struct sl_deploy_quantity {
 struct sl_deploy_plan {
   const struct sl_spec *spec;  /* borrowed */
   const struct sl_ynode *root; /* borrowed: the spec's YAML tree */
-  const char *spec_text;       /* borrowed: the file as written */
-  size_t spec_len;
+  const char *spec_text;       /* the pod's copy: the file as written, */
+  size_t spec_len;             /* or pod_text when listen addresses moved */
+  char *pod_text;              /* owned, or NULL */
+  char pod_lines[64];          /* lines edited in pod_text */
+  bool hosts_fixed;            /* pod_text listens on 0.0.0.0 (verified) */
   const char *name, *ns;
   char image[512];
   char hash[17];  /* xxh64 of spec text + handler bytes + version, hex */
@@ -118,6 +121,15 @@ int sl__deploy_kafka_partitions(const struct sl_spec_trigger *t,
                                 const struct sl_deploy_kafka *k,
                                 int64_t timeout_ms, int64_t *total,
                                 struct sl_error *err);
+
+/* The pod's copy of the spec text: loopback listen addresses of the http
+ * triggers (and of the admin server when it serves the probes) become
+ * 0.0.0.0 by editing the text in place (listen.c). *out is NULL when
+ * nothing needed or could be edited; else sl_malloc'd, NUL-terminated.
+ * `lines` gets the edited line numbers ("12, 20"). */
+int sl__deploy_pod_text(const struct sl_spec *s, const struct sl_ynode *root,
+                        const char *text, size_t len, char **out,
+                        size_t *out_len, char *lines, size_t lines_cap);
 
 /* Renderers: each writes one complete file. */
 void sl__deploy_dockerfile(const struct sl_deploy_plan *p, FILE *f);

@@ -199,7 +199,7 @@ static int http_and_health(struct sl_deploy_plan *p, struct sl_error *err) {
                           "triggers", s->file, SL_DEPLOY_MAX_HTTP);
     const char *host = attr_str(t->vt->config, t->attrs, "host");
     int64_t port = attr_int(t->vt->config, t->attrs, "port", 8080);
-    if (loopback(host)) {
+    if (loopback(host) && !p->hosts_fixed) {
       static const char want[] =
           "0.0.0.0 in a pod, so that the Service and the probes reach it "
           "(write host: ${SLUICE_HOST:-127.0.0.1}; the Deployment sets "
@@ -245,7 +245,7 @@ static int http_and_health(struct sl_deploy_plan *p, struct sl_error *err) {
     if (p->http[k].port == p->health_port)
       return fail(p, err, spec_node(p, "admin"), "spec.admin.port",
                   "a port no http trigger uses");
-  if (loopback(s->admin.host)) {
+  if (loopback(s->admin.host) && !p->hosts_fixed) {
     static const char want[] =
         "0.0.0.0 in a pod, so that the kubelet's probes and Prometheus reach "
         "/live, /ready and /metrics (write host: ${SLUICE_HOST:-127.0.0.1}; "
@@ -509,6 +509,43 @@ static void source_dir(struct sl_deploy_plan *p, const char *given) {
   }
 }
 
+static bool pod_hosts_ok(const struct sl_spec *s) {
+  bool have_http = false;
+  for (int32_t i = 0; i < s->n_triggers; i++) {
+    const struct sl_spec_trigger *t = &s->triggers[i];
+    if (strcmp(t->kind, "http")) continue;
+    have_http = true;
+    if (loopback(attr_str(t->vt->config, t->attrs, "host"))) return false;
+  }
+  if ((!have_http || s->admin.port) && loopback(s->admin.host)) return false;
+  return true;
+}
+
+/* The pod listens on every interface: edit the spec's copy when it says
+ * loopback, and keep the edit only when the strict loader reads it back
+ * with every listen address moved. Errors keep pointing at the original. */
+static int pod_copy(struct sl_deploy_plan *p, struct sl_error *err) {
+  char *pod = NULL;
+  size_t pod_len = 0;
+  if (sl__deploy_pod_text(p->spec, p->root, p->spec_text, p->spec_len, &pod,
+                          &pod_len, p->pod_lines, sizeof p->pod_lines))
+    return sl_error_set(err, SL_ENOMEM, "out of memory");
+  if (!pod) return 0;
+  struct sl_spec *ps = NULL;
+  struct sl_error perr = {0};
+  if (sl_spec_load_buffer(pod, pod_len, p->spec->file, &ps, &perr) == 0 &&
+      pod_hosts_ok(ps)) {
+    p->pod_text = pod;
+    p->spec_text = pod;
+    p->spec_len = pod_len;
+    p->hosts_fixed = true;
+  } else {
+    sl_free(pod);
+  }
+  sl_spec_free(ps);
+  return 0;
+}
+
 int sl__deploy_plan(const struct sl_spec *spec, const struct sl_ynode *root,
                     const char *text, size_t len,
                     const struct sl_deploy_opts *o,
@@ -518,6 +555,7 @@ int sl__deploy_plan(const struct sl_spec *spec, const struct sl_ynode *root,
   p->root = root;
   p->spec_text = text;
   p->spec_len = len;
+  SL_RETURN_NOT_OK(pod_copy(p, err));
   p->name = spec->meta.name;
   p->ns = o->namespace_ ? o->namespace_ : spec->meta.namespace_;
   const struct sl_ynode *meta = tree_get(root, "metadata");
@@ -592,6 +630,7 @@ void sl__deploy_plan_release(struct sl_deploy_plan *p) {
     sl_free(k->group);
     sl_free(k->initial_offset);
   }
+  sl_free(p->pod_text);
   sl_free(p->handler_src);
   sl_free(p->handler_context);
   sl_free(p->handler_dst);
