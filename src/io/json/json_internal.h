@@ -106,11 +106,13 @@ struct sl__jnode {
   /* key lookup: open addressing over kids, 2^bits slots, -1 = empty */
   int32_t *slots;
   uint32_t slot_mask;
+  int32_t obj_id; /* object/struct nodes: index of the worker's key cache */
 };
 
 struct sl__jplan {
   struct sl__jnode root;
   int32_t n_cols;           /* flat columns, depth-first over the schema */
+  int32_t n_objs;           /* object and struct nodes */
   struct sl_schema schema;  /* output schema (owned) */
 };
 
@@ -153,7 +155,18 @@ struct sl__jtask {
   struct sl_error err; /* hard errors (memory) */
 };
 
+/* Per object node and member position: the key seen there last time and
+ * what it resolved to. Log lines repeat their key order, so most keys are
+ * resolved by two word compares instead of a hash probe. */
+#define SL__JKEY_POSITIONS 32
+struct sl__jkcache {
+  uint64_t w[2];
+  uint32_t len;  /* UINT32_MAX: empty */
+  int32_t kid;   /* index into kids, -1 = not wanted */
+};
+
 struct sl__jworker {
+  struct sl__jkcache *kcache; /* n_objs x SL__JKEY_POSITIONS */
   struct sl__jcol *tops;  /* one per schema field */
   struct sl__jcol **flat; /* plan column index -> builder */
   uint8_t *scratch;

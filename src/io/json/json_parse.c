@@ -33,7 +33,8 @@ struct jp {
 };
 
 static inline const uint8_t *ws(const uint8_t *p, const uint8_t *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+  /* one compare in the common case (compact JSON: no whitespace) */
+  while (p < end && *p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
   return p;
 }
 
@@ -213,7 +214,8 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
 
 static inline const struct sl__jnode *lookup(const struct jp *jp,
                                              const struct sl__jnode *obj,
-                                             const uint8_t *k, size_t n) {
+                                             const uint8_t *k, size_t n,
+                                             int32_t pos) {
   if (!obj->slots) return NULL;
   uint64_t w[2];
   if (jp->end - k >= 16) {
@@ -230,16 +232,32 @@ static inline const struct sl__jnode *lookup(const struct jp *jp,
   } else {
     sl__jkey_words(k, n, w);
   }
+  struct sl__jkcache *kc = NULL;
+  if (pos < SL__JKEY_POSITIONS && n <= 16) {
+    kc = &jp->w->kcache[obj->obj_id * SL__JKEY_POSITIONS + pos];
+    if (kc->len == n && kc->w[0] == w[0] && kc->w[1] == w[1])
+      return kc->kid >= 0 ? &obj->kids[kc->kid] : NULL;
+  }
+  const struct sl__jnode *found = NULL;
   uint32_t i = (uint32_t)sl__jkey_hash(w, n) & obj->slot_mask;
   for (;;) {
     int32_t s = obj->slots[i];
-    if (s < 0) return NULL;
+    if (s < 0) break;
     const struct sl__jnode *kid = &obj->kids[s];
     if (kid->key_len == n && kid->key_w[0] == w[0] && kid->key_w[1] == w[1] &&
-        (n <= 16 || memcmp(kid->key + 16, k + 16, n - 16) == 0))
-      return kid;
+        (n <= 16 || memcmp(kid->key + 16, k + 16, n - 16) == 0)) {
+      found = kid;
+      break;
+    }
     i = (i + 1) & obj->slot_mask;
   }
+  if (kc) {
+    kc->w[0] = w[0];
+    kc->w[1] = w[1];
+    kc->len = (uint32_t)n;
+    kc->kid = found ? (int32_t)(found - obj->kids) : -1;
+  }
+  return found;
 }
 
 static size_t put_utf8(uint8_t *o, uint32_t cp) {
@@ -626,7 +644,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
   if (p < end && *p == '}') {
     p++;
   } else {
-    for (;;) {
+    for (int32_t pos = 0;; pos++) {
       if (p >= end || *p != '"') return bad_found(jp, p, "a key string");
       bool esc;
       const uint8_t *k = p + 1;
@@ -634,7 +652,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
       if (!q) return NULL;
       const struct sl__jnode *kid;
       if (!esc) {
-        kid = lookup(jp, n, k, (size_t)(q - k));
+        kid = lookup(jp, n, k, (size_t)(q - k), pos);
       } else {
         int rc = scratch(jp->w, (size_t)(q - k));
         if (rc) return hard(jp, rc);

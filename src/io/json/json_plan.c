@@ -104,10 +104,11 @@ static int build_node(struct sl__jnode *n, const struct sl_field *f,
   }
 }
 
-static int build_slots(struct sl__jnode *n) {
+static int build_slots(struct sl__jnode *n, int32_t *n_objs) {
   for (int32_t i = 0; i < n->n_kids; i++)
-    SL_RETURN_NOT_OK(build_slots(&n->kids[i]));
+    SL_RETURN_NOT_OK(build_slots(&n->kids[i], n_objs));
   if (n->kind != SL__JN_OBJECT && n->kind != SL__JN_STRUCT) return 0;
+  n->obj_id = (*n_objs)++;
   uint32_t size = 8;
   while (size < (uint32_t)n->n_kids * 2u) size *= 2;
   n->slots = sl_malloc(size * sizeof *n->slots);
@@ -187,7 +188,7 @@ int sl__jplan_build(struct sl__jplan *p, const struct sl_schema *schema,
     }
   }
   p->n_cols = next_col;
-  SL_CHECK_GOTO(build_slots(&p->root), rc, fail);
+  SL_CHECK_GOTO(build_slots(&p->root, &p->n_objs), rc, fail);
   return 0;
 fail:
   sl__jplan_release(p);
@@ -206,7 +207,13 @@ int sl__jworker_init(struct sl__jworker *w, const struct sl__jplan *p) {
   int32_t nf = p->schema.n_fields;
   w->tops = sl_calloc(nf ? (size_t)nf : 1, sizeof *w->tops);
   w->flat = sl_calloc(p->n_cols ? (size_t)p->n_cols : 1, sizeof *w->flat);
-  if (!w->tops || !w->flat) return SL_ENOMEM;
+  w->kcache = sl_malloc((size_t)(p->n_objs ? p->n_objs : 1) * SL__JKEY_POSITIONS *
+                        sizeof *w->kcache);
+  if (!w->tops || !w->flat || !w->kcache) return SL_ENOMEM;
+  for (int32_t i = 0; i < (p->n_objs ? p->n_objs : 1) * SL__JKEY_POSITIONS; i++) {
+    w->kcache[i].len = UINT32_MAX;
+    w->kcache[i].kid = -1;
+  }
   int32_t k = 0;
   for (int32_t i = 0; i < nf; i++) {
     SL_RETURN_NOT_OK(sl__jcol_init(&w->tops[i], &p->schema.fields[i]));
@@ -221,6 +228,7 @@ void sl__jworker_release(struct sl__jworker *w, const struct sl__jplan *p) {
       sl__jcol_release(&w->tops[i]);
   sl_free(w->tops);
   sl_free(w->flat);
+  sl_free(w->kcache);
   sl_free(w->scratch);
   memset(w, 0, sizeof *w);
 }
