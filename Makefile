@@ -4,6 +4,7 @@ run:          ## set up, build and run the main job on built-in defaults
 	@scripts/deps.sh build
 	@scripts/build.sh release
 	@build/sluice demo
+	@scripts/function_demo.sh
 test:         ## set up, build and run every test
 	@scripts/deps.sh
 	@scripts/test.sh
