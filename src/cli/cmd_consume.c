@@ -1,6 +1,6 @@
 /* sluice consume: a consume-only NATS client, the baseline of the nats
  * trigger's benchmark (bench/nats_mqtt_bench.py). It reads N messages from a
- * subject (core) or a JetStream durable pull consumer (acknowledging each
+ * subject (core) or a JetStream durable consumer (acknowledging each
  * message as it arrives), does nothing with them, and prints the rate. For
  * MQTT the baseline is Debian's mosquitto_sub. */
 #include <getopt.h>
@@ -80,10 +80,14 @@ int sl_cmd_consume(int argc, char **argv) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = stream;
+    so.Queue = durable; /* the same consumer shape as the nats trigger */
+    so.ManualAck = true;
+    so.Config.Durable = durable;
     so.Config.AckPolicy = js_AckExplicit;
     so.Config.MaxAckPending = 65536;
     if (st == NATS_OK)
-      st = js_PullSubscribe(&sub, js, subject, durable, NULL, &so, NULL);
+      st = js_SubscribeSync(&sub, js, subject, NULL, &so, NULL);
+    if (st == NATS_OK) st = natsSubscription_SetPendingLimits(sub, -1, -1);
   }
   if (st != NATS_OK) {
     fprintf(stderr, "consume: %s (%s)\n", natsStatus_GetText(st),
@@ -95,22 +99,12 @@ int sl_cmd_consume(int argc, char **argv) {
   long long got = 0, bytes = 0;
   double t0 = 0, end = now_s() + timeout;
   while (got < count && now_s() < end) {
-    if (jetstream) {
-      natsMsgList list = {0};
-      long long want = count - got < 1024 ? count - got : 1024;
-      st = natsSubscription_Fetch(&list, sub, (int)want, 500, NULL);
-      for (int i = 0; i < list.Count; i++) {
-        if (!t0) t0 = now_s();
-        bytes += natsMsg_GetDataLength(list.Msgs[i]);
-        natsMsg_Ack(list.Msgs[i], NULL);
-        got++;
-      }
-      natsMsgList_Destroy(&list);
-    } else {
+    {
       natsMsg *m = NULL;
       if (natsSubscription_NextMsg(&m, sub, 500) == NATS_OK) {
         if (!t0) t0 = now_s();
         bytes += natsMsg_GetDataLength(m);
+        if (jetstream) natsMsg_Ack(m, NULL);
         natsMsg_Destroy(m);
         got++;
       }

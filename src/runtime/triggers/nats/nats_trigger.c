@@ -5,8 +5,10 @@
  * of one queue group share the messages. At most once: core NATS keeps
  * nothing for a subscriber that is down.
  *
- * JetStream (jetstream: true): a durable pull consumer. Replicas that name
- * the same durable share its messages. Every message is acknowledged one by
+ * JetStream (jetstream: true): a durable push consumer with a deliver group
+ * of the same name, so replicas that name the same durable share its
+ * messages. (Not a pull consumer: natsSubscription_Fetch of libnats 3.4.1
+ * overran its own message array under load in our benchmark.) Every message is acknowledged one by
  * one, and only after the batch holding its records is durable in every sink
  * (the runtime's `committed`), so a crash or kill -9 before that makes the
  * server deliver it again (at least once, as for Kafka).
@@ -53,7 +55,7 @@ static const struct sl_cfg_entry nats_config[] = {
      "JetStream: the default durable name.",
      false},
     {"jetstream", SL_CFG_BOOL, "false", 0, 0, NULL, A(jetstream),
-     "Read through a JetStream durable pull consumer, acknowledging each "
+     "Read through a JetStream durable consumer, acknowledging each "
      "message after its records are durable (at least once).",
      false},
     {"stream", SL_CFG_STRING, NULL, 0, 0, NULL, A(stream),
@@ -72,7 +74,7 @@ static const struct sl_cfg_entry nats_config[] = {
      A(max_ack_pending),
      "JetStream: most messages received and not yet acknowledged.", false},
     {"fetchBatch", SL_CFG_INT, "1024", 1, 100000, NULL, A(fetch_batch),
-     "Messages per fetch (JetStream) or per append (core).", false},
+     "Most messages per append to the batcher.", false},
     {"maxMessageBytes", SL_CFG_SIZE, "16MiB", 1, 1073741824, NULL,
      A(max_message_bytes),
      "Larger messages go to the dead letters instead of a batch.", false},
@@ -255,24 +257,91 @@ static void append_chunk(struct sl_trigger *t, struct nats_state *st,
   st->chunk_len = 0;
 }
 
-static void read_core(struct sl_trigger *t, struct nats_state *st) {
+/* Takes one message: its records go into the chunk; a JetStream message
+ * with records waits in the ring for its ack, one without is acked now.
+ * Returns the records added. */
+static int64_t take(struct sl_trigger *t, struct nats_state *st, natsMsg *m,
+                    int64_t t_us) {
   const struct nats_attrs *a = t->attrs;
+  const char *d = natsMsg_GetData(m);
+  int len = natsMsg_GetDataLength(m);
+  size_t before = st->chunk_len;
+  int64_t k = add_payload(t, st, d, len);
+  if (k < 0) dead_message(t, d, len);
+  if (!a->jetstream) {
+    natsMsg_Destroy(m);
+    return k > 0 ? k : 0;
+  }
+  jsMsgMetaData *meta = NULL;
+  if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+    if (meta->NumDelivered > 1) sl__count(&t->m->redeliveries, 1);
+    jsMsgMetaData_Destroy(meta);
+  }
+  if (k <= 0) { /* nothing to make durable: done with it now */
+    natsMsg_Ack(m, NULL);
+    natsMsg_Destroy(m);
+    sl__count(&t->m->acks, 1);
+    return 0;
+  }
+  pthread_mutex_lock(&st->mu);
+  int rc = ring_push(st, m, t_us);
+  pthread_mutex_unlock(&st->mu);
+  if (rc) { /* out of memory: drop it unacked, the server redelivers it */
+    st->chunk_len = before;
+    natsMsg_Destroy(m);
+    return 0;
+  }
+  return k;
+}
+
+/* One read: waits up to 200 ms for a message, then takes what the client
+ * already holds, up to fetchBatch (and, for JetStream, maxAckPending). Core
+ * and JetStream (a push consumer with a deliver group, so that replicas on
+ * one durable share it) read the same way. */
+static void read_messages(struct sl_trigger *t, struct nats_state *st) {
+  const struct nats_attrs *a = t->attrs;
+  int64_t room = a->fetch_batch;
+  if (a->jetstream) {
+    pthread_mutex_lock(&st->mu);
+    int64_t free_acks = a->max_ack_pending - (int64_t)st->len;
+    if (free_acks <= 0) { /* wait for acks */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 20 * 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+      pthread_mutex_unlock(&st->mu);
+      maybe_flush_sinks(t, st);
+      return;
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (free_acks < room) room = free_acks;
+  }
   natsMsg *m = NULL;
   natsStatus s = natsSubscription_NextMsg(&m, st->sub, 200);
-  if (s != NATS_OK) return;
-  int64_t lines = 0, n = 0;
+  if (s != NATS_OK) {
+    if (s != NATS_TIMEOUT && !atomic_load(&st->stop)) {
+      int64_t dropped = 0;
+      natsSubscription_GetDropped(st->sub, &dropped);
+      sl_log(t->rt, SL_LOG_WARN, "nats read failed",
+             "\"trigger\":\"%s\",\"error\":\"%s\",\"dropped\":%lld",
+             t->spec->name, natsStatus_GetText(s), (long long)dropped);
+      if (s != NATS_SLOW_CONSUMER) {
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+      }
+    }
+    return;
+  }
+  int64_t lines = 0, n = 0, t_us = now_us();
   for (;;) {
     n++;
-    const char *d = natsMsg_GetData(m);
-    int len = natsMsg_GetDataLength(m);
-    int64_t k = add_payload(t, st, d, len);
-    if (k < 0)
-      dead_message(t, d, len);
-    else
-      lines += k;
-    natsMsg_Destroy(m);
+    lines += take(t, st, m, t_us);
     m = NULL;
-    if (n >= a->fetch_batch) break;
+    if (n >= room) break;
     int pm = 0;
     if (natsSubscription_GetPending(st->sub, &pm, NULL) != NATS_OK || pm <= 0)
       break;
@@ -283,90 +352,13 @@ static void read_core(struct sl_trigger *t, struct nats_state *st) {
   append_chunk(t, st, lines);
 }
 
-static void read_jetstream(struct sl_trigger *t, struct nats_state *st) {
-  const struct nats_attrs *a = t->attrs;
-  pthread_mutex_lock(&st->mu);
-  int64_t room = a->max_ack_pending - (int64_t)st->len;
-  if (room <= 0) { /* wait for acks */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 20 * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&st->cv, &st->mu, &ts);
-    pthread_mutex_unlock(&st->mu);
-    maybe_flush_sinks(t, st);
-    return;
-  }
-  pthread_mutex_unlock(&st->mu);
-  int want = (int)(room < a->fetch_batch ? room : a->fetch_batch);
-  natsMsgList list = {0};
-  jsErrCode jerr = 0;
-  natsStatus s = natsSubscription_Fetch(&list, st->sub, want, 250, &jerr);
-  if (s == NATS_TIMEOUT || list.Count == 0) {
-    natsMsgList_Destroy(&list);
-    return;
-  }
-  if (s != NATS_OK) {
-    sl_log(t->rt, SL_LOG_WARN, "nats fetch failed",
-           "\"trigger\":\"%s\",\"error\":\"%s\"", t->spec->name,
-           natsStatus_GetText(s));
-    natsMsgList_Destroy(&list);
-    struct timespec ts = {0, 100 * 1000000};
-    nanosleep(&ts, NULL);
-    return;
-  }
-  int64_t lines = 0, t_us = now_us();
-  int64_t redelivered = 0;
-  pthread_mutex_lock(&st->mu);
-  for (int i = 0; i < list.Count; i++) {
-    natsMsg *m = list.Msgs[i];
-    list.Msgs[i] = NULL;
-    jsMsgMetaData *meta = NULL;
-    if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-      if (meta->NumDelivered > 1) redelivered++;
-      jsMsgMetaData_Destroy(meta);
-    }
-    const char *d = natsMsg_GetData(m);
-    int len = natsMsg_GetDataLength(m);
-    size_t before = st->chunk_len;
-    int64_t k = add_payload(t, st, d, len);
-    if (k <= 0) { /* nothing to make durable: done with it now */
-      if (k < 0) dead_message(t, d, len);
-      natsMsg_Ack(m, NULL);
-      natsMsg_Destroy(m);
-      sl__count(&t->m->acks, 1);
-      continue;
-    }
-    if (ring_push(st, m, t_us)) { /* out of memory: let it be redelivered */
-      st->chunk_len = before;
-      natsMsg_Destroy(m);
-      continue;
-    }
-    lines += k;
-  }
-  pthread_mutex_unlock(&st->mu);
-  int got = list.Count;
-  natsMsgList_Destroy(&list);
-  sl__count(&t->m->messages, got);
-  sl__count(&t->m->redeliveries, redelivered);
-  sl__count(&t->m->requests, 1);
-  append_chunk(t, st, lines);
-}
-
 static void *nats_main(void *arg) {
   struct sl_trigger *t = arg;
-  const struct nats_attrs *a = t->attrs;
   struct nats_state *st = t->state;
   while (!atomic_load(&st->stop) && atomic_load(&t->accepting)) {
     /* Backpressure: read only while the workers have room. */
     if (!sl__batcher_admit(t->batcher, 100)) continue;
-    if (a->jetstream)
-      read_jetstream(t, st);
-    else
-      read_core(t, st);
+    read_messages(t, st);
   }
   return NULL;
 }
@@ -454,6 +446,9 @@ static int subscribe(struct sl_trigger *t, struct nats_state *st,
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = a->stream;
+  so.Queue = st->durable; /* a deliver group: replicas share the durable */
+  so.ManualAck = true;
+  so.Config.Durable = st->durable;
   so.Config.AckPolicy = js_AckExplicit;
   so.Config.AckWait = a->ack_wait_ms * 1000000;
   so.Config.MaxAckPending = a->max_ack_pending;
@@ -462,8 +457,11 @@ static int subscribe(struct sl_trigger *t, struct nats_state *st,
                                                           : js_DeliverAll;
   jsErrCode jerr = 0;
   if (s == NATS_OK)
-    s = js_PullSubscribe(&st->sub, st->js, a->subject, st->durable, NULL, &so,
-                         &jerr);
+    s = js_SubscribeSync(&st->sub, st->js, a->subject, NULL, &so, &jerr);
+  if (s == NATS_OK)
+    s = natsSubscription_SetPendingLimits(
+        st->sub, -1,
+        (int)(a->pending_bytes > INT32_MAX ? INT32_MAX : a->pending_bytes));
   if (s != NATS_OK)
     return sl_error_set(err, SL_EIO,
                         "trigger %s: cannot create the JetStream durable "
@@ -603,7 +601,7 @@ const struct sl_trigger_vtable sl__trigger_nats = {
     .name = "nats",
     .abi_version = SL_RT_ABI_VERSION,
     .doc = "NATS subjects through libnats: core NATS (queue groups share the "
-           "load, at most once) or a JetStream durable pull consumer whose "
+           "load, at most once) or a JetStream durable consumer whose "
            "messages are acknowledged only after their records are durable "
            "(at least once).",
     .config = nats_config,
