@@ -159,3 +159,109 @@ spec:
     want = duckdb.sql("""select 'svc' || (i % 5), i % 3, count(*), min(i), max(i), true
         from range(30000) t(i) group by all order by all""").fetchall()
     assert [(a, int(b), c, d, e, f) for a, b, c, d, e, f in got] == want
+
+
+def get(port, path):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    return r.status, r.read().decode(), dict(r.getheaders())
+
+
+def metric(text, name, labels):
+    for line in text.splitlines():
+        if line.startswith(name + "{") and labels in line:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no metric %s{%s} in\n%s" % (name, labels, text))
+
+
+def test_metrics_health_and_sighup_reload(tmp_path):
+    port = free_port()
+    out = tmp_path / "out"
+    spec_text = """metadata: {{name: m}}
+spec:
+  runtime: passthrough
+  triggers:
+    web: {{kind: http, attributes: {{port: {port}}}}}
+  sinks:
+    pq: {{kind: parquet, attributes: {{path: {out}, prefix: {prefix}}}}}
+"""
+    spec = write(tmp_path / "f.yaml", spec_text.format(port=port, out=out, prefix="a"))
+    p = start(spec, tmp_path)
+    try:
+        wait_ready(port, p)
+        assert get(port, "/live")[0] == 200
+        body = "\n".join(gen_lines(1234))
+        assert post(port, body) == (200, {"accepted": 1234, "rejected": 0})
+        st, text, _ = get(port, "/metrics")
+        assert st == 200
+        assert metric(text, "sluice_events_total", 'trigger="web"') == 1234
+        assert metric(text, "sluice_bytes_total", 'trigger="web"') >= len(body)
+        assert metric(text, "sluice_batch_events_count", 'trigger="web"') >= 1
+        assert metric(text, "sluice_sink_rows_total", 'sink="pq"') == 1234
+        # An invalid spec: the running function stays and says why.
+        write(tmp_path / "f.yaml", "metadata: {name: m}\nspec: {runtime: passthrough, tirggers: {}}\n")
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert post(port, "\n".join(gen_lines(10, 5000))) == (200, {"accepted": 10, "rejected": 0})
+        # A valid one: the old runtime drains (publishes a-*), the new one runs.
+        write(tmp_path / "f.yaml", spec_text.format(port=port, out=out, prefix="b"))
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        wait_ready(port, p)
+        assert len(list(out.glob("a-*.parquet"))) == 1
+        assert post(port, "\n".join(gen_lines(7, 9000))) == (200, {"accepted": 7, "rejected": 0})
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0
+    log = p.stderr.read().decode()
+    assert "tirggers" in log
+    assert len(list(out.glob("b-*.parquet"))) == 1
+    assert duckdb.sql(f"select count(*) from '{out}/*.parquet'").fetchall()[0][0] == 1234 + 10 + 7
+
+
+def test_busy_workers_answer_503_with_retry_after(tmp_path):
+    import concurrent.futures as cf
+    import http.client
+    port = free_port()
+    out = tmp_path / "out"
+    spec = write(tmp_path / "f.yaml", f"""metadata: {{name: busy}}
+spec:
+  runtime: sql
+  sql: {{query: "SELECT service, count(DISTINCT seq) AS n, quantile_cont(bytes, 0.5) AS q FROM events GROUP BY service"}}
+  input: {{schema: "ts: timestamp[ms], service: utf8, seq: int64, bytes: int64"}}
+  triggers:
+    web:
+      kind: http
+      numWorkers: 1
+      maxWorkers: 1
+      workerAvailabilityTimeoutMilliseconds: 0
+      batch: {{maxEvents: 1, maxWait: 0ms}}
+      attributes: {{port: {port}, retryAfter: 2}}
+  sinks:
+    pq: {{kind: parquet, attributes: {{path: {out}}}}}
+""")
+    p = start(spec, tmp_path)
+    body = "\n".join(gen_lines(100_000)).encode()
+    try:
+        wait_ready(port, p)
+
+        def one(_):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c.request("POST", "/", body=body)
+            r = c.getresponse()
+            r.read()
+            return r.status, r.getheader("Retry-After")
+
+        with cf.ThreadPoolExecutor(8) as ex:
+            res = list(ex.map(one, range(16)))
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(60) == 0
+    assert {s for s, _ in res} <= {200, 503}
+    assert any(s == 503 and ra == "2" for s, ra in res), res
+    ok = sum(1 for s, _ in res if s == 200)
+    assert ok >= 1
+    # Only accepted requests were handled: each adds one row per service.
+    assert duckdb.sql(f"select count(*) from '{out}/*.parquet'").fetchall()[0][0] == ok * 7
