@@ -167,6 +167,8 @@ def check(name, data, result):
         for line in f:
             r = json.loads(line)
             k = tuple(r.pop(c) for c in KEYS[name])
+            if name == "q2" and isinstance(k[0], str):  # sluice query writes timestamps as text
+                k = (ts_ms(k[0].replace(" ", "T")),) + k[1:]
             if k in got:
                 print(f"{name}: group {k} appears twice in the result")
                 return 1

@@ -35,6 +35,7 @@ static void usage(FILE *f) {
           "      --device D           auto (default): a GPU when the CUDA backend\n"
           "                           loads and the query qualifies (docs/gpu.md);\n"
           "                           gpu[:N]: fail unless it runs there; cpu\n"
+          "                           ($SLUICE_DEVICE sets the default)\n"
           "      --max-rows N         rows to print as a table (default 1000)\n"
           "      --no-progress        never draw the progress bar\n"
           "  -h, --help               this text\n");
@@ -94,7 +95,7 @@ int sl_cmd_query(int argc, char **argv) {
       {"no-progress", no_argument, NULL, 'P'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *output = NULL, *codec = "zstd", *device = NULL;
+  const char *output = NULL, *codec = "zstd", *device = getenv("SLUICE_DEVICE");
   enum fmt fmt = FMT_TABLE;
   bool fmt_given = false, progress = true;
   int64_t max_rows = 1000;
@@ -283,6 +284,15 @@ done:
     const char *note = sl_query_device_note(q);
     if (dev_note[0] && !strcmp(note, "cpu")) note = dev_note;
     if (device || !strncmp(note, "gpu", 3)) fprintf(stderr, "sluice query: ran on %s\n", note);
+    /* For test suites: one line per query, where it ran and what it was. */
+    const char *log = getenv("SLUICE_DEVICE_LOG");
+    FILE *lf = log ? fopen(log, "a") : NULL;
+    if (lf) {
+      fprintf(lf, "%s\t", note);
+      for (const char *c = sql; *c; c++) fputc(*c == '\n' || *c == '\t' ? ' ' : *c, lf);
+      fputc('\n', lf);
+      fclose(lf);
+    }
   }
   sl_query_free(q);
   sl_device_close(dev);
