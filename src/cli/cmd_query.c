@@ -289,7 +289,7 @@ done:
     FILE *lf = log ? fopen(log, "a") : NULL;
     if (lf) {
       fprintf(lf, "%s\t", note);
-      for (const char *c = sql; *c; c++) fputc(*c == '\n' || *c == '\t' ? ' ' : *c, lf);
+      for (const char *ch = sql; *ch; ch++) fputc(*ch == '\n' || *ch == '\t' ? ' ' : *ch, lf);
       fputc('\n', lf);
       fclose(lf);
     }
