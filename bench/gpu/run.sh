@@ -3,43 +3,69 @@
 #   bench/gpu/run.sh [GB]        (default 4: the size of each benchmark file)
 # Needs nvcc and a sluice binary ($SLUICE, default build/sluice). Steps:
 #  1. build libsluice_cuda.so (scripts/cuda-build.sh);
-#  2. correctness: Q1-Q6 on small clean and messy files, GPU result vs the
-#     pure-Python oracle (bench/gpu/oracle.py), and vs `sluice query` on the
-#     CPU when that command exists;
+#  2. correctness: Q1-Q6 on small clean and messy logs, through `sluice
+#     query --device gpu` and `--device cpu` and the raw device plans
+#     (`sluice bench-device`), each checked against the pure-Python oracle
+#     (bench/gpu/oracle.py); then the SQL oracle suite (tests/py, DuckDB as
+#     the oracle) with SLUICE_DEVICE=auto, counting the queries that ran on
+#     the GPU;
 #  3. benchmark: Q1-Q6 on GB-sized files, end to end (file in the page cache
-#     -> result) and device-only (input resident on the GPU), plus the CPU
-#     engine and the CPU peers installed there; a table at the end.
-# Results go to $OUT (or ./gpu-results) as JSON Lines.
+#     -> zstd Parquet) on the GPU and on all CPU cores, device-only (input
+#     resident on the GPU), and the CPU peers installed there.
+# Results go to $OUT (or ./gpu-results) as JSON Lines; a table at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 gb="${1:-4}"
-SLUICE="${SLUICE:-build/sluice}"
+SLUICE="$(realpath "${SLUICE:-build/sluice}")"
+export SLUICE
 res="${OUT:-gpu-results}"
 data="${SLUICE_GPU_DATA:-/tmp/sluice-gpu}"
 mkdir -p "$res" "$data"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc)"
 scripts/cuda-build.sh build-cuda
 export SLUICE_CUDA_LIB="$PWD/build-cuda/libsluice_cuda.so"
 py=python3
+sqlq() { sed "s|@FILE@|$2|" "bench/gpu/sql/$1.sql"; }
 
-echo "== correctness"
+echo "== correctness: Q1-Q6, GPU and CPU against the oracle"
 "$SLUICE" gen --rows 300000 --seed 7 -o "$data/small.jsonl"
 "$SLUICE" gen --rows 300000 --seed 8 --messy -o "$data/messy.jsonl"
 "$SLUICE" gen --rows 300000 --seed 9 --kind article -o "$data/small_article.jsonl"
 fail=0
-for f in small messy; do
-  for q in q1 q2 q3 q4 q5; do
-    "$SLUICE" bench-device --file "$data/$f.jsonl" --query $q --output "$data/$f.$q.gpu.jsonl" 2>>"$res/correctness.log"
-    $py bench/gpu/oracle.py check $q "$data/$f.jsonl" "$data/$f.$q.gpu.jsonl" || fail=1
+check() { # query data result label
+  if $py bench/gpu/oracle.py check "$1" "$2" "$3" >"$3.check" 2>&1; then
+    echo "$4 $1 $(basename "$2"): $(cat "$3.check")"
+  else
+    echo "$4 $1 $(basename "$2"): MISMATCH"; head -5 "$3.check"; fail=1
+  fi
+}
+for f in small messy small_article; do
+  qs="q1 q2 q3 q4 q5"; [ $f = small_article ] && qs=q6
+  for q in $qs; do
+    for dev in gpu cpu; do
+      "$SLUICE" query --device $dev --skip-bad-lines --no-progress "$(sqlq $q "$data/$f.jsonl")" \
+        --output "$data/$f.$q.$dev.jsonl" 2>>"$res/correctness.log" || { echo "$dev $q $f: FAILED"; fail=1; }
+      check $q "$data/$f.jsonl" "$data/$f.$q.$dev.jsonl" "sluice query --device $dev"
+    done
+    "$SLUICE" bench-device --file "$data/$f.jsonl" --query $q --output "$data/$f.$q.plan.jsonl" 2>>"$res/correctness.log"
+    check $q "$data/$f.jsonl" "$data/$f.$q.plan.jsonl" "bench-device plan"
   done
 done
-"$SLUICE" bench-device --file "$data/small_article.jsonl" --query q6 --output "$data/a.q6.gpu.jsonl" 2>>"$res/correctness.log"
-$py bench/gpu/oracle.py check q6 "$data/small_article.jsonl" "$data/a.q6.gpu.jsonl" || fail=1
-[ $fail = 0 ] && echo "correctness: all GPU results equal the oracle" || echo "correctness: MISMATCHES (see above)"
+
+echo "== SQL oracle suite (DuckDB oracle) with SLUICE_DEVICE=auto"
+if [ -f tests/py/test_sql_queries.py ]; then
+  rm -f "$res/sql_suite_devices.log"
+  SLUICE_BIN="$SLUICE" SLUICE_BUILD="$(dirname "$SLUICE")" SLUICE_DEVICE=auto \
+  SLUICE_DEVICE_LOG="$res/sql_suite_devices.log" \
+    $py -m pytest -q -p no:cacheprovider tests/py/test_sql_queries.py 2>&1 | tail -5 || fail=1
+  echo "queries run on the GPU: $(grep -c '^gpu' "$res/sql_suite_devices.log" || true) of $(wc -l < "$res/sql_suite_devices.log")"
+  grep -v '^gpu' "$res/sql_suite_devices.log" | cut -f1 | sort | uniq -c | sort -rn | head -8
+fi
+[ $fail = 0 ] && echo "correctness: every GPU result equals the oracle" || echo "correctness: FAILURES above"
 
 echo "== benchmark (${gb} GB files)"
 if [ ! -s "$data/logs.jsonl" ]; then
-  # Several generators in parallel, concatenated: different seeds, same shape.
   per=$(( gb * 1000 / 8 ))
   for i in 0 1 2 3 4 5 6 7; do "$SLUICE" gen --bytes ${per}M --seed $((100+i)) -o "$data/logs.$i" & done; wait
   for i in 0 1 2 3 4 5 6 7; do "$SLUICE" gen --bytes ${per}M --seed $((200+i)) --kind article -o "$data/art.$i" & done; wait
@@ -48,17 +74,37 @@ if [ ! -s "$data/logs.jsonl" ]; then
 fi
 cat "$data/logs.jsonl" "$data/article.jsonl" > /dev/null   # into the page cache
 : > "$res/bench.jsonl"
+timed() { # query engine mode file -- command...
+  local q=$1 eng=$2 mode=$3 f=$4; shift 5
+  local t0 t1; t0=$(date +%s.%N)
+  if "$@" >/dev/null 2>>"$res/bench.err"; then
+    t1=$(date +%s.%N)
+    echo "{\"query\":\"$q\",\"engine\":\"$eng\",\"mode\":\"$mode\",\"bytes\":$(stat -c %s "$f"),\"seconds\":$($py -c "print($t1-$t0)")}" >> "$res/bench.jsonl"
+  else
+    echo "{\"query\":\"$q\",\"engine\":\"$eng\",\"mode\":\"$mode\",\"bytes\":$(stat -c %s "$f"),\"seconds\":0,\"error\":true}" >> "$res/bench.jsonl"
+  fi
+}
 for q in q1 q2 q3 q4 q5 q6; do
   f="$data/logs.jsonl"; [ $q = q6 ] && f="$data/article.jsonl"
-  "$SLUICE" bench-device --file "$f" --query $q --output "$data/$q.e2e.jsonl" --parquet "$data/$q.gpu.parquet" 2>>"$res/bench.jsonl"
-  "$SLUICE" bench-device --file "$f" --query $q --resident 5 --output "$data/$q.dev.jsonl" 2>>"$res/bench.jsonl"
-  if [ -x bench/gpu/cpu_peers.sh ]; then bench/gpu/cpu_peers.sh $q "$f" "$data" >>"$res/bench.jsonl" 2>>"$res/peers.log" || true; fi
+  timed $q "sluice gpu" end-to-end "$f" -- "$SLUICE" query --device gpu --no-progress "$(sqlq $q "$f")" --output "$data/$q.gpu.parquet"
+  "$SLUICE" bench-device --file "$f" --query $q --resident 5 2>&1 >/dev/null | grep '^{' | \
+    $py -c "import json,sys; r=json.loads(sys.stdin.read()); r['engine']='sluice gpu'; print(json.dumps(r))" >> "$res/bench.jsonl"
+  timed $q "sluice cpu ($(nproc) cores)" end-to-end "$f" -- "$SLUICE" query --device cpu --no-progress "$(sqlq $q "$f")" --output "$data/$q.cpu.parquet"
+  $py bench/gpu/peers.py $q "$f" "$data" ${SLUICE_GPU_PEERS:-duckdb pyarrow} >> "$res/bench.jsonl" 2>>"$res/bench.err" || true
 done
 $py - "$res/bench.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-print(f"{'query':6} {'engine':28} {'mode':12} {'GB':>6} {'seconds':>9} {'GB/s':>8} {'groups':>8}")
+print(f"{'query':6} {'engine':22} {'mode':12} {'GB':>6} {'seconds':>9} {'GB/s':>8}  vs best CPU peer")
+best = {}
 for r in rows:
-    eng = r.get("engine") or ("sluice gpu" if "device" in r else "?")
-    print(f"{r['query']:6} {eng:28} {r.get('mode',''):12} {r['bytes']/1e9:6.2f} {r['seconds']:9.3f} {r['bytes']/r['seconds']/1e9:8.2f} {r.get('groups',''):>8}")
+    if r.get("engine") in ("duckdb", "pyarrow", "pandas", "polars") and not r.get("error"):
+        best[r["query"]] = min(best.get(r["query"], 1e9), r["seconds"])
+for r in rows:
+    s = r["seconds"]
+    if r.get("error") or not s:
+        print(f"{r['query']:6} {r['engine']:22} {r.get('mode',''):12}  failed: {str(r.get('error'))[:60]}")
+        continue
+    ratio = f"{best[r['query']]/s:7.1f}x" if r["query"] in best else ""
+    print(f"{r['query']:6} {r['engine']:22} {r.get('mode',''):12} {r['bytes']/1e9:6.2f} {s:9.3f} {r['bytes']/s/1e9:8.2f}  {ratio}")
 PY
