@@ -168,7 +168,8 @@ int sl_json_read_buffer(const char *buf, size_t len,
 
 /* Reads a file; ".gz" and ".zst" names are decompressed on the fly. Plain
  * files are mapped window by window, so files larger than memory (and than
- * 2 GiB) read in bounded memory. */
+ * 2 GiB) read in bounded memory. "-" reads standard input; pipes and other
+ * non-regular files are read as a stream. */
 int sl_json_open_file(const char *path, const struct sl_json_options *o,
                       struct sl_batch_reader **out, struct sl_error *err);
 

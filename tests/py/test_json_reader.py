@@ -278,3 +278,34 @@ def test_options_are_strict(sj):
         sj.read(b"{}\n", options={"bad_lines": "maybe"})
     with pytest.raises(ValueError, match="unknown type"):
         sj.read(b"{}\n", options={"schema": "a: int65"})
+
+
+def test_pipe_and_zstd_sources(sj, tmp_path):
+    import threading
+    text, _ = gen_logs(3000, seed=3)
+    data = text.encode()
+    want = sj.read(data, options={"schema": SCHEMA}).to_pylist()
+    fifo = tmp_path / "logs.fifo"
+    os.mkfifo(fifo)
+
+    def writer():
+        with open(fifo, "wb") as f:
+            for i in range(0, len(data), 4097):
+                f.write(data[i:i + 4097])
+    th = threading.Thread(target=writer)
+    th.start()
+    got = sj.read(path=str(fifo), options={"schema": SCHEMA, "chunk_bytes": 50000})
+    th.join()
+    assert got.to_pylist() == want
+    zstd = subprocess.run(["which", "zstd"], capture_output=True, text=True).stdout.strip()
+    if zstd:
+        p = tmp_path / "logs.jsonl"
+        p.write_bytes(data)
+        subprocess.run([zstd, "-q", "-f", str(p), "-o", str(p) + ".zst"], check=True)
+        assert sj.read(path=str(p) + ".zst", options={"schema": SCHEMA}).to_pylist() == want
+        # a cut-off frame is an error, not a silent short read
+        z = (tmp_path / "logs.jsonl.zst").read_bytes()
+        (tmp_path / "cut.jsonl.zst").write_bytes(z[:len(z) // 2])
+        with pytest.raises(ValueError, match="truncated|corrupt"):
+            sj.read(path=str(tmp_path / "cut.jsonl.zst"), options={"schema": SCHEMA,
+                                                                    "bad_lines": "skip"})

@@ -17,7 +17,7 @@
 
 #include "io/json/json_internal.h"
 
-enum src_kind { SRC_MEM, SRC_MAP, SRC_GZ, SRC_ZST };
+enum src_kind { SRC_MEM, SRC_MAP, SRC_GZ, SRC_ZST, SRC_PIPE };
 
 struct jreader {
   struct sl_batch_reader base;
@@ -184,7 +184,12 @@ static int fill(struct jreader *r, size_t want, struct sl_error *err) {
     SL_RETURN_NOT_OK(sl_bytes_reserve(&r->win, (int64_t)room));
     uint8_t *dst = r->win.data + r->win.size;
     size_t produced;
-    if (r->kind == SRC_GZ) {
+    if (r->kind == SRC_PIPE) {
+      /* uncompressed bytes from a pipe: straight through */
+      produced = r->in_len - r->in_pos < room ? r->in_len - r->in_pos : room;
+      memcpy(dst, r->in + r->in_pos, produced);
+      r->in_pos += produced;
+    } else if (r->kind == SRC_GZ) {
       r->z.next_in = r->in + r->in_pos;
       r->z.avail_in = (uInt)(r->in_len - r->in_pos);
       r->z.next_out = dst;
@@ -397,7 +402,8 @@ int sl_json_open_file(const char *path, const struct sl_json_options *o,
     rc = sl_error_set(err, SL_ENOMEM, "JSON reader: out of memory");
     goto fail;
   }
-  r->fd = open(path, O_RDONLY | O_CLOEXEC);
+  r->fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO)
+                                 : open(path, O_RDONLY | O_CLOEXEC);
   if (r->fd < 0) {
     rc = sl_error_set(err, errno == ENOENT ? SL_ENOENT : SL_EIO,
                       "JSON reader: cannot open '%s': %m", path);
@@ -427,9 +433,7 @@ int sl_json_open_file(const char *path, const struct sl_json_options *o,
     r->file_size = st.st_size;
     r->page = (size_t)sysconf(_SC_PAGESIZE);
   } else {
-    rc = sl_error_set(err, SL_ENOTSUP,
-                      "JSON reader: '%s' is not a regular file", path);
-    goto fail;
+    r->kind = SRC_PIPE; /* a pipe, a socket, stdin ("-") */
   }
   if (r->kind != SRC_MAP) {
     r->in_cap = 1 << 20;
