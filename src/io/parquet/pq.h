@@ -430,10 +430,14 @@ void pq_chunk_data_release(struct pq_chunk_data *c);
  * appending to out (zero it first; chunks of several row groups of the same
  * column may be appended one after the other). On error out is left for
  * the caller to release. */
+struct pq_read_scratch {
+  struct pq_buf page, tmp; /* reused across chunks by one thread */
+};
+void pq_read_scratch_release(struct pq_read_scratch *s);
 int pq_read_chunk(const uint8_t *file, size_t file_size,
                   const struct pq_column_chunk *cc, const struct pq_leaf *leaf,
-                  const struct pq_limits *lim, struct pq_chunk_data *out,
-                  struct sl_error *err);
+                  const struct pq_limits *lim, struct pq_read_scratch *scratch,
+                  struct pq_chunk_data *out, struct sl_error *err);
 
 /* ---- reader: assembly into arrays (pq_assemble.c) ---------------------- */
 /* Builds the array of one top-level field from the decoded chunks of its

@@ -174,8 +174,12 @@ static int dict_rehash(struct dict *d, bool strings) {
 static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
                       int64_t limit, struct dict *d) {
   int64_t n = cb->n_values;
+  /* The table never needs more than twice the entries the byte limit
+   * allows: keeping it small keeps the probes in cache. */
+  uint64_t max_entries = (uint64_t)(limit / (strings ? 4 : w)) + 1;
+  uint64_t want = (uint64_t)n < max_entries ? (uint64_t)n : max_entries;
   uint64_t cap = 1024;
-  while (cap < (uint64_t)n * 2 && cap < (1u << 20)) cap *= 2;
+  while (cap < want * 2 && cap < (1u << 22)) cap *= 2;
   int rc;
   if (d->slots_cap < cap) {
     sl_free(d->slots);

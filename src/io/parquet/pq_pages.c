@@ -486,13 +486,22 @@ static int dict_page(struct pctx *c, const struct pq_page_header *h,
   return 0;
 }
 
+void pq_read_scratch_release(struct pq_read_scratch *s) {
+  pq_buf_release(&s->page);
+  pq_buf_release(&s->tmp);
+}
+
 int pq_read_chunk(const uint8_t *file, size_t file_size,
                   const struct pq_column_chunk *cc, const struct pq_leaf *leaf,
-                  const struct pq_limits *lim, struct pq_chunk_data *out,
-                  struct sl_error *err) {
+                  const struct pq_limits *lim, struct pq_read_scratch *scratch,
+                  struct pq_chunk_data *out, struct sl_error *err) {
   struct pctx ctx;
   struct pctx *c = &ctx;
   memset(c, 0, sizeof *c);
+  if (scratch) {
+    c->page = scratch->page;
+    c->tmp = scratch->tmp;
+  }
   c->leaf = leaf;
   c->lim = lim;
   c->err = err;
@@ -580,7 +589,12 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
   }
 cleanup:
   pq_values_release(&c->dict);
-  pq_buf_release(&c->page);
-  pq_buf_release(&c->tmp);
+  if (scratch) {
+    scratch->page = c->page;
+    scratch->tmp = c->tmp;
+  } else {
+    pq_buf_release(&c->page);
+    pq_buf_release(&c->tmp);
+  }
   return rc;
 }

@@ -506,6 +506,7 @@ struct rg_task {
   struct pq_limits lim;
   struct sl_array **out;
   struct sl_error *errs;
+  struct pq_read_scratch *scratch; /* per pool worker */
 };
 
 static int read_col(void *ctx, int64_t ci, int worker) {
@@ -527,7 +528,8 @@ static int read_col(void *ctx, int64_t ci, int worker) {
     lp[i] = &t->p->leaves[li];
     for (int32_t g = 0; g < t->n_groups && !rc; g++) {
       const struct pq_column_chunk *cc = &t->f->meta.row_groups[t->groups[g]].columns[li];
-      rc = pq_read_chunk(t->f->data, t->f->size, cc, lp[i], &t->lim, &data[i], err);
+      rc = pq_read_chunk(t->f->data, t->f->size, cc, lp[i], &t->lim,
+                         t->scratch ? &t->scratch[worker] : NULL, &data[i], err);
       if (rc) {
         char path[256] = "";
         size_t at = 0;
@@ -553,10 +555,12 @@ cleanup:
 
 static int read_groups(const struct sl_parquet_file *f, const struct projection *p,
                        const int32_t *groups, int32_t n_groups,
-                       const struct sl_parquet_read_options *o, struct sl_batch **out,
+                       const struct sl_parquet_read_options *o,
+                       struct pq_read_scratch *scratch, struct sl_batch **out,
                        struct sl_error *err) {
   *out = NULL;
-  struct rg_task t = {.f = f, .p = p, .groups = groups, .n_groups = n_groups};
+  struct rg_task t = {.f = f, .p = p, .groups = groups, .n_groups = n_groups,
+                      .scratch = scratch};
   t.lim.max_page_bytes = o->max_page_bytes;
   t.lim.max_chunk_values = o->max_chunk_values;
   for (int32_t g = 0; g < n_groups; g++) t.rows += f->meta.row_groups[groups[g]].num_rows;
@@ -600,6 +604,8 @@ struct rdr {
   int32_t skipped;
   struct sl_batch *cur;
   int64_t cur_off;
+  struct pq_read_scratch *scratch; /* one per pool worker */
+  int32_t n_scratch;
 };
 
 static const struct sl_schema *rdr_schema(struct sl_batch_reader *r) {
@@ -630,7 +636,7 @@ static int rdr_next(struct sl_batch_reader *r, struct sl_batch **out,
     if (d->next >= d->n_groups) return 0;
     int32_t g = d->groups[d->next++];
     if (d->f->meta.row_groups[g].num_rows == 0) continue;
-    int rc = read_groups(d->f, &d->p, &g, 1, &d->o, &d->cur, err);
+    int rc = read_groups(d->f, &d->p, &g, 1, &d->o, d->scratch, &d->cur, err);
     if (rc) return rc;
   }
 }
@@ -639,6 +645,8 @@ static void rdr_release(struct sl_batch_reader *r) {
   if (!r) return;
   struct rdr *d = r->private_data;
   sl_batch_free(d->cur);
+  for (int32_t i = 0; i < d->n_scratch; i++) pq_read_scratch_release(&d->scratch[i]);
+  sl_free(d->scratch);
   projection_release(&d->p);
   sl_free(d->groups);
   sl_pool_free(d->own_pool);
@@ -712,6 +720,12 @@ int sl_parquet_file_reader(struct sl_parquet_file *f,
     rc = sl_pool_create(opts->threads, &d->own_pool, err);
     d->o.pool = d->own_pool;
   }
+  if (!rc) {
+    int32_t ns = sl_pool_size(d->o.pool);
+    d->scratch = sl_calloc((size_t)ns, sizeof *d->scratch);
+    if (!d->scratch) rc = sl_error_set(err, SL_ENOMEM, "out of memory");
+    else d->n_scratch = ns;
+  }
   if (!rc) rc = plan(f, opts, d, err);
   if (rc) {
     sl_error_prefix(err, "reading '%s': ", f->name);
@@ -748,7 +762,7 @@ int sl_parquet_read_file(const char *path, const struct sl_parquet_read_options 
   int rc = sl_parquet_open(path, opts, &r, err);
   if (rc) return rc;
   struct rdr *d = r->private_data;
-  rc = read_groups(d->f, &d->p, d->groups, d->n_groups, &d->o, out, err);
+  rc = read_groups(d->f, &d->p, d->groups, d->n_groups, &d->o, d->scratch, out, err);
   rdr_release(r);
   return rc;
 }
