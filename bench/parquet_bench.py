@@ -13,6 +13,7 @@ Not a test: numbers depend on the machine; run peers side by side.
 """
 import argparse
 import os
+import resource
 import pathlib
 import sys
 import tempfile
@@ -49,13 +50,21 @@ def log_table(n, seed=42):
     })
 
 
+def _cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def best(fn, repeat):
-    times = []
+    """Best wall time and best CPU time (all threads of this process) of
+    `repeat` runs: CPU time stays meaningful when the machine is busy."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(_cpu() - c0)
+    return min(walls), min(cpus)
 
 
 def main():
@@ -84,22 +93,24 @@ def main():
         for name, fn in writers.items():
             p = tmp / f"{name}-{codec}.parquet"
             files[name] = p
-            s = best(lambda: fn(p), args.repeat)
-            res[name] = (s, p.stat().st_size)
+            s, c = best(lambda: fn(p), args.repeat)
+            res[name] = (s, p.stat().st_size, c)
             print(f"write {codec:6s} {name:8s} {s:7.3f} s  {n / s / 1e6:6.2f} M rows/s  "
-                  f"{mb / s:7.1f} MB/s  file {p.stat().st_size / 1e6:7.1f} MB", flush=True)
-        base_s, base_size = res["pyarrow"]
-        s, size = res["sluice"]
-        print(f"  sluice vs pyarrow: {base_s / s:.2f}x faster, file {100 * (size / base_size - 1):+.1f}% size; "
-              f"vs duckdb: {res['duckdb'][0] / s:.2f}x faster, file "
-              f"{100 * (size / res['duckdb'][1] - 1):+.1f}% size")
+                  f"{mb / s:7.1f} MB/s  cpu {c:6.2f} s  file {p.stat().st_size / 1e6:7.1f} MB",
+                  flush=True)
+        base_s, base_size, base_c = res["pyarrow"]
+        s, size, c = res["sluice"]
+        print(f"  sluice vs pyarrow: {base_s / s:.2f}x faster (cpu {base_c / c:.2f}x), file "
+              f"{100 * (size / base_size - 1):+.1f}% size; vs duckdb: {res['duckdb'][0] / s:.2f}x "
+              f"faster (cpu {res['duckdb'][2] / c:.2f}x), file {100 * (size / res['duckdb'][1] - 1):+.1f}% size")
         rows.append((codec, res))
         for fname in ["sluice", "pyarrow"]:
             p = files[fname]
-            r_s = best(lambda: pqutil.read(p), args.repeat)
-            r_p = best(lambda: pq.read_table(p), args.repeat)
-            print(f"read  {codec:6s} {fname + ' file':14s} sluice {r_s:6.3f} s ({n / r_s / 1e6:6.2f} M rows/s)  "
-                  f"pyarrow {r_p:6.3f} s ({n / r_p / 1e6:6.2f} M rows/s)  ratio {r_p / r_s:.2f}x", flush=True)
+            r_s, c_s = best(lambda: pqutil.read(p), args.repeat)
+            r_p, c_p = best(lambda: pq.read_table(p), args.repeat)
+            print(f"read  {codec:6s} {fname + ' file':14s} sluice {r_s:6.3f} s ({n / r_s / 1e6:6.2f} M rows/s, "
+                  f"{mb / r_s:6.1f} MB/s, cpu {c_s:5.2f} s)  pyarrow {r_p:6.3f} s ({n / r_p / 1e6:6.2f} M rows/s, "
+                  f"cpu {c_p:5.2f} s)  ratio {r_p / r_s:.2f}x (cpu {c_p / c_s:.2f}x)", flush=True)
         assert pqutil.read(files["sluice"]).equals(pq.read_table(files["sluice"]))
 
 
