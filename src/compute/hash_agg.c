@@ -295,6 +295,8 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
         !k0->valid && k0->type != SL_VT_F64 && k0->type != SL_VT_BOOL) {
       const int64_t *x = k0->d.i;
       for (int64_t r = 0; r < n; r++) {
+        /* big tables miss the cache on every probe: ask for slots early */
+        if (r + 16 < n) __builtin_prefetch(&h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
         uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
         uint64_t tag = hv >> 32;
         int64_t g = -1;
@@ -316,6 +318,7 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
     } else {
       for (int64_t r = 0; r < n; r++) {
         int64_t g;
+        if (r + 16 < n) __builtin_prefetch(&h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
         SL_RETURN_NOT_OK(lookup(h, hs[r], keys, r, NULL, 0, &g));
         gid[r] = (uint32_t)g;
       }
