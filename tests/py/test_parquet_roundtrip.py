@@ -319,3 +319,26 @@ def test_dictionary_fallback(tmp_path):
     assert "RLE_DICTIONARY" in ours_rg.column(1).encodings
     same(t, pq.read_table(path))
     same(t, pqutil.read(path))
+
+
+def test_string_flavours_and_null_type(tmp_path):
+    """large_string and dictionary<int32, string> columns are written as
+    plain Parquet strings; a null-typed column as an all-null INT32."""
+    vals = ["a", None, "", "long" * 1000, "a", "zz"] * 50
+    t = pa.table({
+        "large": pa.array(vals, type=pa.large_string()),
+        "dict": pa.array(vals).dictionary_encode(),
+        "nothing": pa.array([None] * len(vals), type=pa.null()),
+    })
+    path = tmp_path / "flavours.parquet"
+    pqutil.write(t, path)
+    got = pq.read_table(path)
+    assert got.column("large").to_pylist() == vals
+    assert got.column("dict").to_pylist() == vals
+    assert got.column("nothing").null_count == len(vals)
+    ours = pqutil.read(path)
+    assert ours.column("large").to_pylist() == vals
+    assert ours.column("dict").to_pylist() == vals
+    assert ours.column("nothing").null_count == len(vals)
+    assert duckdb.sql(f"select count(*), count(large), count(dict) from read_parquet('{path}')").fetchall() == \
+        [(300, 250, 250)]
