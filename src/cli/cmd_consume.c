@@ -4,6 +4,7 @@
  * message as it arrives), does nothing with them, and prints the rate. For
  * MQTT the baseline is Debian's mosquitto_sub. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static void usage(FILE *f) {
              "stdout (time from the first message to the last).\n");
 }
 
-static double now_s(void) {
+__attribute__((unused)) static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -118,7 +119,7 @@ int sl_cmd_consume(int argc, char **argv) {
   natsConnection_Destroy(nc);
   return got == count ? 0 : 1;
 #else
-  (void)url, (void)stream, (void)timeout;
+  (void)url, (void)stream, (void)timeout, (void)jetstream;
   fprintf(stderr, "consume: nats is not built in (no libnats)\n");
   return 1;
 #endif

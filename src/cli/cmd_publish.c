@@ -4,6 +4,7 @@
  * "bytes", "level"} with seq = start, start+1, ... so that tests can check
  * the output against values they compute themselves. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static const char *const services[] = {"checkout", "search", "auth", "cart",
 static const char *const levels[] = {"INFO", "INFO", "INFO", "WARN", "ERROR"};
 
 /* The next message (borrowed until the next call), or NULL at the end. */
-static const char *next_msg(struct src *s, int *len) {
+__attribute__((unused)) static const char *next_msg(struct src *s,
+                                                   int *len) {
   if (s->count < 0) {
     ssize_t n = getline(&s->line, &s->line_cap, stdin);
     if (n < 0) return NULL;
@@ -303,6 +305,7 @@ int sl_cmd_publish(int argc, char **argv) {
     return 2;
   }
   s.next = s.start;
+  (void)url, (void)stream, (void)jetstream; /* unused without the libraries */
   long long sent = 0;
   double t0 = now_s();
   int rc = 2;

@@ -168,6 +168,8 @@ def rows(out):
 
 
 def seqs(out):
+    if not list(Path(out).rglob("*.parquet")):
+        return set()
     return {r[0] for r in duckdb.sql(
         f"select distinct seq from read_parquet('{out}/**/*.parquet')").fetchall()}
 

@@ -124,8 +124,8 @@ def test_core_wildcards_and_queue_group_share_the_load(nats, tmp_path):
 def test_jetstream_replicas_share_one_durable(nats, tmp_path):
     tag = uuid.uuid4().hex[:8]
     stream, subject = f"D{tag}", f"d{tag}.>"
-    publish("nats", nats.url, f"d{tag}.x", 40000, 0, 1,
-            ["--jetstream", "--stream", stream])
+    publish("nats", nats.url, f"d{tag}.x", 1, 1_000_000, 1,
+            ["--jetstream", "--stream", stream])  # creates the stream
     attrs = js_attrs(nats, subject, stream, "shared", ", fetchBatch: 100")
     fs = []
     for i in range(2):
@@ -135,16 +135,20 @@ def test_jetstream_replicas_share_one_durable(nats, tmp_path):
     try:
         for f in fs:
             f.start()
+        # Both members are in the deliver group before the messages come.
+        publish("nats", nats.url, f"d{tag}.x", 40000, 0, 1, ["--jetstream"])
         end = time.time() + 60
         while time.time() < end and sum(f.metrics().get("sluice_acks_total", 0)
-                                         for f in fs) < 40000:
+                                         for f in fs) < 40001:
             time.sleep(0.05)
     finally:
         for f in fs:
             f.stop()
+    parts = [rows(f.out) for f in fs]
+    assert all(p[0] > 0 for p in parts), parts  # both replicas got a share
     union = seqs(fs[0].out) | seqs(fs[1].out)
-    assert union == set(range(40000))
-    assert sum(rows(f.out)[0] for f in fs) == 40000
+    assert union == set(range(40000)) | {1_000_000}
+    assert sum(p[0] for p in parts) == 40001  # none twice
 
 
 def test_spec_errors_name_the_place(tmp_path):

@@ -433,8 +433,8 @@ static void *mqtt_main(void *arg) {
 
 static void mqtt_cut(struct sl_trigger *t, uint64_t seq,
                      const struct sl_rt_segment *segs, int32_t n) {
-  const struct sl_rt_segment *last = n > 0 ? &segs[n - 1] : NULL;
-  (void)last;
+  (void)segs;
+  (void)n;
   struct mqtt_state *st = t->state;
   pthread_mutex_lock(&st->mu);
   if (seq > st->last_cut) st->last_cut = seq;
