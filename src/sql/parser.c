@@ -310,6 +310,9 @@ static int parse_primary(struct parser *P, struct sl_ast **out) {
             if (m > 0 && m < (int)sizeof buf)
               m += snprintf(buf + m, sizeof buf - (size_t)m, " %.*s", u->len, u->p);
           }
+          if (m < 0 || m >= (int)sizeof buf)
+            return sl__sql_error_at(P->err, SL_EINVAL, v->line, v->col,
+                                    "interval text is longer than %d bytes", (int)sizeof buf - 1);
           x->sval = sl_arena_alloc(P->a, (size_t)m + 1);
           if (!x->sval) return SL_ENOMEM;
           memcpy(x->sval, buf, (size_t)m + 1);
