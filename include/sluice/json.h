@@ -41,8 +41,12 @@
  *
  * Threads: lines are parsed in parallel over newline-aligned chunks on
  * options.pool, or on a pool the reader creates with options.threads threads
- * (0 = every core, 1 = the calling thread only). A reader or stream is used by
- * one thread at a time; readers of different threads are independent.
+ * (0 = every core, 1 = the calling thread only); that pool is started only
+ * when some input is big enough to split (> 64 KiB), so reading many small
+ * micro-batches costs no thread start-ups. A reader or stream is used by one
+ * thread at a time; readers of different threads are independent, and
+ * several may share one pool only when they do not run at the same time
+ * (sl_pool_parallel_for is not re-entrant).
  *
  * Batches hold at most batch_rows rows; a batch also ends where a parallel
  * chunk ends, so sizes vary a little. Memory use is bounded by the chunk size

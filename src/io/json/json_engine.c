@@ -94,13 +94,15 @@ int sl__jengine_init(struct sl__jengine *e, const struct sl_json_options *o,
   rc = sl__jplan_build(&e->plan, &schema, err);
   sl_schema_release(&schema);
   if (rc) return rc;
+  /* An own pool is started at the first window that has more than one
+   * chunk, so small micro-batches never pay for thread creation. */
   if (o->pool) {
     e->pool = o->pool;
-  } else if (o->threads != 1) {
-    SL_CHECK_GOTO(sl_pool_create(o->threads, &e->pool, err), rc, fail);
-    e->own_pool = true;
+    e->n_workers = sl_pool_size(e->pool);
+  } else {
+    e->n_workers = o->threads > 0 ? o->threads : sl_cpu_count();
+    if (e->n_workers > 1024) e->n_workers = 1024;
   }
-  e->n_workers = e->pool ? sl_pool_size(e->pool) : 1;
   e->workers = sl_calloc((size_t)e->n_workers, sizeof *e->workers);
   if (!e->workers) {
     rc = SL_ENOMEM;
@@ -225,6 +227,11 @@ int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
     t->at_input_start = !e->seen_input && p == buf;
     k++;
     p = cut;
+  }
+  if (k > 1 && !e->pool && e->n_workers > 1) {
+    int prc = sl_pool_create(e->n_workers, &e->pool, err);
+    if (prc) return prc;
+    e->own_pool = true;
   }
   struct run_ctx rc_ctx = {e};
   int rc = sl_pool_parallel_for(e->pool, k, run_task, &rc_ctx);
