@@ -80,6 +80,28 @@ def test_objects_validate_against_kubernetes_schemas(rendered, spec, version):
     assert checked >= 3
 
 
+EXAMPLES = sorted(os.path.join("examples", "functions", f)
+                  for f in os.listdir(os.path.join(ROOT, "examples", "functions"))
+                  if f.endswith(".yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_example_deploys_as_written(tmp_path, example):
+    """The examples `sluice run` runs locally deploy unchanged, and their
+    objects validate; the pod's copy differs from the file only in hosts."""
+    r = deploy(tmp_path, os.path.join(ROOT, example), "--no-probe")
+    objs = objects(tmp_path)
+    for kind, obj in objs.items():
+        if kind == "ScaledObject":
+            validate_keda(obj)
+        else:
+            kubernetes_validate.validate(obj, K8S_VERSIONS[-1], strict=True)
+    original = yaml.safe_load(open(os.path.join(ROOT, example)))
+    pod = yaml.safe_load(objs["ConfigMap"]["data"]["function.yaml"])
+    if "listen address 0.0.0.0" not in r.stdout:
+        assert pod == original
+
+
 def test_validators_reject_broken_objects(rendered):
     """The validators are live: a wrong type or an unknown field fails."""
     _, objs = rendered["http_only"]

@@ -546,10 +546,10 @@ static int pod_copy(struct sl_deploy_plan *p, struct sl_error *err) {
   return 0;
 }
 
-int sl__deploy_plan(const struct sl_spec *spec, const struct sl_ynode *root,
-                    const char *text, size_t len,
-                    const struct sl_deploy_opts *o,
-                    struct sl_deploy_plan *p, struct sl_error *err) {
+static int plan_build(const struct sl_spec *spec, const struct sl_ynode *root,
+                      const char *text, size_t len,
+                      const struct sl_deploy_opts *o,
+                      struct sl_deploy_plan *p, struct sl_error *err) {
   memset(p, 0, sizeof *p);
   p->spec = spec;
   p->root = root;
@@ -619,6 +619,15 @@ int sl__deploy_plan(const struct sl_spec *spec, const struct sl_ynode *root,
     }
   }
   return 0;
+}
+
+int sl__deploy_plan(const struct sl_spec *spec, const struct sl_ynode *root,
+                    const char *text, size_t len,
+                    const struct sl_deploy_opts *o,
+                    struct sl_deploy_plan *p, struct sl_error *err) {
+  int rc = plan_build(spec, root, text, len, o, p, err);
+  if (rc) sl__deploy_plan_release(p); /* a failed plan owns nothing */
+  return rc;
 }
 
 void sl__deploy_plan_release(struct sl_deploy_plan *p) {
