@@ -265,3 +265,40 @@ spec:
     assert ok >= 1
     # Only accepted requests were handled: each adds one row per service.
     assert duckdb.sql(f"select count(*) from '{out}/*.parquet'").fetchall()[0][0] == ok * 7
+
+
+def test_native_c_handler_example(tmp_path):
+    from test_runtime import BUILD, ROOT
+    so = tmp_path / "liberrors_only.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-I", os.path.join(ROOT, "include"), "-o", str(so),
+                    os.path.join(ROOT, "examples/native/errors_only.c"), "-L", BUILD, "-lsluice",
+                    "-Wl,-rpath," + BUILD], check=True)
+    port = free_port()
+    spec = write(tmp_path / "f.yaml", f"""metadata: {{name: native}}
+spec:
+  runtime: c
+  handler: {so}:errors_only
+  input: {{schema: "service: utf8, status: int64"}}
+  triggers:
+    web: {{kind: http, numWorkers: 2, batch: {{maxWait: 10ms}}, attributes: {{port: {port}}}}}
+  sinks:
+    out: {{kind: stdout, attributes: {{path: {tmp_path}/out.jsonl}}}}
+""")
+    p = start(spec, tmp_path)
+    recs = [{"service": "s%d" % (i % 4), "status": (200, 404, 500, 503)[i % 4] if i % 9 else None}
+            for i in range(5000)]
+    try:
+        wait_ready(port, p)
+        for i in range(0, 5000, 1000):
+            assert post(port, "\n".join(json.dumps(r) for r in recs[i:i + 1000])) == \
+                (200, {"accepted": 1000, "rejected": 0})
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0
+    got = sorted((r["service"], r["status"]) for r in map(json.loads, open(tmp_path / "out.jsonl")))
+    want = sorted((r["service"], r["status"]) for r in recs if r["status"] is not None and r["status"] >= 500)
+    assert got == want and len(want) > 1000
+    # drain ran on every initialised worker context and logged its counts
+    seen = sum(int(m) for m in __import__("re").findall(r"saw (\d+) records", err.decode()))
+    assert seen == 5000
