@@ -471,6 +471,16 @@ int sl_cmd_deploy(int argc, char **argv) {
          plan.default_cpu_request
              ? ", requests.cpu 500m added (CPU scaling needs a request)"
              : "");
+  for (int32_t i = 0; i < plan.spec->n_triggers; i++) {
+    const char *k = plan.spec->triggers[i].kind;
+    if (plan.max_replicas > 1 && (!strcmp(k, "cron") || !strcmp(k, "file")))
+      printf("warning: trigger %s (%s) runs in every replica: with up to "
+             "%lld replicas, %s\n",
+             plan.spec->triggers[i].name, k, (long long)plan.max_replicas,
+             !strcmp(k, "cron") ? "each schedule fires that many times"
+                                : "replicas reading one shared folder read "
+                                  "the same files");
+  }
   if (plan.hosts_fixed)
     printf("listen address 0.0.0.0 in the pod's copy of the spec (line %s; "
            "loopback would hide the pod from its Service and probes)\n",

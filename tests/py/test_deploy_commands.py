@@ -269,3 +269,16 @@ def test_pod_copy_listens_on_every_interface(tmp_path, what, text, paths, lines)
     assert chk.returncode == 0, chk.stderr
     cm = yaml.safe_load((tmp_path / "o" / "k8s" / "00-configmap.yaml").read_text())
     assert cm["data"]["function.yaml"] == pod
+
+
+def test_cron_and_file_triggers_warn_about_replicas(tmp_path):
+    spec = tmp_path / "fn.yaml"
+    spec.write_text("metadata: {name: f}\nspec:\n  runtime: passthrough\n"
+                    "  maxReplicas: 3\n  triggers:\n"
+                    "    tick: {kind: cron, attributes: {schedule: '@every 1m'}}\n")
+    r = sluice("deploy", str(spec), "--dry-run", "--output", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert "warning: trigger tick (cron) runs in every replica" in r.stdout
+    spec.write_text(spec.read_text().replace("maxReplicas: 3", "maxReplicas: 1"))
+    r = sluice("deploy", str(spec), "--dry-run", "--output", str(tmp_path / "o"))
+    assert r.returncode == 0 and "warning" not in r.stdout
