@@ -54,7 +54,7 @@ def test_deploy_builds_pushes_applies_in_order(tmp_path):
     bindir = fake_path(tmp_path, "kubectl", "docker")
     env, log = env_with(tmp_path, bindir)
     r, out = run_deploy(tmp_path, spec_path("http_only"), "--registry", "reg.local:5000",
-                        env=env)
+                        "--source", ROOT, env=env)
     assert r.returncode == 0, r.stderr
     image = next(l for l in r.stdout.splitlines() if "image" in l).split("image ")[1]
     assert image.startswith("reg.local:5000/weblogs:0.")
@@ -282,3 +282,14 @@ def test_cron_and_file_triggers_warn_about_replicas(tmp_path):
     spec.write_text(spec.read_text().replace("maxReplicas: 3", "maxReplicas: 1"))
     r = sluice("deploy", str(spec), "--dry-run", "--output", str(tmp_path / "o"))
     assert r.returncode == 0 and "warning" not in r.stdout
+
+
+def test_source_tree_is_found_above_the_binary(tmp_path):
+    """Without --source, the tree above the binary's build folder (or above
+    the current directory) is the one the image builds from."""
+    from deployutil import SLUICE
+    above = os.path.dirname(os.path.dirname(SLUICE))
+    want = above if os.path.isfile(os.path.join(above, "scripts", "build.sh")) else ROOT
+    r = sluice("deploy", spec_path("http_only"), "--dry-run", "-o", str(tmp_path), cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert f"--build-context sluice-src={want} " in r.stdout
