@@ -7,6 +7,9 @@
 #include "sql/device_plan.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -252,17 +255,22 @@ int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
       close(fd);
       return sl_error_set(err, SL_EIO, "'%s': cannot map: %s", path, strerror(e));
     }
-    madvise((void *)data, len, MADV_SEQUENTIAL);
   }
   close(fd);
   const char *names[SL_DEV_MAX_KEYS + SL_DEV_MAX_AGGS];
-  char buf[SL_DEV_MAX_KEYS + SL_DEV_MAX_AGGS][8];
+  char buf[SL_DEV_MAX_KEYS + SL_DEV_MAX_AGGS][16];
   for (int i = 0; i < dp->n_keys + dp->n_aggs; i++) {
     snprintf(buf[i], sizeof buf[i], "c%d", i);
     names[i] = buf[i];
   }
   struct sl_batch *b = NULL;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   int rc = sl_device_groupby_json(dev, dp, names, data, len, 0, &b, stats, err);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (getenv("SLUICE_TRACE"))
+    fprintf(stderr, "sql: device group-by over %zu bytes: %.4f s\n", len,
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
   if (len) munmap((void *)data, len);
   if (rc) return rc;
   if (stats->bad_lines && !q->opts.skip_bad_lines) {
