@@ -56,6 +56,8 @@ struct sl_parquet_write_options {
   int64_t row_group_rows;    /* rows per row group, at most (1Mi) */
   int64_t row_group_bytes;   /* buffered input bytes per row group (128 MiB) */
   int64_t page_bytes;        /* target encoded bytes per data page (1 MiB) */
+  int64_t page_rows;         /* rows per data page, at most (20000, as
+                                parquet-cpp: pages stay cache-sized) */
   bool statistics;           /* min/max/null_count per column chunk (on) */
   bool fsync;                /* fsync file and folder on close (on) */
   /* Key-value metadata for the footer (copied at open); the schema's own
@@ -73,7 +75,8 @@ void sl_parquet_write_options_init(struct sl_parquet_write_options *o);
 /* Applies "key=value" settings separated by ';' or ',' on top of *o:
  * compression (none|snappy|gzip|zstd|lz4), level, dictionary (0|1),
  * dictionary_bytes, delta (0|1), page_version (1|2), row_group_rows,
- * row_group_bytes, page_bytes, statistics (0|1), fsync (0|1), threads.
+ * row_group_bytes, page_bytes, page_rows, statistics (0|1), fsync (0|1),
+ * threads.
  * Unknown keys and bad values are SL_EINVAL naming them. */
 int sl_parquet_write_options_parse(const char *spec,
                                    struct sl_parquet_write_options *o,

@@ -343,6 +343,7 @@ struct pq_write_cfg {
   bool delta_integers;
   int page_version;
   int64_t page_bytes;
+  int64_t page_rows;
   bool statistics;
 };
 

@@ -513,7 +513,8 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
   int enc = switch_l > 0 ? PQ_ENC_RLE_DICTIONARY : plain_enc;
   for (int64_t l = 0; l < n; l++) {
     bool starts_row = !cb.rep || cb.rep[l] == 0;
-    if (starts_row && l > l0 && (cost >= budget || l == switch_l)) {
+    if (starts_row && l > l0 &&
+        (cost >= budget || rows >= cfg->page_rows || l == switch_l)) {
       if ((rc = data_page(&e, enc, l0, l, v0, v, rows, err))) goto cleanup;
       l0 = l;
       v0 = v;

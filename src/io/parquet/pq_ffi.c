@@ -50,7 +50,7 @@ int sl_parquet_write_options_parse(const char *spec,
     }
     static const char *const known[] = {
         "level", "dictionary", "dictionary_bytes", "delta", "page_version",
-        "row_group_rows", "row_group_bytes", "page_bytes", "statistics",
+        "row_group_rows", "row_group_bytes", "page_bytes", "page_rows", "statistics",
         "fsync", "threads"};
     bool ok = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= strcmp(k, known[i]) == 0;
@@ -58,7 +58,7 @@ int sl_parquet_write_options_parse(const char *spec,
       rc = sl_error_set(err, SL_EINVAL,
                         "parquet options: unknown key '%s' (compression, level, "
                         "dictionary, dictionary_bytes, delta, page_version, "
-                        "row_group_rows, row_group_bytes, page_bytes, "
+                        "row_group_rows, row_group_bytes, page_bytes, page_rows, "
                         "statistics, fsync, threads)",
                         k);
       break;
@@ -76,6 +76,7 @@ int sl_parquet_write_options_parse(const char *spec,
     else if (strcmp(k, "row_group_rows") == 0) o->row_group_rows = x;
     else if (strcmp(k, "row_group_bytes") == 0) o->row_group_bytes = x;
     else if (strcmp(k, "page_bytes") == 0) o->page_bytes = x;
+    else if (strcmp(k, "page_rows") == 0) o->page_rows = x;
     else if (strcmp(k, "statistics") == 0) o->statistics = x != 0;
     else if (strcmp(k, "fsync") == 0) o->fsync = x != 0;
     else if (strcmp(k, "threads") == 0) o->threads = (int)x;

@@ -93,6 +93,7 @@ void sl_parquet_write_options_init(struct sl_parquet_write_options *o) {
   o->row_group_rows = 1 << 20;
   o->row_group_bytes = 128 << 20;
   o->page_bytes = 1 << 20;
+  o->page_rows = 20000;
   o->statistics = true;
   o->fsync = true;
   o->threads = 0;
@@ -169,7 +170,7 @@ int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
                         "parquet writer: data_page_version must be 1 or 2, "
                         "got %d",
                         opts->data_page_version);
-  if (opts->row_group_rows <= 0 || opts->page_bytes <= 0 ||
+  if (opts->row_group_rows <= 0 || opts->page_bytes <= 0 || opts->page_rows <= 0 ||
       opts->row_group_bytes <= 0 || opts->dictionary_bytes < 0)
     return sl_error_set(err, SL_EINVAL,
                         "parquet writer: row group and page sizes must be "
@@ -201,6 +202,7 @@ int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
   w->cfg.delta_integers = opts->delta_integers;
   w->cfg.page_version = opts->data_page_version;
   w->cfg.page_bytes = opts->page_bytes;
+  w->cfg.page_rows = opts->page_rows;
   w->cfg.statistics = opts->statistics;
   w->row_group_rows = opts->row_group_rows;
   w->row_group_bytes = opts->row_group_bytes;
