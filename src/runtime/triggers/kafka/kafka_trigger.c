@@ -282,10 +282,8 @@ static void on_message(struct sl_trigger *t, rd_kafka_message_t *m) {
   struct kafka_part *p =
       sl__kafka_part_get(t, rd_kafka_topic_name(m->rkt), m->partition, &idx);
   if (!p) return;
-  pthread_mutex_lock(&st->mu);
-  bool mine = p->assigned;
-  pthread_mutex_unlock(&st->mu);
-  if (!mine) return; /* fetched before a revoke: the new owner reads it */
+  if (!atomic_load_explicit(&p->assigned, memory_order_relaxed))
+    return; /* fetched before a revoke: the new owner reads it */
   size_t n = m->payload ? m->len : 0;
   int64_t lines = n ? count_lines(m->payload, n) : 0;
   bool add_nl = n && ((const char *)m->payload)[n - 1] != '\n';

@@ -58,7 +58,8 @@ struct kafka_part {
   size_t len, cap;
   int64_t lines, first_off, next_off, opened_ms;
   /* Under st->mu. */
-  bool assigned, abandoned;
+  atomic_bool assigned; /* written under st->mu, read without it */
+  bool abandoned;
   uint32_t gen; /* bumped at each assignment */
   struct kafka_inflight *q; /* cut batches in sequence order */
   size_t qhead, qlen, qcap;

@@ -1,0 +1,238 @@
+"""Kafka ingest benchmark: one sluice process against its peers, same run.
+
+For each message shape (1000 log lines per message, one line per message) a
+topic of 8 partitions holding --gb gigabytes of JSON log lines (written by
+`sluice produce`) is read from the beginning by:
+
+  ceiling  kcat -C ... -e > /dev/null          consume only, no parsing
+  sluice   sluice run: kafka-cluster trigger -> SQL aggregation per batch ->
+           zstd Parquet, offsets committed after publish (timed until every
+           partition's committed offset reached its end)
+  python   confluent-kafka + json.loads + pandas groupby per batch (the
+           article's baseline), time-boxed to --python-seconds
+
+and MB/s and records/s are printed with the ratios sluice/ceiling and
+sluice/python. A local broker is started by scripts/kafka.sh (its settings are
+printed) unless --bootstrap is given.
+
+  .venv/bin/pip install confluent-kafka      # the Python baseline only
+  .venv/bin/python bench/kafka_bench.py --gb 2
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.abspath(os.environ.get("SLUICE_BUILD", os.path.join(ROOT, "build")))
+SLUICE = os.path.join(BUILD, "sluice")
+KAFKA_SH = os.path.join(ROOT, "scripts", "kafka.sh")
+LINE_BYTES = 128  # about, for sizing the topic
+
+SPEC = """metadata: {{name: kbench}}
+spec:
+  runtime: sql
+  sql:
+    query: >-
+      SELECT service, level, count(*) AS requests, sum(bytes) AS bytes,
+      min(ts) AS first_ts, max(ts) AS last_ts FROM events GROUP BY service, level
+  input:
+    schema: "ts: timestamp[ms], service: utf8, level: utf8, bytes: int64"
+  admin: {{port: {port}}}
+  triggers:
+    k:
+      kind: kafka-cluster
+      numWorkers: 2
+      maxWorkers: 2
+      batch: {{maxEvents: 100000, maxBytes: 12MiB, maxWait: 200ms}}
+      attributes:
+        brokers: [{boot}]
+        topics: [{topic}]
+        consumerGroup: {group}
+  sinks:
+    pq:
+      kind: parquet
+      attributes: {{path: {out}, compression: zstd, rollInterval: 10s}}
+"""
+
+
+def sh(*args, env=None, timeout=900):
+    p = subprocess.run(list(args), env=env, capture_output=True, text=True, timeout=timeout)
+    if p.returncode:
+        sys.exit(f"{args[0]} failed: {p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+    return p.stdout
+
+
+def metrics(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        name = line.split("{")[0].split(" ")[0]
+        out[name] = out.get(name, 0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def prepare(boot, env, shape, gb, state):
+    """A topic of gb GB with `shape` lines per message (made once, reused)."""
+    key = f"{shape}-{gb}"
+    if key in state:
+        return state[key]
+    topic = f"bench_{shape}_{str(gb).replace('.', '_')}_{uuid.uuid4().hex[:6]}"
+    sh(KAFKA_SH, "tool", "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", boot,
+       "--create", "--topic", topic, "--partitions", "8", "--replication-factor", "1", env=env)
+    lines = int(gb * 1e9 / LINE_BYTES)
+    t0 = time.time()
+    out = json.loads(sh(SLUICE, "produce", "--brokers", boot, "--topic", topic,
+                        "--lines", str(lines), "--per-message", str(shape)))
+    out["topic"] = topic
+    print(f"  produced {out['lines']:,} lines in {out['messages']:,} messages, "
+          f"{out['bytes'] / 1e6:,.0f} MB in {time.time() - t0:.1f}s", flush=True)
+    state[key] = out
+    return out
+
+
+def run_kcat(boot, t):
+    t0 = time.time()
+    with open(os.devnull, "wb") as null:
+        subprocess.run(["kcat", "-C", "-b", boot, "-t", t["topic"], "-o", "beginning", "-e", "-q",
+                        "-X", "fetch.max.bytes=67108864", "-X", "max.partition.fetch.bytes=8388608",
+                        "-X", "queued.max.messages.kbytes=262144"], stdout=null, check=True)
+    return time.time() - t0, t["lines"], t["bytes"]
+
+
+def run_sluice(boot, t, tmp):
+    port = 18000 + os.getpid() % 1000
+    out = os.path.join(tmp, "out-" + uuid.uuid4().hex[:6])
+    spec = os.path.join(tmp, "bench.yaml")
+    with open(spec, "w") as f:
+        f.write(SPEC.format(port=port, boot=boot, topic=t["topic"], out=out,
+                            group="sluice-" + uuid.uuid4().hex[:8]))
+    log = open(os.path.join(tmp, "sluice.log"), "wb")
+    p = subprocess.Popen([SLUICE, "run", spec], stdout=log, stderr=log)
+    t0 = None
+    try:
+        while True:
+            m = metrics(port)
+            if t0 is None and m.get("sluice_kafka_partitions_assigned", 0) >= 8:
+                t0 = time.time()  # group joined: the clock starts
+            if (m.get("sluice_events_total", 0) >= t["lines"]
+                    and m.get("sluice_kafka_committed_offset", -1) >= t["messages"]
+                    and m.get("sluice_kafka_consumer_lag", 1) == 0):
+                break
+            if p.poll() is not None:
+                sys.exit("sluice exited; see " + log.name)
+            time.sleep(0.05)
+        elapsed = time.time() - t0
+    finally:
+        p.terminate()
+        p.wait()
+        log.close()
+    return elapsed, t["lines"], t["bytes"]
+
+
+def run_python(boot, t, seconds):
+    import pandas as pd
+    from confluent_kafka import Consumer
+    c = Consumer({"bootstrap.servers": boot, "group.id": "py-" + uuid.uuid4().hex[:8],
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([t["topic"]])
+    lines = nbytes = 0
+    t0 = None
+    results = []
+    while lines < t["lines"]:
+        msgs = c.consume(num_messages=10000, timeout=1.0)
+        if not msgs:
+            continue
+        if t0 is None:
+            t0 = time.time()
+        recs = []
+        for m in msgs:
+            v = m.value()
+            if not v:
+                continue
+            nbytes += len(v)
+            for line in v.split(b"\n"):
+                recs.append(json.loads(line))
+        lines += len(recs)
+        df = pd.DataFrame.from_records(recs)
+        df["ts"] = pd.to_datetime(df["ts"])
+        results.append(df.groupby(["service", "level"]).agg(
+            requests=("bytes", "size"), bytes=("bytes", "sum"),
+            first_ts=("ts", "min"), last_ts=("ts", "max")))
+        c.commit(asynchronous=True)
+        if time.time() - t0 > seconds:
+            break
+    elapsed = time.time() - t0
+    c.close()
+    return elapsed, lines, nbytes
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gb", type=float, default=2.0, help="GB of log lines per topic")
+    ap.add_argument("--shapes", default="1000,1", help="lines per message, comma-separated")
+    ap.add_argument("--python-seconds", type=float, default=30)
+    ap.add_argument("--bootstrap", help="use this broker instead of starting one")
+    ap.add_argument("--port", type=int, default=19592)
+    args = ap.parse_args()
+    env = dict(os.environ)
+    started = False
+    boot = args.bootstrap
+    if not boot:
+        env.setdefault("SLUICE_KAFKA_PORT", str(args.port))
+        env.setdefault("SLUICE_KAFKA_DIR", os.path.join(ROOT, ".cache", "kafka", "bench"))
+        env.setdefault("SLUICE_KAFKA_HEAP", "-Xms1g -Xmx1g")
+        boot = f"127.0.0.1:{env['SLUICE_KAFKA_PORT']}"
+        print(sh(KAFKA_SH, "start", env=env).strip())
+        started = True
+        print(f"broker: Apache Kafka 4.x KRaft, 1 node, heap {env['SLUICE_KAFKA_HEAP']}, "
+              "num.io.threads=4, num.network.threads=2, 8 partitions, no compression, "
+              f"on this host ({os.cpu_count()} cores, shared with the consumers)")
+    try:
+        import confluent_kafka  # noqa: F401
+        have_py = True
+    except ImportError:
+        have_py = False
+        print("python baseline skipped: .venv/bin/pip install confluent-kafka")
+    state = {}
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for shape in [int(x) for x in args.shapes.split(",")]:
+                print(f"\n== {shape} line(s) per message, {args.gb} GB ==", flush=True)
+                t = prepare(boot, env, shape, args.gb, state)
+                res = {"ceiling (kcat -C)": run_kcat(boot, t)}
+                res["sluice (SQL + Parquet)"] = run_sluice(boot, t, tmp)
+                if have_py:
+                    res["python (confluent-kafka+json+pandas)"] = run_python(
+                        boot, t, args.python_seconds)
+                for name, (secs, n, b) in res.items():
+                    print(f"  {name:40s} {b / secs / 1e6:9.1f} MB/s {n / secs:13,.0f} records/s"
+                          f"  ({n:,} records in {secs:.2f}s)", flush=True)
+                s = res["sluice (SQL + Parquet)"]
+                c = res["ceiling (kcat -C)"]
+                ratio_c = (s[2] / s[0]) / (c[2] / c[0])
+                line = f"  sluice / ceiling = {ratio_c:.0%}"
+                if have_py:
+                    py = res["python (confluent-kafka+json+pandas)"]
+                    line += f", sluice / python = {(s[2] / s[0]) / (py[2] / py[0]):.1f}x"
+                print(line, flush=True)
+                rows.append((shape, res))
+    finally:
+        if started:
+            sh(KAFKA_SH, "stop", env=env)
+
+
+if __name__ == "__main__":
+    main()
