@@ -15,7 +15,13 @@
  *
  * Errors: every function returns 0 or an SL_E* code and fills the optional
  * struct sl_error with what was wrong and where (file name, row group,
- * column, page, byte offset). Bad files never crash the reader. */
+ * column, page, byte offset). Bad files never crash the reader.
+ *
+ * Threads: a writer or a batch reader is used by one thread at a time;
+ * different writers and readers run concurrently, and one
+ * sl_parquet_file may back several readers at once. A pool handed in
+ * through the options runs sl_pool_parallel_for, which is one call at a
+ * time per pool: do not share it with a concurrent user. */
 #ifndef SLUICE_PARQUET_H
 #define SLUICE_PARQUET_H
 
