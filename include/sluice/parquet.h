@@ -105,9 +105,11 @@ int sl_parquet_writer_write(struct sl_parquet_writer *w,
                             struct sl_error *err);
 /* Flushes the buffered rows as a row group now (no-op when empty). */
 int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err);
-/* Bytes written to the file so far (flushed row groups), plus the rows
- * buffered and not yet written: for rolling files by size. */
+/* For rolling files by size: bytes written to the file so far (flushed
+ * row groups), the in-memory bytes buffered for the open row group (an
+ * estimate of the input, before encoding), and all rows accepted. */
 int64_t sl_parquet_writer_bytes(const struct sl_parquet_writer *w);
+int64_t sl_parquet_writer_pending_bytes(const struct sl_parquet_writer *w);
 int64_t sl_parquet_writer_rows(const struct sl_parquet_writer *w);
 /* Writes the last row group and the footer, then publishes the file
  * atomically under its final name. Frees w in every case; on failure the

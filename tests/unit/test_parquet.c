@@ -377,6 +377,8 @@ static void write_file(const char *path, const char *spec, int64_t rows,
     sl_batch_free(b);
   }
   assert_int_equal(sl_parquet_writer_rows(w), rows);
+  assert_true(sl_parquet_writer_bytes(w) >= 4);
+  assert_true(sl_parquet_writer_pending_bytes(w) >= 0);
   int rc = sl_parquet_writer_close(w, &err);
   if (rc) fail_msg("%s", err.msg);
   sl_schema_release(&s);

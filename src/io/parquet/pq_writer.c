@@ -450,6 +450,10 @@ int64_t sl_parquet_writer_bytes(const struct sl_parquet_writer *w) {
   return w->pub.bytes;
 }
 
+int64_t sl_parquet_writer_pending_bytes(const struct sl_parquet_writer *w) {
+  return w->pending_bytes;
+}
+
 int64_t sl_parquet_writer_rows(const struct sl_parquet_writer *w) {
   return w->total_rows + w->pending_rows;
 }
