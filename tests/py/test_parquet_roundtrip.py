@@ -342,3 +342,37 @@ def test_string_flavours_and_null_type(tmp_path):
     assert ours.column("nothing").null_count == len(vals)
     assert duckdb.sql(f"select count(*), count(large), count(dict) from read_parquet('{path}')").fetchall() == \
         [(300, 250, 250)]
+
+
+def test_deep_nesting(tmp_path):
+    """Nulls at every level of list<struct<list<struct>>> and of nested
+    structs; both directions against pyarrow."""
+    rng = random.Random(5)
+
+    def maybe(v, p=0.2):
+        return None if rng.random() < p else v
+
+    def inner():
+        return maybe([maybe({"b": maybe(rng.randint(0, 9)), "c": maybe("x" * rng.randint(0, 3))})
+                      for _ in range(rng.randint(0, 3))])
+
+    deep = [maybe([maybe({"a": inner(), "k": maybe(rng.randint(0, 99))}) for _ in range(rng.randint(0, 4))])
+            for _ in range(3000)]
+    nested = [maybe({"s1": maybe({"s2": maybe({"v": maybe(rng.random())}), "w": maybe(rng.randint(0, 5))})})
+              for _ in range(3000)]
+    inner_t = pa.list_(pa.struct([("b", pa.int64()), ("c", pa.string())]))
+    t = pa.table({
+        "deep": pa.array(deep, type=pa.list_(pa.struct([("a", inner_t), ("k", pa.int32())]))),
+        "nested": pa.array(nested, type=pa.struct([("s1", pa.struct([
+            ("s2", pa.struct([("v", pa.float64())])), ("w", pa.int64())]))])),
+    })
+    for spec in ["page_bytes=512;row_group_rows=1000", "page_version=2;dictionary=0;compression=snappy"]:
+        path = tmp_path / "deep.parquet"
+        pqutil.write(t, path, spec, batch_rows=700)
+        assert pq.read_table(path).to_pylist() == t.to_pylist()
+        assert pqutil.read(path).to_pylist() == t.to_pylist()
+        assert pqutil.read(path, columns=["nested.s1.w"]).column("nested").to_pylist() == [
+            None if v is None else {"s1": None if v["s1"] is None else {"w": v["s1"]["w"]}} for v in nested]
+    theirs = tmp_path / "deep_pa.parquet"
+    pq.write_table(t, theirs, row_group_size=1000, data_page_size=512)
+    assert pqutil.read(theirs).to_pylist() == t.to_pylist()
