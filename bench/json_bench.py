@@ -5,11 +5,11 @@ read_ndjson and pyarrow.json.read_json, side by side on the same file.
 Usage: .venv/bin/python bench/json_bench.py [--file F] [--size-mb 1100]
            [--runs 2] [--tools sluice,duckdb,polars,pyarrow]
 
-The file (default .cache/bench/logs.jsonl) is generated with `sluice gen` when
-the binary exists, else with tests/py/jsonutil.py, and read once beforehand so
+The file (default .cache/bench/logs.jsonl) is generated with the tests'
+generator (tests/py/jsonutil.py) when missing, and read once beforehand so
 it sits in the page cache. Every measurement runs in a fresh subprocess (so
-thread settings such as POLARS_MAX_THREADS apply) and reports the best of
---runs. Every tool materialises the same columns with the same types; sluice
+thread settings such as POLARS_MAX_THREADS apply); the tools take turns for
+--runs rounds and each reports its best round. Every tool materialises the same columns with the same types; sluice
 is driven through libsluice.so and hands each batch to pyarrow through the
 Arrow C Data Interface, like a real consumer would. Prints MB/s and the ratio
 of sluice to the fastest peer per case. Not a test: nothing is asserted.
@@ -61,19 +61,16 @@ def ensure_file(path, size_mb):
     if os.path.exists(path) and os.path.getsize(path) >= size_mb * 1_000_000 * 0.95:
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    sluice = os.path.join(ROOT, "build", "sluice")
-    rows = int(size_mb * 1_000_000 / 360)
-    if os.path.exists(sluice):
-        subprocess.run([sluice, "gen", "--rows", str(rows), "--output", path], check=True)
-    else:
-        from jsonutil import gen_logs
-        with open(path, "w") as f:
-            total, seed = 0, 0
-            while total < size_mb * 1_000_000:
-                seed += 1
-                text, _ = gen_logs(20000, seed=seed)
-                f.write(text)
-                total += len(text.encode())
+    # The tests' generator (tests/py/jsonutil.py): service logs with every
+    # field the issue names, user_id a string, non-ASCII and escaped text.
+    from jsonutil import gen_logs
+    with open(path, "w") as f:
+        total, seed = 0, 0
+        while total < size_mb * 1_000_000:
+            seed += 1
+            text, _ = gen_logs(20000, seed=seed)
+            f.write(text)
+            total += len(text.encode())
 
 
 def run_one(tool, path, cols, threads):
@@ -148,19 +145,23 @@ def run_one(tool, path, cols, threads):
     raise ValueError(tool)
 
 
-def measure(tool, path, cols, threads, runs):
+def measure_once(tool, path, cols, threads):
     env = dict(os.environ)
     env["POLARS_MAX_THREADS"] = str(threads)
     env["OMP_NUM_THREADS"] = str(threads)
-    best = None
-    for _ in range(runs):
-        out = subprocess.run([sys.executable, __file__, "--child", tool, path, ",".join(cols),
-                              str(threads)], capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            return None, out.stderr.strip().splitlines()[-1:] or ["failed"]
-        dt, rows = json.loads(out.stdout.strip().splitlines()[-1])
-        best = dt if best is None else min(best, dt)
-    return best, rows
+    out = subprocess.run([sys.executable, __file__, "--child", tool, path, ",".join(cols),
+                          str(threads)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        return None, (out.stderr.strip().splitlines() or ["failed"])[-1]
+    dt, rows = json.loads(out.stdout.strip().splitlines()[-1])
+    return dt, rows
+
+
+def load_average():
+    try:
+        return float(open("/proc/loadavg").read().split()[0])
+    except OSError:
+        return -1.0
 
 
 def main():
@@ -188,13 +189,20 @@ def main():
     for label, cols in (("4 columns", COLS4), ("all columns", list(ALL))):
         for th in a.threads.split(","):
             threads = ncpu if th == "all" else int(th)
-            row = {}
+            best, rows_of = {}, {}
+            # Rounds interleave the tools, so a burst of load from elsewhere
+            # on the machine hits them all alike; the best round counts.
+            for r in range(a.runs):
+                for tool in tools:
+                    dt, rows = measure_once(tool, a.file, cols, threads)
+                    rows_of[tool] = rows
+                    if dt and (tool not in best or dt < best[tool]):
+                        best[tool] = dt
+            row = {t: size / 1e6 / best[t] if t in best else None for t in tools}
             for tool in tools:
-                dt, rows = measure(tool, a.file, cols, threads, a.runs)
-                row[tool] = size / 1e6 / dt if dt else None
-                print("  %-11s %-8s threads=%-2d %-7s %8s MB/s  rows=%s" % (
-                    label, tool, threads, "", "%.0f" % row[tool] if dt else "FAIL", rows),
-                    flush=True)
+                print("  %-11s %-8s threads=%-2d %8s MB/s  rows=%s  (load %.1f)" % (
+                    label, tool, threads, "%.0f" % row[tool] if row[tool] else "FAIL",
+                    rows_of[tool], load_average()), flush=True)
             peers = [v for k, v in row.items() if k != "sluice" and v]
             ratio = row.get("sluice", 0) / max(peers) if peers and row.get("sluice") else None
             results.append((label, threads, row, ratio))
