@@ -97,7 +97,10 @@ int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
                            struct sl_parquet_writer **out,
                            struct sl_error *err);
 /* Appends a batch whose schema must match the writer's (names, types,
- * nesting). The writer keeps references to the batch's buffers until its
+ * nesting; any string flavour for a string column; a nullable batch field
+ * is accepted for a non-nullable file field as long as it holds no null,
+ * which is checked when the row group is encoded: such a null fails the
+ * write, naming the column). The writer keeps references to the batch's buffers until its
  * row group is flushed; the caller keeps ownership of `batch`. Row groups
  * are cut at row_group_rows rows or row_group_bytes buffered bytes. */
 int sl_parquet_writer_write(struct sl_parquet_writer *w,

@@ -180,3 +180,54 @@ def test_atomic_publication(tmp_path):
         pqutil.write(t, tmp_path / "y.parquet", "compresion=zstd")
     with pytest.raises(pqutil.SluiceError, match="cannot create"):
         pqutil.write(t, tmp_path / "no" / "such" / "dir.parquet")
+
+
+def _open_write(tmp_path, schema, batch, name):
+    import ctypes
+    L = pqutil.lib()
+    err = pqutil.SlError()
+    w = ctypes.c_void_p()
+    sch = pqutil.ArrowSchema()
+    schema._export_to_c(ctypes.addressof(sch))
+    path = tmp_path / name
+    assert L.sl_parquet_writer_open_arrow(str(path).encode(), ctypes.addressof(sch), None,
+                                          ctypes.byref(w), ctypes.byref(err)) == 0
+    pqutil._release(sch)
+    arr, bs = pqutil.ArrowArray(), pqutil.ArrowSchema()
+    batch._export_to_c(ctypes.addressof(arr), ctypes.addressof(bs))
+    rc = L.sl_parquet_writer_write_arrow(w, ctypes.addressof(arr), ctypes.addressof(bs),
+                                         ctypes.byref(err))
+    pqutil._release(arr)
+    pqutil._release(bs)
+    if rc == 0:
+        rc = L.sl_parquet_writer_close(w, ctypes.byref(err))
+    else:
+        L.sl_parquet_writer_abort(w)
+    return rc, err.msg.decode(), path
+
+
+def test_nulls_in_required_column_and_string_flavours(tmp_path):
+    file_schema = pa.schema([pa.field("a", pa.int64(), nullable=False),
+                             pa.field("s", pa.string()),
+                             pa.field("st", pa.struct([pa.field("x", pa.int32(), nullable=False)]))])
+    ok = pa.record_batch([pa.array([1, 2, 3]), pa.array(["p", None, "q"]).dictionary_encode(),
+                          pa.array([{"x": 1}, None, {"x": 3}], type=pa.struct([("x", pa.int32())]))],
+                         names=["a", "s", "st"])
+    rc, msg, path = _open_write(tmp_path, file_schema, ok, "ok.parquet")
+    assert rc == 0, msg
+    got = pq.read_table(path)
+    assert got.schema.field("a").nullable is False
+    assert got.column("s").to_pylist() == ["p", None, "q"]
+    assert got.column("st").to_pylist() == [{"x": 1}, None, {"x": 3}]
+    bad = pa.record_batch([pa.array([1, None, 3]), pa.array(["p", "q", "r"]),
+                           pa.array([{"x": 1}, {"x": 2}, {"x": 3}], type=pa.struct([("x", pa.int32())]))],
+                          names=["a", "s", "st"])
+    rc, msg, path = _open_write(tmp_path, file_schema, bad, "bad.parquet")
+    assert rc != 0 and "column 'a'" in msg and "non-nullable" in msg
+    bad2 = pa.record_batch([pa.array([1, 2, 3]), pa.array(["p", "q", "r"]),
+                            pa.array([{"x": 1}, {"x": None}, {"x": 3}], type=pa.struct([("x", pa.int32())]))],
+                           names=["a", "s", "st"])
+    rc, msg, path = _open_write(tmp_path, file_schema, bad2, "bad2.parquet")
+    assert rc != 0 and "column 'st.x'" in msg
+    assert not (tmp_path / "bad.parquet").exists() and not (tmp_path / "bad2.parquet").exists()
+    assert [n for n in os.listdir(tmp_path) if "tmp" in n] == []

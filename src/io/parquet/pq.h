@@ -385,6 +385,8 @@ struct pq_colbuf {
   int64_t string_bytes; /* strings: sum of lengths */
   int32_t width;        /* bytes per value in `values` */
 };
+/* Returns SL_EINVAL when a value is null where the leaf's schema says
+ * required, SL_ENOMEM when out of memory. */
 int pq_shred(const struct pq_leaf *leaf, struct sl_array *top,
              struct pq_colbuf *cb);
 void pq_colbuf_release(struct pq_colbuf *cb);

@@ -7,6 +7,7 @@
  * 4096 bytes drop min/max. Deprecated min/max fields are written for the
  * signed-order physical types only, as parquet-cpp does. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -431,6 +432,18 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
   int rc = 0;
   for (int32_t i = 0; i < n_batches && !rc; i++)
     rc = pq_shred(leaf, batches[i]->columns[leaf->top], &cb);
+  if (rc == SL_EINVAL) {
+    char path[256] = "";
+    size_t at = 0;
+    for (int32_t k = 0; k < leaf->n_path && at + 2 < sizeof path; k++)
+      at += (size_t)snprintf(path + at, sizeof path - at, "%s%s", k ? "." : "",
+                             leaf->path[k]);
+    rc = sl_error_set(err, SL_EINVAL,
+                      "column '%s': the file's schema declares it (or a "
+                      "parent) non-nullable, but the batch has nulls",
+                      path);
+    goto cleanup;
+  }
   if (rc) {
     rc = sl_error_set(err, rc, "out of memory collecting column values");
     goto cleanup;

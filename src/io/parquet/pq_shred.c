@@ -178,7 +178,11 @@ static void walk(struct shred *s, int d, const struct sl_array *a, int64_t i,
                  int16_t rep) {
   const struct pq_node *n = &s->leaf->nodes[d];
   if (s->rc) return;
-  if (n->nullable && !sl_array_is_valid(a, i)) {
+  if (!sl_array_is_valid(a, i)) {
+    if (!n->nullable) {
+      s->rc = SL_EINVAL; /* a null where the file's schema allows none */
+      return;
+    }
     emit(s, n->d_in, rep, -1);
     return;
   }
@@ -204,6 +208,12 @@ int pq_shred(const struct pq_leaf *leaf, struct sl_array *top,
   int rc;
   if (leaf->n_nodes == 1) {
     int64_t n = top->length;
+    if (leaf->max_def == 0 && top->validity) {
+      /* Counted here, not through the array's cached count: other column
+       * tasks may read the same array at the same time. */
+      for (int64_t i = 0; i < n; i++)
+        if (!sl_array_is_valid(top, i)) return SL_EINVAL;
+    }
     if ((rc = reserve_levels(cb, leaf, n))) return rc;
     if (leaf->max_def > 0) {
       uint16_t *def = cb->def + cb->n_levels;

@@ -382,6 +382,20 @@ cleanup:
   return rc;
 }
 
+/* A batch field fits a file field when names, types (any string flavour
+ * for a string) and nesting agree; nullability is checked on the data
+ * (a null where the file says required is an error at encoding). */
+static bool compatible(const struct sl_field *b, const struct sl_field *f) {
+  bool types = b->type == f->type ||
+               (sl_type_is_string(b->type) && sl_type_is_string(f->type));
+  if (!types || b->n_children != f->n_children ||
+      strcmp(b->name ? b->name : "", f->name ? f->name : "") != 0)
+    return false;
+  for (int32_t i = 0; i < b->n_children; i++)
+    if (!compatible(&b->children[i], &f->children[i])) return false;
+  return true;
+}
+
 static int push_pending(struct sl_parquet_writer *w, struct sl_batch *b) {
   if (w->n_pending == w->cap_pending) {
     int32_t cap = w->cap_pending ? w->cap_pending * 2 : 16;
@@ -404,7 +418,7 @@ int sl_parquet_writer_write(struct sl_parquet_writer *w,
                         "parquet writer: batch has %d columns, the file %d",
                         batch->n_columns, w->schema.n_fields);
   for (int32_t i = 0; i < batch->n_columns; i++) {
-    if (!sl_field_equal(&batch->schema.fields[i], &w->schema.fields[i])) {
+    if (!compatible(&batch->schema.fields[i], &w->schema.fields[i])) {
       char a[256], b[256];
       sl_field_format(&batch->schema.fields[i], a, sizeof a);
       sl_field_format(&w->schema.fields[i], b, sizeof b);
