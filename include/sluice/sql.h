@@ -65,6 +65,10 @@ struct sl_query_options {
    * any other query runs on the CPU, unless device_required. */
   struct sl_device *device;
   bool device_required;
+  /* With FROM <name> (open_table), the same rows as raw JSON Lines bytes
+   * (borrowed), so that a device can read them directly; NULL = none. */
+  const char *device_json;
+  size_t device_json_len;
 };
 
 void sl_query_options_init(struct sl_query_options *o);

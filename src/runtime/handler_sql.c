@@ -102,13 +102,21 @@ static int open_events(void *ctx, const char *name, const char *const *cols,
 
 /* Runs the query over parts and emits its results with ack. */
 static int run_query(struct sl_sqlh *q, const struct sl_batch *const *parts,
-                     int32_t n, struct sl_ack *ack, struct sl_error *err) {
+                     int32_t n, const struct sl_rt_batch *raw, struct sl_ack *ack,
+                     struct sl_error *err) {
   struct open_ctx oc = {parts, n};
   struct sl_query_options o;
   sl_query_options_init(&o);
   o.threads = 1;
   o.open_table = open_events;
   o.open_table_ctx = &oc;
+  /* Per-batch mode on a GPU: the device reads the batch's raw JSON Lines
+   * (the same records the parsed parts hold) when the query qualifies. */
+  if (q->rt->device && raw) {
+    o.device = q->rt->device;
+    o.device_json = raw->data;
+    o.device_json_len = raw->len;
+  }
   struct sl_query *query = NULL;
   struct sl_batch_reader *r = NULL;
   struct sl_batch *out = NULL;
@@ -116,6 +124,9 @@ static int run_query(struct sl_sqlh *q, const struct sl_batch *const *parts,
   SL_CHECK_GOTO(sl_query_prepare(q->rt->spec->sql.query, &o, &query, err), rc,
                 cleanup);
   SL_CHECK_GOTO(sl_query_execute(query, &r, err), rc, cleanup);
+  sl__count(!strncmp(sl_query_device_note(query), "gpu", 3) ? &q->rt->metrics.gpu_batches
+                                                            : &q->rt->metrics.cpu_batches,
+            1);
   for (;;) {
     SL_CHECK_GOTO(r->next(r, &out, err), rc, cleanup);
     if (!out) break;
@@ -232,7 +243,7 @@ static void window_emit(struct sl_sqlh *q, struct window *w) {
   }
   if (w->n_parts > 0) {
     int rc = run_query(q, (const struct sl_batch *const *)w->parts,
-                       w->n_parts, all, &err);
+                       w->n_parts, NULL, all, &err);
     if (rc)
       sl_log(q->rt, SL_LOG_ERROR, "window query failed",
              "\"windowStart\":%" PRId64 ",\"error\":\"%s\"", w->start,
@@ -335,7 +346,7 @@ static void late_record(struct sl_sqlh *q, struct sl_trigger *t,
 int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t,
                  struct sl_rt_batch *b, const struct sl_batch *parsed,
                  struct sl_error *err) {
-  if (!q->window_mode) return run_query(q, &parsed, 1, b->ack, err);
+  if (!q->window_mode) return run_query(q, &parsed, 1, b, b->ack, err);
   const struct sl_spec_sql *sq = &q->rt->spec->sql;
   int32_t c = sl_schema_find(&parsed->schema, sq->time_column);
   if (c < 0)

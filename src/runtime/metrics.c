@@ -179,6 +179,16 @@ int sl__metrics_render(const struct sl_metrics *m, char **out, size_t *len) {
       put(&o, "%.*s", (int)xl, x);
     sl_free(x);
   }
+  put(&o, "# HELP sluice_device_info Where SQL handlers run (spec.device).\n"
+          "# TYPE sluice_device_info gauge\n"
+          "sluice_device_info{device=\"%s\"} 1\n"
+          "# HELP sluice_device_batches_total SQL handler batches by where they ran.\n"
+          "# TYPE sluice_device_batches_total counter\n"
+          "sluice_device_batches_total{device=\"gpu\"} %lld\n"
+          "sluice_device_batches_total{device=\"cpu\"} %lld\n",
+      m->device[0] ? m->device : "cpu",
+      (long long)atomic_load_explicit(&m->gpu_batches, memory_order_relaxed),
+      (long long)atomic_load_explicit(&m->cpu_batches, memory_order_relaxed));
   put(&o, "# HELP sluice_start_time_seconds Start time of the function.\n"
           "# TYPE sluice_start_time_seconds gauge\n"
           "sluice_start_time_seconds %.3f\n",

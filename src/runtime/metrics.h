@@ -44,6 +44,10 @@ struct sl_sink_metrics {
 };
 
 struct sl_metrics {
+  /* spec.device: where handlers run ("cpu" or the GPU's description), and
+   * SQL handler batches run on the GPU and on the CPU. */
+  char device[200];
+  atomic_llong gpu_batches, cpu_batches;
   int32_t n_triggers, n_sinks;
   struct sl_trig_metrics *triggers;
   struct sl_sink_metrics *sinks;

@@ -151,6 +151,14 @@ int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
                              const int64_t *n_lines,
                              const struct sl_rt_pos *pos,
                              struct sl_error *err);
+/* issue 7 (kafka), additive: hands *data (sl_malloc'd, cap bytes, holding
+ * len bytes of n_lines records, the last ending in '\n') over as one batch
+ * of its own, cut before and after, without copying; on success *data is
+ * the batch's (set to NULL). */
+int sl__batcher_append_owned(struct sl_batcher *b, char **data, size_t len,
+                             size_t cap, int64_t n_lines,
+                             const struct sl_rt_pos *pos,
+                             struct sl_error *err);
 /* Cuts the open batch now (drain, end of a file). */
 void sl__batcher_flush(struct sl_batcher *b);
 /* Admission: waits up to timeout_ms for the trigger's queue to have room
@@ -263,6 +271,7 @@ struct sl_runtime {
   struct sl_deadletter *dead;
   struct sl_metrics metrics;
   struct sl_admin *admin;
+  struct sl_device *device; /* spec.device: one GPU context per process */
   pthread_t timer;
   bool timer_started;
   atomic_bool stopping;

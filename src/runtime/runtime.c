@@ -1,6 +1,7 @@
 /* The runtime: builds triggers, workers, handler and sinks from a spec;
  * starts them; drains them in order on shutdown. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "runtime/handler.h"
 #include "runtime/rt.h"
 #include "sluice/alloc.h"
+#include "sluice/device.h"
 
 static void on_commit(void *ctx, uint64_t seq) {
   struct sl_trigger *t = ctx;
@@ -18,6 +20,28 @@ static void on_commit(void *ctx, uint64_t seq) {
                                        (long long)seq)) {
   }
   if (t->spec->vt->committed) t->spec->vt->committed(t, seq);
+}
+
+/* spec.device: one device context for the process, shared by the workers
+ * (sl_device serialises calls). gpu/cuda must get one; auto may not. */
+static int open_device(struct sl_runtime *rt, struct sl_error *err) {
+  const char *want = rt->spec->device ? rt->spec->device : "cpu";
+  snprintf(rt->metrics.device, sizeof rt->metrics.device, "cpu");
+  if (!strcmp(want, "cpu")) return 0;
+  struct sl_device_choice dc = {.kind = strcmp(want, "auto") ? SL_DEVICE_GPU : SL_DEVICE_AUTO};
+  struct sl_error derr = {0};
+  if (sl_device_open(&dc, &rt->device, &derr)) {
+    if (dc.kind == SL_DEVICE_GPU)
+      return sl_error_set(err, SL_ENOTSUP, "%s: spec.device %s: %s", rt->spec->file, want,
+                          derr.msg);
+    sl_log(rt, SL_LOG_WARN, "no GPU, handlers run on the CPU", "\"device\":\"auto\"");
+    return 0;
+  }
+  snprintf(rt->metrics.device, sizeof rt->metrics.device, "%s",
+           sl_device_describe(rt->device));
+  sl_log(rt, SL_LOG_INFO, "handlers run on the GPU where queries qualify",
+         "\"device\":\"%s\"", rt->metrics.device);
+  return 0;
 }
 
 int sl_runtime_create(const struct sl_spec *spec, struct sl_runtime **out,
@@ -71,6 +95,7 @@ int sl_runtime_create(const struct sl_spec *spec, struct sl_runtime **out,
                                       err),
                   rc, fail);
   SL_CHECK_GOTO(sl__handler_create(rt, &rt->handler, err), rc, fail);
+  SL_CHECK_GOTO(open_device(rt, err), rc, fail);
   *out = rt;
   return 0;
 fail:
@@ -119,8 +144,8 @@ int sl_runtime_start(struct sl_runtime *rt, struct sl_error *err) {
   SL_CHECK_GOTO(sl__admin_start(rt, err), rc, out);
   atomic_store(&rt->started, true);
   sl_log(rt, SL_LOG_INFO, "function started",
-         "\"triggers\":%d,\"sinks\":%d,\"runtime\":\"%s\"",
-         (int)rt->n_triggers, (int)rt->n_sinks, rt->spec->runtime);
+         "\"triggers\":%d,\"sinks\":%d,\"runtime\":\"%s\",\"device\":\"%s\"",
+         (int)rt->n_triggers, (int)rt->n_sinks, rt->spec->runtime, rt->metrics.device);
 out:
   return rc;
 }
@@ -234,6 +259,7 @@ void sl_runtime_free(struct sl_runtime *rt) {
   for (int32_t i = 0; rt->sinks && i < rt->n_sinks; i++)
     if (rt->sinks[i].spec->vt->destroy) rt->sinks[i].spec->vt->destroy(&rt->sinks[i]);
   sl__handler_free(rt->handler);
+  sl_device_close(rt->device);
   for (int32_t i = 0; rt->triggers && i < rt->n_triggers; i++)
     sl__delivery_destroy(&rt->triggers[i].delivery);
   sl__deadletter_close(rt->dead);

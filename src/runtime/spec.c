@@ -74,8 +74,12 @@ static const struct sl_cfg_entry spec_table[] = {
      "JSON Lines file for bad records (record, reason, trigger, position); "
      "`-` = stderr; unset = dropped (still counted).",
      false},
-    {"device", SL_CFG_ENUM, "cpu", 0, 0, "cpu|auto|cuda", OFF(device),
-     "Where the engine runs handlers.", false},
+    {"device", SL_CFG_ENUM, "cpu", 0, 0, "cpu|auto|gpu|cuda", OFF(device),
+     "Where SQL handlers run: cpu; gpu (or cuda) needs the CUDA backend and a "
+     "GPU, else the function does not start; auto uses one when present. "
+     "Per-batch aggregates that qualify (docs/gpu.md) run on the GPU; one "
+     "device context per process is shared by the workers; set batch "
+     "maxBytes to tens of MiB so each call has enough work.", false},
     {"logLevel", SL_CFG_ENUM, "info", 0, 0, "debug|info|warn|error",
      OFF(log_level), "Threshold of the structured JSON logs.", false},
     {"drainTimeout", SL_CFG_DURATION, "30s", 0, 3600000, NULL, OFF(drain_ms),

@@ -139,12 +139,15 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
                         struct sl_dev_plan *dp, struct sl_error *why) {
   memset(dp, 0, sizeof *dp);
   if (!p->aggregate) return no(why, "the query does not aggregate%s", "");
-  if (src->kind != SRC_JSON || src->n_files != 1 || src->n_parts)
+  bool raw = src->kind == SRC_TABLE && src->opts.device_json;
+  if (!raw && (src->kind != SRC_JSON || src->n_files != 1 || src->n_parts))
     return no(why, "the input is not one JSON Lines file%s", "");
-  const char *f = src->files[0];
-  size_t fl = strlen(f);
-  if ((fl > 3 && !strcmp(f + fl - 3, ".gz")) || (fl > 4 && !strcmp(f + fl - 4, ".zst")))
-    return no(why, "'%s' is compressed", f);
+  if (!raw) {
+    const char *f = src->files[0];
+    size_t fl = strlen(f);
+    if ((fl > 3 && !strcmp(f + fl - 3, ".gz")) || (fl > 4 && !strcmp(f + fl - 4, ".zst")))
+      return no(why, "'%s' is compressed", f);
+  }
   if (p->n_keys > SL_DEV_MAX_KEYS) return no(why, "more than 4 GROUP BY keys%s", "");
   if (p->n_aggs > SL_DEV_MAX_AGGS) return no(why, "more than 16 aggregates%s", "");
   int32_t map[1024];
@@ -233,30 +236,12 @@ static int to_vec(struct sl_arena *ar, const struct sl_array *a, enum sl_vt t,
   return 0;
 }
 
-int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
-                       const struct sl_dev_plan *dp, struct sl_vec **out_cols,
-                       int64_t *out_groups, struct sl_device_stats *stats,
-                       struct sl_error *err) {
+/* Runs dp over data[0, len) (named `what` in errors) and converts the
+ * result into vecs. */
+static int run_on(struct sl_query *q, struct sl_device *dev, const struct sl_dev_plan *dp,
+                  const char *data, size_t len, const char *what, struct sl_vec **out_cols,
+                  int64_t *out_groups, struct sl_device_stats *stats, struct sl_error *err) {
   struct sl_plan *p = q->plan;
-  const char *path = q->src->files[0];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st)) {
-    int e = errno;
-    if (fd >= 0) close(fd);
-    return sl_error_set(err, SL_EIO, "'%s': %s", path, strerror(e));
-  }
-  size_t len = (size_t)st.st_size;
-  const char *data = "";
-  if (len) {
-    data = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-    if (data == MAP_FAILED) {
-      int e = errno;
-      close(fd);
-      return sl_error_set(err, SL_EIO, "'%s': cannot map: %s", path, strerror(e));
-    }
-  }
-  close(fd);
   const char *names[SL_DEV_MAX_KEYS + SL_DEV_MAX_AGGS];
   char buf[SL_DEV_MAX_KEYS + SL_DEV_MAX_AGGS][16];
   for (int i = 0; i < dp->n_keys + dp->n_aggs; i++) {
@@ -271,14 +256,13 @@ int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
   if (getenv("SLUICE_TRACE"))
     fprintf(stderr, "sql: device group-by over %zu bytes: %.4f s\n", len,
             (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-  if (len) munmap((void *)data, len);
   if (rc) return rc;
   if (stats->bad_lines && !q->opts.skip_bad_lines) {
     sl_batch_free(b);
     return sl_error_set(err, SL_EINVAL,
                         "'%s': %lld malformed JSON lines (use --skip-bad-lines, or "
                         "--device cpu to see the first one's position)",
-                        path, (long long)stats->bad_lines);
+                        what, (long long)stats->bad_lines);
   }
   int64_t n = b->length;
   struct sl_vec *cols = sl_arena_alloc(&q->result_arena,
@@ -298,4 +282,35 @@ int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
   *out_cols = cols;
   *out_groups = n;
   return 0;
+}
+
+int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
+                       const struct sl_dev_plan *dp, struct sl_vec **out_cols,
+                       int64_t *out_groups, struct sl_device_stats *stats,
+                       struct sl_error *err) {
+  if (q->src->kind == SRC_TABLE) /* rows handed over as raw JSON Lines */
+    return run_on(q, dev, dp, q->opts.device_json, q->opts.device_json_len, "the events",
+                  out_cols, out_groups, stats, err);
+  const char *path = q->src->files[0];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st)) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    return sl_error_set(err, SL_EIO, "'%s': %s", path, strerror(e));
+  }
+  size_t len = (size_t)st.st_size;
+  const char *data = "";
+  if (len) {
+    data = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    if (data == MAP_FAILED) {
+      int e = errno;
+      close(fd);
+      return sl_error_set(err, SL_EIO, "'%s': cannot map: %s", path, strerror(e));
+    }
+  }
+  close(fd);
+  int rc = run_on(q, dev, dp, data, len, path, out_cols, out_groups, stats, err);
+  if (len) munmap((void *)data, len);
+  return rc;
 }

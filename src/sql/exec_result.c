@@ -169,7 +169,19 @@ static int try_device(struct sl_query *q, bool *ran, struct sl_error *err) {
   struct sl_vec *cols = NULL;
   int64_t ng = 0;
   struct sl_device_stats st = {0};
-  SL_RETURN_NOT_OK(sl__sql_device_run(q, q->opts.device, &dp, &cols, &ng, &st, err));
+  int rc = sl__sql_device_run(q, q->opts.device, &dp, &cols, &ng, &st, &why);
+  if (rc) {
+    /* A device failure (too many groups for its table, a line longer than
+     * a chunk, bad lines to report) hands the query to the CPU unless the
+     * device was required. */
+    if (q->opts.device_required) {
+      if (err) *err = why;
+      return rc;
+    }
+    snprintf(q->device_note, sizeof q->device_note, "cpu: the GPU run failed: %s", why.msg);
+    q->rows_in = q->bad_lines = 0;
+    return 0;
+  }
   snprintf(q->device_note, sizeof q->device_note, "gpu: %s",
            sl_device_describe(q->opts.device));
   *ran = true;

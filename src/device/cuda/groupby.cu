@@ -501,13 +501,17 @@ static void table_free(struct table *t) {
   memset(t, 0, sizeof *t);
 }
 
-static int table_alloc(struct table *t, const struct sl_dev_plan *plan,
+static int table_alloc(struct table *t, const struct sl_dev_plan *plan, size_t len,
                        char *errbuf, size_t errcap) {
   memset(t, 0, sizeof *t);
+  /* At most one group per 8 input bytes (a line with a key is longer), so
+   * small micro-batches get small tables; 4 Mi slots at most by default. */
   const char *env = getenv("SLUICE_CUDA_SLOTS");
-  t->n_slots = env ? atoll(env) : (int64_t)1 << 22;
+  int64_t cap = env ? atoll(env) : (int64_t)1 << 22;
+  int64_t want = (int64_t)(len / 8) * 2 + 1024;
+  if (want > cap) want = cap;
   int64_t p2 = 1024;
-  while (p2 < t->n_slots) p2 <<= 1;
+  while (p2 < want) p2 <<= 1;
   t->n_slots = p2;
   t->heap_cap = 256ull << 20;
   size_t n = (size_t)t->n_slots;
@@ -822,7 +826,7 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan, const ch
   memset(&t, 0, sizeof t);
   if (check_plan(plan, &pi, errbuf, errcap)) return -1;
   CK(cudaSetDevice(c->dev));
-  if (table_alloc(&t, plan, errbuf, errcap)) return -1;
+  if (table_alloc(&t, plan, len, errbuf, errcap)) return -1;
   CK(cudaMalloc((void **)&d_plan, sizeof *plan));
   CK(cudaMalloc((void **)&d_pi, sizeof pi));
   CK(cudaMemcpy(d_plan, plan, sizeof *plan, cudaMemcpyHostToDevice));
