@@ -355,6 +355,8 @@ struct pq_chunk_out {
   int64_t dict_offset; /* -1: none */
   int64_t data_offset;
   uint32_t encodings;  /* bit (1 << PQ_ENC_*) */
+  int32_t dict_pages;          /* PageEncodingStats: dictionary pages */
+  int32_t data_pages[10];      /* data pages per value encoding */
   struct pq_stats_out stats;
   uint8_t *stats_min, *stats_max; /* owned copies behind stats.min/max */
 };

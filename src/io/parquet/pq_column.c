@@ -390,6 +390,7 @@ static int data_page(struct enc *e, int enc, int64_t l0, int64_t l1, int64_t v0,
   } else {
     if ((rc = plain_values(e, v0, v1, NULL, b))) goto oom;
   }
+  if (enc >= 0 && enc < 10) e->o->data_pages[enc]++;
   return write_page(e, &h, b, levels_len, err);
 oom:
   return sl_error_set(err, rc, "out of memory encoding a page");
@@ -505,6 +506,7 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
       }
       o->dict_offset = 0;
       o->encodings |= 1u << PQ_ENC_PLAIN | 1u << PQ_ENC_RLE_DICTIONARY;
+      o->dict_pages = 1;
       if ((rc = write_page(&e, &h, &e.page, 0, err))) goto cleanup;
     }
   }

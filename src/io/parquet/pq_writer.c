@@ -18,6 +18,7 @@ struct chunk_rec {
   int64_t num_values, total_uncompressed, total_compressed;
   int64_t dict_offset, data_offset; /* absolute; dict -1 when none */
   uint32_t encodings;
+  int32_t dict_pages, data_pages[10];
   struct pq_stats_out stats;
   uint8_t *stats_min, *stats_max;
 };
@@ -340,6 +341,8 @@ int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
     c->dict_offset = o->dict_offset >= 0 ? c->start + o->dict_offset : -1;
     c->data_offset = c->start + o->data_offset;
     c->encodings = o->encodings;
+    c->dict_pages = o->dict_pages;
+    memcpy(c->data_pages, o->data_pages, sizeof c->data_pages);
     c->stats = o->stats;
     c->stats_min = o->stats_min;
     c->stats_max = o->stats_max;
@@ -502,6 +505,26 @@ static void encode_footer(struct sl_parquet_writer *w, struct tc_writer *t) {
       tc_field_i64(t, 9, cr->data_offset);
       if (cr->dict_offset >= 0) tc_field_i64(t, 11, cr->dict_offset);
       if (w->cfg.statistics) pq_stats_encode(t, 12, &cr->stats);
+      /* encoding_stats: lets readers know every page is dictionary-encoded
+       * (parquet-mr's dictionary filtering) without guessing. */
+      int32_t n_es = cr->dict_pages > 0;
+      for (int e = 0; e < 10; e++) n_es += cr->data_pages[e] > 0;
+      tc_field_list(t, 13, TC_STRUCT, n_es);
+      if (cr->dict_pages) {
+        tc_struct_begin(t);
+        tc_field_i32(t, 1, PQ_PAGE_DICTIONARY);
+        tc_field_i32(t, 2, PQ_ENC_PLAIN);
+        tc_field_i32(t, 3, cr->dict_pages);
+        tc_struct_end(t);
+      }
+      for (int e = 0; e < 10; e++)
+        if (cr->data_pages[e]) {
+          tc_struct_begin(t);
+          tc_field_i32(t, 1, w->cfg.page_version == 2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
+          tc_field_i32(t, 2, e);
+          tc_field_i32(t, 3, cr->data_pages[e]);
+          tc_struct_end(t);
+        }
       tc_struct_end(t);
       tc_struct_end(t);
     }
