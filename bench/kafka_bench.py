@@ -54,6 +54,7 @@ spec:
         brokers: [{boot}]
         topics: [{topic}]
         consumerGroup: {group}
+        {attrs}
   sinks:
     pq:
       kind: parquet
@@ -88,6 +89,15 @@ def prepare(boot, env, shape, gb, state):
     key = f"{shape}-{gb}"
     if key in state:
         return state[key]
+    if shape in state.get("reuse", {}):  # --topics: count what is there
+        topic = state["reuse"][shape]
+        out = sh(KAFKA_SH, "tool", "org.apache.kafka.tools.GetOffsetShell",
+                 "--bootstrap-server", boot, "--topic", topic, env=env)
+        msgs = sum(int(x.rsplit(":", 1)[1]) for x in out.split())
+        lines = msgs * shape
+        state[key] = {"topic": topic, "messages": msgs, "lines": lines,
+                      "bytes": lines * 129}  # measured: 129.3 bytes a line
+        return state[key]
     topic = f"bench_{shape}_{str(gb).replace('.', '_')}_{uuid.uuid4().hex[:6]}"
     sh(KAFKA_SH, "tool", "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", boot,
        "--create", "--topic", topic, "--partitions", "8", "--replication-factor", "1", env=env)
@@ -111,13 +121,14 @@ def run_kcat(boot, t):
     return time.time() - t0, t["lines"], t["bytes"]
 
 
-def run_sluice(boot, t, tmp):
+def run_sluice(boot, t, tmp, attrs=""):
     port = 18000 + os.getpid() % 1000
     out = os.path.join(tmp, "out-" + uuid.uuid4().hex[:6])
     spec = os.path.join(tmp, "bench.yaml")
     with open(spec, "w") as f:
         f.write(SPEC.format(port=port, boot=boot, topic=t["topic"], out=out,
-                            group="sluice-" + uuid.uuid4().hex[:8]))
+                            group="sluice-" + uuid.uuid4().hex[:8],
+                            attrs="\n        ".join(x.strip() for x in attrs.split(";"))))
     log = open(os.path.join(tmp, "sluice.log"), "wb")
     p = subprocess.Popen([SLUICE, "run", spec], stdout=log, stderr=log)
     t0 = None
@@ -185,6 +196,11 @@ def main():
     ap.add_argument("--python-seconds", type=float, default=30)
     ap.add_argument("--bootstrap", help="use this broker instead of starting one")
     ap.add_argument("--port", type=int, default=19592)
+    ap.add_argument("--topics", default="",
+                    help="reuse topics: SHAPE=NAME,... (with --bootstrap)")
+    ap.add_argument("--attrs", default="",
+                    help="extra trigger attributes, ';'-separated, e.g. 'fetchMax: 16MiB; fetchMin: 1'")
+    ap.add_argument("--no-python", action="store_true")
     args = ap.parse_args()
     env = dict(os.environ)
     started = False
@@ -205,7 +221,9 @@ def main():
     except ImportError:
         have_py = False
         print("python baseline skipped: .venv/bin/pip install confluent-kafka")
-    state = {}
+    have_py = have_py and not args.no_python
+    state = {"reuse": {int(k): v for k, v in
+                       (x.split("=") for x in args.topics.split(",") if x)}}
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -213,7 +231,7 @@ def main():
                 print(f"\n== {shape} line(s) per message, {args.gb} GB ==", flush=True)
                 t = prepare(boot, env, shape, args.gb, state)
                 res = {"ceiling (kcat -C)": run_kcat(boot, t)}
-                res["sluice (SQL + Parquet)"] = run_sluice(boot, t, tmp)
+                res["sluice (SQL + Parquet)"] = run_sluice(boot, t, tmp, args.attrs)
                 if have_py:
                     res["python (confluent-kafka+json+pandas)"] = run_python(
                         boot, t, args.python_seconds)

@@ -138,6 +138,41 @@ int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
   return rc;
 }
 
+/* issue 7 (kafka), additive: see rt.h. */
+int sl__batcher_append_owned(struct sl_batcher *b, char **data, size_t len,
+                             size_t cap, int64_t n_lines,
+                             const struct sl_rt_pos *pos,
+                             struct sl_error *err) {
+  if (len == 0 || len > cap || (*data)[len - 1] != '\n')
+    return sl_error_set(err, SL_EINVAL,
+                        "owned batch: expected records ending in a newline");
+  pthread_mutex_lock(&b->mu);
+  cut_locked(b);
+  struct sl_rt_batch *x = batch_new(b->t);
+  struct sl_rt_segment *seg = x ? sl_malloc(sizeof *seg) : NULL;
+  if (!seg) {
+    if (x) sl_free(x->ack);
+    sl_free(x);
+    pthread_mutex_unlock(&b->mu);
+    return sl_error_set(err, SL_ENOMEM, "out of memory");
+  }
+  *seg = (struct sl_rt_segment){.first_line = 0, .n_lines = n_lines};
+  if (pos) seg->pos = *pos;
+  x->data = *data;
+  x->len = len;
+  x->cap = cap;
+  *data = NULL;
+  x->segs = seg;
+  x->n_segs = x->cap_segs = 1;
+  x->n_events = n_lines;
+  sl__count(&b->t->m->events, n_lines);
+  sl__count(&b->t->m->bytes, (long long)len);
+  b->open = x;
+  cut_locked(b);
+  pthread_mutex_unlock(&b->mu);
+  return 0;
+}
+
 void sl__batcher_flush(struct sl_batcher *b) {
   pthread_mutex_lock(&b->mu);
   cut_locked(b);

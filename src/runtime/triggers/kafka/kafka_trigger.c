@@ -51,11 +51,13 @@ static const struct sl_cfg_entry kafka_config[] = {
      false},
     {"fetchMin", SL_CFG_SIZE, "1", 1, 104857600, NULL, A(fetch_min),
      "fetch.min.bytes.", false},
-    {"fetchDefault", SL_CFG_SIZE, "8MiB", 1024, 1073741824, NULL,
+    {"fetchDefault", SL_CFG_SIZE, "2MiB", 1024, 1073741824, NULL,
      A(fetch_default), "max.partition.fetch.bytes (per partition, per fetch).",
      false},
-    {"fetchMax", SL_CFG_SIZE, "64MiB", 1024, 2147483135, NULL, A(fetch_max),
-     "fetch.max.bytes (per fetch request).", false},
+    {"fetchMax", SL_CFG_SIZE, "16MiB", 1024, 2147483135, NULL, A(fetch_max),
+     "fetch.max.bytes (per fetch request). Below 32 MiB the C library reuses "
+     "fetch buffers instead of mapping fresh pages for each response.",
+     false},
     {"maxWaitTime", SL_CFG_DURATION, "100ms", 0, 60000, NULL,
      A(fetch_wait_ms), "fetch.wait.max.ms.", false},
     {"queuedMaxBytes", SL_CFG_SIZE, "256MiB", 1048576, 2147483647LL, NULL,
@@ -249,9 +251,10 @@ void sl__kafka_handover(struct sl_trigger *t, int32_t idx) {
                           .flags = SL_POS_OFFSETS};
   struct sl_error e = {0};
   atomic_store(&st->handing, idx);
-  int rc = sl__batcher_append(t->batcher, p->buf, p->len, p->lines, NULL, &pos,
-                              &e);
-  if (!rc) sl__batcher_flush(t->batcher);
+  /* The accumulator becomes the batch's buffer: no copy. */
+  int rc = sl__batcher_append_owned(t->batcher, &p->buf, p->len, p->cap,
+                                    p->lines, &pos, &e);
+  if (!rc) p->cap = 0;
   atomic_store(&st->handing, -1);
   if (rc) {
     /* These records are not in any batch: never commit past them here. */
@@ -297,7 +300,9 @@ static void on_message(struct sl_trigger *t, rd_kafka_message_t *m) {
   }
   if (n) {
     if (p->len + n + 1 > p->cap) {
-      size_t nc = p->cap ? p->cap : 65536;
+      /* A new accumulator gets a whole batch's room at once (no regrowth
+       * copies); one message above maxBytes grows it. */
+      size_t nc = p->cap ? p->cap * 2 : (size_t)lim->max_bytes + 1;
       while (nc < p->len + n + 1) nc *= 2;
       char *nb = sl_realloc(p->buf, nc);
       if (!nb) {
