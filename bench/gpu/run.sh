@@ -62,6 +62,40 @@ if [ -f tests/py/test_sql_queries.py ]; then
   echo "queries run on the GPU: $(grep -c '^gpu' "$res/sql_suite_devices.log" || true) of $(wc -l < "$res/sql_suite_devices.log")"
   grep -v '^gpu' "$res/sql_suite_devices.log" | cut -f1 | sort | uniq -c | sort -rn | head -8
 fi
+echo "== a function with spec.device gpu (per-batch SQL on the GPU)"
+fn="$data/fn"; rm -rf "$fn"; mkdir -p "$fn"
+cat > "$fn/f.yaml" <<YAML
+apiVersion: nuclio.io/v1
+kind: NuclioFunction
+metadata: {name: gpu-fn}
+spec:
+  runtime: sql
+  device: gpu
+  sql:
+    query: SELECT service, count(*) AS n, sum(bytes) AS bytes FROM events GROUP BY service
+  input:
+    schema: "service: utf8, bytes: int64"
+  triggers:
+    web:
+      kind: http
+      numWorkers: 4
+      batch: {maxEvents: 1000000, maxBytes: 64MiB, maxWait: 200ms}
+      attributes: {host: 127.0.0.1, port: 18901, maxRequestBodySize: 256MiB}
+  sinks:
+    out: {kind: parquet, attributes: {path: $fn/out, rollInterval: 1s}}
+YAML
+"$SLUICE" run "$fn/f.yaml" > "$fn/run.log" 2>&1 &
+fpid=$!
+for i in $(seq 50); do curl -sf http://127.0.0.1:18901/ready >/dev/null 2>&1 && break; sleep 0.2; done
+"$SLUICE" invoke --url http://127.0.0.1:18901/ --file "$data/small.jsonl" || fail=1
+curl -s http://127.0.0.1:18901/metrics | grep -E '^sluice_device' | tee "$res/fn_metrics.txt"
+kill -TERM $fpid; wait $fpid || fail=1
+got=$("$SLUICE" query --device cpu --format csv --no-progress "SELECT sum(n), sum(bytes) FROM '$fn/out/**/*.parquet'" | tail -1)
+want=$($py -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(f'{len(r)},{sum(x[\"bytes\"] for x in r)}')" "$data/small.jsonl")
+echo "function on the GPU: parquet sum(n),sum(bytes) = $got; input = $want"
+[ "$got" = "$want" ] && grep -q 'sluice_device_batches_total{device="gpu"} [1-9]' "$res/fn_metrics.txt" || { echo "function on the GPU: MISMATCH"; fail=1; }
+grep -m2 -E 'GPU|device' "$fn/run.log" || true
+
 [ $fail = 0 ] && echo "correctness: every GPU result equals the oracle" || echo "correctness: FAILURES above"
 
 echo "== benchmark (${gb} GB files)"

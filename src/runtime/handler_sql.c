@@ -124,9 +124,6 @@ static int run_query(struct sl_sqlh *q, const struct sl_batch *const *parts,
   SL_CHECK_GOTO(sl_query_prepare(q->rt->spec->sql.query, &o, &query, err), rc,
                 cleanup);
   SL_CHECK_GOTO(sl_query_execute(query, &r, err), rc, cleanup);
-  sl__count(!strncmp(sl_query_device_note(query), "gpu", 3) ? &q->rt->metrics.gpu_batches
-                                                            : &q->rt->metrics.cpu_batches,
-            1);
   for (;;) {
     SL_CHECK_GOTO(r->next(r, &out, err), rc, cleanup);
     if (!out) break;
@@ -134,6 +131,10 @@ static int run_query(struct sl_sqlh *q, const struct sl_batch *const *parts,
     sl_batch_free(out);
     out = NULL;
   }
+  /* Where it ran is known once the results were pulled. */
+  sl__count(!strncmp(sl_query_device_note(query), "gpu", 3) ? &q->rt->metrics.gpu_batches
+                                                            : &q->rt->metrics.cpu_batches,
+            1);
 cleanup:
   if (out) sl_batch_free(out);
   if (r) r->release(r);
