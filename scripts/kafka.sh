@@ -204,7 +204,8 @@ cmd_start() {
   # Cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid format).
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-  if [ "$keep" = 0 ] && ! run_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$props" --standalone \
+  # "--cluster-id=ID": an id that starts with '-' must not read as an option.
+  if [ "$keep" = 0 ] && ! run_tool kafka.tools.StorageTool format "--cluster-id=$cluster_id" -c "$props" --standalone \
         >"$dir/format.log" 2>&1; then
     cat "$dir/format.log" >&2
     die "formatting the KRaft storage failed"
