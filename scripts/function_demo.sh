@@ -11,7 +11,13 @@ bin="$root/${1:-build}/sluice"
 work=$(mktemp -d /tmp/sluice-function-demo.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A free loopback port without needing Python on a bare machine.
+port=0
+for _ in $(seq 50); do
+  p=$((20000 + RANDOM % 40000))
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
+done
+[ "$port" != 0 ] || { echo "function_demo: no free port found" >&2; exit 1; }
 "$bin" gen --rows 200000 --output logs.jsonl
 "$bin" run --port "$port" --out out 2>run.log &
 pid=$!
