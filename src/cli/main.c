@@ -15,7 +15,7 @@ static int cmd_version(int argc, char **argv) {
 static const struct sl_command commands[] = {
     {"gen", "generate sample JSON Lines logs", sl_cmd_gen},
     {"query", "run a SQL query over JSON Lines / Parquet files", sl_cmd_query},
-    {"demo", "generate logs, load them into columns, print a summary", sl_cmd_demo},
+    {"demo", "the main job: sample logs -> columns -> SQL -> Parquet", sl_cmd_demo},
     {"bench-device", "run benchmark queries Q1-Q6 on the GPU backend", sl_cmd_devbench},
     {"run", "run a function (function.yaml) until stopped", sl_cmd_run},
     {"check", "validate a function spec without running it", sl_cmd_check},
@@ -32,7 +32,7 @@ static const struct sl_command commands[] = {
 static void usage(FILE *f) {
   fprintf(f, "usage: sluice <command> [options]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\n'sluice <command> --help' describes a command's options.\n");
 }
 
