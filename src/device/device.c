@@ -143,7 +143,7 @@ static enum sl_type_id key_type(const struct sl_dev_plan *p, int k) {
 static enum sl_type_id agg_type(const struct sl_dev_plan *p, int a) {
   int op = p->aggs[a].op;
   if (op == SL_DEV_COUNT_STAR || op == SL_DEV_COUNT) return SL_TYPE_INT64;
-  if (op == SL_DEV_AVG) return SL_TYPE_FLOAT64;
+  if (op == SL_DEV_AVG || op >= SL_DEV_VAR_POP) return SL_TYPE_FLOAT64;
   int t = p->columns[p->aggs[a].column].type;
   if (t == SL_DEV_FLOAT64) return SL_TYPE_FLOAT64;
   if (t == SL_DEV_TS_MS && op != SL_DEV_SUM) return SL_TYPE_TIMESTAMP_MS;

@@ -38,6 +38,10 @@ enum sl_dev_agg_op {
   SL_DEV_MIN,
   SL_DEV_MAX,
   SL_DEV_AVG,
+  SL_DEV_VAR_POP, /* from count, sum and sum of squares (in double) */
+  SL_DEV_VAR_SAMP,
+  SL_DEV_STDDEV_POP,
+  SL_DEV_STDDEV_SAMP,
 };
 
 enum sl_dev_cmp { SL_DEV_EQ = 1, SL_DEV_NE, SL_DEV_LT, SL_DEV_LE, SL_DEV_GT, SL_DEV_GE };

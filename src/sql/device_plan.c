@@ -188,6 +188,10 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
     case SL_AGG_AVG: da->op = SL_DEV_AVG; break;
     case SL_AGG_MIN: da->op = SL_DEV_MIN; break;
     case SL_AGG_MAX: da->op = SL_DEV_MAX; break;
+    case SL_AGG_VAR_POP: da->op = SL_DEV_VAR_POP; break;
+    case SL_AGG_VAR_SAMP: da->op = SL_DEV_VAR_SAMP; break;
+    case SL_AGG_STDDEV_POP: da->op = SL_DEV_STDDEV_POP; break;
+    case SL_AGG_STDDEV_SAMP: da->op = SL_DEV_STDDEV_SAMP; break;
     default: return no(why, "an aggregate has no device equivalent%s", "");
     }
     if (da->op != SL_DEV_COUNT_STAR) {

@@ -7,6 +7,7 @@
  * pinned staging buffers, so the host copy of chunk i+1 and the H2D copy
  * overlap the kernels of chunk i. See docs/gpu.md. */
 #include <cuda_runtime.h>
+#include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -361,6 +362,16 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
         if (fl) atomicAdd(&t.agg_f[a][slot], v->f);
         else atomicAdd((unsigned long long *)&t.agg_i[a][slot], (unsigned long long)v->i);
         break;
+      case SL_DEV_VAR_POP:
+      case SL_DEV_VAR_SAMP:
+      case SL_DEV_STDDEV_POP:
+      case SL_DEV_STDDEV_SAMP: {
+        /* sum in agg_f, sum of squares (a double) in agg_i's storage */
+        double x = fl ? v->f : (double)v->i;
+        atomicAdd(&t.agg_f[a][slot], x);
+        atomicAdd((double *)&t.agg_i[a][slot], x * x);
+        break;
+      }
       case SL_DEV_MIN:
         if (fl) atomic_min_f64(&t.agg_f[a][slot], v->f);
         else atomicMin(&t.agg_i[a][slot], (long long)v->i);
@@ -753,6 +764,16 @@ static int collect(struct cuda_ctx *c, struct table *t, const struct sl_dev_plan
       if (count) r->agg_i64[a][i] = n[i];
       else if (op == SL_DEV_AVG)
         r->agg_f64[a][i] = n[i] ? (fl ? r->agg_f64[a][i] : (double)r->agg_i64[a][i]) / (double)n[i] : 0.0;
+      else if (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP) {
+        double sum = r->agg_f64[a][i], sq, nn = (double)n[i];
+        memcpy(&sq, &r->agg_i64[a][i], sizeof sq);
+        bool samp = op == SL_DEV_VAR_SAMP || op == SL_DEV_STDDEV_SAMP;
+        double m2 = sq - sum * (sum / (nn ? nn : 1));
+        if (m2 < 0) m2 = 0; /* rounding of a constant group */
+        double var = n[i] > (samp ? 1 : 0) ? m2 / (samp ? nn - 1 : nn) : 0.0;
+        r->agg_valid[a][i] = n[i] > (samp ? 1 : 0);
+        r->agg_f64[a][i] = op == SL_DEV_STDDEV_POP || op == SL_DEV_STDDEV_SAMP ? sqrt(var) : var;
+      }
     }
     free(n);
   }
