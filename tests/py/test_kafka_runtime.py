@@ -335,7 +335,14 @@ def test_broker_restart_mid_stream(broker, tmp_path):
         broker.restart()
         produce(topic, n // 2, per_message=10, start=n // 2)
         wait_rows(d, n, [f])
-        time.sleep(1)
+        # Commits that failed while the broker was away are sent again: the
+        # committed offsets reach the end (60,000 messages), lag 0.
+        end = time.time() + 30
+        while time.time() < end and (f.metric("sluice_kafka_committed_offset") != n // 10
+                                     or f.metric("sluice_kafka_consumer_lag") != 0):
+            time.sleep(0.3)
+        assert f.metric("sluice_kafka_committed_offset") == n // 10, f.metrics()
+        assert f.metric("sluice_kafka_consumer_lag") == 0
     finally:
         f.stop()
     assert actual(d) == expected(n)

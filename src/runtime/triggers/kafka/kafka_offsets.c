@@ -135,14 +135,8 @@ static void commit_parts(struct sl_trigger *t, const int32_t *idx, int n,
   pthread_mutex_unlock(&st->mu);
   if (l->cnt > 0) {
     rd_kafka_resp_err_t e = rd_kafka_commit(st->rk, l, sync ? 0 : 1);
-    if (e && sync) {
-      sl__count(&st->commit_errors, 1);
-      sl_log(t->rt, SL_LOG_WARN, "kafka commit failed",
-             "\"trigger\":\"%s\",\"error\":\"%s\"", t->spec->name,
-             rd_kafka_err2str(e));
-    } else if (!e && sync) {
-      sl__kafka_commit_cb(st->rk, e, l, t);
-    }
+    /* Sync results, and async requests refused at once, get no callback. */
+    if (e || sync) sl__kafka_commit_cb(st->rk, e, l, t);
   }
   rd_kafka_topic_partition_list_destroy(l);
 }
@@ -200,9 +194,18 @@ void sl__kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
   if (err) {
     sl__count(&st->commit_errors, 1);
-    sl_log(t->rt, SL_LOG_WARN, "kafka commit failed",
+    sl_log(t->rt, SL_LOG_WARN, "kafka commit failed, will retry",
            "\"trigger\":\"%s\",\"error\":\"%s\"", t->spec->name,
            rd_kafka_err2str(err));
+    /* Forget what was sent: the poll thread's periodic commit resends the
+     * durable offsets (sl__kafka_commit_all). */
+    pthread_mutex_lock(&st->mu);
+    for (int32_t j = 0; j < st->n_parts; j++) {
+      struct kafka_part *p = st->parts[j];
+      long long acked = atomic_load(&p->acked);
+      if (p->committed > acked) p->committed = acked;
+    }
+    pthread_mutex_unlock(&st->mu);
     return;
   }
   sl__count(&st->commits_ok, 1);
@@ -210,6 +213,15 @@ void sl__kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_t *o = &offsets->elems[i];
     if (o->err) {
       sl__count(&st->commit_errors, 1);
+      pthread_mutex_lock(&st->mu);
+      for (int32_t j = 0; j < st->n_parts; j++) {
+        struct kafka_part *p = st->parts[j];
+        long long acked = atomic_load(&p->acked);
+        if (p->partition == o->partition && !strcmp(p->topic, o->topic) &&
+            p->committed > acked)
+          p->committed = acked;
+      }
+      pthread_mutex_unlock(&st->mu);
       continue;
     }
     pthread_mutex_lock(&st->mu);

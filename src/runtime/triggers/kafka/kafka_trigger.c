@@ -347,7 +347,7 @@ static void *poll_main(void *arg) {
   struct sl_trigger *t = arg;
   struct kafka_state *st = t->state;
   rd_kafka_message_t *msgs[POLL_BATCH];
-  int64_t wait = 100;
+  int64_t wait = 100, next_commit = sl__now_ms() + 1000;
   while (!atomic_load(&st->stop)) {
     ssize_t n = rd_kafka_consume_batch_queue(st->queue, (int)wait, msgs,
                                              POLL_BATCH);
@@ -357,6 +357,10 @@ static void *poll_main(void *arg) {
     }
     if (n > 0) sl__count(&t->m->requests, 1);
     wait = expire(t, t->spec->batch.max_wait_ms == 0);
+    if (sl__now_ms() >= next_commit) { /* resends commits that failed */
+      sl__kafka_commit_all(t, false);
+      next_commit = sl__now_ms() + 1000;
+    }
   }
   expire(t, true);
   return NULL;
