@@ -243,6 +243,22 @@ def test_check_rejects_unknown_librdkafka_property(tmp_path):
     assert "fetch.wait.max.mz" in p.stderr and "fn-1.yaml" in p.stderr
 
 
+def test_check_sasl_tls_settings(tmp_path):
+    spec = write_spec(str(tmp_path), "t", "g", 1)
+    base = open(spec).read()
+    good = base.replace("        retries: 1\n", "        retries: 1\n"
+                        "        sasl: {enable: 'true', user: u, password: p, mechanism: SCRAM-SHA-512}\n"
+                        "        tls: {enable: 'true', insecureSkipVerify: 'true'}\n")
+    open(spec, "w").write(good)
+    p = subprocess.run([SLUICE, "check", spec], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    bad = base.replace("        retries: 1\n", "        retries: 1\n"
+                       "        sasl: {enable: 'true', usr: u}\n")
+    open(spec, "w").write(bad)
+    p = subprocess.run([SLUICE, "check", spec], capture_output=True, text=True)
+    assert p.returncode != 0 and "usr" in p.stderr and "sasl" in p.stderr, p.stderr
+
+
 def test_millions_of_lines_into_parquet_exactly(broker, tmp_path):
     d = str(tmp_path)
     topic = broker.topic(8)
