@@ -455,3 +455,36 @@ spec:
                         "--bootstrap-server", BOOT, "--describe", "--group", "relay").stdout
     lags = [line.split()[5] for line in offsets.splitlines() if line.startswith("relay ")]
     assert lags and all(x == "0" for x in lags), offsets
+
+
+def test_replay_with_other_batch_boundaries_supersedes_files(broker, tmp_path):
+    """The group's offsets are reset to the beginning after a complete run,
+    and the replay cuts its batches at other offsets (another maxEvents): the
+    earlier files overlapping each new one are removed, so the Parquet still
+    holds every record exactly once."""
+    d = str(tmp_path)
+    topic = broker.topic(4)
+    n = 200_000
+    produce(topic, n, per_message=10)
+    group = "g-" + uuid.uuid4().hex[:6]
+    f = Fn(d, topic, group, max_events=20000)
+    try:
+        wait_rows(d, n, [f])
+    finally:
+        f.stop()
+    first = sorted(x for x in os.listdir(os.path.join(d, "out")) if x.endswith(".parquet"))
+    broker.sh("tool", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+              "--bootstrap-server", BOOT, "--reset-offsets", "--to-earliest", "--execute",
+              "--group", group, "--topic", topic)
+    f = Fn(d, topic, group, max_events=7000)
+    try:
+        end = time.time() + 120
+        while time.time() < end and (f.metric("sluice_kafka_committed_offset") != n // 10
+                                     or f.metric("sluice_kafka_consumer_lag") != 0):
+            time.sleep(0.3)
+        assert f.metric("sluice_kafka_committed_offset") == n // 10
+    finally:
+        f.stop()
+    # Without the superseding, the first run's files would double every row.
+    assert len(first) > 0
+    assert actual(d) == expected(n)
