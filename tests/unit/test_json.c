@@ -490,6 +490,42 @@ static void test_inference(void **state) {
   sl_schema_release(&s);
 }
 
+static void test_timestamp_column_forms(void **state) {
+  (void)state;
+  /* the reader's cached-date fast path must agree with the full parser */
+  const char *forms[] = {"2024-03-01T12:00:00.123Z", "2024-03-01T12:00:00Z",
+                         "2024-03-01T12:00:00.1Z", "2024-03-01T23:59:59.999999999Z",
+                         "2024-03-01T12:00:00.1234567891Z", "2024-03-02T00:00:00.5Z",
+                         "2024-02-29T12:00:00.000Z", "2023-02-29T12:00:00.000Z",
+                         "2024-03-01T12:00:00.Z", "2024-03-01T12:60:00.000Z",
+                         "2024-03-01T12:00:00.000+01:00", "2024-03-01 12:00:00.000Z",
+                         "2024-03-01T1a:00:00.000Z", "1969-12-31T23:59:59.999Z"};
+  char text[4096] = "";
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    strcat(text, "{\"t\": \"");
+    strcat(text, forms[i]);
+    strcat(text, "\", \"u\": \"");
+    strcat(text, forms[i]);
+    strcat(text, "\"}\n");
+  }
+  struct sl_batch *b;
+  struct sl_error err = {0};
+  assert_int_equal(read_all(text, strlen(text), "t: timestamp[ms], u: timestamp[us]", NULL,
+                            NULL, &b, NULL, &err),
+                   0);
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    int64_t ms, us;
+    int rms = sl__json_parse_ts((const uint8_t *)forms[i], strlen(forms[i]), 1000, false, &ms, NULL);
+    int rus = sl__json_parse_ts((const uint8_t *)forms[i], strlen(forms[i]), 1000000, false, &us, NULL);
+    const struct sl_array *t = col(b, "t"), *u = col(b, "u");
+    assert_int_equal(sl_array_is_valid(t, (int64_t)i), rms == 0);
+    assert_int_equal(sl_array_is_valid(u, (int64_t)i), rus == 0);
+    if (rms == 0 && sl_array_i64(t)[i] != ms) fail_msg("%s: ms %lld != %lld", forms[i], (long long)sl_array_i64(t)[i], (long long)ms);
+    if (rus == 0 && sl_array_i64(u)[i] != us) fail_msg("%s: us", forms[i]);
+  }
+  sl_batch_free(b);
+}
+
 /* ---- SIMD paths and sources agree ---------------------------------------- */
 
 static char *gen_text(size_t rows, size_t *len) {
@@ -655,6 +691,7 @@ int main(void) {
       cmocka_unit_test(test_numbers_match_strtod),
       cmocka_unit_test(test_integers),
       cmocka_unit_test(test_timestamps),
+      cmocka_unit_test(test_timestamp_column_forms),
       cmocka_unit_test(test_values_and_nulls),
       cmocka_unit_test(test_nested_struct_list_flatten),
       cmocka_unit_test(test_mismatch_policy),

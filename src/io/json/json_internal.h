@@ -160,7 +160,8 @@ struct sl__jtask {
  * resolved by two word compares instead of a hash probe. */
 #define SL__JKEY_POSITIONS 32
 struct sl__jkcache {
-  uint64_t w[2];
+  uint64_t w[2]; /* the key's first 16 bytes, zero padded */
+  uint64_t m[2]; /* byte masks of the key's length */
   uint32_t len;  /* UINT32_MAX: empty */
   int32_t kid;   /* index into kids, -1 = not wanted */
 };
@@ -169,6 +170,8 @@ struct sl__jworker {
   struct sl__jkcache *kcache; /* n_objs x SL__JKEY_POSITIONS */
   struct sl__jcol *tops;  /* one per schema field */
   struct sl__jcol **flat; /* plan column index -> builder */
+  uint8_t ts_date[10];    /* the last date parsed by a timestamp column... */
+  int64_t ts_days;        /* ...and its day number (logs repeat the date) */
   uint8_t *scratch;
   size_t scratch_cap;
 };

@@ -254,6 +254,8 @@ static inline const struct sl__jnode *lookup(const struct jp *jp,
   if (kc) {
     kc->w[0] = w[0];
     kc->w[1] = w[1];
+    kc->m[0] = n >= 8 ? ~0ull : (1ull << (8 * n)) - 1ull;
+    kc->m[1] = n >= 16 ? ~0ull : n <= 8 ? 0 : (1ull << (8 * (n - 8))) - 1ull;
     kc->len = (uint32_t)n;
     kc->kid = found ? (int32_t)(found - obj->kids) : -1;
   }
@@ -434,6 +436,44 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
 static const uint8_t *value(struct jp *jp, const uint8_t *p,
                             const struct sl__jnode *n, int64_t t, int depth);
 
+static inline bool two_digits(const uint8_t *s, int *v) {
+  unsigned a = (unsigned)(s[0] - '0'), b = (unsigned)(s[1] - '0');
+  *v = (int)(a * 10 + b);
+  return a < 10 && b < 10;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.fff]Z" with the date seen last time: only the time
+ * is parsed. Anything else returns -1 for the full parser, which also fills
+ * the date cache through this function's slow half. */
+static int ts_cached(struct sl__jworker *w, const uint8_t *s, size_t n,
+                     int64_t per, int64_t *out) {
+  if (n < 20 || s[n - 1] != 'Z' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+    return -1;
+  if (memcmp(s, w->ts_date, 10) != 0) {
+    int32_t d;
+    if (sl__json_parse_date(s, 10, &d)) return -1;
+    memcpy(w->ts_date, s, 10);
+    w->ts_days = d;
+  }
+  int hh, mi, ss;
+  if (!two_digits(s + 11, &hh) || !two_digits(s + 14, &mi) ||
+      !two_digits(s + 17, &ss) || hh > 23 || mi > 59 || ss > 59)
+    return -1;
+  int64_t sub = 0;
+  if (n > 20) {
+    if (s[19] != '.' || n < 22 || n - 21 > 9) return -1;
+    int64_t scale = per;
+    for (size_t i = 20; i < n - 1; i++) {
+      unsigned dg = (unsigned)(s[i] - '0');
+      if (dg > 9) return -1;
+      scale /= 10;
+      sub += (int64_t)dg * scale;
+    }
+  }
+  *out = (w->ts_days * 86400 + hh * 3600 + mi * 60 + ss) * per + sub;
+  return 0;
+}
+
 static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
                                    const struct sl__jnode *n,
                                    struct sl__jcol *c) {
@@ -475,7 +515,8 @@ static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
     } else {
       int64_t v;
       int64_t per = n->type == SL_TYPE_TIMESTAMP_MS ? 1000 : 1000000;
-      if (sl__json_parse_ts(txt, len, per, false, &v, NULL) == 0) {
+      if (ts_cached(jp->w, txt, len, per, &v) == 0 ||
+          sl__json_parse_ts(txt, len, per, false, &v, NULL) == 0) {
         rc = put_fixed(c, &v, 8);
         return rc ? hard(jp, rc) : q + 1;
       }
@@ -648,9 +689,26 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
       if (p >= end || *p != '"') return bad_found(jp, p, "a key string");
       bool esc;
       const uint8_t *k = p + 1;
-      const uint8_t *q = str_scan(jp, k, &esc);
-      if (!q) return NULL;
+      const uint8_t *q;
       const struct sl__jnode *kid;
+      /* Predicted key: the one seen at this position last time. Equal bytes
+       * followed by a quote need no scan, no UTF-8 check and no lookup (the
+       * cached key was a plain, validated string). */
+      if (pos < SL__JKEY_POSITIONS && end - k >= 17) {
+        const struct sl__jkcache *kc =
+            &jp->w->kcache[n->obj_id * SL__JKEY_POSITIONS + pos];
+        uint64_t a, b;
+        memcpy(&a, k, 8);
+        memcpy(&b, k + 8, 8);
+        if (kc->len <= 16 && k[kc->len] == '"' && (a & kc->m[0]) == kc->w[0] &&
+            (b & kc->m[1]) == kc->w[1]) {
+          kid = kc->kid >= 0 ? &n->kids[kc->kid] : NULL;
+          q = k + kc->len;
+          goto have_key;
+        }
+      }
+      q = str_scan(jp, k, &esc);
+      if (!q) return NULL;
       if (!esc) {
         kid = lookup(jp, n, k, (size_t)(q - k), pos);
       } else {
@@ -659,6 +717,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         size_t kl = unescape(jp, k, (size_t)(q - k), jp->w->scratch);
         kid = sl__jplan_lookup(n, jp->w->scratch, kl);
       }
+    have_key:
       p = q + 1;
       if (p < end && *p == ':') {
         p++;
@@ -668,7 +727,16 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         p++;
       }
       p = ws(p, end);
-      p = kid ? value(jp, p, kid, t, depth + 1) : skip_value(jp, p, depth + 1);
+      if (kid) {
+        p = value(jp, p, kid, t, depth + 1);
+      } else if (p < end && *p == '"') {
+        /* the most common skipped value, without a call */
+        bool e2;
+        p = str_scan(jp, p + 1, &e2);
+        if (p) p++;
+      } else {
+        p = skip_value(jp, p, depth + 1);
+      }
       if (!p) return NULL;
       if (p < end && *p == ',') {
         p = ws(p + 1, end);
