@@ -128,7 +128,12 @@ static int input_vecs(struct sl_query *q, int64_t off, int64_t n, struct sl_aren
         return sl_error_set(err, rc, "column '%s' has type %s, which SQL cannot read",
                             p->input_paths[i], sl_type_name(r->leaf->type));
       if (rc) return rc;
-      if (cols[i].type != p->input_types[i] && !(cols[i].constant && cols[i].valid && !cols[i].valid[0])) {
+      if (cols[i].type != p->input_types[i] && cols[i].constant && cols[i].valid && !cols[i].valid[0]) {
+        struct sl_value nv = {.type = p->input_types[i], .is_null = true};
+        SL_RETURN_NOT_OK(sl__vec_const(ar, &nv, n, &cols[i]));
+        continue;
+      }
+      if (cols[i].type != p->input_types[i]) {
         struct sl_expr cast = {.op = SL_X_CAST, .type = p->input_types[i], .text = p->input_paths[i]};
         struct sl_vec c;
         if (sl__vt_is_numeric(cols[i].type) || cols[i].type == SL_VT_STR) {
