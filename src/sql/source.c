@@ -255,9 +255,10 @@ int sl__source_open(const struct sl_from *from, bool has_from,
   sl_schema_init(&s->schema);
   s->opts = *o;
   int rc = 0;
-  if (!has_from) {
-    rc = sl_error_set(err, SL_EINVAL, "the query has no FROM: name an input, e.g. FROM 'logs.jsonl'");
-    goto fail;
+  if (!has_from) { /* SELECT 1 + 1: one row of no columns */
+    s->kind = SRC_NONE;
+    *out = s;
+    return 0;
   }
   if (from->kind == FROM_NAME) {
     if (!strcmp(from->name, "stdin") || !strcmp(from->name, "-")) {
@@ -368,6 +369,42 @@ static const struct sl_field *field_by_path(const struct sl_field *f, int32_t n,
   return NULL;
 }
 
+/* FROM-less queries read one row with no columns. */
+struct one_row {
+  struct sl__source *s;
+  bool done;
+};
+static const struct sl_schema *one_row_schema(struct sl_batch_reader *r) {
+  return &((struct one_row *)r->private_data)->s->schema;
+}
+static int one_row_next(struct sl_batch_reader *r, struct sl_batch **out, struct sl_error *err) {
+  struct one_row *o = r->private_data;
+  *out = NULL;
+  if (o->done) return 0;
+  o->done = true;
+  return sl_batch_make(&o->s->schema, NULL, 1, out, err);
+}
+static void one_row_release(struct sl_batch_reader *r) {
+  sl_free(r->private_data);
+  sl_free(r);
+}
+static int one_row_reader(struct sl__source *s, struct sl_batch_reader **out) {
+  struct sl_batch_reader *r = sl_calloc(1, sizeof *r);
+  struct one_row *o = sl_calloc(1, sizeof *o);
+  if (!r || !o) {
+    sl_free(r);
+    sl_free(o);
+    return SL_ENOMEM;
+  }
+  o->s = s;
+  r->schema = one_row_schema;
+  r->next = one_row_next;
+  r->release = one_row_release;
+  r->private_data = o;
+  *out = r;
+  return 0;
+}
+
 int sl__source_reader(struct sl__source *s, int32_t file, const char *const *paths,
                       int32_t n_paths, struct sl_pool *pool,
                       struct sl_batch_reader **out, struct sl_error *err) {
@@ -375,6 +412,7 @@ int sl__source_reader(struct sl__source *s, int32_t file, const char *const *pat
   int32_t nc = 0;
   for (int32_t i = 0; i < n_paths && nc < 256; i++)
     if (sl__source_partition(s, paths[i]) < 0) cols[nc++] = paths[i];
+  if (s->kind == SRC_NONE) return one_row_reader(s, out);
   if (s->kind == SRC_TABLE)
     return s->opts.open_table(s->opts.open_table_ctx, s->table, cols, nc, out, err);
   const char *name = s->kind == SRC_STDIN ? "stdin" : s->files[file];

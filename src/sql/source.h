@@ -5,7 +5,7 @@
 #include "sluice/sql.h"
 #include "sql/sql_internal.h"
 
-enum sl__source_kind { SRC_JSON, SRC_PARQUET, SRC_STDIN, SRC_TABLE };
+enum sl__source_kind { SRC_JSON, SRC_PARQUET, SRC_STDIN, SRC_TABLE, SRC_NONE };
 
 struct sl__source {
   enum sl__source_kind kind;
