@@ -160,6 +160,22 @@ QUERIES = [
     ("L", "SELECT year(ts), month(ts), day(ts), hour(ts), count(*) FROM {L} GROUP BY ALL"),
     ("L", "SELECT upper(geo.country) AS c, count(DISTINCT geo.city) FROM {L} GROUP BY c"),
     ("L", "SELECT * FROM {L} WHERE status = 503 ORDER BY trace_id LIMIT 3"),
+    ("L", "SELECT dayofweek(ts), week(ts), quarter(ts), dayofyear(ts), count(*) FROM {L} GROUP BY ALL"),
+    ("L", "SELECT date_trunc('day', ts + INTERVAL '30 days') AS d, count(*) FROM {L} GROUP BY d"),
+    ("L", "SELECT time_bucket(INTERVAL '1 month', ts) AS m, date_trunc('week', ts) AS w, count(*) "
+          "FROM {L} GROUP BY ALL"),
+    ("L", "SELECT count(*) FROM {L} WHERE ends_with(host, '7') OR region = 'eu-west-1' AND NOT method = 'GET'"),
+    ("L", "SELECT epoch_ms(epoch_ms(ts)) = ts AS same, count(*) FROM {L} GROUP BY same"),
+    ("L", "SELECT to_timestamp(epoch_ms(ts) // 1000) AS s, count(*) FROM {L} GROUP BY s "
+          "ORDER BY 2 DESC, 1 LIMIT 5"),
+    ("L", "SELECT service, count(DISTINCT path || method), min(path), max(host) FROM {L} GROUP BY service"),
+    ("L", "SELECT CAST(ts AS DATE) AS d, CAST(ts AS VARCHAR) < '2' AS early, count(*) FROM {L} GROUP BY ALL"),
+    ("L", "SELECT status, avg(bytes) FILTER_ALIAS FROM {L} GROUP BY status HAVING min(bytes) > 10 "
+          "AND max(latency_ms) < 1999.9 ORDER BY n DESC LIMIT 4"),
+    ("L", "SELECT level, count(*) * 100.0 / 20000 AS pct FROM {L} GROUP BY level"),
+    ("L", "SELECT DISTINCT length(user_agent) AS l FROM {L} ORDER BY l"),
+    ("L", "SELECT upper(substr(service, 2)), sum(bytes) FROM {L} WHERE status BETWEEN 200 AND 299 "
+          "GROUP BY 1 ORDER BY 2 DESC"),
     # ---- messy variant: shuffled keys, nulls, 1e3 integers, bad lines --------
     ("M", "SELECT service, count(*), count(service), sum(bytes), avg(latency_ms) FROM {M} GROUP BY service"),
     ("M", "SELECT level, min(bytes), max(bytes), median(latency_ms) FROM {M} GROUP BY level"),
