@@ -164,3 +164,25 @@ def test_runtime_errors(logs):
     p = subprocess.run([sluice_bin(), "query", f"SELECT CAST(service AS BIGINT) FROM '{f}'"],
                        capture_output=True)
     assert p.returncode == 1 and b"could not convert string" in p.stderr
+
+
+def _peak_rss(cmd):
+    import os
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.stderr.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    return ru.ru_maxrss * 1024
+
+
+def test_aggregate_memory_does_not_grow_with_input(tmp_path):
+    """Streaming: 10x the input must not mean 10x the memory."""
+    small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"
+    subprocess.run([sluice_bin(), "gen", "--bytes", "12M", "--seed", "1", "--output", str(small)], check=True)
+    subprocess.run([sluice_bin(), "gen", "--bytes", "120M", "--seed", "1", "--output", str(big)], check=True)
+    sql = ("SELECT service, status, count(*), sum(bytes), avg(latency_ms) FROM '{f}' "
+           "GROUP BY service, status")
+    rss_small = _peak_rss([sluice_bin(), "query", "-f", "csv", sql.format(f=small)])
+    rss_big = _peak_rss([sluice_bin(), "query", "-f", "csv", sql.format(f=big)])
+    assert rss_big < rss_small + 24 * 1024 * 1024, (rss_small, rss_big)
+    assert rss_big < 100 * 1024 * 1024
