@@ -595,9 +595,12 @@ static int bind_column(struct binder *B, const struct sl_ast *a, struct sl_expr 
     return err_at(B, a, SL_ENOENT, "unknown column '%s'", a->name);
   }
   enum sl_vt t = sl__vt_from_arrow(f->type);
+  if (t == SL_VT_NULL && f->type == SL_TYPE_STRUCT)
+    return err_at(B, a, SL_ENOTSUP, "column '%s' is a struct; select its fields (e.g. '%s.%s')",
+                  a->name, a->name, f->n_children ? f->children[0].name : "field");
   if (t == SL_VT_NULL)
-    return err_at(B, a, SL_ENOTSUP, "column '%s' is a %s; select its fields (e.g. '%s.<field>') "
-                  "or a scalar column", a->name, sl_type_name(f->type), a->name);
+    return err_at(B, a, SL_ENOTSUP, "column '%s' is a %s; SQL reads scalar columns and struct "
+                  "fields only", a->name, sl_type_name(f->type));
   int32_t i = 0;
   for (; i < p->n_inputs; i++)
     if (!strcmp(p->input_paths[i], a->name)) break;

@@ -182,9 +182,54 @@ static const char *map_type(const char *t) {
   return t;
 }
 
+/* DuckDB nested types -> sluice: "STRUCT(a VARCHAR, b BIGINT)" ->
+ * "struct<a: utf8, b: int64>", "VARCHAR[]" -> "list<utf8>". Writes into
+ * out; false when it does not fit or does not parse. */
+static bool convert_type(const char *t, size_t n, char *out, size_t cap, int depth) {
+  while (n && t[0] == ' ') t++, n--;
+  while (n && t[n - 1] == ' ') n--;
+  if (depth > 16 || cap < 2) return false;
+  if (n > 2 && t[n - 2] == '[' && t[n - 1] == ']') {
+    char inner[512];
+    if (!convert_type(t, n - 2, inner, sizeof inner, depth + 1)) return false;
+    return (size_t)snprintf(out, cap, "list<%s>", inner) < cap;
+  }
+  if (n > 7 && !strncasecmp(t, "struct(", 7) && t[n - 1] == ')') {
+    size_t m = (size_t)snprintf(out, cap, "struct<");
+    const char *p = t + 7, *end = t + n - 1;
+    bool first = true;
+    while (p < end && m < cap) {
+      const char *q = p;
+      int d = 0;
+      while (q < end && !(d == 0 && *q == ',')) {
+        d += *q == '(' ? 1 : *q == ')' ? -1 : 0;
+        q++;
+      }
+      while (p < q && *p == ' ') p++;
+      const char *sp = p;
+      while (sp < q && *sp != ' ') sp++;
+      if (sp == q) return false;
+      char inner[512];
+      if (!convert_type(sp, (size_t)(q - sp), inner, sizeof inner, depth + 1)) return false;
+      m += (size_t)snprintf(out + m, cap - m, "%s%.*s: %s", first ? "" : ", ", (int)(sp - p), p, inner);
+      first = false;
+      p = q < end ? q + 1 : q;
+    }
+    if (m + 2 > cap) return false;
+    out[m++] = '>';
+    out[m] = 0;
+    return true;
+  }
+  char one[128];
+  if (n >= sizeof one) return false;
+  memcpy(one, t, n);
+  one[n] = 0;
+  return (size_t)snprintf(out, cap, "%s", map_type(one)) < cap;
+}
+
 static int explicit_schema(struct sl__source *s, const char *cols, struct sl_error *err) {
   /* cols: name \x1f type, separated by \x1e (from the parser) */
-  size_t cap = strlen(cols) * 2 + 64;
+  size_t cap = strlen(cols) * 4 + 1024;
   char *text = sl_malloc(cap);
   if (!text) return SL_ENOMEM;
   size_t m = 0;
@@ -194,9 +239,9 @@ static int explicit_schema(struct sl__source *s, const char *cols, struct sl_err
     if (!us) break;
     const char *rs = strchr(us, '\x1e');
     size_t tl = rs ? (size_t)(rs - us - 1) : strlen(us + 1);
-    char type[128];
-    snprintf(type, sizeof type, "%.*s", (int)(tl < 127 ? tl : 127), us + 1);
-    int w = snprintf(text + m, cap - m, "%s%.*s: %s", m ? ", " : "", (int)(us - p), p, map_type(type));
+    char type[1024];
+    if (!convert_type(us + 1, tl, type, sizeof type, 0)) snprintf(type, sizeof type, "%.*s", (int)(tl < 1000 ? tl : 1000), us + 1);
+    int w = snprintf(text + m, cap - m, "%s%.*s: %s", m ? ", " : "", (int)(us - p), p, type);
     if (w < 0 || (size_t)w >= cap - m) break;
     m += (size_t)w;
     p = rs ? rs + 1 : us + 1 + tl;
