@@ -326,6 +326,24 @@ static void assign(struct sl_trigger *t,
     atomic_store(&p->position, -1);
     atomic_store(&p->acked, -1);
   }
+  /* Where the group stands: lag is right from the start, and a partition
+   * that gets no new records still shows its committed offset. */
+  rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(l);
+  if (c && !rd_kafka_committed(st->rk, c, 5000)) {
+    for (int i = 0; i < c->cnt; i++) {
+      int32_t k;
+      if (c->elems[i].err || c->elems[i].offset < 0) continue;
+      struct kafka_part *p =
+          sl__kafka_part_get(t, c->elems[i].topic, c->elems[i].partition, &k);
+      if (!p) continue;
+      pthread_mutex_lock(&st->mu);
+      if (p->committed < c->elems[i].offset)
+        p->committed = p->durable = c->elems[i].offset;
+      pthread_mutex_unlock(&st->mu);
+      atomic_store(&p->acked, c->elems[i].offset);
+    }
+  }
+  if (c) rd_kafka_topic_partition_list_destroy(c);
 }
 
 void sl__kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
