@@ -53,6 +53,12 @@ static int64_t utf8_offset(struct sl_str s, int64_t cp) {
 
 static struct sl_str substr(struct sl_str s, int64_t start, bool has_len,
                             int64_t len) {
+  /* positions beyond any string: clamp before arithmetic */
+  const int64_t lim = INT64_C(1) << 40;
+  if (start > lim) start = lim;
+  if (start < -lim) start = -lim;
+  if (len > lim) len = lim;
+  if (len < -lim) len = -lim;
   bool ascii = is_ascii(s);
   int64_t total = ascii ? s.n : utf8_len(s);
   int64_t b = start > 0 ? start - 1 : start == 0 ? -1 : total + start;

@@ -174,7 +174,7 @@ bool sl__parse_interval(const char *s, size_t n, struct sl_interval *out) {
     if (i >= n || !isdigit((unsigned char)s[i])) return false;
     int64_t v = 0;
     while (i < n && isdigit((unsigned char)s[i])) {
-      if (v > INT64_C(1) << 40) return false;
+      if (v > 1000000) return false; /* keeps every product below 2^63 */
       v = v * 10 + (s[i++] - '0');
     }
     if (neg) v = -v;
@@ -328,9 +328,16 @@ int sl__eval_time_fn(const struct sl_expr *e, struct sl_vec *args, int64_t n,
     case SL_X_EPOCH_MS:
       for (int64_t r = 0; r < n; r++) out->d.i[r] = floor_div(a->d.i[AT(a, r)] * scale, 1000);
       return 0;
-    case SL_X_MS_TO_TS:
-      for (int64_t r = 0; r < n; r++) out->d.i[r] = a->d.i[AT(a, r)] * 1000;
+    case SL_X_MS_TO_TS: {
+      int ovf = 0;
+      for (int64_t r = 0; r < n; r++)
+        ovf |= __builtin_mul_overflow(a->d.i[AT(a, r)], 1000, &out->d.i[r]) &
+               (a->valid && !a->constant ? a->valid[r] : 1);
+      if (ovf)
+        return sl_error_set(err, SL_ERANGE, "epoch_ms value out of the TIMESTAMP range in '%s'",
+                            e->text ? e->text : "?");
       return 0;
+    }
     case SL_X_TO_TIMESTAMP:
       for (int64_t r = 0; r < n; r++)
         out->d.i[r] = (int64_t)llround(a->d.f[AT(a, r)] * 1e6);
