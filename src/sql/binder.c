@@ -8,28 +8,17 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sql/sql_internal.h"
+#include "sql/binder.h"
 
-struct binder {
-  const struct sl_stmt *st;
-  const struct sl_schema *schema;
-  struct sl_plan *p;
-  struct sl_error *err;
-  int32_t cap_inputs, cap_aggs, cap_agg_args;
-  struct sl_ast **agg_asts; /* for de-duplication */
-  struct sl_ast **key_asts;
-  bool in_agg;   /* binding an aggregate's argument */
-  bool post;     /* binding over stage-2 rows (keys, aggs) */
-  const char *clause; /* "WHERE", "GROUP BY", ... for messages */
-};
 
-static void *palloc(struct binder *B, size_t n) {
+
+void *sl__b_alloc(struct binder *B, size_t n) {
   void *p = sl_arena_alloc(&B->p->arena, n);
   if (p) memset(p, 0, n);
   return p;
 }
 
-static char *pstrdup(struct binder *B, const char *s, size_t n) {
+char *sl__b_strdup(struct binder *B, const char *s, size_t n) {
   char *p = sl_arena_alloc(&B->p->arena, n + 1);
   if (!p) return NULL;
   memcpy(p, s, n);
@@ -37,17 +26,15 @@ static char *pstrdup(struct binder *B, const char *s, size_t n) {
   return p;
 }
 
-static const char *ast_text(struct binder *B, const struct sl_ast *a) {
+const char *sl__b_text(struct binder *B, const struct sl_ast *a) {
   int32_t n = a->end - a->off;
   if (n < 0) n = 0;
   if (n > 200) n = 200;
-  const char *t = pstrdup(B, B->st->sql + a->off, (size_t)n);
+  const char *t = sl__b_strdup(B, B->st->sql + a->off, (size_t)n);
   return t ? t : "?";
 }
 
-static int err_at(struct binder *B, const struct sl_ast *a, int code,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int err_at(struct binder *B, const struct sl_ast *a, int code,
+int sl__b_error(struct binder *B, const struct sl_ast *a, int code,
                   const char *fmt, ...) {
   char msg[SL_ERROR_MSG_MAX];
   va_list ap;
@@ -95,7 +82,7 @@ static size_t edit_distance(const char *a, const char *b) {
 
 /* Looks a dotted path up: a top-level field of that name, or a walk through
  * struct children. Sets *type; returns false when not found. */
-static const struct sl_field *find_field(const struct sl_field *fields, int32_t n,
+const struct sl_field *sl__b_find_field(const struct sl_field *fields, int32_t n,
                                          const char *path, bool ci) {
   for (int32_t i = 0; i < n; i++)
     if (ci ? !strcasecmp(fields[i].name, path) : !strcmp(fields[i].name, path))
@@ -107,7 +94,7 @@ static const struct sl_field *find_field(const struct sl_field *fields, int32_t 
       const struct sl_field *f = &fields[i];
       if (f->type == SL_TYPE_STRUCT && strlen(f->name) == k &&
           (ci ? !strncasecmp(f->name, path, k) : !strncmp(f->name, path, k))) {
-        const struct sl_field *c = find_field(f->children, f->n_children, dot + 1, ci);
+        const struct sl_field *c = sl__b_find_field(f->children, f->n_children, dot + 1, ci);
         if (c) return c;
       }
     }
@@ -131,33 +118,32 @@ static void suggest(const struct sl_field *fields, int32_t n, const char *prefix
   }
 }
 
-static int bind_column(struct binder *B, const struct sl_ast *a, struct sl_expr **out);
 
 /* ---- expression nodes ---------------------------------------------------- */
 
-static struct sl_expr *mk(struct binder *B, enum sl_xop op, enum sl_vt t,
+struct sl_expr *sl__b_expr(struct binder *B, enum sl_xop op, enum sl_vt t,
                           int32_t n_args, const struct sl_ast *src) {
-  struct sl_expr *e = palloc(B, sizeof *e);
+  struct sl_expr *e = sl__b_alloc(B, sizeof *e);
   if (!e) return NULL;
   e->op = op;
   e->type = t;
   e->n_args = n_args;
   if (n_args) {
-    e->args = palloc(B, sizeof *e->args * (size_t)n_args);
+    e->args = sl__b_alloc(B, sizeof *e->args * (size_t)n_args);
     if (!e->args) return NULL;
   }
-  e->text = src ? ast_text(B, src) : "";
+  e->text = src ? sl__b_text(B, src) : "";
   return e;
 }
 
-static int coerce(struct binder *B, struct sl_expr **e, enum sl_vt to) {
+int sl__b_coerce(struct binder *B, struct sl_expr **e, enum sl_vt to) {
   if ((*e)->type == to) return 0;
   if ((*e)->op == SL_X_CONST && (*e)->value.is_null) {
     (*e)->type = to;
     (*e)->value.type = to;
     return 0;
   }
-  struct sl_expr *c = mk(B, SL_X_CAST, to, 1, NULL);
+  struct sl_expr *c = sl__b_expr(B, SL_X_CAST, to, 1, NULL);
   if (!c) return SL_ENOMEM;
   c->args[0] = *e;
   c->text = (*e)->text;
@@ -167,7 +153,7 @@ static int coerce(struct binder *B, struct sl_expr **e, enum sl_vt to) {
 
 /* The common type of two operands for comparison / CASE / IN; SL_VT_NULL
  * when there is none. String constants adopt the other side's type. */
-static enum sl_vt unify(const struct sl_expr *x, const struct sl_expr *y) {
+enum sl_vt sl__b_unify(const struct sl_expr *x, const struct sl_expr *y) {
   enum sl_vt a = x->type, b = y->type;
   if (a == b) return a;
   if (a == SL_VT_NULL) return b;
@@ -181,9 +167,8 @@ static enum sl_vt unify(const struct sl_expr *x, const struct sl_expr *y) {
   return SL_VT_NULL;
 }
 
-static int bind(struct binder *B, const struct sl_ast *a, struct sl_expr **out);
 
-static bool is_agg_name(const char *n) {
+bool sl__b_is_agg_name(const char *n) {
   static const char *names[] = {
       "count", "sum", "avg", "mean", "min", "max", "stddev", "stddev_samp",
       "stddev_pop", "variance", "var_samp", "var_pop", "median", "quantile",
@@ -195,15 +180,15 @@ static bool is_agg_name(const char *n) {
   return false;
 }
 
-static bool has_agg(const struct sl_ast *a) {
+bool sl__b_has_agg(const struct sl_ast *a) {
   if (!a) return false;
-  if (a->kind == AST_FUNC && is_agg_name(a->name)) return true;
+  if (a->kind == AST_FUNC && sl__b_is_agg_name(a->name)) return true;
   for (int32_t i = 0; i < a->n_args; i++)
-    if (has_agg(a->args[i])) return true;
-  return has_agg(a->case_operand) || has_agg(a->case_else);
+    if (sl__b_has_agg(a->args[i])) return true;
+  return sl__b_has_agg(a->case_operand) || sl__b_has_agg(a->case_else);
 }
 
-static bool ast_eq(const struct sl_ast *x, const struct sl_ast *y) {
+bool sl__b_ast_eq(const struct sl_ast *x, const struct sl_ast *y) {
   if (!x || !y) return x == y;
   if (x->kind != y->kind || x->op != y->op || x->n_args != y->n_args ||
       x->negate != y->negate || x->distinct != y->distinct ||
@@ -213,17 +198,17 @@ static bool ast_eq(const struct sl_ast *x, const struct sl_ast *y) {
   if ((x->name || y->name) && (!x->name || !y->name || strcmp(x->name, y->name))) return false;
   if ((x->sval || y->sval) && (!x->sval || !y->sval || strcmp(x->sval, y->sval))) return false;
   for (int32_t i = 0; i < x->n_args; i++)
-    if (!ast_eq(x->args[i], y->args[i])) return false;
-  return ast_eq(x->case_operand, y->case_operand) && ast_eq(x->case_else, y->case_else);
+    if (!sl__b_ast_eq(x->args[i], y->args[i])) return false;
+  return sl__b_ast_eq(x->case_operand, y->case_operand) && sl__b_ast_eq(x->case_else, y->case_else);
 }
 
-static int type_error(struct binder *B, const struct sl_ast *a, const char *what,
+int sl__b_type_error(struct binder *B, const struct sl_ast *a, const char *what,
                       enum sl_vt x, enum sl_vt y) {
   if (y == SL_VT_COUNT_)
-    return err_at(B, a, SL_EINVAL, "type error in '%s': %s cannot take %s",
-                  ast_text(B, a), what, sl__vt_name(x));
-  return err_at(B, a, SL_EINVAL, "type error in '%s': %s cannot take %s and %s",
-                ast_text(B, a), what, sl__vt_name(x), sl__vt_name(y));
+    return sl__b_error(B, a, SL_EINVAL, "type error in '%s': %s cannot take %s",
+                  sl__b_text(B, a), what, sl__vt_name(x));
+  return sl__b_error(B, a, SL_EINVAL, "type error in '%s': %s cannot take %s and %s",
+                sl__b_text(B, a), what, sl__vt_name(x), sl__vt_name(y));
 }
 
 static int parse_type_name(struct binder *B, const struct sl_ast *a, enum sl_vt *out) {
@@ -243,8 +228,8 @@ static int parse_type_name(struct binder *B, const struct sl_ast *a, enum sl_vt 
       *out = tn[i].t;
       return 0;
     }
-  return err_at(B, a, SL_EINVAL, "unknown type '%s' in '%s' (known: BIGINT, DOUBLE, "
-                "VARCHAR, BOOLEAN, TIMESTAMP, DATE)", a->sval, ast_text(B, a));
+  return sl__b_error(B, a, SL_EINVAL, "unknown type '%s' in '%s' (known: BIGINT, DOUBLE, "
+                "VARCHAR, BOOLEAN, TIMESTAMP, DATE)", a->sval, sl__b_text(B, a));
 }
 
 static bool castable(enum sl_vt from, enum sl_vt to) {
@@ -260,7 +245,7 @@ static bool castable(enum sl_vt from, enum sl_vt to) {
 }
 
 static int bind_const(struct binder *B, const struct sl_ast *a, struct sl_expr **out) {
-  struct sl_expr *e = mk(B, SL_X_CONST, SL_VT_NULL, 0, a);
+  struct sl_expr *e = sl__b_expr(B, SL_X_CONST, SL_VT_NULL, 0, a);
   if (!e) return SL_ENOMEM;
   struct sl_value *v = &e->value;
   switch (a->kind) {
@@ -272,12 +257,12 @@ static int bind_const(struct binder *B, const struct sl_ast *a, struct sl_expr *
     case AST_INTERVAL:
       e->type = SL_VT_INTERVAL;
       if (!sl__parse_interval(a->sval, (size_t)a->slen, &v->u.iv))
-        return err_at(B, a, SL_EINVAL, "cannot read interval '%s' (expected e.g. '5 minutes')", a->sval);
+        return sl__b_error(B, a, SL_EINVAL, "cannot read interval '%s' (expected e.g. '5 minutes')", a->sval);
       break;
     case AST_TYPED_LIT: {
       int64_t us;
       if (!sl__parse_timestamp(a->sval, a->slen, &us))
-        return err_at(B, a, SL_EINVAL, "cannot read %s '%s'", a->name, a->sval);
+        return sl__b_error(B, a, SL_EINVAL, "cannot read %s '%s'", a->name, a->sval);
       if (!strcmp(a->name, "date")) {
         e->type = SL_VT_DATE;
         v->u.i = us / 86400000000LL - (us % 86400000000LL < 0);
@@ -295,54 +280,53 @@ static int bind_const(struct binder *B, const struct sl_ast *a, struct sl_expr *
 }
 
 /* Folds a constant string argument (date part, time bucket) to C text. */
-static int const_str_arg(struct binder *B, const struct sl_ast *fn, int32_t i,
+int sl__b_const_str(struct binder *B, const struct sl_ast *fn, int32_t i,
                          const char **s, size_t *n) {
   const struct sl_ast *a = fn->args[i];
   if (a->kind != AST_STRING)
-    return err_at(B, a, SL_EINVAL, "argument %d of %s() must be a constant string in '%s'",
-                  i + 1, fn->name, ast_text(B, fn));
+    return sl__b_error(B, a, SL_EINVAL, "argument %d of %s() must be a constant string in '%s'",
+                  i + 1, fn->name, sl__b_text(B, fn));
   *s = a->sval;
   *n = (size_t)a->slen;
   return 0;
 }
 
-#include "sql/binder_funcs.inc"
 
 static int bind_binary(struct binder *B, const struct sl_ast *a, struct sl_expr **out) {
   struct sl_expr *x, *y;
-  SL_RETURN_NOT_OK(bind(B, a->args[0], &x));
-  SL_RETURN_NOT_OK(bind(B, a->args[1], &y));
+  SL_RETURN_NOT_OK(sl__b_bind(B, a->args[0], &x));
+  SL_RETURN_NOT_OK(sl__b_bind(B, a->args[1], &y));
   int op = a->op;
   enum sl_vt tx = x->type, ty = y->type;
   if (op == 100 || op == 101) { /* AND, OR */
     if ((tx != SL_VT_BOOL && tx != SL_VT_NULL) || (ty != SL_VT_BOOL && ty != SL_VT_NULL))
-      return type_error(B, a, op == 100 ? "AND" : "OR", tx, ty);
-    SL_RETURN_NOT_OK(coerce(B, &x, SL_VT_BOOL));
-    SL_RETURN_NOT_OK(coerce(B, &y, SL_VT_BOOL));
-    struct sl_expr *e = mk(B, op == 100 ? SL_X_AND : SL_X_OR, SL_VT_BOOL, 2, a);
+      return sl__b_type_error(B, a, op == 100 ? "AND" : "OR", tx, ty);
+    SL_RETURN_NOT_OK(sl__b_coerce(B, &x, SL_VT_BOOL));
+    SL_RETURN_NOT_OK(sl__b_coerce(B, &y, SL_VT_BOOL));
+    struct sl_expr *e = sl__b_expr(B, op == 100 ? SL_X_AND : SL_X_OR, SL_VT_BOOL, 2, a);
     if (!e) return SL_ENOMEM;
     e->args[0] = x, e->args[1] = y;
     *out = e;
     return 0;
   }
   if (op == TK_CONCAT) {
-    SL_RETURN_NOT_OK(coerce(B, &x, SL_VT_STR));
-    SL_RETURN_NOT_OK(coerce(B, &y, SL_VT_STR));
-    struct sl_expr *e = mk(B, SL_X_CONCAT_OP, SL_VT_STR, 2, a);
+    SL_RETURN_NOT_OK(sl__b_coerce(B, &x, SL_VT_STR));
+    SL_RETURN_NOT_OK(sl__b_coerce(B, &y, SL_VT_STR));
+    struct sl_expr *e = sl__b_expr(B, SL_X_CONCAT_OP, SL_VT_STR, 2, a);
     if (!e) return SL_ENOMEM;
     e->args[0] = x, e->args[1] = y;
     *out = e;
     return 0;
   }
   if (op >= TK_EQ && op <= TK_GE) {
-    enum sl_vt t = unify(x, y);
+    enum sl_vt t = sl__b_unify(x, y);
     if (t == SL_VT_NULL && !(tx == SL_VT_NULL && ty == SL_VT_NULL))
-      return type_error(B, a, "comparison", tx, ty);
+      return sl__b_type_error(B, a, "comparison", tx, ty);
     if (t == SL_VT_NULL) t = SL_VT_I64;
-    SL_RETURN_NOT_OK(coerce(B, &x, t));
-    SL_RETURN_NOT_OK(coerce(B, &y, t));
+    SL_RETURN_NOT_OK(sl__b_coerce(B, &x, t));
+    SL_RETURN_NOT_OK(sl__b_coerce(B, &y, t));
     static const enum sl_xop ops[] = {SL_X_EQ, SL_X_NE, SL_X_LT, SL_X_LE, SL_X_GT, SL_X_GE};
-    struct sl_expr *e = mk(B, ops[op - TK_EQ], SL_VT_BOOL, 2, a);
+    struct sl_expr *e = sl__b_expr(B, ops[op - TK_EQ], SL_VT_BOOL, 2, a);
     if (!e) return SL_ENOMEM;
     e->args[0] = x, e->args[1] = y;
     *out = e;
@@ -353,7 +337,7 @@ static int bind_binary(struct binder *B, const struct sl_ast *a, struct sl_expr 
                      : op == TK_SLASH ? "/" : op == TK_DSLASH ? "//" : op == TK_PERCENT ? "%" : "^";
   if ((tx == SL_VT_TS || tx == SL_VT_DATE) && ty == SL_VT_INTERVAL &&
       (op == TK_PLUS || op == TK_MINUS)) {
-    struct sl_expr *e = mk(B, SL_X_TS_ADD, SL_VT_TS, 2, a);
+    struct sl_expr *e = sl__b_expr(B, SL_X_TS_ADD, SL_VT_TS, 2, a);
     if (!e) return SL_ENOMEM;
     e->args[0] = x, e->args[1] = y;
     e->negate = op == TK_MINUS;
@@ -363,13 +347,13 @@ static int bind_binary(struct binder *B, const struct sl_ast *a, struct sl_expr 
   if (tx == SL_VT_NULL) tx = ty == SL_VT_NULL ? SL_VT_I64 : ty;
   if (ty == SL_VT_NULL) ty = tx;
   if (!sl__vt_is_numeric(tx) || !sl__vt_is_numeric(ty))
-    return type_error(B, a, opname, x->type, y->type);
+    return sl__b_type_error(B, a, opname, x->type, y->type);
   enum sl_vt t = (tx == SL_VT_F64 || ty == SL_VT_F64 || op == TK_SLASH || op == TK_CARET) ? SL_VT_F64 : SL_VT_I64;
-  SL_RETURN_NOT_OK(coerce(B, &x, t));
-  SL_RETURN_NOT_OK(coerce(B, &y, t));
+  SL_RETURN_NOT_OK(sl__b_coerce(B, &x, t));
+  SL_RETURN_NOT_OK(sl__b_coerce(B, &y, t));
   enum sl_xop xo = op == TK_PLUS ? SL_X_ADD : op == TK_MINUS ? SL_X_SUB : op == TK_STAR ? SL_X_MUL
                  : op == TK_SLASH ? SL_X_DIV : op == TK_DSLASH ? SL_X_IDIV : op == TK_PERCENT ? SL_X_MOD : SL_X_POW;
-  struct sl_expr *e = mk(B, xo, t, 2, a);
+  struct sl_expr *e = sl__b_expr(B, xo, t, 2, a);
   if (!e) return SL_ENOMEM;
   e->args[0] = x, e->args[1] = y;
   *out = e;
@@ -378,37 +362,37 @@ static int bind_binary(struct binder *B, const struct sl_ast *a, struct sl_expr 
 
 static int bind_case(struct binder *B, const struct sl_ast *a, struct sl_expr **out) {
   int32_t pairs = a->n_args / 2;
-  struct sl_expr *e = mk(B, SL_X_CASE, SL_VT_NULL, pairs * 2 + 1, a);
+  struct sl_expr *e = sl__b_expr(B, SL_X_CASE, SL_VT_NULL, pairs * 2 + 1, a);
   if (!e) return SL_ENOMEM;
   struct sl_expr *operand = NULL;
-  if (a->case_operand) SL_RETURN_NOT_OK(bind(B, a->case_operand, &operand));
+  if (a->case_operand) SL_RETURN_NOT_OK(sl__b_bind(B, a->case_operand, &operand));
   enum sl_vt t = SL_VT_NULL;
   for (int32_t i = 0; i < pairs; i++) {
     struct sl_expr *w, *th;
-    SL_RETURN_NOT_OK(bind(B, a->args[2 * i], &w));
+    SL_RETURN_NOT_OK(sl__b_bind(B, a->args[2 * i], &w));
     if (operand) {
       struct sl_expr *lhs = operand;
-      enum sl_vt u = unify(lhs, w);
-      if (u == SL_VT_NULL) return type_error(B, a->args[2 * i], "CASE ... WHEN", lhs->type, w->type);
-      SL_RETURN_NOT_OK(coerce(B, &lhs, u));
-      SL_RETURN_NOT_OK(coerce(B, &w, u));
-      struct sl_expr *eq = mk(B, SL_X_EQ, SL_VT_BOOL, 2, a->args[2 * i]);
+      enum sl_vt u = sl__b_unify(lhs, w);
+      if (u == SL_VT_NULL) return sl__b_type_error(B, a->args[2 * i], "CASE ... WHEN", lhs->type, w->type);
+      SL_RETURN_NOT_OK(sl__b_coerce(B, &lhs, u));
+      SL_RETURN_NOT_OK(sl__b_coerce(B, &w, u));
+      struct sl_expr *eq = sl__b_expr(B, SL_X_EQ, SL_VT_BOOL, 2, a->args[2 * i]);
       if (!eq) return SL_ENOMEM;
       eq->args[0] = lhs, eq->args[1] = w;
       w = eq;
     }
     if (w->type != SL_VT_BOOL && w->type != SL_VT_NULL)
-      return err_at(B, a->args[2 * i], SL_EINVAL, "type error: WHEN condition '%s' is %s, not BOOLEAN",
-                    ast_text(B, a->args[2 * i]), sl__vt_name(w->type));
-    SL_RETURN_NOT_OK(coerce(B, &w, SL_VT_BOOL));
-    SL_RETURN_NOT_OK(bind(B, a->args[2 * i + 1], &th));
+      return sl__b_error(B, a->args[2 * i], SL_EINVAL, "type error: WHEN condition '%s' is %s, not BOOLEAN",
+                    sl__b_text(B, a->args[2 * i]), sl__vt_name(w->type));
+    SL_RETURN_NOT_OK(sl__b_coerce(B, &w, SL_VT_BOOL));
+    SL_RETURN_NOT_OK(sl__b_bind(B, a->args[2 * i + 1], &th));
     e->args[2 * i] = w;
     e->args[2 * i + 1] = th;
   }
   struct sl_expr *el = NULL;
-  if (a->case_else) SL_RETURN_NOT_OK(bind(B, a->case_else, &el));
+  if (a->case_else) SL_RETURN_NOT_OK(sl__b_bind(B, a->case_else, &el));
   else {
-    el = mk(B, SL_X_CONST, SL_VT_NULL, 0, a);
+    el = sl__b_expr(B, SL_X_CONST, SL_VT_NULL, 0, a);
     if (!el) return SL_ENOMEM;
     el->value.is_null = true;
   }
@@ -421,26 +405,25 @@ static int bind_case(struct binder *B, const struct sl_ast *a, struct sl_expr **
       continue;
     }
     struct sl_expr tmp = {.type = t, .op = SL_X_COL};
-    enum sl_vt u = unify(&tmp, v);
-    if (u == SL_VT_NULL) return type_error(B, a, "CASE results", t, v->type);
+    enum sl_vt u = sl__b_unify(&tmp, v);
+    if (u == SL_VT_NULL) return sl__b_type_error(B, a, "CASE results", t, v->type);
     t = u;
   }
   if (t == SL_VT_NULL) t = SL_VT_STR;
   for (int32_t i = 0; i <= pairs; i++)
-    SL_RETURN_NOT_OK(coerce(B, &e->args[i == pairs ? pairs * 2 : 2 * i + 1], t));
+    SL_RETURN_NOT_OK(sl__b_coerce(B, &e->args[i == pairs ? pairs * 2 : 2 * i + 1], t));
   e->type = t;
   *out = e;
   return 0;
 }
 
-static int bind_agg_ref(struct binder *B, const struct sl_ast *a, struct sl_expr **out);
 
-static int bind(struct binder *B, const struct sl_ast *a, struct sl_expr **out) {
+int sl__b_bind(struct binder *B, const struct sl_ast *a, struct sl_expr **out) {
   /* Over stage-2 rows: a GROUP BY expression becomes a reference to its key. */
   if (B->post && !B->in_agg) {
     for (int32_t k = 0; k < B->p->n_keys; k++)
-      if (ast_eq(a, B->key_asts[k])) {
-        struct sl_expr *e = mk(B, SL_X_COL, B->p->keys[k]->type, 0, a);
+      if (sl__b_ast_eq(a, B->key_asts[k])) {
+        struct sl_expr *e = sl__b_expr(B, SL_X_COL, B->p->keys[k]->type, 0, a);
         if (!e) return SL_ENOMEM;
         e->col = k;
         *out = e;
@@ -450,30 +433,30 @@ static int bind(struct binder *B, const struct sl_ast *a, struct sl_expr **out) 
   switch (a->kind) {
     case AST_COLUMN:
       if (B->post && !B->in_agg)
-        return err_at(B, a, SL_EINVAL,
+        return sl__b_error(B, a, SL_EINVAL,
                       "column '%s' must appear in GROUP BY or be used in an aggregate function",
                       a->name);
-      return bind_column(B, a, out);
+      return sl__b_column(B, a, out);
     case AST_STAR:
-      return err_at(B, a, SL_EINVAL, "'*' is only allowed in SELECT * and count(*)");
+      return sl__b_error(B, a, SL_EINVAL, "'*' is only allowed in SELECT * and count(*)");
     case AST_INT: case AST_FLOAT: case AST_STRING: case AST_BOOL: case AST_NULL:
     case AST_INTERVAL: case AST_TYPED_LIT:
       return bind_const(B, a, out);
     case AST_UNARY: {
       struct sl_expr *x;
-      SL_RETURN_NOT_OK(bind(B, a->args[0], &x));
+      SL_RETURN_NOT_OK(sl__b_bind(B, a->args[0], &x));
       if (a->op == 102) { /* NOT */
-        if (x->type != SL_VT_BOOL && x->type != SL_VT_NULL) return type_error(B, a, "NOT", x->type, SL_VT_COUNT_);
-        SL_RETURN_NOT_OK(coerce(B, &x, SL_VT_BOOL));
-        struct sl_expr *e = mk(B, SL_X_NOT, SL_VT_BOOL, 1, a);
+        if (x->type != SL_VT_BOOL && x->type != SL_VT_NULL) return sl__b_type_error(B, a, "NOT", x->type, SL_VT_COUNT_);
+        SL_RETURN_NOT_OK(sl__b_coerce(B, &x, SL_VT_BOOL));
+        struct sl_expr *e = sl__b_expr(B, SL_X_NOT, SL_VT_BOOL, 1, a);
         if (!e) return SL_ENOMEM;
         e->args[0] = x;
         *out = e;
         return 0;
       }
-      if (x->type == SL_VT_NULL) SL_RETURN_NOT_OK(coerce(B, &x, SL_VT_I64));
-      if (!sl__vt_is_numeric(x->type)) return type_error(B, a, "unary -", x->type, SL_VT_COUNT_);
-      struct sl_expr *e = mk(B, SL_X_NEG, x->type, 1, a);
+      if (x->type == SL_VT_NULL) SL_RETURN_NOT_OK(sl__b_coerce(B, &x, SL_VT_I64));
+      if (!sl__vt_is_numeric(x->type)) return sl__b_type_error(B, a, "unary -", x->type, SL_VT_COUNT_);
+      struct sl_expr *e = sl__b_expr(B, SL_X_NEG, x->type, 1, a);
       if (!e) return SL_ENOMEM;
       e->args[0] = x;
       *out = e;
@@ -484,16 +467,16 @@ static int bind(struct binder *B, const struct sl_ast *a, struct sl_expr **out) 
     case AST_CAST: {
       struct sl_expr *x;
       enum sl_vt t = SL_VT_NULL;
-      SL_RETURN_NOT_OK(bind(B, a->args[0], &x));
+      SL_RETURN_NOT_OK(sl__b_bind(B, a->args[0], &x));
       SL_RETURN_NOT_OK(parse_type_name(B, a, &t));
       if (!castable(x->type, t))
-        return err_at(B, a, SL_EINVAL, "type error in '%s': cannot cast %s to %s",
-                      ast_text(B, a), sl__vt_name(x->type), sl__vt_name(t));
-      struct sl_expr *e = mk(B, SL_X_CAST, t, 1, a);
+        return sl__b_error(B, a, SL_EINVAL, "type error in '%s': cannot cast %s to %s",
+                      sl__b_text(B, a), sl__vt_name(x->type), sl__vt_name(t));
+      struct sl_expr *e = sl__b_expr(B, SL_X_CAST, t, 1, a);
       if (!e) return SL_ENOMEM;
       e->args[0] = x;
       if (x->type == SL_VT_NULL) {
-        SL_RETURN_NOT_OK(coerce(B, &x, t));
+        SL_RETURN_NOT_OK(sl__b_coerce(B, &x, t));
         *out = x;
         return 0;
       }
@@ -501,45 +484,45 @@ static int bind(struct binder *B, const struct sl_ast *a, struct sl_expr **out) 
       return 0;
     }
     case AST_IN: {
-      struct sl_expr *e = mk(B, SL_X_IN, SL_VT_BOOL, a->n_args, a);
+      struct sl_expr *e = sl__b_expr(B, SL_X_IN, SL_VT_BOOL, a->n_args, a);
       if (!e) return SL_ENOMEM;
       e->negate = a->negate;
-      for (int32_t i = 0; i < a->n_args; i++) SL_RETURN_NOT_OK(bind(B, a->args[i], &e->args[i]));
+      for (int32_t i = 0; i < a->n_args; i++) SL_RETURN_NOT_OK(sl__b_bind(B, a->args[i], &e->args[i]));
       enum sl_vt t = e->args[0]->type;
       for (int32_t i = 1; i < a->n_args; i++) {
         struct sl_expr tmp = {.type = t, .op = SL_X_COL};
-        enum sl_vt u = t == SL_VT_NULL ? e->args[i]->type : unify(&tmp, e->args[i]);
+        enum sl_vt u = t == SL_VT_NULL ? e->args[i]->type : sl__b_unify(&tmp, e->args[i]);
         if (u == SL_VT_NULL && e->args[i]->type != SL_VT_NULL)
-          return type_error(B, a, "IN", t, e->args[i]->type);
+          return sl__b_type_error(B, a, "IN", t, e->args[i]->type);
         if (u != SL_VT_NULL) t = u;
       }
       if (t == SL_VT_NULL) t = SL_VT_I64;
-      for (int32_t i = 0; i < a->n_args; i++) SL_RETURN_NOT_OK(coerce(B, &e->args[i], t));
+      for (int32_t i = 0; i < a->n_args; i++) SL_RETURN_NOT_OK(sl__b_coerce(B, &e->args[i], t));
       *out = e;
       return 0;
     }
     case AST_BETWEEN: {
       struct sl_expr *x, *lo, *hi, *x2;
-      SL_RETURN_NOT_OK(bind(B, a->args[0], &x));
-      SL_RETURN_NOT_OK(bind(B, a->args[1], &lo));
-      SL_RETURN_NOT_OK(bind(B, a->args[2], &hi));
-      enum sl_vt t = unify(x, lo);
+      SL_RETURN_NOT_OK(sl__b_bind(B, a->args[0], &x));
+      SL_RETURN_NOT_OK(sl__b_bind(B, a->args[1], &lo));
+      SL_RETURN_NOT_OK(sl__b_bind(B, a->args[2], &hi));
+      enum sl_vt t = sl__b_unify(x, lo);
       struct sl_expr tmp = {.type = t, .op = SL_X_COL};
-      if (t != SL_VT_NULL) t = unify(&tmp, hi);
-      if (t == SL_VT_NULL) return type_error(B, a, "BETWEEN", x->type, lo->type);
+      if (t != SL_VT_NULL) t = sl__b_unify(&tmp, hi);
+      if (t == SL_VT_NULL) return sl__b_type_error(B, a, "BETWEEN", x->type, lo->type);
       x2 = x;
-      SL_RETURN_NOT_OK(coerce(B, &x, t));
-      SL_RETURN_NOT_OK(coerce(B, &x2, t));
-      SL_RETURN_NOT_OK(coerce(B, &lo, t));
-      SL_RETURN_NOT_OK(coerce(B, &hi, t));
-      struct sl_expr *ge = mk(B, SL_X_GE, SL_VT_BOOL, 2, a), *le = mk(B, SL_X_LE, SL_VT_BOOL, 2, a),
-                     *both = mk(B, SL_X_AND, SL_VT_BOOL, 2, a);
+      SL_RETURN_NOT_OK(sl__b_coerce(B, &x, t));
+      SL_RETURN_NOT_OK(sl__b_coerce(B, &x2, t));
+      SL_RETURN_NOT_OK(sl__b_coerce(B, &lo, t));
+      SL_RETURN_NOT_OK(sl__b_coerce(B, &hi, t));
+      struct sl_expr *ge = sl__b_expr(B, SL_X_GE, SL_VT_BOOL, 2, a), *le = sl__b_expr(B, SL_X_LE, SL_VT_BOOL, 2, a),
+                     *both = sl__b_expr(B, SL_X_AND, SL_VT_BOOL, 2, a);
       if (!ge || !le || !both) return SL_ENOMEM;
       ge->args[0] = x, ge->args[1] = lo;
       le->args[0] = x2, le->args[1] = hi;
       both->args[0] = ge, both->args[1] = le;
       if (a->negate) {
-        struct sl_expr *n = mk(B, SL_X_NOT, SL_VT_BOOL, 1, a);
+        struct sl_expr *n = sl__b_expr(B, SL_X_NOT, SL_VT_BOOL, 1, a);
         if (!n) return SL_ENOMEM;
         n->args[0] = both;
         both = n;
@@ -548,58 +531,58 @@ static int bind(struct binder *B, const struct sl_ast *a, struct sl_expr **out) 
       return 0;
     }
     case AST_LIKE: {
-      struct sl_expr *e = mk(B, SL_X_LIKE, SL_VT_BOOL, 2, a);
+      struct sl_expr *e = sl__b_expr(B, SL_X_LIKE, SL_VT_BOOL, 2, a);
       if (!e) return SL_ENOMEM;
       e->negate = a->negate;
       e->part = a->ilike;
       for (int i = 0; i < 2; i++) {
-        SL_RETURN_NOT_OK(bind(B, a->args[i], &e->args[i]));
+        SL_RETURN_NOT_OK(sl__b_bind(B, a->args[i], &e->args[i]));
         if (e->args[i]->type != SL_VT_STR && e->args[i]->type != SL_VT_NULL)
-          return type_error(B, a, a->ilike ? "ILIKE" : "LIKE", e->args[i]->type, SL_VT_COUNT_);
-        SL_RETURN_NOT_OK(coerce(B, &e->args[i], SL_VT_STR));
+          return sl__b_type_error(B, a, a->ilike ? "ILIKE" : "LIKE", e->args[i]->type, SL_VT_COUNT_);
+        SL_RETURN_NOT_OK(sl__b_coerce(B, &e->args[i], SL_VT_STR));
       }
       *out = e;
       return 0;
     }
     case AST_IS_NULL: {
-      struct sl_expr *e = mk(B, a->negate ? SL_X_IS_NOT_NULL : SL_X_IS_NULL, SL_VT_BOOL, 1, a);
+      struct sl_expr *e = sl__b_expr(B, a->negate ? SL_X_IS_NOT_NULL : SL_X_IS_NULL, SL_VT_BOOL, 1, a);
       if (!e) return SL_ENOMEM;
-      SL_RETURN_NOT_OK(bind(B, a->args[0], &e->args[0]));
+      SL_RETURN_NOT_OK(sl__b_bind(B, a->args[0], &e->args[0]));
       *out = e;
       return 0;
     }
     case AST_FUNC:
-      if (is_agg_name(a->name)) {
+      if (sl__b_is_agg_name(a->name)) {
         if (B->in_agg)
-          return err_at(B, a, SL_EINVAL, "aggregate functions cannot be nested: '%s'", ast_text(B, a));
+          return sl__b_error(B, a, SL_EINVAL, "aggregate functions cannot be nested: '%s'", sl__b_text(B, a));
         if (!B->post)
-          return err_at(B, a, SL_EINVAL, "aggregate function '%s' is not allowed in %s",
-                        ast_text(B, a), B->clause);
-        return bind_agg_ref(B, a, out);
+          return sl__b_error(B, a, SL_EINVAL, "aggregate function '%s' is not allowed in %s",
+                        sl__b_text(B, a), B->clause);
+        return sl__b_agg_ref(B, a, out);
       }
-      return bind_scalar_func(B, a, out);
+      return sl__b_scalar_func(B, a, out);
   }
   return SL_EINVAL;
 }
 
-static int bind_column(struct binder *B, const struct sl_ast *a, struct sl_expr **out) {
+int sl__b_column(struct binder *B, const struct sl_ast *a, struct sl_expr **out) {
   struct sl_plan *p = B->p;
-  const struct sl_field *f = find_field(B->schema->fields, B->schema->n_fields, a->name, false);
-  if (!f) f = find_field(B->schema->fields, B->schema->n_fields, a->name, true);
+  const struct sl_field *f = sl__b_find_field(B->schema->fields, B->schema->n_fields, a->name, false);
+  if (!f) f = sl__b_find_field(B->schema->fields, B->schema->n_fields, a->name, true);
   if (!f) {
     char best[256] = "";
     size_t d = 99;
     suggest(B->schema->fields, B->schema->n_fields, "", a->name, best, &d);
     if (best[0] && (d <= 1 || d * 3 <= strlen(a->name)))
-      return err_at(B, a, SL_ENOENT, "unknown column '%s'; did you mean '%s'?", a->name, best);
-    return err_at(B, a, SL_ENOENT, "unknown column '%s'", a->name);
+      return sl__b_error(B, a, SL_ENOENT, "unknown column '%s'; did you mean '%s'?", a->name, best);
+    return sl__b_error(B, a, SL_ENOENT, "unknown column '%s'", a->name);
   }
   enum sl_vt t = sl__vt_from_arrow(f->type);
   if (t == SL_VT_NULL && f->type == SL_TYPE_STRUCT)
-    return err_at(B, a, SL_ENOTSUP, "column '%s' is a struct; select its fields (e.g. '%s.%s')",
+    return sl__b_error(B, a, SL_ENOTSUP, "column '%s' is a struct; select its fields (e.g. '%s.%s')",
                   a->name, a->name, f->n_children ? f->children[0].name : "field");
   if (t == SL_VT_NULL)
-    return err_at(B, a, SL_ENOTSUP, "column '%s' is a %s; SQL reads scalar columns and struct "
+    return sl__b_error(B, a, SL_ENOTSUP, "column '%s' is a %s; SQL reads scalar columns and struct "
                   "fields only", a->name, sl_type_name(f->type));
   int32_t i = 0;
   for (; i < p->n_inputs; i++)
@@ -607,8 +590,8 @@ static int bind_column(struct binder *B, const struct sl_ast *a, struct sl_expr 
   if (i == p->n_inputs) {
     if (p->n_inputs == B->cap_inputs) {
       int32_t nc = B->cap_inputs ? B->cap_inputs * 2 : 16;
-      char **np = palloc(B, sizeof *np * (size_t)nc);
-      enum sl_vt *nt = palloc(B, sizeof *nt * (size_t)nc);
+      char **np = sl__b_alloc(B, sizeof *np * (size_t)nc);
+      enum sl_vt *nt = sl__b_alloc(B, sizeof *nt * (size_t)nc);
       if (!np || !nt) return SL_ENOMEM;
       if (p->n_inputs) {
         memcpy(np, p->input_paths, sizeof *np * (size_t)p->n_inputs);
@@ -618,16 +601,15 @@ static int bind_column(struct binder *B, const struct sl_ast *a, struct sl_expr 
       p->input_types = nt;
       B->cap_inputs = nc;
     }
-    p->input_paths[i] = pstrdup(B, a->name, strlen(a->name));
+    p->input_paths[i] = sl__b_strdup(B, a->name, strlen(a->name));
     if (!p->input_paths[i]) return SL_ENOMEM;
     p->input_types[i] = t;
     p->n_inputs++;
   }
-  struct sl_expr *e = mk(B, SL_X_COL, t, 0, a);
+  struct sl_expr *e = sl__b_expr(B, SL_X_COL, t, 0, a);
   if (!e) return SL_ENOMEM;
   e->col = i;
   *out = e;
   return 0;
 }
 
-#include "sql/binder_stmt.inc"
