@@ -90,8 +90,10 @@ static int hex4(const uint8_t *p, const uint8_t *end, uint32_t *out) {
 }
 
 /* Validates the escape at p ('\\'); returns the byte after it and the code
- * point (for \u, a surrogate pair is joined). */
-static const uint8_t *escape(struct jp *jp, const uint8_t *p, uint32_t *cp) {
+ * point (for \u, a surrogate pair is joined). Out of line: escapes are rare
+ * and keeping them out keeps the string scanners' register use low. */
+__attribute__((noinline)) static const uint8_t *
+escape(struct jp *jp, const uint8_t *p, uint32_t *cp) {
   if (p + 1 >= jp->end) return bad(jp, p, "unterminated string at end of line");
   switch (p[1]) {
   case '"': *cp = '"'; return p + 2;
