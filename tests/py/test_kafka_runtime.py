@@ -73,10 +73,11 @@ def broker(tmp_path_factory):
         b.sh("stop", check=False)
 
 
-def produce(topic, lines, per_message=1, start=0, poison=0):
+def produce(topic, lines, per_message=1, start=0, poison=0, partitions=0):
     p = subprocess.run([SLUICE, "produce", "--brokers", BOOT, "--topic", topic,
                         "--lines", str(lines), "--per-message", str(per_message),
-                        "--start", str(start), "--poison", str(poison)],
+                        "--start", str(start), "--poison", str(poison),
+                        "--partitions", str(partitions)],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
@@ -97,7 +98,7 @@ def free_port():
 
 
 def write_spec(d, topic, group, admin_port, runtime="passthrough", handler=None,
-               max_events=20000):
+               max_events=20000, alloc="pool"):
     h = f"  handler: {handler}\n" if handler else ""
     text = f"""metadata:
   name: kt
@@ -115,6 +116,7 @@ spec:
         brokers: [{BOOT}]
         topics: [{topic}]
         consumerGroup: {group}
+        workerAllocationMode: {alloc}
         sessionTimeout: 6s
         heartbeatInterval: 1s
         maxWaitHandlerDuringRebalance: 20s
@@ -488,3 +490,32 @@ def test_replay_with_other_batch_boundaries_supersedes_files(broker, tmp_path):
     # Without the superseding, the first run's files would double every row.
     assert len(first) > 0
     assert actual(d) == expected(n)
+
+
+def test_static_allocation_keeps_partition_order(broker, tmp_path):
+    """workerAllocationMode static: one batch per partition in flight, so a
+    partition's files are published in offset order."""
+    d = str(tmp_path)
+    topic = broker.topic(4)
+    n = 300_000
+    produce(topic, n, per_message=10, partitions=4)
+    f = Fn(d, topic, "g-" + uuid.uuid4().hex[:6], max_events=5000, alloc="static")
+    try:
+        wait_rows(d, n, [f])
+        time.sleep(1)
+    finally:
+        f.stop()
+    assert actual(d) == expected(n)
+    out = os.path.join(d, "out")
+    by_part = {}
+    for name in os.listdir(out):
+        if not name.endswith(".parquet"):
+            continue
+        part, first = name[:-len(".parquet")].rsplit("-", 2)[0], name.rsplit("-", 2)[1]
+        by_part.setdefault(part, []).append((int(first), os.stat(os.path.join(out, name)).st_mtime_ns))
+    assert len(by_part) == 4
+    for part, files in by_part.items():
+        files.sort()
+        assert len(files) > 5
+        times = [m for _, m in files]
+        assert times == sorted(times), f"{part}: published out of offset order"

@@ -271,7 +271,7 @@ static void revoke(struct sl_trigger *t,
   }
   bool closing = atomic_load(&st->closing);
   if (!lost && !closing) {
-    for (int i = 0; i < n; i++) sl__kafka_handover(t, idx[i]);
+    for (int i = 0; i < n; i++) sl__kafka_handover(t, idx[i], true);
     int64_t deadline = sl__now_ms() + a->rebalance_wait_ms;
     for (;;) {
       pthread_mutex_lock(&st->mu);
@@ -317,6 +317,7 @@ static void assign(struct sl_trigger *t,
     pthread_mutex_lock(&st->mu);
     p->assigned = true;
     p->abandoned = false;
+    p->paused = false; /* a new assignment fetches */
     p->gen++;
     p->durable = p->committed = -1;
     p->len = 0;

@@ -41,8 +41,10 @@ static const struct sl_cfg_entry kafka_config[] = {
      A(max_poll_ms), "librdkafka max.poll.interval.ms.", false},
     {"workerAllocationMode", SL_CFG_ENUM, "pool", 0, 0, "pool|static",
      A(alloc_mode),
-     "Nuclio's modes; in sluice both hand each partition's batches to the "
-     "trigger's worker pool (any free worker).",
+     "pool: a partition's batches go to any free worker, several at once; "
+     "static: a partition has one batch in flight at a time (the next is cut "
+     "once the previous is durable), so its records are handled and written "
+     "in offset order.",
      false},
     {"balanceStrategy", SL_CFG_ENUM, "cooperative-sticky", 0, 0,
      "cooperative-sticky|range|roundrobin", A(strategy),
@@ -215,6 +217,7 @@ static int kafka_init(struct sl_trigger *t, struct sl_error *err) {
       .max_backoff_ms = a->max_retry_backoff_ms,
       .dead_letter = a->dead_letter_on_error};
   t->retry = &st->retry;
+  st->ordered = !strcmp(a->alloc_mode, "static");
   t->delivery.on_done = sl__kafka_on_done;
   t->delivery.done_ctx = t;
   t->m->extra = sl__kafka_metrics;
@@ -236,10 +239,16 @@ static int64_t count_lines(const char *p, size_t n) {
   return k;
 }
 
-void sl__kafka_handover(struct sl_trigger *t, int32_t idx) {
+bool sl__kafka_handover(struct sl_trigger *t, int32_t idx, bool force) {
   struct kafka_state *st = t->state;
   struct kafka_part *p = st->parts[idx];
-  if (p->len == 0) return;
+  if (p->len == 0) return true;
+  if (st->ordered && !force) {
+    pthread_mutex_lock(&st->mu);
+    bool busy = p->qlen > 0;
+    pthread_mutex_unlock(&st->mu);
+    if (busy) return false;
+  }
   /* Backpressure: wait for room in the worker queue; the consumer keeps
    * prefetching up to queuedMaxBytes meanwhile. */
   while (!sl__batcher_admit(t->batcher, 100))
@@ -268,6 +277,7 @@ void sl__kafka_handover(struct sl_trigger *t, int32_t idx) {
   p->len = 0;
   p->lines = 0;
   p->first_off = p->next_off;
+  return true;
 }
 
 static void on_message(struct sl_trigger *t, rd_kafka_message_t *m) {
@@ -293,7 +303,7 @@ static void on_message(struct sl_trigger *t, rd_kafka_message_t *m) {
   lines += add_nl;
   if (p->len > 0 && (p->lines + lines > lim->max_events ||
                      (int64_t)(p->len + n + 1) > lim->max_bytes))
-    sl__kafka_handover(t, idx);
+    sl__kafka_handover(t, idx, false); /* static mode: may keep growing */
   if (p->len == 0) {
     p->first_off = m->offset;
     p->opened_ms = sl__now_ms();
@@ -324,21 +334,40 @@ static void on_message(struct sl_trigger *t, rd_kafka_message_t *m) {
   atomic_store_explicit(&p->position, p->next_off, memory_order_relaxed);
   sl__count(&t->m->messages, 1);
   if (p->lines >= lim->max_events || (int64_t)p->len >= lim->max_bytes)
-    sl__kafka_handover(t, idx);
+    sl__kafka_handover(t, idx, false);
 }
 
-/* Hands over accumulators older than maxWait; returns ms until the next. */
+static void set_paused(struct kafka_state *st, struct kafka_part *p, bool on) {
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  if (!l) return;
+  rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+  rd_kafka_resp_err_t e = on ? rd_kafka_pause_partitions(st->rk, l)
+                             : rd_kafka_resume_partitions(st->rk, l);
+  if (!e) p->paused = on;
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Hands over accumulators older than maxWait (or full, held back in static
+ * mode); returns ms until the next check. */
 static int64_t expire(struct sl_trigger *t, bool all) {
   struct kafka_state *st = t->state;
-  int64_t now = sl__now_ms(), next = 100, max_wait = t->spec->batch.max_wait_ms;
+  const struct sl_spec_batch *lim = &t->spec->batch;
+  int64_t now = sl__now_ms(), next = 100;
   for (int32_t i = 0; i < st->n_parts; i++) {
     struct kafka_part *p = st->parts[i];
     if (!p->len) continue;
-    int64_t left = p->opened_ms + max_wait - now;
-    if (all || left <= 0)
-      sl__kafka_handover(t, i);
-    else if (left < next)
+    int64_t left = p->opened_ms + lim->max_wait_ms - now;
+    bool full = p->lines >= lim->max_events || (int64_t)p->len >= lim->max_bytes;
+    if (all || left <= 0 || full) {
+      bool handed = sl__kafka_handover(t, i, all);
+      if (!handed && next > 5) next = 5;
+      if (!handed && full && !p->paused) /* static mode: stop fetching */
+        set_paused(st, p, true);
+      else if (handed && p->paused)
+        set_paused(st, p, false);
+    } else if (left < next) {
       next = left;
+    }
   }
   return next < 1 ? 1 : next;
 }

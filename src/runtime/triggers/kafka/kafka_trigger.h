@@ -57,6 +57,7 @@ struct kafka_part {
   char *buf;
   size_t len, cap;
   int64_t lines, first_off, next_off, opened_ms;
+  bool paused; /* static mode: full while the previous batch is in flight */
   /* Under st->mu. */
   atomic_bool assigned; /* written under st->mu, read without it */
   bool abandoned;
@@ -87,6 +88,7 @@ struct kafka_state {
   int32_t *seqmap; /* seq % window -> part index, for the runtime's window */
   uint64_t window;
   atomic_int handing; /* part index being appended (cut callback) */
+  bool ordered;       /* workerAllocationMode static */
   atomic_llong commits_ok, commit_errors, rebalances, assigned, revoked,
       abandoned, consume_errors;
 };
@@ -109,8 +111,10 @@ int sl__kafka_metrics(void *ctx, char **text, size_t *len);
 void sl__kafka_parts_free(struct kafka_state *st);
 
 /* kafka_trigger.c: hands a partition's accumulated records to the batcher
- * (poll thread only). */
-void sl__kafka_handover(struct sl_trigger *t, int32_t idx);
+ * (poll thread only). With workerAllocationMode static, a partition has at
+ * most one batch in flight: returns false (keeps accumulating) while the
+ * previous one is not durable yet, unless force. */
+bool sl__kafka_handover(struct sl_trigger *t, int32_t idx, bool force);
 #endif
 
 #endif
