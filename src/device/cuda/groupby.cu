@@ -229,17 +229,20 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
   unsigned long long rows = 0, matched = 0, bad = 0;
   for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < lines;
        l += (int64_t)gridDim.x * blockDim.x) {
-    int64_t i = starts[l], end = i;
-    while (end < n && buf[end] != '\n') end++;
-    int64_t e2 = end;
-    while (e2 > i && (buf[e2 - 1] == '\r' || dev_is_ws(buf[e2 - 1]))) e2--;
-    i = dev_skip_ws(buf, i, e2);
-    if (i >= e2) continue; /* empty line */
+    /* One pass over the line: the parser stops at the '\n' that ends it
+     * (strings, numbers and nesting all treat a newline as the end), so
+     * the line's end is never searched for separately. */
+    int64_t i = dev_skip_ws(buf, starts[l], n);
+    if (i >= n || buf[i] == '\n') continue; /* empty line */
     rows++;
     struct dev_value vals[SL_DEV_MAX_COLUMNS];
     for (int c = 0; c < plan->n_columns; c++) vals[c].valid = 0;
-    int64_t r = buf[i] == '{' ? parse_object(buf, i + 1, e2, plan, pi, -1, vals) : -1;
-    if (r < 0 || dev_skip_ws(buf, r, e2) != e2) {
+    int64_t r = buf[i] == '{' ? parse_object(buf, i + 1, n, plan, pi, -1, vals) : -1;
+    if (r >= 0) {
+      r = dev_skip_ws(buf, r, n);
+      if (r < n && buf[r] != '\n') r = -1; /* more after the object */
+    }
+    if (r < 0) {
       bad++;
       rows--;
       continue;

@@ -37,9 +37,14 @@ __device__ __forceinline__ int64_t dev_skip_string(const char *p, int64_t i,
   while (i < end) {
     char c = p[i];
     if (c == '"') return i + 1;
-    if (c == '\\') i += 2;
-    else if (c == '\n') return -1;
-    else i++;
+    if (c == '\n') return -1;
+    if (c == '\\') {
+      /* An escape never swallows the newline that ends the line. */
+      if (i + 1 < end && p[i + 1] == '\n') return -1;
+      i += 2;
+    } else {
+      i++;
+    }
   }
   return -1;
 }
