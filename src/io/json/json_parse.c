@@ -341,7 +341,13 @@ static const uint8_t *skip_container(struct jp *jp, const uint8_t *p,
       if (p >= jp->end || *p != ':') return bad_found(jp, p, "':' after a key");
       p = ws(p + 1, jp->end);
     }
-    p = skip_value(jp, p, depth + 1);
+    if (p < jp->end && *p == '"') { /* strings inline, as in object() */
+      bool esc;
+      p = str_scan(jp, p + 1, &esc);
+      if (p) p++;
+    } else {
+      p = skip_value(jp, p, depth + 1);
+    }
     if (!p) return NULL;
     p = ws(p, jp->end);
     if (p < jp->end && *p == ',') {
