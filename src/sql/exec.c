@@ -245,7 +245,7 @@ int sl__query_step(struct sl_query *q, bool *done, struct sl_error *err) {
         return 0;
       }
       SL_RETURN_NOT_OK(sl__source_reader(q->src, q->file, (const char *const *)p->input_paths,
-                                         p->n_inputs, q->pool, &q->reader, err));
+                                         p->n_inputs, p->where, q->pool, &q->reader, err));
     }
     struct sl_batch *b = NULL;
     SL_RETURN_NOT_OK(q->reader->next(q->reader, &b, err));

@@ -450,8 +450,47 @@ static int one_row_reader(struct sl__source *s, struct sl_batch_reader **out) {
   return 0;
 }
 
+/* WHERE conjuncts of the form `column op constant` (integers, doubles,
+ * strings; no casts in between) become Parquet predicates, so row groups
+ * whose statistics rule them out are never read. Returns the count. */
+static int32_t collect_predicates(const struct sl_expr *e, const char *const *paths,
+                                  struct sl_parquet_predicate *out, int32_t cap) {
+  if (!e || cap <= 0) return 0;
+  if (e->op == SL_X_AND) {
+    int32_t k = collect_predicates(e->args[0], paths, out, cap);
+    return k + collect_predicates(e->args[1], paths, out + k, cap - k);
+  }
+  if (e->op < SL_X_EQ || e->op > SL_X_GE || e->n_args != 2) return 0;
+  const struct sl_expr *c = e->args[0], *v = e->args[1];
+  bool flip = false;
+  if (c->op == SL_X_CONST && v->op == SL_X_COL) {
+    const struct sl_expr *t = c;
+    c = v;
+    v = t;
+    flip = true;
+  }
+  if (c->op != SL_X_COL || v->op != SL_X_CONST || v->value.is_null || c->type != v->type) return 0;
+  static const enum sl_parquet_op ops[] = {SL_PQ_EQ, SL_PQ_NE, SL_PQ_LT, SL_PQ_LE, SL_PQ_GT, SL_PQ_GE};
+  static const enum sl_parquet_op flipped[] = {SL_PQ_EQ, SL_PQ_NE, SL_PQ_GT, SL_PQ_GE, SL_PQ_LT, SL_PQ_LE};
+  struct sl_parquet_predicate *p = out;
+  memset(p, 0, sizeof *p);
+  p->column = paths[c->col];
+  p->op = (flip ? flipped : ops)[e->op - SL_X_EQ];
+  switch (c->type) {
+    case SL_VT_I64: p->kind = SL_PQ_INT; p->i = v->value.u.i; break;
+    case SL_VT_F64: p->kind = SL_PQ_DOUBLE; p->d = v->value.u.f; break;
+    case SL_VT_STR:
+      p->kind = SL_PQ_STRING;
+      p->s = v->value.u.s.p;
+      p->s_len = v->value.u.s.n;
+      break;
+    default: return 0; /* timestamps: statistics are in the file's unit */
+  }
+  return 1;
+}
+
 int sl__source_reader(struct sl__source *s, int32_t file, const char *const *paths,
-                      int32_t n_paths, struct sl_pool *pool,
+                      int32_t n_paths, const struct sl_expr *where, struct sl_pool *pool,
                       struct sl_batch_reader **out, struct sl_error *err) {
   const char *cols[256];
   int32_t nc = 0;
@@ -469,6 +508,12 @@ int sl__source_reader(struct sl__source *s, int32_t file, const char *const *pat
     po.columns = cols;
     po.n_columns = nc;
     po.pool = pool;
+    struct sl_parquet_predicate preds[16];
+    int32_t np = collect_predicates(where, paths, preds, 16);
+    for (int32_t i = 0; i < np; i++) /* Hive partition columns are not in the file */
+      if (sl__source_partition(s, preds[i].column) >= 0) preds[i--] = preds[--np];
+    po.predicates = preds;
+    po.n_predicates = np;
     int rc = sl_parquet_open(name, &po, out, err);
     if (rc) sl_error_prefix(err, "reading '%s': ", name);
     return rc;

@@ -31,10 +31,11 @@ int sl__source_open(const struct sl_from *from, bool has_from,
 void sl__source_free(struct sl__source *s);
 /* Index of the Hive partition key called path, or -1. */
 int32_t sl__source_partition(const struct sl__source *s, const char *path);
-/* Opens file `file` (ignored for stdin/tables) reading only `paths`. */
+/* Opens file `file` (ignored for stdin/tables) reading only `paths`;
+ * simple conjuncts of `where` (over those paths) skip Parquet row groups. */
 int sl__source_reader(struct sl__source *s, int32_t file,
                       const char *const *paths, int32_t n_paths,
-                      struct sl_pool *pool, struct sl_batch_reader **out,
-                      struct sl_error *err);
+                      const struct sl_expr *where, struct sl_pool *pool,
+                      struct sl_batch_reader **out, struct sl_error *err);
 
 #endif

@@ -204,3 +204,19 @@ def test_duckdb_style_struct_columns_and_parquet_structs(logs, tmp_path):
     p = subprocess.run([sluice_bin(), "query", f"SELECT geo FROM '{tmp_path / 's.parquet'}'"],
                        capture_output=True)
     assert p.returncode == 1 and b"column 'geo' is a struct; select its fields" in p.stderr
+
+
+@pytest.mark.parametrize("where", [
+    "x > 7000", "7000 < x", "x = 123", "x <> 5", "x BETWEEN 100 AND 300 AND s >= 'k0050'",
+    "f <= 10.5", "s = 'k0042'", "x >= 9990 OR x < 3", "x > 100 AND f < 2000.0 AND s < 'k0100'",
+])
+def test_parquet_filters_skip_row_groups_correctly(tmp_path, where):
+    n = 10000
+    t = pa.table({"x": list(range(n)), "f": [i * 0.25 for i in range(n)],
+                  "s": [f"k{i // 50:04d}" for i in range(n)]})
+    f = tmp_path / "rg.parquet"
+    pq.write_table(t, f, row_group_size=1000)
+    assert pq.ParquetFile(f).metadata.num_row_groups == 10
+    sql = f"SELECT count(*), sum(x), min(s), max(f) FROM '{f}' WHERE {where}"
+    got, _ = run_sluice(sql)
+    compare(got, duck(sql), True, sql)
