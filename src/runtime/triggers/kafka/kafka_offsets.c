@@ -27,6 +27,7 @@ struct kafka_part *sl__kafka_part_get(struct sl_trigger *t, const char *topic,
                                       int32_t partition, int32_t *idx) {
   struct kafka_state *st = t->state;
   int32_t h = st->last_hit;
+  st->last_rkt = NULL; /* the caller sets it again when it knows the handle */
   if (h >= 0 && st->parts[h]->partition == partition &&
       !strcmp(st->parts[h]->topic, topic)) {
     *idx = h;

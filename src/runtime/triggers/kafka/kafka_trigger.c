@@ -291,10 +291,16 @@ static void on_message(struct sl_trigger *t, rd_kafka_message_t *m) {
            rd_kafka_message_errstr(m));
     return;
   }
-  int32_t idx;
-  struct kafka_part *p =
-      sl__kafka_part_get(t, rd_kafka_topic_name(m->rkt), m->partition, &idx);
-  if (!p) return;
+  int32_t idx = st->last_hit;
+  struct kafka_part *p;
+  if (idx >= 0 && st->last_rkt == (const void *)m->rkt &&
+      st->parts[idx]->partition == m->partition) {
+    p = st->parts[idx]; /* same topic handle: no name comparison */
+  } else {
+    p = sl__kafka_part_get(t, rd_kafka_topic_name(m->rkt), m->partition, &idx);
+    if (!p) return;
+    st->last_rkt = m->rkt;
+  }
   if (!atomic_load_explicit(&p->assigned, memory_order_relaxed))
     return; /* fetched before a revoke: the new owner reads it */
   size_t n = m->payload ? m->len : 0;

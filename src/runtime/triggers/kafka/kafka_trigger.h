@@ -85,6 +85,7 @@ struct kafka_state {
   struct kafka_part **parts;
   int32_t n_parts, cap_parts;
   int32_t last_hit;
+  const void *last_rkt; /* topic handle of parts[last_hit] (poll thread) */
   int32_t *seqmap; /* seq % window -> part index, for the runtime's window */
   uint64_t window;
   atomic_int handing; /* part index being appended (cut callback) */
