@@ -7,6 +7,7 @@
 
 #include "runtime/rt.h"
 #include "sluice/alloc.h"
+#include "sluice/sql.h"
 
 #define OFF(f) offsetof(struct sl_spec, f)
 
@@ -364,6 +365,15 @@ static int build_spec(struct sl_spec *s, const struct sl_ynode *root,
   if (sq)
     SL_RETURN_NOT_OK(
         sl__cfg_apply(sql_table, sq, s->file, "spec.sql", &s->sql, err));
+  if (sq && s->sql.query) {
+    /* A query that does not parse fails the spec, not every batch. */
+    struct sl_error qerr = {0};
+    if (sl_sql_check_syntax(s->sql.query, &qerr)) {
+      const struct sl_ynode *qn = sl__ynode_get(sq, "query");
+      return sl_error_set(err, SL_EINVAL, "%s:%d:%d: spec.sql.query: %s", s->file,
+                          qn ? qn->line : sq->line, qn ? qn->col : sq->col, qerr.msg);
+    }
+  }
   SL_RETURN_NOT_OK(sl__cfg_apply(input_table, sl__ynode_get(sp, "input"),
                                  s->file, "spec.input", &s->input, err));
   SL_RETURN_NOT_OK(sl__cfg_apply(admin_table, sl__ynode_get(sp, "admin"),
