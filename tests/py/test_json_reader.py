@@ -309,3 +309,25 @@ def test_pipe_and_zstd_sources(sj, tmp_path):
         with pytest.raises(ValueError, match="truncated|corrupt"):
             sj.read(path=str(tmp_path / "cut.jsonl.zst"), options={"schema": SCHEMA,
                                                                     "bad_lines": "skip"})
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_bad_lines_from_files_across_windows(sj, tmp_path, suffix):
+    text, bad = gen_logs(3000, seed=23, messy=True, bad_rate=0.05)
+    data = text.encode()
+    p = tmp_path / ("messy.jsonl" + suffix)
+    p.write_bytes(gzip.compress(data) if suffix else data)
+    reported = []
+    t = sj.read(path=str(p), options={"schema": SCHEMA, "bad_lines": "skip", "threads": 2,
+                                      "chunk_bytes": 30000, "batch_rows": 500},
+                bad=reported)
+    assert [r[0] for r in reported] == bad
+    lines = text.split("\n")
+    offsets = [0]
+    for ln in lines:
+        offsets.append(offsets[-1] + len(ln.encode()) + 1)
+    assert [r[1] for r in reported] == [offsets[n - 1] for n in bad]
+    assert t.num_rows == 3000 - len(bad)
+    with pytest.raises(ValueError) as e:
+        sj.read(path=str(p), options={"schema": SCHEMA, "chunk_bytes": 30000})
+    assert "line %d (byte offset %d" % (bad[0], offsets[bad[0] - 1]) in str(e.value)
