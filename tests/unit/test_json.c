@@ -660,6 +660,45 @@ static void test_files_plain_gz_zst(void **state) {
   free(text);
 }
 
+static void test_recycled_buffers_outlive_reader(void **state) {
+  (void)state;
+  size_t len;
+  char *text = gen_text(60000, &len);
+  for (int keep = 0; keep < 2; keep++) {
+    struct sl_json_options o;
+    sl_json_options_init(&o);
+    o.batch_rows = 20000; /* columns over 64 KiB: pooled memory */
+    o.threads = 2;
+    struct sl_error err = {0};
+    struct sl_batch_reader *r;
+    assert_int_equal(sl_json_read_buffer(text, len, &o, &r, &err), 0);
+    struct sl_batch *all[64];
+    int n = 0;
+    int64_t rows = 0;
+    struct sl_batch *b;
+    while (r->next(r, &b, &err) == 0 && b) {
+      for (int64_t i = 0; i < b->length; i++, rows++)
+        assert_true(sl_array_i64(col(b, "id"))[i] == rows);
+      if (keep && n < 64) all[n++] = b;
+      else sl_batch_free(b); /* its memory goes back to the pool */
+    }
+    assert_int_equal(rows, 60000);
+    r->release(r); /* batches still held keep the pool alive */
+    rows = 0;
+    for (int i = 0; i < n; i++) {
+      assert_int_equal(sl_batch_validate(all[i], &err), 0);
+      for (int64_t k = 0; k < all[i]->length; k++, rows++) {
+        assert_true(sl_array_i64(col(all[i], "id"))[k] == rows);
+        int64_t sl;
+        const char *sv = sl_array_str(col(all[i], "s"), k, &sl);
+        assert_true(sl > 0 && sv[0] == 'v');
+      }
+      sl_batch_free(all[i]);
+    }
+  }
+  free(text);
+}
+
 static void test_alloc_failures(void **state) {
   (void)state;
   const char *text =
@@ -700,6 +739,7 @@ int main(void) {
       cmocka_unit_test(test_inference),
       cmocka_unit_test(test_simd_paths_agree),
       cmocka_unit_test(test_files_plain_gz_zst),
+      cmocka_unit_test(test_recycled_buffers_outlive_reader),
       cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

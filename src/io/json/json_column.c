@@ -138,19 +138,33 @@ void sl__jcol_truncate(struct sl__jcol *c, int64_t n) {
   c->len = n;
 }
 
-int sl__jcol_reserve(struct sl__jcol *c, int64_t rows) {
+int sl__jcol_reserve(struct sl__jcol *c, int64_t rows, struct sl__jpool *pool) {
   int w = sl_type_width(c->type);
   int64_t d = c->hint_data;
   if (w && rows * w > d) d = rows * w;
   if (c->type == SL_TYPE_BOOL && rows > d) d = rows;
-  if (d) SL_RETURN_NOT_OK(sl_bytes_reserve(&c->data, d));
+  if (d) {
+    sl__jpool_prime(pool, &c->data, d);
+    SL_RETURN_NOT_OK(sl_bytes_reserve(&c->data, d));
+  }
   if (has_offs(c->type)) {
     int64_t o = (rows + 1) * offs_width(c->type);
-    SL_RETURN_NOT_OK(sl_bytes_reserve(&c->offs, o > c->hint_offs ? o : c->hint_offs));
+    if (o < c->hint_offs) o = c->hint_offs;
+    if (c->len == 0 && c->offs.capacity < o) {
+      /* an empty column holds just the leading 0: move it to pooled memory */
+      struct sl_bytes nb = {0};
+      sl__jpool_prime(pool, &nb, o);
+      if (nb.data) {
+        sl_bytes_release(&c->offs);
+        c->offs = nb;
+        SL_RETURN_NOT_OK(push_zero_offset(c));
+      }
+    }
+    SL_RETURN_NOT_OK(sl_bytes_reserve(&c->offs, o));
   }
   for (int32_t i = 0; i < c->n_kids; i++) {
     int64_t kr = c->type == SL_TYPE_STRUCT ? rows : 0;
-    SL_RETURN_NOT_OK(sl__jcol_reserve(&c->kids[i], kr));
+    SL_RETURN_NOT_OK(sl__jcol_reserve(&c->kids[i], kr, pool));
   }
   return 0;
 }
@@ -176,7 +190,7 @@ static int pack_bits(const uint8_t *v, int64_t n, struct sl_buffer **out) {
 }
 
 int sl__jcol_finish(struct sl__jcol *c, const struct sl_field *f,
-                    struct sl_array **out) {
+                    struct sl__jpool *pool, struct sl_array **out) {
   *out = NULL;
   struct sl_array *a = NULL;
   int rc = sl_array_new(c->type, &a);
@@ -205,15 +219,15 @@ int sl__jcol_finish(struct sl__jcol *c, const struct sl_field *f,
     c->data.size = 0;
     break;
   case SL_TYPE_LIST:
-    SL_CHECK_GOTO(sl_bytes_finish(&c->offs, &a->offsets), rc, fail);
+    SL_CHECK_GOTO(sl__jpool_finish(pool, &c->offs, &a->offsets), rc, fail);
     break;
   case SL_TYPE_UTF8:
   case SL_TYPE_LARGE_UTF8:
-    SL_CHECK_GOTO(sl_bytes_finish(&c->offs, &a->offsets), rc, fail);
-    SL_CHECK_GOTO(sl_bytes_finish(&c->data, &a->data), rc, fail);
+    SL_CHECK_GOTO(sl__jpool_finish(pool, &c->offs, &a->offsets), rc, fail);
+    SL_CHECK_GOTO(sl__jpool_finish(pool, &c->data, &a->data), rc, fail);
     break;
   default:
-    SL_CHECK_GOTO(sl_bytes_finish(&c->data, &a->data), rc, fail);
+    SL_CHECK_GOTO(sl__jpool_finish(pool, &c->data, &a->data), rc, fail);
     break;
   }
   if (c->n_kids > 0) {
@@ -224,7 +238,7 @@ int sl__jcol_finish(struct sl__jcol *c, const struct sl_field *f,
     }
     a->n_children = c->n_kids;
     for (int32_t i = 0; i < c->n_kids; i++)
-      SL_CHECK_GOTO(sl__jcol_finish(&c->kids[i], &f->children[i],
+      SL_CHECK_GOTO(sl__jcol_finish(&c->kids[i], &f->children[i], pool,
                                     &a->children[i]),
                     rc, fail);
   }

@@ -124,6 +124,8 @@ int sl__jengine_init(struct sl__jengine *e, const struct sl_json_options *o,
     if (c > (256LL << 20)) c = 256LL << 20;
     e->chunk_bytes = c;
   }
+  /* free column memory kept for reuse: about two windows of output */
+  SL_CHECK_GOTO(sl__jpool_new(2 * e->chunk_bytes * e->n_workers, &e->buffers), rc, fail);
   return 0;
 fail:
   if (rc && err && !err->code) sl_error_set(err, rc, "JSON reader: %s", sl_status_name(rc));
@@ -142,6 +144,7 @@ void sl__jengine_release(struct sl__jengine *e) {
     sl_batch_free(e->queue[e->q_head + i]);
   sl_free(e->queue);
   if (e->own_pool) sl_pool_free(e->pool);
+  sl__jpool_release(e->buffers); /* outstanding batches keep it alive */
   sl__jplan_release(&e->plan);
   memset(e, 0, sizeof *e);
 }

@@ -67,15 +67,24 @@ struct sl__jcol {
   int64_t hint_data, hint_offs; /* sizes of the previous batch */
 };
 
+/* Column buffer recycling (json_bufpool.c); every function accepts NULL. */
+struct sl__jpool;
+int sl__jpool_new(int64_t max_bytes, struct sl__jpool **out);
+void sl__jpool_release(struct sl__jpool *p);
+void *sl__jpool_take(struct sl__jpool *p, int64_t need, int64_t *cap);
+int sl__jpool_finish(struct sl__jpool *p, struct sl_bytes *b,
+                     struct sl_buffer **out);
+void sl__jpool_prime(struct sl__jpool *p, struct sl_bytes *b, int64_t need);
+
 int sl__jcol_init(struct sl__jcol *c, const struct sl_field *f);
 void sl__jcol_release(struct sl__jcol *c);
 int sl__jcol_null(struct sl__jcol *c);
 int sl__jcol_valid_slow(struct sl__jcol *c); /* appends a 1 to valid */
 void sl__jcol_truncate(struct sl__jcol *c, int64_t n);
-int sl__jcol_reserve(struct sl__jcol *c, int64_t rows);
+int sl__jcol_reserve(struct sl__jcol *c, int64_t rows, struct sl__jpool *pool);
 /* Hands out the column as an array and resets c for the next batch. */
 int sl__jcol_finish(struct sl__jcol *c, const struct sl_field *f,
-                    struct sl_array **out);
+                    struct sl__jpool *pool, struct sl_array **out);
 
 static inline int sl__jcol_mark(struct sl__jcol *c) {
   if (c->valid.data == NULL) return 0;
@@ -181,6 +190,7 @@ struct sl__jengine {
   struct sl__jplan plan;
   struct sl_pool *pool;
   bool own_pool;
+  struct sl__jpool *buffers; /* recycled column memory */
   int n_workers;
   struct sl__jworker *workers;
   sl__json_block_fn block;

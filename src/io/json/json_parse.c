@@ -785,7 +785,8 @@ static int emit(const struct sl__jengine *e, struct sl__jworker *w,
   if (!cols) return SL_ENOMEM;
   int rc = 0;
   for (int32_t i = 0; i < nf && !rc; i++)
-    rc = sl__jcol_finish(&w->tops[i], &e->plan.schema.fields[i], &cols[i]);
+    rc = sl__jcol_finish(&w->tops[i], &e->plan.schema.fields[i], e->buffers,
+                         &cols[i]);
   if (rc) {
     for (int32_t i = 0; i < nf; i++) sl_array_release(cols[i]);
     sl_free(cols);
@@ -858,7 +859,8 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
   if (avg < 16) avg = 16;
   int64_t want = (end - p) / avg + 16;
   if (want > batch_rows) want = batch_rows;
-  for (int32_t i = 0; i < nf && !rc; i++) rc = sl__jcol_reserve(&w->tops[i], want);
+  for (int32_t i = 0; i < nf && !rc; i++)
+    rc = sl__jcol_reserve(&w->tops[i], want, e->buffers);
   if (rc) return rc;
   while (p < end) {
     const uint8_t *line = p;
@@ -903,6 +905,11 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
         rc = emit(e, w, t, rows);
         t->rows += rows;
         rows = 0;
+        if (rc) break;
+        int64_t more = (end - p) / avg + 16;
+        if (more > batch_rows) more = batch_rows;
+        for (int32_t i = 0; i < nf && !rc; i++)
+          rc = sl__jcol_reserve(&w->tops[i], more, e->buffers);
         if (rc) break;
       }
       continue;
