@@ -85,8 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (sl__deploy_plan(spec, root, text, size, &o, &p, &err) == 0) {
     if (p.pod_text) { /* the edited copy loads */
       struct sl_spec *again = NULL;
-      if (sl_spec_load_buffer(p.pod_text, p.spec_len, "pod.yaml", &again,
-                              &err))
+      if (sl_spec_load_buffer(p.pod_text, p.spec_len, "pod.yaml", &again, &err))
         __builtin_trap();
       sl_spec_free(again);
     }

@@ -30,15 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const struct sl_schema *s = sl_parquet_file_schema(f);
   if (s->n_fields > 0) {
     const char *cols[1] = {s->fields[0].name};
-    struct sl_parquet_predicate p = {.column = s->fields[0].name,
-                                     .op = SL_PQ_GE, .kind = SL_PQ_INT, .i = 3};
+    struct sl_parquet_predicate p = {
+        .column = s->fields[0].name, .op = SL_PQ_GE, .kind = SL_PQ_INT, .i = 3};
     o.columns = cols;
     o.n_columns = 1;
     o.predicates = &p;
     o.n_predicates = 1;
     if (sl_parquet_file_reader(f, &o, &r, &err) == 0) {
       struct sl_batch *b;
-      while (r->next(r, &b, &err) == 0 && b) sl_batch_free(b);
+      while (r->next(r, &b, &err) == 0 && b)
+        sl_batch_free(b);
       r->release(r);
     }
   }

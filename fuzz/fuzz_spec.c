@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > (1u << 20)) return 0;
   struct sl_spec *spec = NULL;
   struct sl_error err = {0};
-  if (sl_spec_load_buffer((const char *)data, size, "fuzz.yaml", &spec,
-                          &err) == 0) {
+  if (sl_spec_load_buffer((const char *)data, size, "fuzz.yaml", &spec, &err) ==
+      0) {
     FILE *devnull = fopen("/dev/null", "w");
     if (devnull) {
       sl_spec_summary(spec, devnull);

@@ -18,14 +18,17 @@ static struct sl_batch *table;
 
 static int build_table(void) {
   const char *names[] = {"s", "i", "f", "b", "ts", "g.c"};
-  enum sl_type_id types[] = {SL_TYPE_UTF8, SL_TYPE_INT64, SL_TYPE_FLOAT64, SL_TYPE_BOOL,
+  enum sl_type_id types[] = {SL_TYPE_UTF8,         SL_TYPE_INT64,
+                             SL_TYPE_FLOAT64,      SL_TYPE_BOOL,
                              SL_TYPE_TIMESTAMP_MS, SL_TYPE_UTF8};
   struct sl_schema schema;
   sl_schema_init(&schema);
   struct sl_array *cols[6];
   for (int c = 0; c < 6; c++) {
     struct sl_field f;
-    if (sl_field_init(&f, names[c], types[c], true) || sl_schema_add_field(&schema, &f)) return -1;
+    if (sl_field_init(&f, names[c], types[c], true) ||
+        sl_schema_add_field(&schema, &f))
+      return -1;
     struct sl_builder b;
     if (sl_builder_init(&b, &f)) return -1;
     for (int r = 0; r < ROWS; r++) {
@@ -35,14 +38,18 @@ static int build_table(void) {
       }
       char buf[16];
       switch (types[c]) {
-        case SL_TYPE_UTF8:
-          snprintf(buf, sizeof buf, "%c%d", 'a' + r % 5, r % 3);
-          sl_builder_append_str(&b, buf, (int64_t)strlen(buf));
-          break;
-        case SL_TYPE_INT64: sl_builder_append_int(&b, (r * 37) % 101 - 50); break;
-        case SL_TYPE_FLOAT64: sl_builder_append_double(&b, (r % 13) * 0.25 - 1); break;
-        case SL_TYPE_BOOL: sl_builder_append_bool(&b, r % 2); break;
-        default: sl_builder_append_int(&b, 1700000000000 + (int64_t)r * 61000); break;
+      case SL_TYPE_UTF8:
+        snprintf(buf, sizeof buf, "%c%d", 'a' + r % 5, r % 3);
+        sl_builder_append_str(&b, buf, (int64_t)strlen(buf));
+        break;
+      case SL_TYPE_INT64: sl_builder_append_int(&b, (r * 37) % 101 - 50); break;
+      case SL_TYPE_FLOAT64:
+        sl_builder_append_double(&b, (r % 13) * 0.25 - 1);
+        break;
+      case SL_TYPE_BOOL: sl_builder_append_bool(&b, r % 2); break;
+      default:
+        sl_builder_append_int(&b, 1700000000000 + (int64_t)r * 61000);
+        break;
       }
     }
     if (sl_builder_finish(&b, &cols[c])) return -1;
@@ -62,7 +69,8 @@ static const struct sl_schema *one_schema(struct sl_batch_reader *r) {
   (void)r;
   return &table->schema;
 }
-static int one_next(struct sl_batch_reader *r, struct sl_batch **out, struct sl_error *err) {
+static int one_next(struct sl_batch_reader *r, struct sl_batch **out,
+                    struct sl_error *err) {
   struct one *o = r->private_data;
   *out = NULL;
   if (o->done) return 0;
@@ -74,10 +82,12 @@ static void one_release(struct sl_batch_reader *r) {
   sl_free(r);
 }
 
-static int open_table(void *ctx, const char *name, const char *const *columns, int32_t n,
-                      struct sl_batch_reader **out, struct sl_error *err) {
+static int open_table(void *ctx, const char *name, const char *const *columns,
+                      int32_t n, struct sl_batch_reader **out,
+                      struct sl_error *err) {
   (void)ctx, (void)columns, (void)n;
-  if (strcmp(name, "t")) return sl_error_set(err, SL_ENOENT, "no table %s", name);
+  if (strcmp(name, "t"))
+    return sl_error_set(err, SL_ENOENT, "no table %s", name);
   struct sl_batch_reader *r = sl_calloc(1, sizeof *r);
   struct one *o = sl_calloc(1, sizeof *o);
   if (!r || !o) {

@@ -38,8 +38,8 @@ int64_t sl_alloc_live(void);
 struct sl_arena_chunk;
 struct sl_arena {
   struct sl_arena_chunk *head;
-  size_t chunk_size;  /* default chunk size; big requests get their own */
-  size_t used_bytes;  /* total bytes handed out since the last reset */
+  size_t chunk_size; /* default chunk size; big requests get their own */
+  size_t used_bytes; /* total bytes handed out since the last reset */
 };
 
 void sl_arena_init(struct sl_arena *a, size_t chunk_size);

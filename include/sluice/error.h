@@ -29,8 +29,8 @@ enum {
 #define SL_ERROR_MSG_MAX 512
 
 struct sl_error {
-  int code;                      /* 0 until an error is set */
-  char msg[SL_ERROR_MSG_MAX];    /* what, and where; always NUL-terminated */
+  int code;                   /* 0 until an error is set */
+  char msg[SL_ERROR_MSG_MAX]; /* what, and where; always NUL-terminated */
 };
 
 /* Sets err (when not NULL) to code and a printf-style message; returns code so

@@ -78,8 +78,8 @@ struct sl_fn_context {
   /* Sends `batch` (borrowed) to every sink. Returns 0 or an SL_E* code. */
   int (*emit)(struct sl_fn_context *ctx, const struct sl_batch *batch);
   /* Sends a record (any bytes, usually JSON) with a reason to dead letters. */
-  void (*dead_letter)(struct sl_fn_context *ctx, const char *record,
-                      size_t len, const char *reason);
+  void (*dead_letter)(struct sl_fn_context *ctx, const char *record, size_t len,
+                      const char *reason);
   /* Structured log line at the runtime's log level. */
   void (*log)(struct sl_fn_context *ctx, int level, const char *msg);
   /* spec.env of the function (then the process environment), or NULL. */

@@ -52,20 +52,20 @@ const char *sl_parquet_codec_name(enum sl_parquet_codec c);
 
 struct sl_parquet_write_options {
   enum sl_parquet_codec compression; /* default zstd */
-  int compression_level;     /* zstd 1..22 (default 1), gzip 1..9 (6) */
-  bool dictionary;           /* try RLE_DICTIONARY per column chunk (on) */
-  int64_t dictionary_bytes;  /* a dictionary past this falls back (1 MiB) */
+  int compression_level;             /* zstd 1..22 (default 1), gzip 1..9 (6) */
+  bool dictionary;          /* try RLE_DICTIONARY per column chunk (on) */
+  int64_t dictionary_bytes; /* a dictionary past this falls back (1 MiB) */
   /* Encoding of integer and timestamp columns that are not dictionary
    * encoded: false = PLAIN (default), true = DELTA_BINARY_PACKED. */
   bool delta_integers;
-  int data_page_version;     /* 1 (default, most compatible) or 2 */
-  int64_t row_group_rows;    /* rows per row group, at most (1Mi) */
-  int64_t row_group_bytes;   /* buffered input bytes per row group (128 MiB) */
-  int64_t page_bytes;        /* target encoded bytes per data page (1 MiB) */
-  int64_t page_rows;         /* rows per data page, at most (20000, as
-                                parquet-cpp: pages stay cache-sized) */
-  bool statistics;           /* min/max/null_count per column chunk (on) */
-  bool fsync;                /* fsync file and folder on close (on) */
+  int data_page_version;   /* 1 (default, most compatible) or 2 */
+  int64_t row_group_rows;  /* rows per row group, at most (1Mi) */
+  int64_t row_group_bytes; /* buffered input bytes per row group (128 MiB) */
+  int64_t page_bytes;      /* target encoded bytes per data page (1 MiB) */
+  int64_t page_rows;       /* rows per data page, at most (20000, as
+                              parquet-cpp: pages stay cache-sized) */
+  bool statistics;         /* min/max/null_count per column chunk (on) */
+  bool fsync;              /* fsync file and folder on close (on) */
   /* Key-value metadata for the footer (copied at open); the schema's own
    * metadata is written too. */
   int32_t n_metadata;
@@ -100,12 +100,11 @@ int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
  * nesting; any string flavour for a string column; a nullable batch field
  * is accepted for a non-nullable file field as long as it holds no null,
  * which is checked when the row group is encoded: such a null fails the
- * write, naming the column). The writer keeps references to the batch's buffers until its
- * row group is flushed; the caller keeps ownership of `batch`. Row groups
- * are cut at row_group_rows rows or row_group_bytes buffered bytes. */
+ * write, naming the column). The writer keeps references to the batch's buffers
+ * until its row group is flushed; the caller keeps ownership of `batch`. Row
+ * groups are cut at row_group_rows rows or row_group_bytes buffered bytes. */
 int sl_parquet_writer_write(struct sl_parquet_writer *w,
-                            const struct sl_batch *batch,
-                            struct sl_error *err);
+                            const struct sl_batch *batch, struct sl_error *err);
 /* Flushes the buffered rows as a row group now (no-op when empty). */
 int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err);
 /* For rolling files by size: bytes written to the file so far (flushed
@@ -128,7 +127,14 @@ int sl_parquet_write_batch_file(const char *path, const struct sl_batch *batch,
 
 /* ---- reading ----------------------------------------------------------- */
 
-enum sl_parquet_op { SL_PQ_EQ, SL_PQ_NE, SL_PQ_LT, SL_PQ_LE, SL_PQ_GT, SL_PQ_GE };
+enum sl_parquet_op {
+  SL_PQ_EQ,
+  SL_PQ_NE,
+  SL_PQ_LT,
+  SL_PQ_LE,
+  SL_PQ_GT,
+  SL_PQ_GE
+};
 enum sl_parquet_value_kind { SL_PQ_INT, SL_PQ_DOUBLE, SL_PQ_STRING };
 
 /* `column <op> value`: a row group whose statistics prove that no row can
@@ -155,10 +161,10 @@ struct sl_parquet_read_options {
   int32_t n_columns;
   const struct sl_parquet_predicate *predicates; /* all must hold (AND) */
   int32_t n_predicates;
-  int64_t batch_rows;      /* rows per batch, at most (65536) */
+  int64_t batch_rows; /* rows per batch, at most (65536) */
   /* Limits against hostile files: largest page after decompression, and
    * largest value count of one column chunk. */
-  int64_t max_page_bytes;  /* 1 GiB */
+  int64_t max_page_bytes;   /* 1 GiB */
   int64_t max_chunk_values; /* 1Gi */
   /* Borrowed pool for decoding columns in parallel; NULL = the reader
    * starts its own with `threads` threads (0 = one per core, 1 = inline). */
@@ -175,8 +181,8 @@ int sl_parquet_file_open(const char *path, struct sl_parquet_file **out,
                          struct sl_error *err);
 /* Opens an in-memory file; data must outlive the handle (not copied).
  * name is used in error messages. */
-int sl_parquet_file_open_memory(const void *data, size_t size,
-                                const char *name, struct sl_parquet_file **out,
+int sl_parquet_file_open_memory(const void *data, size_t size, const char *name,
+                                struct sl_parquet_file **out,
                                 struct sl_error *err);
 void sl_parquet_file_close(struct sl_parquet_file *f);
 /* The file's schema as sluice fields (owned by f). */
@@ -199,7 +205,8 @@ int sl_parquet_file_reader(struct sl_parquet_file *f,
                            const struct sl_parquet_read_options *opts,
                            struct sl_batch_reader **out, struct sl_error *err);
 /* Opens path and returns a reader that owns the file handle. */
-int sl_parquet_open(const char *path, const struct sl_parquet_read_options *opts,
+int sl_parquet_open(const char *path,
+                    const struct sl_parquet_read_options *opts,
                     struct sl_batch_reader **out, struct sl_error *err);
 /* Row groups skipped by statistics so far (readers made by this module). */
 int32_t sl_parquet_reader_skipped(struct sl_batch_reader *r);
@@ -218,8 +225,10 @@ struct ArrowArrayStream;
 
 /* Opens a writer for an ArrowSchema (a struct schema, not consumed);
  * spec as for sl_parquet_write_options_parse (may be NULL). */
-int sl_parquet_writer_open_arrow(const char *path, const struct ArrowSchema *schema,
-                                 const char *spec, struct sl_parquet_writer **out,
+int sl_parquet_writer_open_arrow(const char *path,
+                                 const struct ArrowSchema *schema,
+                                 const char *spec,
+                                 struct sl_parquet_writer **out,
                                  struct sl_error *err);
 /* Imports (takes over) one ArrowArray batch and writes it. */
 int sl_parquet_writer_write_arrow(struct sl_parquet_writer *w,

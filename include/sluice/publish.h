@@ -51,8 +51,8 @@ int sl_publish_mkdirs(const char *dir, struct sl_error *err);
  * __HIVE_DEFAULT_PARTITION__. root or file_name may be NULL (left out).
  * Returns SL_ERANGE when buf is too small. */
 int sl_partition_path(char *buf, size_t cap, const char *root,
-                      const char *const *keys, const char *const *values,
-                      int n, const char *file_name, struct sl_error *err);
+                      const char *const *keys, const char *const *values, int n,
+                      const char *file_name, struct sl_error *err);
 
 #ifdef __cplusplus
 }

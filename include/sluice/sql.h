@@ -48,9 +48,9 @@ typedef int (*sl_query_open_table_fn)(void *ctx, const char *name,
                                       struct sl_error *err);
 
 struct sl_query_options {
-  int threads;            /* 0 = every core */
-  struct sl_pool *pool;   /* borrowed; NULL = the query makes its own */
-  int64_t batch_rows;     /* rows per result batch (default 65536) */
+  int threads;          /* 0 = every core */
+  struct sl_pool *pool; /* borrowed; NULL = the query makes its own */
+  int64_t batch_rows;   /* rows per result batch (default 65536) */
   sl_query_open_table_fn open_table;
   void *open_table_ctx;
   /* Called on the executing thread after each input batch: bytes of input

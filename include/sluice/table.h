@@ -76,7 +76,8 @@ int sl_field_add_child(struct sl_field *f, const struct sl_field *child);
 int sl_field_copy(struct sl_field *dst, const struct sl_field *src);
 void sl_field_release(struct sl_field *f);
 bool sl_field_equal(const struct sl_field *a, const struct sl_field *b);
-/* Writes "name: type" (recursively for nested) into buf; returns bytes needed. */
+/* Writes "name: type" (recursively for nested) into buf; returns bytes needed.
+ */
 size_t sl_field_format(const struct sl_field *f, char *buf, size_t cap);
 
 struct sl_schema {
@@ -126,15 +127,15 @@ void sl_buffer_release(struct sl_buffer *b);
 struct sl_array {
   enum sl_type_id type;
   int64_t length;
-  int64_t offset;     /* logical start in the buffers, in elements */
-  int64_t null_count; /* -1 when not yet known (sl_array_null_count) */
+  int64_t offset;             /* logical start in the buffers, in elements */
+  int64_t null_count;         /* -1 when not yet known (sl_array_null_count) */
   struct sl_buffer *validity; /* NULL: every value valid */
   struct sl_buffer *data;     /* values / chars / bits / dict indices */
   struct sl_buffer *offsets;  /* utf8, large_utf8, list */
   int32_t n_children;
-  struct sl_array **children; /* list: 1, struct: n_fields */
+  struct sl_array **children;  /* list: 1, struct: n_fields */
   struct sl_array *dictionary; /* dict_utf8: the utf8 dictionary */
-  int64_t refs;               /* atomic */
+  int64_t refs;                /* atomic */
 };
 
 /* An empty array shell of type t with one reference; buffers are attached by
@@ -163,7 +164,7 @@ static inline void sl_bit_set(uint8_t *bits, int64_t i) {
   bits[i >> 3] |= (uint8_t)(1u << (i & 7));
 }
 static inline void sl_bit_clear(uint8_t *bits, int64_t i) {
-  bits[i >> 3] &= (uint8_t)~(1u << (i & 7));
+  bits[i >> 3] &= (uint8_t) ~(1u << (i & 7));
 }
 
 /* Element i (0-based, relative to the array's offset). */
@@ -218,7 +219,7 @@ static inline void sl_array_list_range(const struct sl_array *a, int64_t i,
 struct sl_batch {
   struct sl_schema schema; /* owned */
   int64_t length;
-  int32_t n_columns; /* == schema.n_fields */
+  int32_t n_columns;         /* == schema.n_fields */
   struct sl_array **columns; /* one reference each, owned */
 };
 
@@ -285,7 +286,7 @@ struct sl_builder {
   struct sl_bytes offsets;
   int32_t n_children;
   struct sl_builder *children;
-  struct sl_dict_map *dict; /* dict_utf8 only */
+  struct sl_dict_map *dict;       /* dict_utf8 only */
   struct sl_builder *dict_values; /* dict_utf8: the utf8 dictionary */
 };
 

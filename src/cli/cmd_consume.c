@@ -17,10 +17,11 @@
 #endif
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: sluice consume nats [--url URL] --subject S --count N "
-             "[--jetstream --durable NAME [--stream NAME]] [--timeout SECONDS]\n"
-             "Reads N messages and prints \"messages bytes seconds\" on "
-             "stdout (time from the first message to the last).\n");
+  fprintf(f,
+          "usage: sluice consume nats [--url URL] --subject S --count N "
+          "[--jetstream --durable NAME [--stream NAME]] [--timeout SECONDS]\n"
+          "Reads N messages and prints \"messages bytes seconds\" on "
+          "stdout (time from the first message to the last).\n");
 }
 
 __attribute__((unused)) static double now_s(void) {
@@ -30,22 +31,21 @@ __attribute__((unused)) static double now_s(void) {
 }
 
 int sl_cmd_consume(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"url", required_argument, 0, 'u'},
-      {"subject", required_argument, 0, 's'},
-      {"jetstream", no_argument, 0, 'j'},
-      {"durable", required_argument, 0, 'd'},
-      {"stream", required_argument, 0, 'S'},
-      {"count", required_argument, 0, 'n'},
-      {"timeout", required_argument, 0, 'T'},
-      {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option opts[] = {{"url", required_argument, 0, 'u'},
+                                       {"subject", required_argument, 0, 's'},
+                                       {"jetstream", no_argument, 0, 'j'},
+                                       {"durable", required_argument, 0, 'd'},
+                                       {"stream", required_argument, 0, 'S'},
+                                       {"count", required_argument, 0, 'n'},
+                                       {"timeout", required_argument, 0, 'T'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   if (argc < 2 || strcmp(argv[1], "nats")) {
     usage(stderr);
     return 2;
   }
-  const char *url = "nats://127.0.0.1:4222", *subject = NULL,
-             *durable = NULL, *stream = NULL;
+  const char *url = "nats://127.0.0.1:4222", *subject = NULL, *durable = NULL,
+             *stream = NULL;
   bool jetstream = false;
   long long count = -1;
   double timeout = 60;

@@ -8,13 +8,12 @@
 #include "runtime/deploy/deploy.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: sluice delete [function] NAME [--namespace NS] "
-          "[--dry-run]\n"
-          "Deletes the function's KEDA ScaledObject, autoscaler, "
-          "PodDisruptionBudget,\nService, Deployment and ConfigMap (pods "
-          "drain within their grace period).\n--dry-run prints the kubectl "
-          "commands instead.\n");
+  fprintf(f, "usage: sluice delete [function] NAME [--namespace NS] "
+             "[--dry-run]\n"
+             "Deletes the function's KEDA ScaledObject, autoscaler, "
+             "PodDisruptionBudget,\nService, Deployment and ConfigMap (pods "
+             "drain within their grace period).\n--dry-run prints the kubectl "
+             "commands instead.\n");
 }
 
 static bool dns_label(const char *s) {
@@ -28,11 +27,10 @@ static bool dns_label(const char *s) {
 }
 
 int sl_cmd_delete(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"namespace", required_argument, 0, 'n'},
-      {"dry-run", no_argument, 0, 'd'},
-      {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option opts[] = {{"namespace", required_argument, 0, 'n'},
+                                       {"dry-run", no_argument, 0, 'd'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   const char *ns = NULL;
   bool dry = false;
   int c;
@@ -53,8 +51,10 @@ int sl_cmd_delete(int argc, char **argv) {
   }
   const char *name = argv[i];
   if (!dns_label(name)) {
-    fprintf(stderr, "sluice delete: expected a function name (lower-case "
-                    "letters, digits, '-'), found '%s'\n", name);
+    fprintf(stderr,
+            "sluice delete: expected a function name (lower-case "
+            "letters, digits, '-'), found '%s'\n",
+            name);
     return 2;
   }
   if (!dry && !sl__exec_on_path("kubectl")) {
@@ -66,12 +66,15 @@ int sl_cmd_delete(int argc, char **argv) {
   snprintf(sel, sizeof sel, "sluice.dev/function=%s", name);
   /* The ScaledObject first, so KEDA stops scaling before the Deployment
    * goes; it exists only where KEDA is installed. */
-  char *keda[16] = {"kubectl", "delete", "scaledobjects.keda.sh", "-l", sel,
-                    "--ignore-not-found"};
-  char *core[16] = {"kubectl", "delete",
+  char *keda[16] = {"kubectl", "delete", "scaledobjects.keda.sh",
+                    "-l",      sel,      "--ignore-not-found"};
+  char *core[16] = {"kubectl",
+                    "delete",
                     "horizontalpodautoscaler,poddisruptionbudget,service,"
                     "deployment,configmap",
-                    "-l", sel, "--ignore-not-found"};
+                    "-l",
+                    sel,
+                    "--ignore-not-found"};
   int n = 6;
   if (ns) {
     keda[n] = core[n] = "-n";

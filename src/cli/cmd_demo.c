@@ -28,7 +28,8 @@ static const char demo_sql[] =
     "       round(avg(latency_ms), 1) AS avg_ms,\n"
     "       round(approx_quantile(latency_ms, 0.99), 1) AS p99_ms,\n"
     "       sum(bytes) AS bytes\n"
-    "FROM read_json('%s', columns => {'service': 'VARCHAR', 'status': 'BIGINT',\n"
+    "FROM read_json('%s', columns => {'service': 'VARCHAR', 'status': "
+    "'BIGINT',\n"
     "     'latency_ms': 'DOUBLE', 'bytes': 'BIGINT'})\n"
     "GROUP BY service\n"
     "ORDER BY requests DESC";
@@ -37,7 +38,8 @@ static const char demo_sql[] =
 static int run_query(const char *path, const char *out_path) {
   char sql[sizeof demo_sql + 4200];
   snprintf(sql, sizeof sql, demo_sql, path);
-  printf("\nsluice query \"%s\" --skip-bad-lines --output %s\n\n", sql, out_path);
+  printf("\nsluice query \"%s\" --skip-bad-lines --output %s\n\n", sql,
+         out_path);
   struct sl_query_options qo;
   sl_query_options_init(&qo);
   qo.skip_bad_lines = true;
@@ -59,21 +61,27 @@ static int run_query(const char *path, const char *out_path) {
     rc = r->next(r, &b, &err);
     if (rc || !b) break;
     rc = sl_parquet_writer_write(w, b, &err);
-    if (n < 64) batches[n++] = b;
-    else sl_batch_free(b);
+    if (n < 64)
+      batches[n++] = b;
+    else
+      sl_batch_free(b);
   }
   if (w) {
-    if (!rc) rc = sl_parquet_writer_close(w, &err);
-    else sl_parquet_writer_abort(w);
+    if (!rc)
+      rc = sl_parquet_writer_close(w, &err);
+    else
+      sl_parquet_writer_abort(w);
   }
   if (!rc) rc = sl_print_table(stdout, batches, n, 100, &err);
   if (!rc) {
     int64_t rows_in = 0, bad = 0;
     sl_query_counters(q, &rows_in, &bad);
-    printf("\n%lld rows aggregated, %lld bad lines skipped; result in %s (zstd Parquet)\n",
+    printf("\n%lld rows aggregated, %lld bad lines skipped; result in %s (zstd "
+           "Parquet)\n",
            (long long)rows_in, (long long)bad, out_path);
   }
-  for (int32_t i = 0; i < n; i++) sl_batch_free(batches[i]);
+  for (int32_t i = 0; i < n; i++)
+    sl_batch_free(batches[i]);
   if (r) r->release(r);
   sl_query_free(q);
   if (rc) fprintf(stderr, "sluice demo: %s\n", err.msg);
@@ -82,7 +90,7 @@ static int run_query(const char *path, const char *out_path) {
 
 struct col_summary {
   int64_t rows, nulls;
-  double min, max; /* numeric and temporal columns */
+  double min, max;          /* numeric and temporal columns */
   int64_t min_len, max_len; /* strings */
   bool seen;
 };
@@ -144,8 +152,13 @@ static void fmt_range(char *buf, size_t cap, const struct sl_field *f,
   case SL_TYPE_DICT_UTF8:
     snprintf(buf, cap, "length %.0f .. %.0f", s->min, s->max);
     break;
-  case SL_TYPE_FLOAT64: snprintf(buf, cap, "%.3f .. %.3f", s->min, s->max); break;
-  case SL_TYPE_BOOL: snprintf(buf, cap, "%s .. %s", s->min ? "true" : "false", s->max ? "true" : "false"); break;
+  case SL_TYPE_FLOAT64:
+    snprintf(buf, cap, "%.3f .. %.3f", s->min, s->max);
+    break;
+  case SL_TYPE_BOOL:
+    snprintf(buf, cap, "%s .. %s", s->min ? "true" : "false",
+             s->max ? "true" : "false");
+    break;
   default: snprintf(buf, cap, "%.0f .. %.0f", s->min, s->max); break;
   }
 }
@@ -163,10 +176,11 @@ static void on_bad(void *ctx, const char *line, size_t len, int64_t line_no,
 }
 
 int sl_cmd_demo(int argc, char **argv) {
-  static const struct option opts[] = {{"rows", required_argument, 0, 'r'},
-                                       {"output-dir", required_argument, 0, 'o'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"rows", required_argument, 0, 'r'},
+      {"output-dir", required_argument, 0, 'o'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
   const char *rows = "200000", *dir = "out";
   int c;
   optind = 1;
@@ -175,26 +189,31 @@ int sl_cmd_demo(int argc, char **argv) {
     case 'r': rows = optarg; break;
     case 'o': dir = optarg; break;
     default:
-      fprintf(c == 'h' ? stdout : stderr,
-              "usage: sluice demo [--rows N] [--output-dir DIR]\n"
-              "Generates DIR/sample.jsonl (messy service logs), loads it into\n"
-              "columns and prints a per-column summary, then aggregates it per\n"
-              "service with SQL into DIR/services.parquet and prints the result.\n");
+      fprintf(
+          c == 'h' ? stdout : stderr,
+          "usage: sluice demo [--rows N] [--output-dir DIR]\n"
+          "Generates DIR/sample.jsonl (messy service logs), loads it into\n"
+          "columns and prints a per-column summary, then aggregates it per\n"
+          "service with SQL into DIR/services.parquet and prints the "
+          "result.\n");
       return c == 'h' ? 0 : 2;
     }
   }
   if (mkdir(dir, 0755) && errno != EEXIST) {
-    fprintf(stderr, "sluice demo: cannot create '%s': %s\n", dir, strerror(errno));
+    fprintf(stderr, "sluice demo: cannot create '%s': %s\n", dir,
+            strerror(errno));
     return 1;
   }
   char path[4096];
   snprintf(path, sizeof path, "%s/sample.jsonl", dir);
-  char *gen_argv[] = {"gen", "--rows", (char *)rows, "--messy", "--output", path, NULL};
+  char *gen_argv[] = {"gen",      "--rows", (char *)rows, "--messy",
+                      "--output", path,     NULL};
   int rc = sl_cmd_gen(6, gen_argv);
   if (rc) return rc;
   struct stat st;
   stat(path, &st);
-  printf("generated %s: %s rows, %.1f MB of JSON Lines (messy: shuffled keys, nulls, bad lines)\n\n",
+  printf("generated %s: %s rows, %.1f MB of JSON Lines (messy: shuffled keys, "
+         "nulls, bad lines)\n\n",
          path, rows, (double)st.st_size / 1e6);
   fflush(stdout);
 
@@ -222,7 +241,8 @@ int sl_cmd_demo(int argc, char **argv) {
     if ((rc = r->next(r, &b, &err))) break;
     if (!b) break;
     batches++;
-    for (int32_t i = 0; i < n && i < b->n_columns; i++) summarise(&sum[i], b->columns[i]);
+    for (int32_t i = 0; i < n && i < b->n_columns; i++)
+      summarise(&sum[i], b->columns[i]);
     sl_batch_free(b);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -231,11 +251,13 @@ int sl_cmd_demo(int argc, char **argv) {
   if (rc) {
     fprintf(stderr, "sluice demo: %s\n", err.msg);
   } else {
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("loaded into %" PRId64 " record batches in %.3f s (%.0f MB/s): %" PRId64
-           " rows, %" PRId64 " bad lines set aside, %" PRId64 " type mismatches nulled\n\n",
-           batches, secs, (double)stats.bytes / secs / 1e6, stats.rows, stats.bad_lines,
-           stats.type_mismatches);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("loaded into %" PRId64
+           " record batches in %.3f s (%.0f MB/s): %" PRId64 " rows, %" PRId64
+           " bad lines set aside, %" PRId64 " type mismatches nulled\n\n",
+           batches, secs, (double)stats.bytes / secs / 1e6, stats.rows,
+           stats.bad_lines, stats.type_mismatches);
     int wn = 6, wt = 4;
     char type[128];
     for (int32_t i = 0; i < n; i++) {
@@ -245,14 +267,15 @@ int sl_cmd_demo(int argc, char **argv) {
       l = (int)strlen(type) - l - 2;
       wt = l > wt ? l : wt;
     }
-    printf("%-*s  %-*s %10s %8s  %s\n", wn, "column", wt, "type", "rows", "nulls", "range");
+    printf("%-*s  %-*s %10s %8s  %s\n", wn, "column", wt, "type", "rows",
+           "nulls", "range");
     for (int32_t i = 0; i < n; i++) {
       char range[96];
       sl_field_format(&schema->fields[i], type, sizeof type);
       const char *t = type + strlen(schema->fields[i].name) + 2;
       fmt_range(range, sizeof range, &schema->fields[i], &sum[i]);
-      printf("%-*s  %-*s %10" PRId64 " %8" PRId64 "  %s\n", wn, schema->fields[i].name, wt, t,
-             sum[i].rows, sum[i].nulls, range);
+      printf("%-*s  %-*s %10" PRId64 " %8" PRId64 "  %s\n", wn,
+             schema->fields[i].name, wt, t, sum[i].rows, sum[i].nulls, range);
     }
   }
   free(sum);

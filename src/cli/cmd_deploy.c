@@ -16,26 +16,27 @@
 #include "sluice/alloc.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: sluice deploy function.yaml [--namespace NS] [--image IMAGE]\n"
-          "         [--registry R] [--dry-run] [--output DIR] [--source DIR]\n"
-          "         [--partitions N] [--lag-threshold N] [--target-rate N]\n"
-          "         [--cpu-target PCT] [--no-probe]\n"
-          "Renders a Dockerfile and the Kubernetes objects (ConfigMap,\n"
-          "Deployment, Service, HorizontalPodAutoscaler or KEDA ScaledObject,\n"
-          "PodDisruptionBudget) into DIR (default ./sluice-deploy/<name>).\n"
-          "When kubectl is on PATH and a cluster answers (and not --dry-run),\n"
-          "builds and pushes the image and applies the objects; otherwise\n"
-          "prints the commands that do it.\n"
-          "  --image IMAGE      image name (default [R/]<name>:<version>-<hash>)\n"
-          "  --registry R       registry prefix, e.g. registry.example:5000/team\n"
-          "  --source DIR       the sluice source tree the image is built from\n"
-          "  --partitions N     Kafka partitions: caps the replicas (default:\n"
-          "                     asked of the brokers, 3 s at most)\n"
-          "  --no-probe         do not ask the brokers\n"
-          "  --lag-threshold N  KEDA lag per replica (default: see the file)\n"
-          "  --target-rate N    records/s one replica sustains (default 10000)\n"
-          "  --cpu-target PCT   average CPU utilisation to scale at (70)\n");
+  fprintf(
+      f,
+      "usage: sluice deploy function.yaml [--namespace NS] [--image IMAGE]\n"
+      "         [--registry R] [--dry-run] [--output DIR] [--source DIR]\n"
+      "         [--partitions N] [--lag-threshold N] [--target-rate N]\n"
+      "         [--cpu-target PCT] [--no-probe]\n"
+      "Renders a Dockerfile and the Kubernetes objects (ConfigMap,\n"
+      "Deployment, Service, HorizontalPodAutoscaler or KEDA ScaledObject,\n"
+      "PodDisruptionBudget) into DIR (default ./sluice-deploy/<name>).\n"
+      "When kubectl is on PATH and a cluster answers (and not --dry-run),\n"
+      "builds and pushes the image and applies the objects; otherwise\n"
+      "prints the commands that do it.\n"
+      "  --image IMAGE      image name (default [R/]<name>:<version>-<hash>)\n"
+      "  --registry R       registry prefix, e.g. registry.example:5000/team\n"
+      "  --source DIR       the sluice source tree the image is built from\n"
+      "  --partitions N     Kafka partitions: caps the replicas (default:\n"
+      "                     asked of the brokers, 3 s at most)\n"
+      "  --no-probe         do not ask the brokers\n"
+      "  --lag-threshold N  KEDA lag per replica (default: see the file)\n"
+      "  --target-rate N    records/s one replica sustains (default 10000)\n"
+      "  --cpu-target PCT   average CPU utilisation to scale at (70)\n");
 }
 
 static int read_text(const char *path, char **out, size_t *len,
@@ -50,8 +51,10 @@ static int read_text(const char *path, char **out, size_t *len,
   for (;;) {
     if (n == cap) {
       if (cap >= (16u << 20)) {
-        rc = sl_error_set(err, SL_ERANGE, "%s: expected a spec of at most "
-                          "16 MiB", path);
+        rc = sl_error_set(err, SL_ERANGE,
+                          "%s: expected a spec of at most "
+                          "16 MiB",
+                          path);
         break;
       }
       cap = cap ? cap * 2 : 8192;
@@ -160,8 +163,8 @@ static int render_all(const struct sl_deploy_plan *p, struct files *d,
   char handler_dir[4200];
   snprintf(handler_dir, sizeof handler_dir, "%s/handler", d->out);
   if (mkdirs(d->k8s) || (p->handler_src && mkdirs(handler_dir)))
-    return sl_error_set(err, SL_EIO, "%s: cannot create the folder: %s",
-                        d->out, strerror(errno));
+    return sl_error_set(err, SL_EIO, "%s: cannot create the folder: %s", d->out,
+                        strerror(errno));
   /* Objects the function no longer has must not be applied again. */
   static const char *const stale[] = {"20-service.yaml", "30-hpa.yaml",
                                       "30-scaledobject.yaml", NULL};
@@ -170,15 +173,15 @@ static int render_all(const struct sl_deploy_plan *p, struct files *d,
     snprintf(path, sizeof path, "%s/%s", d->k8s, stale[i]);
     unlink(path);
   }
-  SL_RETURN_NOT_OK(write_file(d->out, "Dockerfile", sl__deploy_dockerfile, p,
-                              NULL, 0, err));
+  SL_RETURN_NOT_OK(
+      write_file(d->out, "Dockerfile", sl__deploy_dockerfile, p, NULL, 0, err));
   SL_RETURN_NOT_OK(write_file(d->out, "function.yaml", NULL, p, p->spec_text,
                               p->spec_len, err));
   if (p->handler_src)
-    SL_RETURN_NOT_OK(copy_file(p->handler_src, d->out, p->handler_context,
-                               err));
-  SL_RETURN_NOT_OK(write_file(d->k8s, "00-configmap.yaml",
-                              sl__deploy_configmap, p, NULL, 0, err));
+    SL_RETURN_NOT_OK(
+        copy_file(p->handler_src, d->out, p->handler_context, err));
+  SL_RETURN_NOT_OK(write_file(d->k8s, "00-configmap.yaml", sl__deploy_configmap,
+                              p, NULL, 0, err));
   SL_RETURN_NOT_OK(write_file(d->k8s, "10-deployment.yaml",
                               sl__deploy_deployment, p, NULL, 0, err));
   if (sl__deploy_has_service(p))
@@ -233,7 +236,9 @@ static void build_cmd(const struct sl_deploy_plan *p, const struct files *d,
 }
 
 /* Whether the image names a registry ("host[:port]/..." or "a/b"). */
-static bool has_registry(const char *image) { return strchr(image, '/'); }
+static bool has_registry(const char *image) {
+  return strchr(image, '/');
+}
 
 static void finish_by_hand(const struct sl_deploy_plan *p,
                            const struct files *d, const char *why) {
@@ -295,9 +300,11 @@ static int ship(const struct sl_deploy_plan *p, const struct files *d,
                 bool image_given) {
   const char *eng = engine();
   if (!eng && !image_given) {
-    fprintf(stderr, "sluice deploy: no container engine (docker, podman or "
-                    "buildah) on PATH to build %s; install one, or build it "
-                    "elsewhere and pass --image\n", p->image);
+    fprintf(stderr,
+            "sluice deploy: no container engine (docker, podman or "
+            "buildah) on PATH to build %s; install one, or build it "
+            "elsewhere and pass --image\n",
+            p->image);
     return 1;
   }
   if (eng) {
@@ -375,8 +382,10 @@ static int parse_count(const char *opt, const char *s, int64_t *out) {
   errno = 0;
   long long v = strtoll(s, &end, 10);
   if (errno || *end || v < 1 || v > 1000000000000LL) {
-    fprintf(stderr, "sluice deploy: %s: expected a positive integer, found "
-                    "'%s'\n", opt, s);
+    fprintf(stderr,
+            "sluice deploy: %s: expected a positive integer, found "
+            "'%s'\n",
+            opt, s);
     return 2;
   }
   *out = v;
@@ -412,14 +421,17 @@ int sl_cmd_deploy(int argc, char **argv) {
     case 'd': o.dry_run = true; break;
     case 's': o.source_dir = optarg; break;
     case 'P': bad = parse_count("--partitions", optarg, &o.partitions); break;
-    case 'L': bad = parse_count("--lag-threshold", optarg, &o.lag_threshold);
+    case 'L':
+      bad = parse_count("--lag-threshold", optarg, &o.lag_threshold);
       break;
     case 'R': bad = parse_count("--target-rate", optarg, &o.target_rate); break;
     case 'C':
       bad = parse_count("--cpu-target", optarg, &o.cpu_target);
       if (!bad && o.cpu_target > 1000) {
-        fprintf(stderr, "sluice deploy: --cpu-target: expected a percentage "
-                        "of the CPU request (1..1000), found '%s'\n", optarg);
+        fprintf(stderr,
+                "sluice deploy: --cpu-target: expected a percentage "
+                "of the CPU request (1..1000), found '%s'\n",
+                optarg);
         bad = 2;
       }
       break;
@@ -498,17 +510,19 @@ int sl_cmd_deploy(int argc, char **argv) {
     finish_by_hand(&plan, &d, "--dry-run: nothing was built or applied");
     rc = 0;
   } else if (!sl__exec_on_path("kubectl")) {
-    finish_by_hand(&plan, &d, "kubectl is not on PATH: nothing was built or "
-                              "applied");
+    finish_by_hand(&plan, &d,
+                   "kubectl is not on PATH: nothing was built or "
+                   "applied");
     rc = 0;
   } else if (!cluster_answers()) {
-    finish_by_hand(&plan, &d, "no Kubernetes cluster answered `kubectl "
-                              "version`: nothing was built or applied");
+    finish_by_hand(&plan, &d,
+                   "no Kubernetes cluster answered `kubectl "
+                   "version`: nothing was built or applied");
     rc = 0;
   } else {
     rc = ship(&plan, &d, o.image != NULL);
-    if (!rc) printf("function %s is running in namespace %s\n", plan.name,
-                    plan.ns);
+    if (!rc)
+      printf("function %s is running in namespace %s\n", plan.name, plan.ns);
   }
 cleanup:
   if (err.code) fprintf(stderr, "sluice deploy: %s\n", err.msg);

@@ -49,7 +49,8 @@ static int make_plan(const char *q, struct sl_dev_plan *p, const char **names,
     add_agg(p, SL_DEV_SUM, add_col(p, "bytes", SL_DEV_INT64));
     add_agg(p, SL_DEV_AVG, add_col(p, "latency_ms", SL_DEV_FLOAT64));
     add_agg(p, SL_DEV_MAX, add_col(p, "latency_ms", SL_DEV_FLOAT64));
-    const char *n[] = {"service", "status", "n", "bytes", "avg_latency", "max_latency"};
+    const char *n[] = {"service", "status",      "n",
+                       "bytes",   "avg_latency", "max_latency"};
     memcpy(names, n, sizeof n);
   } else if (!strcmp(q, "q2")) {
     add_key(p, add_col(p, "ts", SL_DEV_TS_MS), 60000);
@@ -84,7 +85,8 @@ static int make_plan(const char *q, struct sl_dev_plan *p, const char **names,
     memcpy(names, n, sizeof n);
   } else if (!strcmp(q, "q6")) {
     add_key(p, add_col(p, "company", SL_DEV_STRING), 0);
-    static const char *m[] = {"cpu_utilization", "latency", "packet_loss", "throughput"};
+    static const char *m[] = {"cpu_utilization", "latency", "packet_loss",
+                              "throughput"};
     static char buf[12][40];
     int k = 1;
     names[0] = "company";
@@ -118,9 +120,12 @@ static void print_value(FILE *f, const struct sl_array *a, int64_t i) {
     fputc('"', f);
     for (int64_t k = 0; k < n; k++) {
       unsigned char c = (unsigned char)s[k];
-      if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-      else if (c < 0x20) fprintf(f, "\\u%04x", c);
-      else fputc(c, f);
+      if (c == '"' || c == '\\')
+        fprintf(f, "\\%c", c);
+      else if (c < 0x20)
+        fprintf(f, "\\u%04x", c);
+      else
+        fputc(c, f);
     }
     fputc('"', f);
     break;
@@ -148,7 +153,8 @@ int sl_cmd_devbench(int argc, char **argv) {
                                        {"parquet", required_argument, 0, 'p'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-  const char *file = NULL, *query = "q1", *device = "gpu", *output = NULL, *parquet = NULL;
+  const char *file = NULL, *query = "q1", *device = "gpu", *output = NULL,
+             *parquet = NULL;
   int resident = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "f:q:d:r:o:p:h", opts, NULL)) != -1) {
@@ -160,10 +166,11 @@ int sl_cmd_devbench(int argc, char **argv) {
     case 'o': output = optarg; break;
     case 'p': parquet = optarg; break;
     default:
-      fprintf(stderr, "usage: sluice bench-device --file F.jsonl --query q1..q6 "
-                      "[--device gpu[:N]] [--resident REPEAT] [--output R.jsonl]\n"
-                      "       [--parquet R.parquet]   (the whole group result, zstd;\n"
-                      "                                timed as part of end to end)\n");
+      fprintf(stderr,
+              "usage: sluice bench-device --file F.jsonl --query q1..q6 "
+              "[--device gpu[:N]] [--resident REPEAT] [--output R.jsonl]\n"
+              "       [--parquet R.parquet]   (the whole group result, zstd;\n"
+              "                                timed as part of end to end)\n");
       return c == 'h' ? 0 : 2;
     }
   }
@@ -175,20 +182,23 @@ int sl_cmd_devbench(int argc, char **argv) {
   const char *names[SL_DEV_MAX_KEYS + SL_DEV_MAX_AGGS];
   int top_n;
   if (make_plan(query, &plan, names, &top_n)) {
-    fprintf(stderr, "sluice bench-device: --query expects q1..q6, got '%s'\n", query);
+    fprintf(stderr, "sluice bench-device: --query expects q1..q6, got '%s'\n",
+            query);
     return 2;
   }
   struct sl_error err = {0};
   struct sl_device_choice choice;
   struct sl_device *dev = NULL;
-  if (sl_device_choice_parse(device, &choice, &err) || sl_device_open(&choice, &dev, &err)) {
+  if (sl_device_choice_parse(device, &choice, &err) ||
+      sl_device_open(&choice, &dev, &err)) {
     fprintf(stderr, "sluice bench-device: %s\n", err.msg);
     return 1;
   }
   int fd = open(file, O_RDONLY);
   struct stat st;
   if (fd < 0 || fstat(fd, &st)) {
-    fprintf(stderr, "sluice bench-device: cannot open '%s': %s\n", file, strerror(errno));
+    fprintf(stderr, "sluice bench-device: cannot open '%s': %s\n", file,
+            strerror(errno));
     sl_device_close(dev);
     return 1;
   }
@@ -196,7 +206,8 @@ int sl_cmd_devbench(int argc, char **argv) {
   const char *data = len ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : "";
   close(fd);
   if (data == MAP_FAILED) {
-    fprintf(stderr, "sluice bench-device: cannot map '%s': %s\n", file, strerror(errno));
+    fprintf(stderr, "sluice bench-device: cannot map '%s': %s\n", file,
+            strerror(errno));
     sl_device_close(dev);
     return 1;
   }
@@ -204,7 +215,8 @@ int sl_cmd_devbench(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   struct sl_batch *out = NULL;
   struct sl_device_stats stats = {0};
-  int rc = sl_device_groupby_json(dev, &plan, names, data, len, resident, &out, &stats, &err);
+  int rc = sl_device_groupby_json(dev, &plan, names, data, len, resident, &out,
+                                  &stats, &err);
   if (!rc && parquet) {
     struct sl_parquet_write_options po;
     sl_parquet_write_options_init(&po);
@@ -216,12 +228,15 @@ int sl_cmd_devbench(int argc, char **argv) {
     }
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  double wall =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   if (rc) {
     fprintf(stderr, "sluice bench-device: %s\n", err.msg);
   } else {
-    int64_t n = out->length, *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-    for (int64_t i = 0; i < n; i++) order[i] = i;
+    int64_t n = out->length,
+            *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    for (int64_t i = 0; i < n; i++)
+      order[i] = i;
     if (top_n) {
       cmp_desc_col = plan.n_keys + 2;
       cmp_arr = out->columns[cmp_desc_col];
@@ -240,14 +255,15 @@ int sl_cmd_devbench(int argc, char **argv) {
     if (f && f != stdout) fclose(f);
     free(order);
     double secs = resident ? stats.seconds_kernels : wall;
-    fprintf(stderr,
-            "{\"query\":\"%s\",\"device\":\"%s\",\"mode\":\"%s\",\"bytes\":%zu,"
-            "\"rows\":%" PRId64 ",\"matched\":%" PRId64 ",\"bad_lines\":%" PRId64
-            ",\"groups\":%" PRId64 ",\"seconds\":%.6f,\"gb_per_s\":%.3f,"
-            "\"h2d_seconds\":%.4f}\n",
-            query, sl_device_describe(dev), resident ? "device-only" : "end-to-end", len,
-            stats.rows_in, stats.rows_matched, stats.bad_lines, stats.groups, secs,
-            (double)len / secs / 1e9, stats.seconds_h2d);
+    fprintf(
+        stderr,
+        "{\"query\":\"%s\",\"device\":\"%s\",\"mode\":\"%s\",\"bytes\":%zu,"
+        "\"rows\":%" PRId64 ",\"matched\":%" PRId64 ",\"bad_lines\":%" PRId64
+        ",\"groups\":%" PRId64 ",\"seconds\":%.6f,\"gb_per_s\":%.3f,"
+        "\"h2d_seconds\":%.4f}\n",
+        query, sl_device_describe(dev), resident ? "device-only" : "end-to-end",
+        len, stats.rows_in, stats.rows_matched, stats.bad_lines, stats.groups,
+        secs, (double)len / secs / 1e9, stats.seconds_h2d);
     sl_batch_free(out);
   }
   if (len) munmap((void *)data, len);

@@ -23,27 +23,29 @@ static uint64_t next(struct rng *r) { /* splitmix64 */
 static uint32_t below(struct rng *r, uint32_t n) {
   return (uint32_t)(((next(r) >> 32) * n) >> 32);
 }
-static double unit(struct rng *r) { return (double)(next(r) >> 11) * 0x1p-53; }
+static double unit(struct rng *r) {
+  return (double)(next(r) >> 11) * 0x1p-53;
+}
 
 #define PICK(r, arr) (arr[below(r, sizeof arr / sizeof arr[0])])
 
-static const char *const levels[] = {"INFO", "INFO", "INFO", "INFO", "DEBUG",
-                                     "WARN", "ERROR"};
-static const char *const services[] = {"checkout", "cart",   "search",
+static const char *const levels[] = {"INFO",  "INFO", "INFO", "INFO",
+                                     "DEBUG", "WARN", "ERROR"};
+static const char *const services[] = {"checkout", "cart",     "search",
                                        "auth",     "payments", "catalog",
                                        "shipping", "frontend"};
-static const char *const regions[] = {"us-east-1", "us-west-2", "eu-west-1",
-                                      "eu-central-1", "ap-south-1",
-                                      "ap-northeast-1"};
-static const char *const methods[] = {"GET", "GET", "GET", "POST", "PUT",
-                                      "DELETE"};
+static const char *const regions[] = {"us-east-1",  "us-west-2",
+                                      "eu-west-1",  "eu-central-1",
+                                      "ap-south-1", "ap-northeast-1"};
+static const char *const methods[] = {"GET",  "GET", "GET",
+                                      "POST", "PUT", "DELETE"};
 static const char *const paths[] = {
     "/api/v1/orders",   "/api/v1/cart",  "/api/v1/search", "/login",
     "/api/v1/payments", "/api/v1/items", "/health",        "/api/v2/users",
     "/static/app.js",   "/api/v1/ship"};
-static const int statuses[] = {200, 200, 200, 200, 200, 200, 200, 201, 204,
-                               301, 304, 400, 401, 403, 404, 404, 429, 500,
-                               502, 503};
+static const int statuses[] = {200, 200, 200, 200, 200, 200, 200,
+                               201, 204, 301, 304, 400, 401, 403,
+                               404, 404, 429, 500, 502, 503};
 /* JSON-escaped user agents: quotes, backslashes, \u escapes, raw UTF-8. */
 static const char *const agents[] = {
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
@@ -62,8 +64,8 @@ static const struct {
               {"DE", "Berlin"},    {"FR", "Paris"},         {"JP", "東京"},
               {"BR", "São Paulo"}, {"IN", "Bengaluru"},     {"GB", "London"},
               {"NL", "Amsterdam"}, {"CA", "Montréal"},      {"AU", "Sydney"}};
-static const char *const tags[] = {"web", "mobile", "beta", "canary", "eu",
-                                   "internal", "retry"};
+static const char *const tags[] = {"web", "mobile",   "beta", "canary",
+                                   "eu",  "internal", "retry"};
 static const char *const errors[] = {
     "upstream timeout after 30s", "connection reset by peer",
     "invalid token: \\\"expired\\\"", "db error:\\nduplicate key",
@@ -112,9 +114,25 @@ static void format_ts(char *buf, size_t cap, int64_t ms) {
 }
 
 /* One key-value pair per call, so the messy mode can shuffle them. */
-enum { K_TS, K_LEVEL, K_SERVICE, K_HOST, K_REGION, K_METHOD, K_PATH, K_STATUS,
-       K_BYTES, K_LATENCY, K_USER, K_TRACE, K_AGENT, K_GEO, K_TAGS, K_ERROR,
-       K_COUNT };
+enum {
+  K_TS,
+  K_LEVEL,
+  K_SERVICE,
+  K_HOST,
+  K_REGION,
+  K_METHOD,
+  K_PATH,
+  K_STATUS,
+  K_BYTES,
+  K_LATENCY,
+  K_USER,
+  K_TRACE,
+  K_AGENT,
+  K_GEO,
+  K_TAGS,
+  K_ERROR,
+  K_COUNT
+};
 
 static void emit_key(struct gen *g, int k, int status) {
   char ts[40];
@@ -148,7 +166,9 @@ static void emit_key(struct gen *g, int k, int status) {
     return;
   }
   switch (k) {
-  case K_LEVEL: putf(g, "\"%s\"", status >= 500 ? "ERROR" : PICK(&g->r, levels)); break;
+  case K_LEVEL:
+    putf(g, "\"%s\"", status >= 500 ? "ERROR" : PICK(&g->r, levels));
+    break;
   case K_SERVICE: putf(g, "\"%s\"", PICK(&g->r, services)); break;
   case K_HOST: putf(g, "\"web-%02u\"", below(&g->r, 64)); break;
   case K_REGION: putf(g, "\"%s\"", PICK(&g->r, regions)); break;
@@ -230,7 +250,8 @@ static void gen_log_line(struct gen *g) {
     /* Truncated (malformed), cut on a character boundary so the file stays
      * valid UTF-8. */
     size_t cut = 1 + below(&g->r, (uint32_t)g->n - 1);
-    while (cut > 1 && ((unsigned char)g->line[cut] & 0xC0) == 0x80) cut--;
+    while (cut > 1 && ((unsigned char)g->line[cut] & 0xC0) == 0x80)
+      cut--;
     g->n = cut;
     g->bad_lines++;
   }
@@ -239,8 +260,8 @@ static void gen_log_line(struct gen *g) {
 }
 
 static const char *const companies_prefix[] = {
-    "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka",
-    "Tyrell", "Cyberdyne"};
+    "Acme",  "Globex", "Initech", "Umbrella", "Hooli",
+    "Stark", "Wayne",  "Wonka",   "Tyrell",   "Cyberdyne"};
 
 static void gen_article_line(struct gen *g) {
   g->n = 0;
@@ -265,9 +286,21 @@ static int parse_size(const char *s, int64_t *out) {
   double v = strtod(s, &end);
   if (errno || end == s || v < 0) return -1;
   switch (*end) {
-  case 'k': case 'K': v *= 1e3; end++; break;
-  case 'm': case 'M': v *= 1e6; end++; break;
-  case 'g': case 'G': v *= 1e9; end++; break;
+  case 'k':
+  case 'K':
+    v *= 1e3;
+    end++;
+    break;
+  case 'm':
+  case 'M':
+    v *= 1e6;
+    end++;
+    break;
+  case 'g':
+  case 'G':
+    v *= 1e9;
+    end++;
+    break;
   default: break;
   }
   if (*end || v > 9e18) return -1;
@@ -276,21 +309,25 @@ static int parse_size(const char *s, int64_t *out) {
 }
 
 static void gen_usage(FILE *f) {
-  fprintf(f,
-          "usage: sluice gen [--rows N | --bytes SIZE] [--seed S] [--messy]\n"
-          "                  [--kind logs|article] [--output FILE]\n"
-          "Writes deterministic sample JSON Lines (default 100000 rows of\n"
-          "service logs to stdout). SIZE takes k/M/G suffixes (powers of 10).\n"
-          "--messy shuffles keys, adds whitespace, unknown keys, nulls, 1e3-style\n"
-          "numbers, -0.0 and about one truncated (malformed) line in 200.\n");
+  fprintf(
+      f,
+      "usage: sluice gen [--rows N | --bytes SIZE] [--seed S] [--messy]\n"
+      "                  [--kind logs|article] [--output FILE]\n"
+      "Writes deterministic sample JSON Lines (default 100000 rows of\n"
+      "service logs to stdout). SIZE takes k/M/G suffixes (powers of 10).\n"
+      "--messy shuffles keys, adds whitespace, unknown keys, nulls, 1e3-style\n"
+      "numbers, -0.0 and about one truncated (malformed) line in 200.\n");
 }
 
 int sl_cmd_gen(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"rows", required_argument, 0, 'r'}, {"bytes", required_argument, 0, 'b'},
-      {"seed", required_argument, 0, 's'}, {"messy", no_argument, 0, 'm'},
-      {"kind", required_argument, 0, 'k'}, {"output", required_argument, 0, 'o'},
-      {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+  static const struct option opts[] = {{"rows", required_argument, 0, 'r'},
+                                       {"bytes", required_argument, 0, 'b'},
+                                       {"seed", required_argument, 0, 's'},
+                                       {"messy", no_argument, 0, 'm'},
+                                       {"kind", required_argument, 0, 'k'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   int64_t rows = -1, bytes = -1;
   uint64_t seed = 42;
   int messy = 0, article = 0;
@@ -301,22 +338,28 @@ int sl_cmd_gen(int argc, char **argv) {
     switch (c) {
     case 'r':
       if (parse_size(optarg, &rows)) {
-        fprintf(stderr, "sluice gen: --rows expects a count, got '%s'\n", optarg);
+        fprintf(stderr, "sluice gen: --rows expects a count, got '%s'\n",
+                optarg);
         return 2;
       }
       break;
     case 'b':
       if (parse_size(optarg, &bytes)) {
-        fprintf(stderr, "sluice gen: --bytes expects a size like 1G, got '%s'\n", optarg);
+        fprintf(stderr,
+                "sluice gen: --bytes expects a size like 1G, got '%s'\n",
+                optarg);
         return 2;
       }
       break;
     case 's': seed = strtoull(optarg, NULL, 10); break;
     case 'm': messy = 1; break;
     case 'k':
-      if (!strcmp(optarg, "article")) article = 1;
+      if (!strcmp(optarg, "article"))
+        article = 1;
       else if (strcmp(optarg, "logs")) {
-        fprintf(stderr, "sluice gen: --kind expects logs or article, got '%s'\n", optarg);
+        fprintf(stderr,
+                "sluice gen: --kind expects logs or article, got '%s'\n",
+                optarg);
         return 2;
       }
       break;
@@ -332,7 +375,8 @@ int sl_cmd_gen(int argc, char **argv) {
   if (rows < 0 && bytes < 0) rows = 100000;
   FILE *out = stdout;
   if (output && !(out = fopen(output, "wb"))) {
-    fprintf(stderr, "sluice gen: cannot open '%s': %s\n", output, strerror(errno));
+    fprintf(stderr, "sluice gen: cannot open '%s': %s\n", output,
+            strerror(errno));
     return 1;
   }
   static char iobuf[1 << 20];
@@ -342,14 +386,18 @@ int sl_cmd_gen(int argc, char **argv) {
   int64_t written = 0;
   for (int64_t i = 0; rows < 0 || i < rows; i++) {
     if (bytes >= 0 && written >= bytes) break;
-    if (article) gen_article_line(&g);
-    else gen_log_line(&g);
+    if (article)
+      gen_article_line(&g);
+    else
+      gen_log_line(&g);
     fwrite(g.line, 1, g.n, out);
     written += (int64_t)g.n;
   }
   int bad = ferror(out);
-  if (out != stdout) bad |= fclose(out);
-  else bad |= fflush(out);
+  if (out != stdout)
+    bad |= fclose(out);
+  else
+    bad |= fflush(out);
   if (bad) {
     fprintf(stderr, "sluice gen: write failed: %s\n", strerror(errno));
     return 1;

@@ -9,22 +9,20 @@
 #include "runtime/deploy/deploy.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: sluice get [function] [NAME] [--namespace NS | -A] "
-          "[-o yaml|json|wide]\n"
-          "Without NAME: one line per deployed function (namespace, name, "
-          "ready and\nwanted replicas, image). With NAME: every object of "
-          "that function\n(Deployment, Service, ConfigMap, autoscaler, "
-          "PodDisruptionBudget, pods).\n");
+  fprintf(f, "usage: sluice get [function] [NAME] [--namespace NS | -A] "
+             "[-o yaml|json|wide]\n"
+             "Without NAME: one line per deployed function (namespace, name, "
+             "ready and\nwanted replicas, image). With NAME: every object of "
+             "that function\n(Deployment, Service, ConfigMap, autoscaler, "
+             "PodDisruptionBudget, pods).\n");
 }
 
 int sl_cmd_get(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"namespace", required_argument, 0, 'n'},
-      {"all-namespaces", no_argument, 0, 'A'},
-      {"output", required_argument, 0, 'o'},
-      {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option opts[] = {{"namespace", required_argument, 0, 'n'},
+                                       {"all-namespaces", no_argument, 0, 'A'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   const char *ns = NULL, *out = NULL;
   bool all = false;
   int c;
@@ -39,8 +37,8 @@ int sl_cmd_get(int argc, char **argv) {
     }
   }
   int i = optind;
-  if (i < argc && (!strcmp(argv[i], "function") || !strcmp(argv[i], "functions") ||
-                   !strcmp(argv[i], "fn")))
+  if (i < argc && (!strcmp(argv[i], "function") ||
+                   !strcmp(argv[i], "functions") || !strcmp(argv[i], "fn")))
     i++;
   const char *name = i < argc ? argv[i++] : NULL;
   if (i < argc) {

@@ -64,8 +64,10 @@ int sl_cmd_invoke(int argc, char **argv) {
   }
   char host[256], port[16] = "80", path[1024] = "/";
   if (strncmp(url, "http://", 7)) {
-    fprintf(stderr, "invoke: expected a URL starting with http://, found "
-                    "'%s'\n", url);
+    fprintf(stderr,
+            "invoke: expected a URL starting with http://, found "
+            "'%s'\n",
+            url);
     free(fbody);
     return 2;
   }
@@ -92,8 +94,10 @@ int sl_cmd_invoke(int argc, char **argv) {
   }
   int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
   if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-    fprintf(stderr, "invoke: cannot connect to %s:%s (is the function "
-                    "running?)\n", host, port);
+    fprintf(stderr,
+            "invoke: cannot connect to %s:%s (is the function "
+            "running?)\n",
+            host, port);
     freeaddrinfo(ai);
     if (fd >= 0) close(fd);
     free(fbody);

@@ -30,8 +30,8 @@
 static const char *const levels[] = {"info", "warn", "error", "debug"};
 
 static size_t gen_line(char *o, int64_t i, int64_t poison) {
-  const char *level = poison > 0 && i % poison == poison - 1 ? "poison"
-                                                             : levels[i % 4];
+  const char *level =
+      poison > 0 && i % poison == poison - 1 ? "poison" : levels[i % 4];
   int64_t ms = 1700000000000LL + 10 * i;
   time_t s = (time_t)(ms / 1000);
   struct tm tm;
@@ -43,15 +43,15 @@ static size_t gen_line(char *o, int64_t i, int64_t poison) {
   if (i % 10 == 9)
     n = sprintf(o,
                 "{\"id\":%" PRId64 ",\"ts\":\"%s\",\"service\":\"svc-%d\","
-                "\"level\":\"%s\",\"bytes\":%" PRId64
-                ",\"msg\":\"req %" PRId64 " say \\\"h\\u00e9\\\" /api/v%d\"",
+                "\"level\":\"%s\",\"bytes\":%" PRId64 ",\"msg\":\"req %" PRId64
+                " say \\\"h\\u00e9\\\" /api/v%d\"",
                 i, ts, (int)(i % 13), level, (i * 7919) % 100000, i,
                 (int)(i % 5));
   else
     n = sprintf(o,
                 "{\"id\":%" PRId64 ",\"ts\":\"%s\",\"service\":\"svc-%d\","
-                "\"level\":\"%s\",\"bytes\":%" PRId64
-                ",\"msg\":\"req %" PRId64 " path /api/v%d\"",
+                "\"level\":\"%s\",\"bytes\":%" PRId64 ",\"msg\":\"req %" PRId64
+                " path /api/v%d\"",
                 i, ts, (int)(i % 13), level, (i * 7919) % 100000, i,
                 (int)(i % 5));
   o[n++] = '}';
@@ -59,11 +59,10 @@ static size_t gen_line(char *o, int64_t i, int64_t poison) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: sluice produce --brokers HOST:PORT --topic T --lines N\n"
-          "         [--per-message K] [--start I] [--partitions P]\n"
-          "         [--poison N] [--compression none|lz4|zstd|snappy|gzip]\n"
-          "         [-X librdkafka.property=value]...\n");
+  fprintf(f, "usage: sluice produce --brokers HOST:PORT --topic T --lines N\n"
+             "         [--per-message K] [--start I] [--partitions P]\n"
+             "         [--poison N] [--compression none|lz4|zstd|snappy|gzip]\n"
+             "         [-X librdkafka.property=value]...\n");
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -136,8 +135,14 @@ int sl_cmd_produce(int argc, char **argv) {
       }
       break;
     }
-    case 'h': usage(stdout); rd_kafka_conf_destroy(conf); return 0;
-    default: usage(stderr); rd_kafka_conf_destroy(conf); return 2;
+    case 'h':
+      usage(stdout);
+      rd_kafka_conf_destroy(conf);
+      return 0;
+    default:
+      usage(stderr);
+      rd_kafka_conf_destroy(conf);
+      return 2;
     }
   }
   if (!brokers || !topic || lines < 0 || per < 1 || per > 1000000 ||
@@ -197,10 +202,11 @@ int sl_cmd_produce(int argc, char **argv) {
     if ((messages & 1023) == 0) rd_kafka_poll(rk, 0);
   }
 done:
-  while (rd_kafka_outq_len(rk) > 0) rd_kafka_flush(rk, 1000);
+  while (rd_kafka_outq_len(rk) > 0)
+    rd_kafka_flush(rk, 1000);
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  double secs = (double)(t1.tv_sec - t0.tv_sec) +
-                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  double secs =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   if (failed) rc = 1;
   printf("{\"messages\":%" PRId64 ",\"lines\":%" PRId64 ",\"bytes\":%" PRId64
          ",\"failed\":%" PRId64 ",\"seconds\":%.3f}\n",

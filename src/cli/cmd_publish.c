@@ -22,18 +22,17 @@
 #endif
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: sluice publish nats [--url URL] --subject S [--jetstream "
-          "[--stream NAME]]\n"
-          "       sluice publish mqtt [--url tcp://HOST:PORT] --topic T "
-          "[--qos 0|1]\n"
-          "  message source: --count N [--start K] [--per-message L] "
-          "generates N records\n"
-          "  (L records per message), else each line of stdin is one "
-          "message.\n"
-          "  --stream NAME creates the JetStream stream when it is missing, "
-          "over the subject's\n  first token (logs.web -> logs.>).\n"
-          "Prints the messages published and the rate on stderr.\n");
+  fprintf(f, "usage: sluice publish nats [--url URL] --subject S [--jetstream "
+             "[--stream NAME]]\n"
+             "       sluice publish mqtt [--url tcp://HOST:PORT] --topic T "
+             "[--qos 0|1]\n"
+             "  message source: --count N [--start K] [--per-message L] "
+             "generates N records\n"
+             "  (L records per message), else each line of stdin is one "
+             "message.\n"
+             "  --stream NAME creates the JetStream stream when it is missing, "
+             "over the subject's\n  first token (logs.web -> logs.>).\n"
+             "Prints the messages published and the rate on stderr.\n");
 }
 
 struct src {
@@ -44,17 +43,17 @@ struct src {
   size_t buf_cap;
 };
 
-static const char *const services[] = {"checkout", "search", "auth", "cart",
+static const char *const services[] = {"checkout", "search",  "auth",   "cart",
                                        "payments", "profile", "catalog"};
 static const char *const levels[] = {"INFO", "INFO", "INFO", "WARN", "ERROR"};
 
 /* The next message (borrowed until the next call), or NULL at the end. */
-__attribute__((unused)) static const char *next_msg(struct src *s,
-                                                   int *len) {
+__attribute__((unused)) static const char *next_msg(struct src *s, int *len) {
   if (s->count < 0) {
     ssize_t n = getline(&s->line, &s->line_cap, stdin);
     if (n < 0) return NULL;
-    while (n > 0 && (s->line[n - 1] == '\n' || s->line[n - 1] == '\r')) n--;
+    while (n > 0 && (s->line[n - 1] == '\n' || s->line[n - 1] == '\r'))
+      n--;
     *len = (int)n;
     return s->line;
   }
@@ -123,7 +122,8 @@ static int pub_nats(const char *url, const char *subject, bool jetstream,
         jsStreamConfig sc;
         jsStreamConfig_Init(&sc);
         sc.Name = stream;
-        /* The stream covers the subject's first token: "logs.web" -> "logs.>". */
+        /* The stream covers the subject's first token: "logs.web" -> "logs.>".
+         */
         char wide[512];
         const char *dot = strchr(subject, '.');
         snprintf(wide, sizeof wide, "%.*s%s",
@@ -207,8 +207,8 @@ static int pub_mqtt(const char *url, const char *topic, int qos, struct src *s,
   int port = 1883;
   const char *p = strstr(url, "://") ? strstr(url, "://") + 3 : url;
   const char *colon = strrchr(p, ':');
-  snprintf(host, sizeof host, "%.*s", (int)(colon ? colon - p : (long)strlen(p)),
-           p);
+  snprintf(host, sizeof host, "%.*s",
+           (int)(colon ? colon - p : (long)strlen(p)), p);
   if (colon) port = atoi(colon + 1);
   mosquitto_lib_init();
   struct mq_pub st = {0, 0};
@@ -225,7 +225,8 @@ static int pub_mqtt(const char *url, const char *topic, int qos, struct src *s,
     mosquitto_destroy(m);
     return 1;
   }
-  while (__atomic_load_n(&st.connected, __ATOMIC_ACQUIRE) == 0) usleep(1000);
+  while (__atomic_load_n(&st.connected, __ATOMIC_ACQUIRE) == 0)
+    usleep(1000);
   int len;
   const char *msg;
   while (rc == 0 && (msg = next_msg(s, &len)) != NULL) {
@@ -251,8 +252,8 @@ static int pub_mqtt(const char *url, const char *topic, int qos, struct src *s,
     return 1;
   }
   if (qos > 0 && acked < *sent) {
-    fprintf(stderr, "publish: only %lld of %lld messages acknowledged\n",
-            acked, *sent);
+    fprintf(stderr, "publish: only %lld of %lld messages acknowledged\n", acked,
+            *sent);
     return 1;
   }
   return 0;
@@ -319,8 +320,7 @@ int sl_cmd_publish(int argc, char **argv) {
 #endif
   } else if (!strcmp(kind, "mqtt")) {
 #ifdef SLUICE_HAVE_MOSQUITTO
-    rc = pub_mqtt(url ? url : "tcp://127.0.0.1:1883", subject, qos, &s,
-                  &sent);
+    rc = pub_mqtt(url ? url : "tcp://127.0.0.1:1883", subject, qos, &s, &sent);
 #else
     fprintf(stderr, "publish: mqtt is not built in (no libmosquitto)\n");
     rc = 1;

@@ -87,8 +87,10 @@ int sl_cmd_run(int argc, char **argv) {
       struct sl_spec *next = NULL;
       struct sl_error e2 = {0};
       if (load(path, host, port, out, &next, &e2)) {
-        sl_log(rt, SL_LOG_ERROR, "reload refused: the new spec is invalid; "
-               "keeping the running one", "\"error\":\"%s\"", e2.msg);
+        sl_log(rt, SL_LOG_ERROR,
+               "reload refused: the new spec is invalid; "
+               "keeping the running one",
+               "\"error\":\"%s\"", e2.msg);
         continue;
       }
       struct sl_runtime *nrt = NULL;

@@ -43,16 +43,15 @@ struct sl_agg_spec {
   enum sl_vt in_type;  /* type of the argument (arg_min/max: of arg) */
   enum sl_vt in_type2; /* arg_min/max: type of val */
   enum sl_vt out_type;
-  double q;            /* quantile fraction */
-  int32_t arg, arg2;   /* indices into the chunk's argument vecs, -1 none */
+  double q;          /* quantile fraction */
+  int32_t arg, arg2; /* indices into the chunk's argument vecs, -1 none */
 };
 
 struct sl_hagg;
 
 /* Creates an empty table; specs and key types are copied. */
-int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types,
-                    int32_t n_aggs, const struct sl_agg_spec *specs,
-                    struct sl_hagg **out);
+int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types, int32_t n_aggs,
+                    const struct sl_agg_spec *specs, struct sl_hagg **out);
 void sl__hagg_free(struct sl_hagg *h);
 int64_t sl__hagg_groups(const struct sl_hagg *h);
 /* Bytes held (tables, states, copied strings), for memory accounting. */
@@ -83,9 +82,9 @@ int64_t sl__agg_state_bytes(const struct sl__agg_state *st);
 /* Makes room for groups [0, n_groups). */
 int sl__agg_state_grow(struct sl__agg_state *st, int64_t n_groups);
 int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
-                         const struct sl_vec *args, int64_t n,
-                         int64_t seq_base, const int32_t *sel,
-                         struct sl_arena *strings, struct sl_error *err);
+                         const struct sl_vec *args, int64_t n, int64_t seq_base,
+                         const int32_t *sel, struct sl_arena *strings,
+                         struct sl_error *err);
 /* dst[map[g]] (+)= src[g] for every src group g. */
 int sl__agg_state_merge(struct sl__agg_state *dst,
                         const struct sl__agg_state *src, const uint32_t *map,

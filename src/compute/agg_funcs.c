@@ -26,13 +26,13 @@ struct sl__agg_state {
   enum kind k, k2;
   int64_t cap;
   int64_t *cnt;
-  double *f0, *f1;    /* sum + compensation, or Welford mean + m2 */
+  double *f0, *f1; /* sum + compensation, or Welford mean + m2 */
   __int128 *isum;
-  int64_t *vi;        /* value: ints, bools, double bits */
+  int64_t *vi; /* value: ints, bools, double bits */
   struct sl_str *vs;
-  uint8_t *valid;     /* first/last: the kept value's validity */
+  uint8_t *valid; /* first/last: the kept value's validity */
   int64_t *seq;
-  int64_t *bi;        /* arg_min/max: the compared value */
+  int64_t *bi; /* arg_min/max: the compared value */
   struct sl_str *bs;
   struct pair *pairs;
   int64_t n_pairs, cap_pairs;
@@ -72,7 +72,8 @@ void sl__agg_state_free(struct sl__agg_state *st) {
   sl_free(st->bs);
   sl_free(st->pairs);
   if (st->hll) {
-    for (int64_t g = 0; g < st->cap; g++) sl__hll_free(st->hll[g]);
+    for (int64_t g = 0; g < st->cap; g++)
+      sl__hll_free(st->hll[g]);
     sl_free(st->hll);
   }
   sl_free(st);
@@ -81,7 +82,8 @@ void sl__agg_state_free(struct sl__agg_state *st) {
 int64_t sl__agg_state_bytes(const struct sl__agg_state *st) {
   int64_t b = st->cap * 48 + st->cap_pairs * (int64_t)sizeof(struct pair);
   if (st->hll)
-    for (int64_t g = 0; g < st->cap; g++) b += sl__hll_bytes(st->hll[g]);
+    for (int64_t g = 0; g < st->cap; g++)
+      b += sl__hll_bytes(st->hll[g]);
   return b;
 }
 
@@ -97,31 +99,54 @@ int sl__agg_state_grow(struct sl__agg_state *st, int64_t cap) {
   if (cap <= st->cap) return 0;
   int64_t o = st->cap;
   enum sl_agg_fn f = st->s.fn;
-#define G(field, fill) SL_RETURN_NOT_OK(grow((void **)&st->field, o, cap, sizeof *st->field, fill))
+#define G(field, fill)                                                         \
+  SL_RETURN_NOT_OK(grow((void **)&st->field, o, cap, sizeof *st->field, fill))
   G(cnt, 0);
   switch (f) {
-    case SL_AGG_SUM: case SL_AGG_AVG:
-      if (st->k == K_I64) G(isum, 0);
-      else { G(f0, 0); G(f1, 0); }
-      break;
-    case SL_AGG_STDDEV_SAMP: case SL_AGG_STDDEV_POP: case SL_AGG_VAR_SAMP:
-    case SL_AGG_VAR_POP:
-      G(f0, 0); G(f1, 0);
-      break;
-    case SL_AGG_MIN: case SL_AGG_MAX: case SL_AGG_BOOL_AND: case SL_AGG_BOOL_OR:
-      if (st->k == K_STR) G(vs, 0); else G(vi, 0);
-      break;
-    case SL_AGG_FIRST: case SL_AGG_LAST:
-    case SL_AGG_ARG_MIN: case SL_AGG_ARG_MAX:
-      if (st->k == K_STR) G(vs, 0); else G(vi, 0);
-      G(valid, 0);
-      G(seq, 0);
-      if (f == SL_AGG_ARG_MIN || f == SL_AGG_ARG_MAX) {
-        if (st->k2 == K_STR) G(bs, 0); else G(bi, 0);
-      }
-      break;
-    case SL_AGG_APPROX_COUNT_DISTINCT: G(hll, 0); break;
-    default: break;
+  case SL_AGG_SUM:
+  case SL_AGG_AVG:
+    if (st->k == K_I64)
+      G(isum, 0);
+    else {
+      G(f0, 0);
+      G(f1, 0);
+    }
+    break;
+  case SL_AGG_STDDEV_SAMP:
+  case SL_AGG_STDDEV_POP:
+  case SL_AGG_VAR_SAMP:
+  case SL_AGG_VAR_POP:
+    G(f0, 0);
+    G(f1, 0);
+    break;
+  case SL_AGG_MIN:
+  case SL_AGG_MAX:
+  case SL_AGG_BOOL_AND:
+  case SL_AGG_BOOL_OR:
+    if (st->k == K_STR)
+      G(vs, 0);
+    else
+      G(vi, 0);
+    break;
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST:
+  case SL_AGG_ARG_MIN:
+  case SL_AGG_ARG_MAX:
+    if (st->k == K_STR)
+      G(vs, 0);
+    else
+      G(vi, 0);
+    G(valid, 0);
+    G(seq, 0);
+    if (f == SL_AGG_ARG_MIN || f == SL_AGG_ARG_MAX) {
+      if (st->k2 == K_STR)
+        G(bs, 0);
+      else
+        G(bi, 0);
+    }
+    break;
+  case SL_AGG_APPROX_COUNT_DISTINCT: G(hll, 0); break;
+  default: break;
   }
 #undef G
   st->cap = cap;
@@ -167,8 +192,9 @@ static inline int64_t bits_of(const struct sl_vec *v, int64_t r) {
   return ival(v, r);
 }
 
-static int push_pair(struct sl__agg_state *st, int64_t g, const struct sl_vec *v,
-                     int64_t r, struct sl_arena *strings) {
+static int push_pair(struct sl__agg_state *st, int64_t g,
+                     const struct sl_vec *v, int64_t r,
+                     struct sl_arena *strings) {
   if (st->n_pairs == st->cap_pairs) {
     int64_t c = st->cap_pairs ? st->cap_pairs * 2 : 1024;
     struct pair *p = sl_realloc(st->pairs, (size_t)c * sizeof *p);
@@ -179,146 +205,183 @@ static int push_pair(struct sl__agg_state *st, int64_t g, const struct sl_vec *v
   struct pair *p = &st->pairs[st->n_pairs++];
   p->g = g;
   if (st->k == K_STR) return copy_str(strings, v->d.s[r], &p->v.s);
-  if (st->k == K_F64) p->v.f = v->d.f[r];
-  else p->v.i = ival(v, r);
+  if (st->k == K_F64)
+    p->v.f = v->d.f[r];
+  else
+    p->v.i = ival(v, r);
   return 0;
 }
 
 static void kahan_add(double *sum, double *comp, double x) {
   double s = *sum, t = s + x;
-  if (fabs(s) >= fabs(x)) *comp += (s - t) + x;
-  else *comp += (x - t) + s;
+  if (fabs(s) >= fabs(x))
+    *comp += (s - t) + x;
+  else
+    *comp += (x - t) + s;
   *sum = t;
 }
 
 int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
-                         const struct sl_vec *args, int64_t n,
-                         int64_t seq_base, const int32_t *sel,
-                         struct sl_arena *strings, struct sl_error *err) {
+                         const struct sl_vec *args, int64_t n, int64_t seq_base,
+                         const int32_t *sel, struct sl_arena *strings,
+                         struct sl_error *err) {
   (void)err;
   enum sl_agg_fn f = st->s.fn;
   int64_t *cnt = st->cnt;
   if (f == SL_AGG_COUNT_STAR) {
-    for (int64_t r = 0; r < n; r++) cnt[gid[r]]++;
+    for (int64_t r = 0; r < n; r++)
+      cnt[gid[r]]++;
     return 0;
   }
   const struct sl_vec *v = &args[st->s.arg];
   const uint8_t *ok = v->valid;
-#define EACH for (int64_t r = 0; r < n; r++) if (!ok || ok[r])
+#define EACH                                                                   \
+  for (int64_t r = 0; r < n; r++)                                              \
+    if (!ok || ok[r])
   switch (f) {
-    case SL_AGG_COUNT:
-      if (!ok) for (int64_t r = 0; r < n; r++) cnt[gid[r]]++;
-      else for (int64_t r = 0; r < n; r++) cnt[gid[r]] += ok[r];
-      return 0;
-    case SL_AGG_SUM:
-    case SL_AGG_AVG:
-      if (st->k == K_I64) {
-        EACH { st->isum[gid[r]] += ival(v, r); cnt[gid[r]]++; }
-      } else {
-        const double *x = v->d.f;
-        EACH { kahan_add(&st->f0[gid[r]], &st->f1[gid[r]], x[r]); cnt[gid[r]]++; }
+  case SL_AGG_COUNT:
+    if (!ok)
+      for (int64_t r = 0; r < n; r++)
+        cnt[gid[r]]++;
+    else
+      for (int64_t r = 0; r < n; r++)
+        cnt[gid[r]] += ok[r];
+    return 0;
+  case SL_AGG_SUM:
+  case SL_AGG_AVG:
+    if (st->k == K_I64) {
+      EACH {
+        st->isum[gid[r]] += ival(v, r);
+        cnt[gid[r]]++;
       }
-      return 0;
-    case SL_AGG_STDDEV_SAMP: case SL_AGG_STDDEV_POP: case SL_AGG_VAR_SAMP:
-    case SL_AGG_VAR_POP: {
+    } else {
       const double *x = v->d.f;
       EACH {
-        uint32_t g = gid[r];
-        int64_t c = ++cnt[g];
-        double d = x[r] - st->f0[g];
-        st->f0[g] += d / (double)c;
-        st->f1[g] += d * (x[r] - st->f0[g]);
+        kahan_add(&st->f0[gid[r]], &st->f1[gid[r]], x[r]);
+        cnt[gid[r]]++;
       }
-      return 0;
     }
-    case SL_AGG_MIN:
-    case SL_AGG_MAX: {
-      int want = f == SL_AGG_MIN ? -1 : 1;
-      if (st->k == K_STR) {
+    return 0;
+  case SL_AGG_STDDEV_SAMP:
+  case SL_AGG_STDDEV_POP:
+  case SL_AGG_VAR_SAMP:
+  case SL_AGG_VAR_POP: {
+    const double *x = v->d.f;
+    EACH {
+      uint32_t g = gid[r];
+      int64_t c = ++cnt[g];
+      double d = x[r] - st->f0[g];
+      st->f0[g] += d / (double)c;
+      st->f1[g] += d * (x[r] - st->f0[g]);
+    }
+    return 0;
+  }
+  case SL_AGG_MIN:
+  case SL_AGG_MAX: {
+    int want = f == SL_AGG_MIN ? -1 : 1;
+    if (st->k == K_STR) {
+      EACH {
+        uint32_t g = gid[r];
+        if (!cnt[g] || str_cmp(v->d.s[r], st->vs[g]) * want > 0)
+          SL_RETURN_NOT_OK(copy_str(strings, v->d.s[r], &st->vs[g]));
+        cnt[g] = 1;
+      }
+    } else if (st->k == K_F64) {
+      const double *x = v->d.f;
+      double *m = (double *)st->vi;
+      if (want < 0) {
         EACH {
           uint32_t g = gid[r];
-          if (!cnt[g] || str_cmp(v->d.s[r], st->vs[g]) * want > 0)
-            SL_RETURN_NOT_OK(copy_str(strings, v->d.s[r], &st->vs[g]));
+          if (!cnt[g] || x[r] < m[g]) m[g] = x[r];
           cnt[g] = 1;
-        }
-      } else if (st->k == K_F64) {
-        const double *x = v->d.f;
-        double *m = (double *)st->vi;
-        if (want < 0) {
-          EACH { uint32_t g = gid[r]; if (!cnt[g] || x[r] < m[g]) m[g] = x[r]; cnt[g] = 1; }
-        } else {
-          EACH { uint32_t g = gid[r]; if (!cnt[g] || x[r] > m[g]) m[g] = x[r]; cnt[g] = 1; }
         }
       } else {
         EACH {
           uint32_t g = gid[r];
-          int64_t x = ival(v, r);
-          if (!cnt[g] || (want < 0 ? x < st->vi[g] : x > st->vi[g])) st->vi[g] = x;
+          if (!cnt[g] || x[r] > m[g]) m[g] = x[r];
           cnt[g] = 1;
         }
       }
-      return 0;
-    }
-    case SL_AGG_BOOL_AND:
-    case SL_AGG_BOOL_OR:
+    } else {
       EACH {
         uint32_t g = gid[r];
-        int64_t x = v->d.b[r] != 0;
-        st->vi[g] = !cnt[g] ? x : (f == SL_AGG_BOOL_AND ? (st->vi[g] & x) : (st->vi[g] | x));
+        int64_t x = ival(v, r);
+        if (!cnt[g] || (want < 0 ? x < st->vi[g] : x > st->vi[g]))
+          st->vi[g] = x;
         cnt[g] = 1;
       }
-      return 0;
-    case SL_AGG_FIRST:
-    case SL_AGG_LAST:
-      for (int64_t r = 0; r < n; r++) {
-        uint32_t g = gid[r];
-        int64_t q = seq_base + (sel ? sel[r] : r);
-        if (cnt[g] && (f == SL_AGG_FIRST ? q >= st->seq[g] : q <= st->seq[g])) continue;
-        cnt[g] = 1;
-        st->seq[g] = q;
-        st->valid[g] = !ok || ok[r];
-        if (!st->valid[g]) continue;
-        if (st->k == K_STR) SL_RETURN_NOT_OK(copy_str(strings, v->d.s[r], &st->vs[g]));
-        else st->vi[g] = bits_of(v, r);
+    }
+    return 0;
+  }
+  case SL_AGG_BOOL_AND:
+  case SL_AGG_BOOL_OR:
+    EACH {
+      uint32_t g = gid[r];
+      int64_t x = v->d.b[r] != 0;
+      st->vi[g] =
+          !cnt[g] ? x
+                  : (f == SL_AGG_BOOL_AND ? (st->vi[g] & x) : (st->vi[g] | x));
+      cnt[g] = 1;
+    }
+    return 0;
+  case SL_AGG_FIRST:
+  case SL_AGG_LAST:
+    for (int64_t r = 0; r < n; r++) {
+      uint32_t g = gid[r];
+      int64_t q = seq_base + (sel ? sel[r] : r);
+      if (cnt[g] && (f == SL_AGG_FIRST ? q >= st->seq[g] : q <= st->seq[g]))
+        continue;
+      cnt[g] = 1;
+      st->seq[g] = q;
+      st->valid[g] = !ok || ok[r];
+      if (!st->valid[g]) continue;
+      if (st->k == K_STR)
+        SL_RETURN_NOT_OK(copy_str(strings, v->d.s[r], &st->vs[g]));
+      else
+        st->vi[g] = bits_of(v, r);
+    }
+    return 0;
+  case SL_AGG_ARG_MIN:
+  case SL_AGG_ARG_MAX: {
+    const struct sl_vec *b = &args[st->s.arg2];
+    int want = f == SL_AGG_ARG_MIN ? -1 : 1;
+    for (int64_t r = 0; r < n; r++) {
+      if ((ok && !ok[r]) || (b->valid && !b->valid[r])) continue;
+      uint32_t g = gid[r];
+      int64_t q = seq_base + (sel ? sel[r] : r);
+      if (cnt[g]) {
+        int c = st->k2 == K_STR ? str_cmp(b->d.s[r], st->bs[g])
+                                : cmp_i64(bits_of(b, r), st->bi[g], st->k2);
+        if (c * want < 0 || (c == 0 && q > st->seq[g])) continue;
+        if (c == 0 && q == st->seq[g]) continue;
       }
-      return 0;
-    case SL_AGG_ARG_MIN:
-    case SL_AGG_ARG_MAX: {
-      const struct sl_vec *b = &args[st->s.arg2];
-      int want = f == SL_AGG_ARG_MIN ? -1 : 1;
-      for (int64_t r = 0; r < n; r++) {
-        if ((ok && !ok[r]) || (b->valid && !b->valid[r])) continue;
-        uint32_t g = gid[r];
-        int64_t q = seq_base + (sel ? sel[r] : r);
-        if (cnt[g]) {
-          int c = st->k2 == K_STR ? str_cmp(b->d.s[r], st->bs[g])
-                                  : cmp_i64(bits_of(b, r), st->bi[g], st->k2);
-          if (c * want < 0 || (c == 0 && q > st->seq[g])) continue;
-          if (c == 0 && q == st->seq[g]) continue;
-        }
-        cnt[g] = 1;
-        st->seq[g] = q;
-        st->valid[g] = 1;
-        if (st->k2 == K_STR) SL_RETURN_NOT_OK(copy_str(strings, b->d.s[r], &st->bs[g]));
-        else st->bi[g] = bits_of(b, r);
-        if (st->k == K_STR) SL_RETURN_NOT_OK(copy_str(strings, v->d.s[r], &st->vs[g]));
-        else st->vi[g] = bits_of(v, r);
-      }
+      cnt[g] = 1;
+      st->seq[g] = q;
+      st->valid[g] = 1;
+      if (st->k2 == K_STR)
+        SL_RETURN_NOT_OK(copy_str(strings, b->d.s[r], &st->bs[g]));
+      else
+        st->bi[g] = bits_of(b, r);
+      if (st->k == K_STR)
+        SL_RETURN_NOT_OK(copy_str(strings, v->d.s[r], &st->vs[g]));
+      else
+        st->vi[g] = bits_of(v, r);
+    }
+    return 0;
+  }
+  case SL_AGG_APPROX_COUNT_DISTINCT:
+    EACH {
+      uint64_t h = st->k == K_STR ? sl__hash_str(v->d.s[r].p, v->d.s[r].n)
+                                  : sl__hash_u64((uint64_t)bits_of(v, r));
+      SL_RETURN_NOT_OK(sl__hll_add(&st->hll[gid[r]], h));
+    }
+    return 0;
+  default:
+    if (uses_pairs(f)) {
+      EACH SL_RETURN_NOT_OK(push_pair(st, gid[r], v, r, strings));
       return 0;
     }
-    case SL_AGG_APPROX_COUNT_DISTINCT:
-      EACH {
-        uint64_t h = st->k == K_STR ? sl__hash_str(v->d.s[r].p, v->d.s[r].n)
-                                    : sl__hash_u64((uint64_t)bits_of(v, r));
-        SL_RETURN_NOT_OK(sl__hll_add(&st->hll[gid[r]], h));
-      }
-      return 0;
-    default:
-      if (uses_pairs(f)) {
-        EACH SL_RETURN_NOT_OK(push_pair(st, gid[r], v, r, strings));
-        return 0;
-      }
-      return SL_EINVAL;
+    return SL_EINVAL;
   }
 #undef EACH
 }
@@ -332,7 +395,8 @@ int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
     for (int64_t i = 0; i < s->n_pairs; i++) {
       if (d->n_pairs == d->cap_pairs) {
         int64_t c = d->cap_pairs ? d->cap_pairs * 2 : 1024;
-        while (c < d->n_pairs + (s->n_pairs - i)) c *= 2;
+        while (c < d->n_pairs + (s->n_pairs - i))
+          c *= 2;
         struct pair *p = sl_realloc(d->pairs, (size_t)c * sizeof *p);
         if (!p) return SL_ENOMEM;
         d->pairs = p;
@@ -341,7 +405,8 @@ int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
       struct pair *p = &d->pairs[d->n_pairs++];
       *p = s->pairs[i];
       p->g = map[s->pairs[i].g];
-      if (d->k == K_STR) SL_RETURN_NOT_OK(copy_str(strings, s->pairs[i].v.s, &p->v.s));
+      if (d->k == K_STR)
+        SL_RETURN_NOT_OK(copy_str(strings, s->pairs[i].v.s, &p->v.s));
     }
     return 0;
   }
@@ -349,73 +414,90 @@ int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
     uint32_t t = map[g];
     int64_t sc = s->cnt[g];
     switch (f) {
-      case SL_AGG_COUNT_STAR: case SL_AGG_COUNT:
-        d->cnt[t] += sc;
-        break;
-      case SL_AGG_SUM: case SL_AGG_AVG:
-        if (d->k == K_I64) d->isum[t] += s->isum[g];
-        else {
-          kahan_add(&d->f0[t], &d->f1[t], s->f0[g]);
-          kahan_add(&d->f0[t], &d->f1[t], s->f1[g]);
-        }
-        d->cnt[t] += sc;
-        break;
-      case SL_AGG_STDDEV_SAMP: case SL_AGG_STDDEV_POP: case SL_AGG_VAR_SAMP:
-      case SL_AGG_VAR_POP: {
-        if (!sc) break;
-        int64_t dc = d->cnt[t], nn = dc + sc;
-        double delta = s->f0[g] - d->f0[t];
-        d->f0[t] += delta * (double)sc / (double)nn;
-        d->f1[t] += s->f1[g] + delta * delta * (double)dc * (double)sc / (double)nn;
-        d->cnt[t] = nn;
-        break;
+    case SL_AGG_COUNT_STAR:
+    case SL_AGG_COUNT: d->cnt[t] += sc; break;
+    case SL_AGG_SUM:
+    case SL_AGG_AVG:
+      if (d->k == K_I64)
+        d->isum[t] += s->isum[g];
+      else {
+        kahan_add(&d->f0[t], &d->f1[t], s->f0[g]);
+        kahan_add(&d->f0[t], &d->f1[t], s->f1[g]);
       }
-      case SL_AGG_MIN: case SL_AGG_MAX: {
-        if (!sc) break;
-        int want = f == SL_AGG_MIN ? -1 : 1;
-        if (d->k == K_STR) {
-          if (!d->cnt[t] || str_cmp(s->vs[g], d->vs[t]) * want > 0)
-            SL_RETURN_NOT_OK(copy_str(strings, s->vs[g], &d->vs[t]));
-        } else if (!d->cnt[t] || cmp_i64(s->vi[g], d->vi[t], d->k) * want > 0) {
-          d->vi[t] = s->vi[g];
-        }
-        d->cnt[t] = 1;
-        break;
+      d->cnt[t] += sc;
+      break;
+    case SL_AGG_STDDEV_SAMP:
+    case SL_AGG_STDDEV_POP:
+    case SL_AGG_VAR_SAMP:
+    case SL_AGG_VAR_POP: {
+      if (!sc) break;
+      int64_t dc = d->cnt[t], nn = dc + sc;
+      double delta = s->f0[g] - d->f0[t];
+      d->f0[t] += delta * (double)sc / (double)nn;
+      d->f1[t] +=
+          s->f1[g] + delta * delta * (double)dc * (double)sc / (double)nn;
+      d->cnt[t] = nn;
+      break;
+    }
+    case SL_AGG_MIN:
+    case SL_AGG_MAX: {
+      if (!sc) break;
+      int want = f == SL_AGG_MIN ? -1 : 1;
+      if (d->k == K_STR) {
+        if (!d->cnt[t] || str_cmp(s->vs[g], d->vs[t]) * want > 0)
+          SL_RETURN_NOT_OK(copy_str(strings, s->vs[g], &d->vs[t]));
+      } else if (!d->cnt[t] || cmp_i64(s->vi[g], d->vi[t], d->k) * want > 0) {
+        d->vi[t] = s->vi[g];
       }
-      case SL_AGG_BOOL_AND: case SL_AGG_BOOL_OR:
-        if (!sc) break;
-        d->vi[t] = !d->cnt[t] ? s->vi[g]
-                   : f == SL_AGG_BOOL_AND ? (d->vi[t] & s->vi[g]) : (d->vi[t] | s->vi[g]);
-        d->cnt[t] = 1;
-        break;
-      case SL_AGG_FIRST: case SL_AGG_LAST: case SL_AGG_ARG_MIN: case SL_AGG_ARG_MAX: {
-        if (!sc) break;
-        bool take;
-        if (!d->cnt[t]) take = true;
-        else if (f == SL_AGG_FIRST) take = s->seq[g] < d->seq[t];
-        else if (f == SL_AGG_LAST) take = s->seq[g] > d->seq[t];
-        else {
-          int want = f == SL_AGG_ARG_MIN ? -1 : 1;
-          int c = d->k2 == K_STR ? str_cmp(s->bs[g], d->bs[t])
-                                 : cmp_i64(s->bi[g], d->bi[t], d->k2);
-          take = c * want > 0 || (c == 0 && s->seq[g] < d->seq[t]);
-          if (take) {
-            if (d->k2 == K_STR) SL_RETURN_NOT_OK(copy_str(strings, s->bs[g], &d->bs[t]));
-            else d->bi[t] = s->bi[g];
-          }
+      d->cnt[t] = 1;
+      break;
+    }
+    case SL_AGG_BOOL_AND:
+    case SL_AGG_BOOL_OR:
+      if (!sc) break;
+      d->vi[t] = !d->cnt[t]             ? s->vi[g]
+                 : f == SL_AGG_BOOL_AND ? (d->vi[t] & s->vi[g])
+                                        : (d->vi[t] | s->vi[g]);
+      d->cnt[t] = 1;
+      break;
+    case SL_AGG_FIRST:
+    case SL_AGG_LAST:
+    case SL_AGG_ARG_MIN:
+    case SL_AGG_ARG_MAX: {
+      if (!sc) break;
+      bool take;
+      if (!d->cnt[t])
+        take = true;
+      else if (f == SL_AGG_FIRST)
+        take = s->seq[g] < d->seq[t];
+      else if (f == SL_AGG_LAST)
+        take = s->seq[g] > d->seq[t];
+      else {
+        int want = f == SL_AGG_ARG_MIN ? -1 : 1;
+        int c = d->k2 == K_STR ? str_cmp(s->bs[g], d->bs[t])
+                               : cmp_i64(s->bi[g], d->bi[t], d->k2);
+        take = c * want > 0 || (c == 0 && s->seq[g] < d->seq[t]);
+        if (take) {
+          if (d->k2 == K_STR)
+            SL_RETURN_NOT_OK(copy_str(strings, s->bs[g], &d->bs[t]));
+          else
+            d->bi[t] = s->bi[g];
         }
-        if (!take) break;
-        d->cnt[t] = 1;
-        d->seq[t] = s->seq[g];
-        d->valid[t] = s->valid[g];
-        if (d->k == K_STR) SL_RETURN_NOT_OK(copy_str(strings, s->vs[g], &d->vs[t]));
-        else d->vi[t] = s->vi[g];
-        break;
       }
-      case SL_AGG_APPROX_COUNT_DISTINCT:
-        if (s->hll[g]) SL_RETURN_NOT_OK(sl__hll_merge(&d->hll[t], s->hll[g]));
-        break;
-      default: return SL_EINVAL;
+      if (!take) break;
+      d->cnt[t] = 1;
+      d->seq[t] = s->seq[g];
+      d->valid[t] = s->valid[g];
+      if (d->k == K_STR)
+        SL_RETURN_NOT_OK(copy_str(strings, s->vs[g], &d->vs[t]));
+      else
+        d->vi[t] = s->vi[g];
+      break;
+    }
+    case SL_AGG_APPROX_COUNT_DISTINCT:
+      if (s->hll[g]) SL_RETURN_NOT_OK(sl__hll_merge(&d->hll[t], s->hll[g]));
+      break;
+    default: return SL_EINVAL;
     }
   }
   return 0;
@@ -430,21 +512,26 @@ static int pair_cmp(const void *x, const void *y, void *ctx) {
   return (a->v.i > b->v.i) - (a->v.i < b->v.i);
 }
 
-static int finish_pairs(struct sl__agg_state *st, int64_t ng, struct sl_vec *out) {
+static int finish_pairs(struct sl__agg_state *st, int64_t ng,
+                        struct sl_vec *out) {
   enum sl_agg_fn f = st->s.fn;
   if (st->n_pairs > 1)
-    qsort_r(st->pairs, (size_t)st->n_pairs, sizeof *st->pairs, pair_cmp, &st->k);
-  for (int64_t g = 0; g < ng; g++) out->valid[g] = f == SL_AGG_COUNT_DISTINCT;
+    qsort_r(st->pairs, (size_t)st->n_pairs, sizeof *st->pairs, pair_cmp,
+            &st->k);
+  for (int64_t g = 0; g < ng; g++)
+    out->valid[g] = f == SL_AGG_COUNT_DISTINCT;
   memset(out->d.any, 0, (size_t)(ng * sl__vt_size(out->type)));
   int64_t i = 0;
   while (i < st->n_pairs) {
     int64_t g = st->pairs[i].g, j = i;
-    while (j < st->n_pairs && st->pairs[j].g == g) j++;
+    while (j < st->n_pairs && st->pairs[j].g == g)
+      j++;
     int64_t k = j - i;
     struct pair *p = st->pairs + i;
     if (f == SL_AGG_COUNT_DISTINCT) {
       int64_t d = 1;
-      for (int64_t x = 1; x < k; x++) d += pair_cmp(&p[x - 1], &p[x], &st->k) != 0;
+      for (int64_t x = 1; x < k; x++)
+        d += pair_cmp(&p[x - 1], &p[x], &st->k) != 0;
       out->d.i[g] = d;
     } else if (f == SL_AGG_QUANTILE_CONT && st->k != K_STR) {
       double pos = st->s.q * (double)(k - 1);
@@ -452,16 +539,21 @@ static int finish_pairs(struct sl__agg_state *st, int64_t ng, struct sl_vec *out
       double a = st->k == K_F64 ? p[lo].v.f : (double)p[lo].v.i;
       double b = st->k == K_F64 ? p[hi].v.f : (double)p[hi].v.i;
       double v = lo == hi ? a : a + (pos - (double)lo) * (b - a);
-      if (out->type == SL_VT_F64) out->d.f[g] = v;
-      else out->d.i[g] = (int64_t)llround(v);
+      if (out->type == SL_VT_F64)
+        out->d.f[g] = v;
+      else
+        out->d.i[g] = (int64_t)llround(v);
       out->valid[g] = 1;
     } else {
       int64_t idx = (int64_t)ceil(st->s.q * (double)k) - 1;
       if (idx < 0) idx = 0;
       if (idx >= k) idx = k - 1;
-      if (st->k == K_STR) out->d.s[g] = p[idx].v.s;
-      else if (out->type == SL_VT_F64 && st->k != K_F64) out->d.f[g] = (double)p[idx].v.i;
-      else out->d.i[g] = p[idx].v.i;
+      if (st->k == K_STR)
+        out->d.s[g] = p[idx].v.s;
+      else if (out->type == SL_VT_F64 && st->k != K_F64)
+        out->d.f[g] = (double)p[idx].v.i;
+      else
+        out->d.i[g] = p[idx].v.i;
       out->valid[g] = 1;
     }
     i = j;
@@ -480,57 +572,72 @@ int sl__agg_state_finish(struct sl__agg_state *st, int64_t ng,
     int64_t c = st->cnt[g];
     uint8_t valid = c > 0;
     switch (f) {
-      case SL_AGG_COUNT_STAR: case SL_AGG_COUNT:
-        out->d.i[g] = c;
-        valid = 1;
-        break;
-      case SL_AGG_SUM:
-        if (st->k == K_I64) {
-          __int128 v = st->isum[g];
-          if (v > INT64_MAX || v < INT64_MIN)
-            return sl_error_set(err, SL_ERANGE, "sum() overflows BIGINT");
-          out->d.i[g] = (int64_t)v;
-        } else {
-          out->d.f[g] = st->f0[g] + st->f1[g];
-        }
-        break;
-      case SL_AGG_AVG:
-        if (valid)
-          out->d.f[g] = st->k == K_I64 ? (double)st->isum[g] / (double)c
-                                       : (st->f0[g] + st->f1[g]) / (double)c;
-        break;
-      case SL_AGG_VAR_SAMP: case SL_AGG_STDDEV_SAMP:
-        valid = c > 1;
-        if (valid) {
-          double v = st->f1[g] / (double)(c - 1);
-          out->d.f[g] = f == SL_AGG_VAR_SAMP ? v : sqrt(v);
-        }
-        break;
-      case SL_AGG_VAR_POP: case SL_AGG_STDDEV_POP:
-        if (valid) {
-          double v = st->f1[g] / (double)c;
-          out->d.f[g] = f == SL_AGG_VAR_POP ? v : sqrt(v);
-        }
-        break;
-      case SL_AGG_MIN: case SL_AGG_MAX: case SL_AGG_BOOL_AND: case SL_AGG_BOOL_OR:
-      case SL_AGG_FIRST: case SL_AGG_LAST: case SL_AGG_ARG_MIN: case SL_AGG_ARG_MAX:
-        if (st->valid) valid = valid && st->valid[g];
-        if (!valid) break;
-        if (st->k == K_STR) out->d.s[g] = st->vs[g];
-        else if (out->type == SL_VT_BOOL) out->d.b[g] = st->vi[g] != 0;
-        else out->d.i[g] = st->vi[g];
-        break;
-      case SL_AGG_APPROX_COUNT_DISTINCT:
-        out->d.i[g] = st->hll[g] ? sl__hll_estimate(st->hll[g]) : 0;
-        valid = 1;
-        break;
-      default: return SL_EINVAL;
+    case SL_AGG_COUNT_STAR:
+    case SL_AGG_COUNT:
+      out->d.i[g] = c;
+      valid = 1;
+      break;
+    case SL_AGG_SUM:
+      if (st->k == K_I64) {
+        __int128 v = st->isum[g];
+        if (v > INT64_MAX || v < INT64_MIN)
+          return sl_error_set(err, SL_ERANGE, "sum() overflows BIGINT");
+        out->d.i[g] = (int64_t)v;
+      } else {
+        out->d.f[g] = st->f0[g] + st->f1[g];
+      }
+      break;
+    case SL_AGG_AVG:
+      if (valid)
+        out->d.f[g] = st->k == K_I64 ? (double)st->isum[g] / (double)c
+                                     : (st->f0[g] + st->f1[g]) / (double)c;
+      break;
+    case SL_AGG_VAR_SAMP:
+    case SL_AGG_STDDEV_SAMP:
+      valid = c > 1;
+      if (valid) {
+        double v = st->f1[g] / (double)(c - 1);
+        out->d.f[g] = f == SL_AGG_VAR_SAMP ? v : sqrt(v);
+      }
+      break;
+    case SL_AGG_VAR_POP:
+    case SL_AGG_STDDEV_POP:
+      if (valid) {
+        double v = st->f1[g] / (double)c;
+        out->d.f[g] = f == SL_AGG_VAR_POP ? v : sqrt(v);
+      }
+      break;
+    case SL_AGG_MIN:
+    case SL_AGG_MAX:
+    case SL_AGG_BOOL_AND:
+    case SL_AGG_BOOL_OR:
+    case SL_AGG_FIRST:
+    case SL_AGG_LAST:
+    case SL_AGG_ARG_MIN:
+    case SL_AGG_ARG_MAX:
+      if (st->valid) valid = valid && st->valid[g];
+      if (!valid) break;
+      if (st->k == K_STR)
+        out->d.s[g] = st->vs[g];
+      else if (out->type == SL_VT_BOOL)
+        out->d.b[g] = st->vi[g] != 0;
+      else
+        out->d.i[g] = st->vi[g];
+      break;
+    case SL_AGG_APPROX_COUNT_DISTINCT:
+      out->d.i[g] = st->hll[g] ? sl__hll_estimate(st->hll[g]) : 0;
+      valid = 1;
+      break;
+    default: return SL_EINVAL;
     }
     out->valid[g] = valid;
     if (!valid) {
-      if (out->type == SL_VT_STR) out->d.s[g] = (struct sl_str){"", 0};
-      else if (out->type == SL_VT_BOOL) out->d.b[g] = 0;
-      else out->d.i[g] = 0;
+      if (out->type == SL_VT_STR)
+        out->d.s[g] = (struct sl_str){"", 0};
+      else if (out->type == SL_VT_BOOL)
+        out->d.b[g] = 0;
+      else
+        out->d.i[g] = 0;
     }
   }
   return 0;

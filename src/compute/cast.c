@@ -29,8 +29,10 @@ int sl__format_double(double v, char *buf, size_t cap) {
 
 static bool parse_i64(struct sl_str s, int64_t *out) {
   const char *p = s.p, *e = s.p + s.n;
-  while (p < e && isspace((unsigned char)*p)) p++;
-  while (e > p && isspace((unsigned char)e[-1])) e--;
+  while (p < e && isspace((unsigned char)*p))
+    p++;
+  while (e > p && isspace((unsigned char)e[-1]))
+    e--;
   bool neg = false;
   if (p < e && (*p == '+' || *p == '-')) neg = *p++ == '-';
   if (p == e) return false;
@@ -42,7 +44,8 @@ static bool parse_i64(struct sl_str s, int64_t *out) {
   }
   if (p < e && *p == '.') { /* DuckDB rounds "1.6" to 2 */
     const char *q = p + 1;
-    while (q < e && isdigit((unsigned char)*q)) q++;
+    while (q < e && isdigit((unsigned char)*q))
+      q++;
     if (q != e || p == digits_start) return false;
     if (p + 1 < e && p[1] >= '5') v++;
     p = e;
@@ -61,7 +64,8 @@ static bool parse_f64(struct sl_str s, double *out) {
   char *end;
   errno = 0;
   double v = strtod(buf, &end);
-  while (*end && isspace((unsigned char)*end)) end++;
+  while (*end && isspace((unsigned char)*end))
+    end++;
   if (end == buf || *end) return false;
   *out = v;
   return true;
@@ -85,10 +89,11 @@ static bool parse_bool(struct sl_str s, uint8_t *out) {
 
 static int bad_value(const struct sl_expr *e, struct sl_str s,
                      struct sl_error *err) {
-  return sl_error_set(err, SL_EINVAL,
-                      "could not convert string '%.*s' to %s in expression '%s'",
-                      (int)(s.n > 64 ? 64 : s.n), s.p, sl__vt_name(e->type),
-                      e->text ? e->text : "?");
+  return sl_error_set(
+      err, SL_EINVAL,
+      "could not convert string '%.*s' to %s in expression '%s'",
+      (int)(s.n > 64 ? 64 : s.n), s.p, sl__vt_name(e->type),
+      e->text ? e->text : "?");
 }
 
 static int to_string(const struct sl_vec *a, int64_t n, struct sl_arena *ar,
@@ -102,12 +107,16 @@ static int to_string(const struct sl_vec *a, int64_t n, struct sl_arena *ar,
     }
     int k;
     switch (a->type) {
-      case SL_VT_I64: k = snprintf(buf, sizeof buf, "%lld", (long long)a->d.i[i]); break;
-      case SL_VT_F64: k = sl__format_double(a->d.f[i], buf, sizeof buf); break;
-      case SL_VT_BOOL: k = snprintf(buf, sizeof buf, "%s", a->d.b[i] ? "true" : "false"); break;
-      case SL_VT_TS: k = sl__format_timestamp(a->d.i[i], buf, sizeof buf); break;
-      case SL_VT_DATE: k = sl__format_date(a->d.i[i], buf, sizeof buf); break;
-      default: k = 0;
+    case SL_VT_I64:
+      k = snprintf(buf, sizeof buf, "%lld", (long long)a->d.i[i]);
+      break;
+    case SL_VT_F64: k = sl__format_double(a->d.f[i], buf, sizeof buf); break;
+    case SL_VT_BOOL:
+      k = snprintf(buf, sizeof buf, "%s", a->d.b[i] ? "true" : "false");
+      break;
+    case SL_VT_TS: k = sl__format_timestamp(a->d.i[i], buf, sizeof buf); break;
+    case SL_VT_DATE: k = sl__format_date(a->d.i[i], buf, sizeof buf); break;
+    default: k = 0;
     }
     if (k < 0) k = 0;
     if (k >= (int)sizeof buf) k = (int)sizeof buf - 1;
@@ -140,55 +149,69 @@ int sl__eval_cast(const struct sl_expr *e, struct sl_vec *a, int64_t n,
     int64_t i = AT(a, r);
     bool ok = VALID(r);
     switch (to) {
-      case SL_VT_I64:
-        if (from == SL_VT_F64) {
-          double v = a->d.f[i];
-          if (ok && !(v > -9223372036854775808.0 && v < 9223372036854775808.0))
-            return sl_error_set(err, SL_ERANGE,
-                                "value %g is out of range for BIGINT in expression '%s'",
-                                v, e->text ? e->text : "?");
-          out->d.i[r] = ok ? (int64_t)nearbyint(v) : 0; /* half to even, as DuckDB */
-        } else if (from == SL_VT_BOOL) {
-          out->d.i[r] = a->d.b[i];
-        } else if (from == SL_VT_STR) {
-          if (ok && !parse_i64(a->d.s[i], &out->d.i[r])) return bad_value(e, a->d.s[i], err);
-        } else {
-          out->d.i[r] = a->d.i[i]; /* timestamp/date as their integer */
-        }
-        break;
-      case SL_VT_F64:
-        if (from == SL_VT_I64) out->d.f[r] = (double)a->d.i[i];
-        else if (from == SL_VT_BOOL) out->d.f[r] = a->d.b[i];
-        else if (from == SL_VT_STR) {
-          if (ok && !parse_f64(a->d.s[i], &out->d.f[r])) return bad_value(e, a->d.s[i], err);
-        } else goto unsupported;
-        break;
-      case SL_VT_BOOL:
-        if (from == SL_VT_I64) out->d.b[r] = a->d.i[i] != 0;
-        else if (from == SL_VT_F64) out->d.b[r] = a->d.f[i] != 0;
-        else if (from == SL_VT_STR) {
-          if (ok && !parse_bool(a->d.s[i], &out->d.b[r])) return bad_value(e, a->d.s[i], err);
-        } else goto unsupported;
-        break;
-      case SL_VT_TS:
-        if (from == SL_VT_DATE) out->d.i[r] = a->d.i[i] * US_PER_DAY;
-        else if (from == SL_VT_STR) {
-          if (ok && !sl__parse_timestamp(a->d.s[i].p, a->d.s[i].n, &out->d.i[r]))
-            return bad_value(e, a->d.s[i], err);
-        } else goto unsupported;
-        break;
-      case SL_VT_DATE:
-        if (from == SL_VT_TS) {
-          int64_t t = a->d.i[i];
-          out->d.i[r] = t / US_PER_DAY - (t % US_PER_DAY < 0);
-        } else if (from == SL_VT_STR) {
-          int64_t t;
-          if (ok && !sl__parse_timestamp(a->d.s[i].p, a->d.s[i].n, &t))
-            return bad_value(e, a->d.s[i], err);
-          out->d.i[r] = ok ? t / US_PER_DAY - (t % US_PER_DAY < 0) : 0;
-        } else goto unsupported;
-        break;
-      default: goto unsupported;
+    case SL_VT_I64:
+      if (from == SL_VT_F64) {
+        double v = a->d.f[i];
+        if (ok && !(v > -9223372036854775808.0 && v < 9223372036854775808.0))
+          return sl_error_set(
+              err, SL_ERANGE,
+              "value %g is out of range for BIGINT in expression '%s'", v,
+              e->text ? e->text : "?");
+        out->d.i[r] =
+            ok ? (int64_t)nearbyint(v) : 0; /* half to even, as DuckDB */
+      } else if (from == SL_VT_BOOL) {
+        out->d.i[r] = a->d.b[i];
+      } else if (from == SL_VT_STR) {
+        if (ok && !parse_i64(a->d.s[i], &out->d.i[r]))
+          return bad_value(e, a->d.s[i], err);
+      } else {
+        out->d.i[r] = a->d.i[i]; /* timestamp/date as their integer */
+      }
+      break;
+    case SL_VT_F64:
+      if (from == SL_VT_I64)
+        out->d.f[r] = (double)a->d.i[i];
+      else if (from == SL_VT_BOOL)
+        out->d.f[r] = a->d.b[i];
+      else if (from == SL_VT_STR) {
+        if (ok && !parse_f64(a->d.s[i], &out->d.f[r]))
+          return bad_value(e, a->d.s[i], err);
+      } else
+        goto unsupported;
+      break;
+    case SL_VT_BOOL:
+      if (from == SL_VT_I64)
+        out->d.b[r] = a->d.i[i] != 0;
+      else if (from == SL_VT_F64)
+        out->d.b[r] = a->d.f[i] != 0;
+      else if (from == SL_VT_STR) {
+        if (ok && !parse_bool(a->d.s[i], &out->d.b[r]))
+          return bad_value(e, a->d.s[i], err);
+      } else
+        goto unsupported;
+      break;
+    case SL_VT_TS:
+      if (from == SL_VT_DATE)
+        out->d.i[r] = a->d.i[i] * US_PER_DAY;
+      else if (from == SL_VT_STR) {
+        if (ok && !sl__parse_timestamp(a->d.s[i].p, a->d.s[i].n, &out->d.i[r]))
+          return bad_value(e, a->d.s[i], err);
+      } else
+        goto unsupported;
+      break;
+    case SL_VT_DATE:
+      if (from == SL_VT_TS) {
+        int64_t t = a->d.i[i];
+        out->d.i[r] = t / US_PER_DAY - (t % US_PER_DAY < 0);
+      } else if (from == SL_VT_STR) {
+        int64_t t;
+        if (ok && !sl__parse_timestamp(a->d.s[i].p, a->d.s[i].n, &t))
+          return bad_value(e, a->d.s[i], err);
+        out->d.i[r] = ok ? t / US_PER_DAY - (t % US_PER_DAY < 0) : 0;
+      } else
+        goto unsupported;
+      break;
+    default: goto unsupported;
     }
     if (!ok && to != SL_VT_I64 && to != SL_VT_F64 && to != SL_VT_BOOL) continue;
   }
@@ -196,5 +219,6 @@ int sl__eval_cast(const struct sl_expr *e, struct sl_vec *a, int64_t n,
   return 0;
 unsupported:
   return sl_error_set(err, SL_EINVAL, "cannot cast %s to %s in expression '%s'",
-                      sl__vt_name(from), sl__vt_name(to), e->text ? e->text : "?");
+                      sl__vt_name(from), sl__vt_name(to),
+                      e->text ? e->text : "?");
 }

@@ -13,12 +13,15 @@ static int unpack_bits(struct sl_arena *ar, const uint8_t *bits, int64_t off,
   if (!o) return SL_ENOMEM;
   int64_t r = 0;
   /* leading bits up to a byte boundary, then whole bytes */
-  for (; r < n && ((off + r) & 7); r++) o[r] = sl_bit_get(bits, off + r);
+  for (; r < n && ((off + r) & 7); r++)
+    o[r] = sl_bit_get(bits, off + r);
   for (; r + 8 <= n; r += 8) {
     uint8_t b = bits[(off + r) >> 3];
-    for (int k = 0; k < 8; k++) o[r + k] = (b >> k) & 1;
+    for (int k = 0; k < 8; k++)
+      o[r + k] = (b >> k) & 1;
   }
-  for (; r < n; r++) o[r] = sl_bit_get(bits, off + r);
+  for (; r < n; r++)
+    o[r] = sl_bit_get(bits, off + r);
   *out = o;
   return 0;
 }
@@ -31,62 +34,66 @@ int sl__vec_from_array(const struct sl_array *a, int64_t base, int64_t off,
   int64_t at = a->offset + base + off; /* physical index of row 0 */
   int rc;
   switch (a->type) {
-    case SL_TYPE_NULL: {
-      struct sl_value nv = {.type = SL_VT_STR, .is_null = true};
-      return sl__vec_const(ar, &nv, n, out);
-    }
-    case SL_TYPE_INT64:
-    case SL_TYPE_TIMESTAMP_US:
-      out->type = a->type == SL_TYPE_INT64 ? SL_VT_I64 : SL_VT_TS;
-      out->d.i = (int64_t *)a->data->data + at;
-      break;
-    case SL_TYPE_FLOAT64:
-      out->type = SL_VT_F64;
-      out->d.f = (double *)a->data->data + at;
-      break;
-    case SL_TYPE_TIMESTAMP_MS: {
-      SL_RETURN_NOT_OK(sl__vec_alloc(ar, SL_VT_TS, n, out));
-      const int64_t *src = (const int64_t *)a->data->data + at;
-      for (int64_t r = 0; r < n; r++) out->d.i[r] = src[r] * 1000;
-      break;
-    }
-    case SL_TYPE_INT32:
-    case SL_TYPE_DATE32: {
-      SL_RETURN_NOT_OK(sl__vec_alloc(ar, a->type == SL_TYPE_INT32 ? SL_VT_I64 : SL_VT_DATE, n, out));
-      const int32_t *src = (const int32_t *)a->data->data + at;
-      for (int64_t r = 0; r < n; r++) out->d.i[r] = src[r];
-      break;
-    }
-    case SL_TYPE_BOOL:
-      out->type = SL_VT_BOOL;
-      SL_RETURN_NOT_OK(unpack_bits(ar, a->data->data, at, n, &out->d.b));
-      break;
-    case SL_TYPE_UTF8:
-    case SL_TYPE_LARGE_UTF8:
-    case SL_TYPE_DICT_UTF8: {
-      SL_RETURN_NOT_OK(sl__vec_alloc(ar, SL_VT_STR, n, out));
-      struct sl_str *s = out->d.s;
-      if (a->type == SL_TYPE_UTF8) {
-        const int32_t *o = (const int32_t *)a->offsets->data + at;
-        const char *chars = (const char *)a->data->data;
-        for (int64_t r = 0; r < n; r++) s[r] = (struct sl_str){chars + o[r], o[r + 1] - o[r]};
-      } else if (a->type == SL_TYPE_LARGE_UTF8) {
-        const int64_t *o = (const int64_t *)a->offsets->data + at;
-        const char *chars = (const char *)a->data->data;
-        for (int64_t r = 0; r < n; r++) s[r] = (struct sl_str){chars + o[r], o[r + 1] - o[r]};
-      } else {
-        const int32_t *idx = (const int32_t *)a->data->data + at;
-        const struct sl_array *d = a->dictionary;
-        for (int64_t r = 0; r < n; r++) {
-          int64_t len;
-          const char *p = sl_array_str(d, idx[r], &len);
-          s[r] = (struct sl_str){p, len};
-        }
+  case SL_TYPE_NULL: {
+    struct sl_value nv = {.type = SL_VT_STR, .is_null = true};
+    return sl__vec_const(ar, &nv, n, out);
+  }
+  case SL_TYPE_INT64:
+  case SL_TYPE_TIMESTAMP_US:
+    out->type = a->type == SL_TYPE_INT64 ? SL_VT_I64 : SL_VT_TS;
+    out->d.i = (int64_t *)a->data->data + at;
+    break;
+  case SL_TYPE_FLOAT64:
+    out->type = SL_VT_F64;
+    out->d.f = (double *)a->data->data + at;
+    break;
+  case SL_TYPE_TIMESTAMP_MS: {
+    SL_RETURN_NOT_OK(sl__vec_alloc(ar, SL_VT_TS, n, out));
+    const int64_t *src = (const int64_t *)a->data->data + at;
+    for (int64_t r = 0; r < n; r++)
+      out->d.i[r] = src[r] * 1000;
+    break;
+  }
+  case SL_TYPE_INT32:
+  case SL_TYPE_DATE32: {
+    SL_RETURN_NOT_OK(sl__vec_alloc(
+        ar, a->type == SL_TYPE_INT32 ? SL_VT_I64 : SL_VT_DATE, n, out));
+    const int32_t *src = (const int32_t *)a->data->data + at;
+    for (int64_t r = 0; r < n; r++)
+      out->d.i[r] = src[r];
+    break;
+  }
+  case SL_TYPE_BOOL:
+    out->type = SL_VT_BOOL;
+    SL_RETURN_NOT_OK(unpack_bits(ar, a->data->data, at, n, &out->d.b));
+    break;
+  case SL_TYPE_UTF8:
+  case SL_TYPE_LARGE_UTF8:
+  case SL_TYPE_DICT_UTF8: {
+    SL_RETURN_NOT_OK(sl__vec_alloc(ar, SL_VT_STR, n, out));
+    struct sl_str *s = out->d.s;
+    if (a->type == SL_TYPE_UTF8) {
+      const int32_t *o = (const int32_t *)a->offsets->data + at;
+      const char *chars = (const char *)a->data->data;
+      for (int64_t r = 0; r < n; r++)
+        s[r] = (struct sl_str){chars + o[r], o[r + 1] - o[r]};
+    } else if (a->type == SL_TYPE_LARGE_UTF8) {
+      const int64_t *o = (const int64_t *)a->offsets->data + at;
+      const char *chars = (const char *)a->data->data;
+      for (int64_t r = 0; r < n; r++)
+        s[r] = (struct sl_str){chars + o[r], o[r + 1] - o[r]};
+    } else {
+      const int32_t *idx = (const int32_t *)a->data->data + at;
+      const struct sl_array *d = a->dictionary;
+      for (int64_t r = 0; r < n; r++) {
+        int64_t len;
+        const char *p = sl_array_str(d, idx[r], &len);
+        s[r] = (struct sl_str){p, len};
       }
-      break;
     }
-    default:
-      return SL_ENOTSUP;
+    break;
+  }
+  default: return SL_ENOTSUP;
   }
   if (a->validity) {
     rc = unpack_bits(ar, a->validity->data, at, n, &out->valid);
@@ -96,7 +103,8 @@ int sl__vec_from_array(const struct sl_array *a, int64_t base, int64_t off,
     if (!out->valid) {
       out->valid = (uint8_t *)outer_valid;
     } else {
-      for (int64_t r = 0; r < n; r++) out->valid[r] &= outer_valid[r];
+      for (int64_t r = 0; r < n; r++)
+        out->valid[r] &= outer_valid[r];
     }
   }
   return 0;
@@ -120,7 +128,8 @@ int sl__resolve_path(const struct sl_batch *b, const char *path,
     size_t k = dot ? (size_t)(dot - p) : strlen(p);
     int32_t hit = -1;
     for (int32_t i = 0; i < nf; i++)
-      if (strlen(fields[i].name) == k && !strncmp(fields[i].name, p, k)) hit = i;
+      if (strlen(fields[i].name) == k && !strncmp(fields[i].name, p, k))
+        hit = i;
     if (hit < 0) {
       /* a child may itself have a dotted name */
       for (int32_t i = 0; i < nf; i++)
@@ -131,7 +140,8 @@ int sl__resolve_path(const struct sl_batch *b, const char *path,
       out->leaf = arrays[hit];
       return 0;
     }
-    if (fields[hit].type != SL_TYPE_STRUCT || out->n_parents >= 8) return SL_ENOENT;
+    if (fields[hit].type != SL_TYPE_STRUCT || out->n_parents >= 8)
+      return SL_ENOENT;
     out->parents[out->n_parents++] = arrays[hit];
     fields = fields[hit].children;
     nf = arrays[hit]->n_children;
@@ -153,7 +163,8 @@ int sl__vec_from_resolved(const struct sl_resolved *res, int64_t off, int64_t n,
       uint8_t *v;
       SL_RETURN_NOT_OK(unpack_bits(ar, p->validity->data, at, n, &v));
       if (valid)
-        for (int64_t r = 0; r < n; r++) valid[r] &= v[r];
+        for (int64_t r = 0; r < n; r++)
+          valid[r] &= v[r];
       else
         valid = v;
     }
@@ -164,12 +175,12 @@ int sl__vec_from_resolved(const struct sl_resolved *res, int64_t off, int64_t n,
 
 enum sl_type_id sl__arrow_type_of(enum sl_vt t) {
   switch (t) {
-    case SL_VT_BOOL: return SL_TYPE_BOOL;
-    case SL_VT_I64: return SL_TYPE_INT64;
-    case SL_VT_F64: return SL_TYPE_FLOAT64;
-    case SL_VT_TS: return SL_TYPE_TIMESTAMP_US;
-    case SL_VT_DATE: return SL_TYPE_DATE32;
-    default: return SL_TYPE_UTF8;
+  case SL_VT_BOOL: return SL_TYPE_BOOL;
+  case SL_VT_I64: return SL_TYPE_INT64;
+  case SL_VT_F64: return SL_TYPE_FLOAT64;
+  case SL_VT_TS: return SL_TYPE_TIMESTAMP_US;
+  case SL_VT_DATE: return SL_TYPE_DATE32;
+  default: return SL_TYPE_UTF8;
   }
 }
 
@@ -185,7 +196,8 @@ int sl__vec_to_array(const struct sl_vec *v, int64_t off, int64_t n,
   enum sl_type_id t = sl__arrow_type_of(v->type);
   struct sl_array *a = NULL;
   int rc = sl_array_new(t, &a);
-  if (rc) return sl_error_set(err, rc, "out of memory building a result column");
+  if (rc)
+    return sl_error_set(err, rc, "out of memory building a result column");
   a->length = n;
   int64_t nulls = 0;
   bool any_null = v->type == SL_VT_NULL || v->valid != NULL;
@@ -195,8 +207,10 @@ int sl__vec_to_array(const struct sl_vec *v, int64_t off, int64_t n,
     memset(bits, 0, (size_t)((n + 7) / 8));
     for (int64_t r = 0; r < n; r++) {
       bool ok = sl__vec_valid(v, off + r);
-      if (ok) sl_bit_set(bits, r);
-      else nulls++;
+      if (ok)
+        sl_bit_set(bits, r);
+      else
+        nulls++;
     }
     if (!nulls) {
       sl_buffer_release(a->validity);
@@ -206,57 +220,64 @@ int sl__vec_to_array(const struct sl_vec *v, int64_t off, int64_t n,
   a->null_count = nulls;
 #define IDX(r) (v->constant ? 0 : off + (r))
   switch (t) {
-    case SL_TYPE_BOOL: {
-      SL_CHECK_GOTO(new_buf((n + 7) / 8, &a->data), rc, fail);
-      memset(a->data->data, 0, (size_t)((n + 7) / 8));
+  case SL_TYPE_BOOL: {
+    SL_CHECK_GOTO(new_buf((n + 7) / 8, &a->data), rc, fail);
+    memset(a->data->data, 0, (size_t)((n + 7) / 8));
+    for (int64_t r = 0; r < n; r++)
+      if (v->type != SL_VT_NULL && v->d.b[IDX(r)]) sl_bit_set(a->data->data, r);
+    break;
+  }
+  case SL_TYPE_INT64:
+  case SL_TYPE_FLOAT64:
+  case SL_TYPE_TIMESTAMP_US: {
+    SL_CHECK_GOTO(new_buf(n * 8, &a->data), rc, fail);
+    int64_t *d = (int64_t *)a->data->data;
+    if (v->constant)
       for (int64_t r = 0; r < n; r++)
-        if (v->type != SL_VT_NULL && v->d.b[IDX(r)]) sl_bit_set(a->data->data, r);
-      break;
+        d[r] = v->d.i[0];
+    else if (n)
+      memcpy(d, v->d.i + off, (size_t)n * 8);
+    break;
+  }
+  case SL_TYPE_DATE32: {
+    SL_CHECK_GOTO(new_buf(n * 4, &a->data), rc, fail);
+    int32_t *d = (int32_t *)a->data->data;
+    for (int64_t r = 0; r < n; r++)
+      d[r] = (int32_t)v->d.i[IDX(r)];
+    break;
+  }
+  default: { /* utf8 */
+    int64_t total = 0;
+    bool is_str = v->type == SL_VT_STR;
+    for (int64_t r = 0; r < n && is_str; r++)
+      if (sl__vec_valid(v, off + r)) total += v->d.s[IDX(r)].n;
+    if (total > INT32_MAX) {
+      rc = sl_error_set(
+          err, SL_ERANGE,
+          "a result column holds more than 2 GiB of text in one batch");
+      goto fail;
     }
-    case SL_TYPE_INT64:
-    case SL_TYPE_FLOAT64:
-    case SL_TYPE_TIMESTAMP_US: {
-      SL_CHECK_GOTO(new_buf(n * 8, &a->data), rc, fail);
-      int64_t *d = (int64_t *)a->data->data;
-      if (v->constant) for (int64_t r = 0; r < n; r++) d[r] = v->d.i[0];
-      else if (n) memcpy(d, v->d.i + off, (size_t)n * 8);
-      break;
+    SL_CHECK_GOTO(new_buf((n + 1) * 4, &a->offsets), rc, fail);
+    SL_CHECK_GOTO(new_buf(total, &a->data), rc, fail);
+    int32_t *o = (int32_t *)a->offsets->data;
+    char *chars = (char *)a->data->data;
+    int32_t at = 0;
+    for (int64_t r = 0; r < n; r++) {
+      o[r] = at;
+      if (!is_str || !sl__vec_valid(v, off + r)) continue;
+      struct sl_str s = v->d.s[IDX(r)];
+      if (s.n) memcpy(chars + at, s.p, (size_t)s.n);
+      at += (int32_t)s.n;
     }
-    case SL_TYPE_DATE32: {
-      SL_CHECK_GOTO(new_buf(n * 4, &a->data), rc, fail);
-      int32_t *d = (int32_t *)a->data->data;
-      for (int64_t r = 0; r < n; r++) d[r] = (int32_t)v->d.i[IDX(r)];
-      break;
-    }
-    default: { /* utf8 */
-      int64_t total = 0;
-      bool is_str = v->type == SL_VT_STR;
-      for (int64_t r = 0; r < n && is_str; r++)
-        if (sl__vec_valid(v, off + r)) total += v->d.s[IDX(r)].n;
-      if (total > INT32_MAX) {
-        rc = sl_error_set(err, SL_ERANGE, "a result column holds more than 2 GiB of text in one batch");
-        goto fail;
-      }
-      SL_CHECK_GOTO(new_buf((n + 1) * 4, &a->offsets), rc, fail);
-      SL_CHECK_GOTO(new_buf(total, &a->data), rc, fail);
-      int32_t *o = (int32_t *)a->offsets->data;
-      char *chars = (char *)a->data->data;
-      int32_t at = 0;
-      for (int64_t r = 0; r < n; r++) {
-        o[r] = at;
-        if (!is_str || !sl__vec_valid(v, off + r)) continue;
-        struct sl_str s = v->d.s[IDX(r)];
-        if (s.n) memcpy(chars + at, s.p, (size_t)s.n);
-        at += (int32_t)s.n;
-      }
-      o[n] = at;
-    }
+    o[n] = at;
+  }
   }
 #undef IDX
   *out = a;
   return 0;
 fail:
   sl_array_release(a);
-  if (!err || !err->code) sl_error_set(err, rc, "out of memory building a result column");
+  if (!err || !err->code)
+    sl_error_set(err, rc, "out of memory building a result column");
   return rc;
 }

@@ -19,8 +19,8 @@ int sl__resolve_path(const struct sl_batch *b, const char *path,
                      struct sl_resolved *out);
 /* Rows [off, off+n) of a resolved column as a vec (views into the arrays:
  * keep the batch alive while the vec is used). */
-int sl__vec_from_resolved(const struct sl_resolved *res, int64_t off,
-                          int64_t n, struct sl_arena *ar, struct sl_vec *out);
+int sl__vec_from_resolved(const struct sl_resolved *res, int64_t off, int64_t n,
+                          struct sl_arena *ar, struct sl_vec *out);
 /* Rows [base+off, base+off+n) of one array; outer_valid (n bytes or NULL)
  * is ANDed into the validity. */
 int sl__vec_from_array(const struct sl_array *a, int64_t base, int64_t off,

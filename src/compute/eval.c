@@ -10,8 +10,7 @@
 #define AT(v, r) ((v)->constant ? 0 : (r))
 
 static bool is_const_null(const struct sl_vec *v) {
-  return v->type == SL_VT_NULL ||
-         (v->constant && v->valid && v->valid[0] == 0);
+  return v->type == SL_VT_NULL || (v->constant && v->valid && v->valid[0] == 0);
 }
 
 static int null_result(struct sl_arena *a, enum sl_vt t, int64_t n,
@@ -32,7 +31,8 @@ static int valid_and(struct sl_arena *ar, const struct sl_vec *x,
   }
   uint8_t *v = sl_arena_alloc(ar, (size_t)(n ? n : 1));
   if (!v) return SL_ENOMEM;
-  for (int64_t r = 0; r < n; r++) v[r] = xv[r] & yv[r];
+  for (int64_t r = 0; r < n; r++)
+    v[r] = xv[r] & yv[r];
   *out = v;
   return 0;
 }
@@ -47,17 +47,17 @@ static int overflow_error(const struct sl_expr *e, struct sl_error *err) {
     if (a->constant) {                                                         \
       for (int64_t r = 0; r < n; r++) {                                        \
         const int64_t ia = 0, ib = r;                                          \
-        __VA_ARGS__;                                                                  \
+        __VA_ARGS__;                                                           \
       }                                                                        \
     } else if (b->constant) {                                                  \
       for (int64_t r = 0; r < n; r++) {                                        \
         const int64_t ia = r, ib = 0;                                          \
-        __VA_ARGS__;                                                                  \
+        __VA_ARGS__;                                                           \
       }                                                                        \
     } else {                                                                   \
       for (int64_t r = 0; r < n; r++) {                                        \
         const int64_t ia = r, ib = r;                                          \
-        __VA_ARGS__;                                                                  \
+        __VA_ARGS__;                                                           \
       }                                                                        \
     }                                                                          \
   } while (0)
@@ -74,14 +74,14 @@ static int eval_arith(const struct sl_expr *e, struct sl_vec *a,
     const double *x = a->d.f, *y = b->d.f;
     double *o = out->d.f;
     switch (e->op) {
-      case SL_X_ADD: LOOP3(x, y, o[r] = x[ia] + y[ib]); break;
-      case SL_X_SUB: LOOP3(x, y, o[r] = x[ia] - y[ib]); break;
-      case SL_X_MUL: LOOP3(x, y, o[r] = x[ia] * y[ib]); break;
-      case SL_X_DIV: LOOP3(x, y, o[r] = x[ia] / y[ib]); break;
-      case SL_X_MOD: LOOP3(x, y, o[r] = fmod(x[ia], y[ib])); break;
-      case SL_X_IDIV: LOOP3(x, y, o[r] = trunc(x[ia] / y[ib])); break;
-      case SL_X_POW: LOOP3(x, y, o[r] = pow(x[ia], y[ib])); break;
-      default: return SL_EINVAL;
+    case SL_X_ADD: LOOP3(x, y, o[r] = x[ia] + y[ib]); break;
+    case SL_X_SUB: LOOP3(x, y, o[r] = x[ia] - y[ib]); break;
+    case SL_X_MUL: LOOP3(x, y, o[r] = x[ia] * y[ib]); break;
+    case SL_X_DIV: LOOP3(x, y, o[r] = x[ia] / y[ib]); break;
+    case SL_X_MOD: LOOP3(x, y, o[r] = fmod(x[ia], y[ib])); break;
+    case SL_X_IDIV: LOOP3(x, y, o[r] = trunc(x[ia] / y[ib])); break;
+    case SL_X_POW: LOOP3(x, y, o[r] = pow(x[ia], y[ib])); break;
+    default: return SL_EINVAL;
     }
     return 0;
   }
@@ -90,48 +90,47 @@ static int eval_arith(const struct sl_expr *e, struct sl_vec *a,
   int64_t *o = out->d.i;
   int ovf = 0;
   switch (e->op) {
-    case SL_X_ADD:
-      LOOP3(x, y, {
-        int f = __builtin_add_overflow(x[ia], y[ib], &o[r]);
-        ovf |= f & (ok ? ok[r] : 1);
-      });
-      break;
-    case SL_X_SUB:
-      LOOP3(x, y, {
-        int f = __builtin_sub_overflow(x[ia], y[ib], &o[r]);
-        ovf |= f & (ok ? ok[r] : 1);
-      });
-      break;
-    case SL_X_MUL:
-      LOOP3(x, y, {
-        int f = __builtin_mul_overflow(x[ia], y[ib], &o[r]);
-        ovf |= f & (ok ? ok[r] : 1);
-      });
-      break;
-    case SL_X_IDIV:
-    case SL_X_MOD: {
-      int zero = 0;
-      bool is_div = e->op == SL_X_IDIV;
-      LOOP3(x, y, {
-        int64_t p = x[ia], q = y[ib];
-        int live = ok ? ok[r] : 1;
-        if (q == 0) {
-          zero |= live;
-          o[r] = 0;
-        } else if (q == -1) {
-          if (is_div) ovf |= (p == INT64_MIN) & live;
-          o[r] = is_div ? (p == INT64_MIN ? 0 : -p) : 0;
-        } else {
-          o[r] = is_div ? p / q : p % q;
-        }
-      });
-      if (zero)
-        return sl_error_set(err, SL_EINVAL,
-                            "division by zero in expression '%s'",
-                            e->text ? e->text : "?");
-      break;
-    }
-    default: return SL_EINVAL;
+  case SL_X_ADD:
+    LOOP3(x, y, {
+      int f = __builtin_add_overflow(x[ia], y[ib], &o[r]);
+      ovf |= f & (ok ? ok[r] : 1);
+    });
+    break;
+  case SL_X_SUB:
+    LOOP3(x, y, {
+      int f = __builtin_sub_overflow(x[ia], y[ib], &o[r]);
+      ovf |= f & (ok ? ok[r] : 1);
+    });
+    break;
+  case SL_X_MUL:
+    LOOP3(x, y, {
+      int f = __builtin_mul_overflow(x[ia], y[ib], &o[r]);
+      ovf |= f & (ok ? ok[r] : 1);
+    });
+    break;
+  case SL_X_IDIV:
+  case SL_X_MOD: {
+    int zero = 0;
+    bool is_div = e->op == SL_X_IDIV;
+    LOOP3(x, y, {
+      int64_t p = x[ia], q = y[ib];
+      int live = ok ? ok[r] : 1;
+      if (q == 0) {
+        zero |= live;
+        o[r] = 0;
+      } else if (q == -1) {
+        if (is_div) ovf |= (p == INT64_MIN) & live;
+        o[r] = is_div ? (p == INT64_MIN ? 0 : -p) : 0;
+      } else {
+        o[r] = is_div ? p / q : p % q;
+      }
+    });
+    if (zero)
+      return sl_error_set(err, SL_EINVAL, "division by zero in expression '%s'",
+                          e->text ? e->text : "?");
+    break;
+  }
+  default: return SL_EINVAL;
   }
   if (ovf) return overflow_error(e, err);
   return 0;
@@ -148,13 +147,13 @@ static int str_cmp(struct sl_str x, struct sl_str y) {
   do {                                                                         \
     const T *x = a->d.F, *y = b->d.F;                                          \
     switch (op) {                                                              \
-      case SL_X_EQ: LOOP3(x, y, o[r] = x[ia] == y[ib]); break;                 \
-      case SL_X_NE: LOOP3(x, y, o[r] = x[ia] != y[ib]); break;                 \
-      case SL_X_LT: LOOP3(x, y, o[r] = x[ia] < y[ib]); break;                  \
-      case SL_X_LE: LOOP3(x, y, o[r] = x[ia] <= y[ib]); break;                 \
-      case SL_X_GT: LOOP3(x, y, o[r] = x[ia] > y[ib]); break;                  \
-      case SL_X_GE: LOOP3(x, y, o[r] = x[ia] >= y[ib]); break;                 \
-      default: break;                                                          \
+    case SL_X_EQ: LOOP3(x, y, o[r] = x[ia] == y[ib]); break;                   \
+    case SL_X_NE: LOOP3(x, y, o[r] = x[ia] != y[ib]); break;                   \
+    case SL_X_LT: LOOP3(x, y, o[r] = x[ia] < y[ib]); break;                    \
+    case SL_X_LE: LOOP3(x, y, o[r] = x[ia] <= y[ib]); break;                   \
+    case SL_X_GT: LOOP3(x, y, o[r] = x[ia] > y[ib]); break;                    \
+    case SL_X_GE: LOOP3(x, y, o[r] = x[ia] >= y[ib]); break;                   \
+    default: break;                                                            \
     }                                                                          \
   } while (0)
 
@@ -168,27 +167,30 @@ static int eval_compare(const struct sl_expr *e, struct sl_vec *a,
   uint8_t *o = out->d.b;
   enum sl_xop op = e->op;
   switch (a->type) {
-    case SL_VT_F64: CMP_TYPED(double, f); break;
-    case SL_VT_BOOL: CMP_TYPED(uint8_t, b); break;
-    case SL_VT_STR: {
-      const struct sl_str *x = a->d.s, *y = b->d.s;
-      if (op == SL_X_EQ || op == SL_X_NE) {
-        uint8_t want = op == SL_X_EQ;
-        LOOP3(x, y, {
-          struct sl_str p = x[ia], q = y[ib];
-          bool eq = p.n == q.n && (p.n == 0 || memcmp(p.p, q.p, (size_t)p.n) == 0);
-          o[r] = eq == want;
-        });
-        break;
-      }
+  case SL_VT_F64: CMP_TYPED(double, f); break;
+  case SL_VT_BOOL: CMP_TYPED(uint8_t, b); break;
+  case SL_VT_STR: {
+    const struct sl_str *x = a->d.s, *y = b->d.s;
+    if (op == SL_X_EQ || op == SL_X_NE) {
+      uint8_t want = op == SL_X_EQ;
       LOOP3(x, y, {
-        int c = str_cmp(x[ia], y[ib]);
-        o[r] = op == SL_X_LT ? c < 0 : op == SL_X_LE ? c <= 0
-             : op == SL_X_GT ? c > 0 : c >= 0;
+        struct sl_str p = x[ia], q = y[ib];
+        bool eq =
+            p.n == q.n && (p.n == 0 || memcmp(p.p, q.p, (size_t)p.n) == 0);
+        o[r] = eq == want;
       });
       break;
     }
-    default: CMP_TYPED(int64_t, i); break;
+    LOOP3(x, y, {
+      int c = str_cmp(x[ia], y[ib]);
+      o[r] = op == SL_X_LT   ? c < 0
+             : op == SL_X_LE ? c <= 0
+             : op == SL_X_GT ? c > 0
+                             : c >= 0;
+    });
+    break;
+  }
+  default: CMP_TYPED(int64_t, i); break;
   }
   return 0;
 }
@@ -201,8 +203,10 @@ static int eval_logic(const struct sl_expr *e, struct sl_vec *args, int64_t n,
   if (e->op == SL_X_NOT) {
     struct sl_vec *a = &args[0];
     out->valid = a->constant ? NULL : a->valid;
-    if (a->constant && a->valid && !a->valid[0]) return null_result(ar, SL_VT_BOOL, n, out);
-    for (int64_t r = 0; r < n; r++) out->d.b[r] = !a->d.b[AT(a, r)];
+    if (a->constant && a->valid && !a->valid[0])
+      return null_result(ar, SL_VT_BOOL, n, out);
+    for (int64_t r = 0; r < n; r++)
+      out->d.b[r] = !a->d.b[AT(a, r)];
     return 0;
   }
   struct sl_vec *a = &args[0], *b = &args[1];
@@ -231,13 +235,13 @@ static int eval_logic(const struct sl_expr *e, struct sl_vec *args, int64_t n,
 static bool value_eq(const struct sl_vec *x, int64_t i, const struct sl_vec *y,
                      int64_t j) {
   switch (x->type) {
-    case SL_VT_F64: return x->d.f[i] == y->d.f[j];
-    case SL_VT_BOOL: return x->d.b[i] == y->d.b[j];
-    case SL_VT_STR:
-      return x->d.s[i].n == y->d.s[j].n &&
-             (x->d.s[i].n == 0 ||
-              memcmp(x->d.s[i].p, y->d.s[j].p, (size_t)x->d.s[i].n) == 0);
-    default: return x->d.i[i] == y->d.i[j];
+  case SL_VT_F64: return x->d.f[i] == y->d.f[j];
+  case SL_VT_BOOL: return x->d.b[i] == y->d.b[j];
+  case SL_VT_STR:
+    return x->d.s[i].n == y->d.s[j].n &&
+           (x->d.s[i].n == 0 ||
+            memcmp(x->d.s[i].p, y->d.s[j].p, (size_t)x->d.s[i].n) == 0);
+  default: return x->d.i[i] == y->d.i[j];
   }
 }
 
@@ -274,17 +278,17 @@ static int eval_in(const struct sl_expr *e, struct sl_vec *args, int64_t n,
 static void copy_elem(struct sl_vec *dst, int64_t r, const struct sl_vec *src,
                       int64_t i) {
   switch (dst->type) {
-    case SL_VT_BOOL: dst->d.b[r] = src->d.b[i]; break;
-    case SL_VT_STR: dst->d.s[r] = src->d.s[i]; break;
-    case SL_VT_NULL: break;
-    case SL_VT_INTERVAL: dst->d.iv[r] = src->d.iv[i]; break;
-    default: dst->d.i[r] = src->d.i[i]; break; /* i64, f64 bits, ts, date */
+  case SL_VT_BOOL: dst->d.b[r] = src->d.b[i]; break;
+  case SL_VT_STR: dst->d.s[r] = src->d.s[i]; break;
+  case SL_VT_NULL: break;
+  case SL_VT_INTERVAL: dst->d.iv[r] = src->d.iv[i]; break;
+  default: dst->d.i[r] = src->d.i[i]; break; /* i64, f64 bits, ts, date */
   }
 }
 
 /* CASE (when/then pairs + else), COALESCE, NULLIF, GREATEST, LEAST. */
-static int eval_choose(const struct sl_expr *e, struct sl_vec *args,
-                       int64_t n, struct sl_arena *ar, struct sl_vec *out) {
+static int eval_choose(const struct sl_expr *e, struct sl_vec *args, int64_t n,
+                       struct sl_arena *ar, struct sl_vec *out) {
   int rc = sl__vec_alloc(ar, e->type, n, out);
   if (rc) return rc;
   rc = sl__vec_add_valid(ar, out);
@@ -325,13 +329,13 @@ static int eval_choose(const struct sl_expr *e, struct sl_vec *args,
         int64_t ip = AT(pick, r);
         int cmp;
         switch (e->type) {
-          case SL_VT_F64:
-            cmp = (c->d.f[ic] > pick->d.f[ip]) - (c->d.f[ic] < pick->d.f[ip]);
-            break;
-          case SL_VT_STR: cmp = str_cmp(c->d.s[ic], pick->d.s[ip]); break;
-          case SL_VT_BOOL: cmp = (int)c->d.b[ic] - (int)pick->d.b[ip]; break;
-          default:
-            cmp = (c->d.i[ic] > pick->d.i[ip]) - (c->d.i[ic] < pick->d.i[ip]);
+        case SL_VT_F64:
+          cmp = (c->d.f[ic] > pick->d.f[ip]) - (c->d.f[ic] < pick->d.f[ip]);
+          break;
+        case SL_VT_STR: cmp = str_cmp(c->d.s[ic], pick->d.s[ip]); break;
+        case SL_VT_BOOL: cmp = (int)c->d.b[ic] - (int)pick->d.b[ip]; break;
+        default:
+          cmp = (c->d.i[ic] > pick->d.i[ip]) - (c->d.i[ic] < pick->d.i[ip]);
         }
         if ((e->op == SL_X_GREATEST && cmp > 0) ||
             (e->op == SL_X_LEAST && cmp < 0))
@@ -371,15 +375,39 @@ static int eval_unary_num(const struct sl_expr *e, struct sl_vec *a, int64_t n,
   const double *x = a->d.f;
   double *o = out->d.f;
   switch (e->op) {
-    case SL_X_NEG: for (int64_t r = 0; r < n; r++) o[r] = -x[r]; break;
-    case SL_X_ABS: for (int64_t r = 0; r < n; r++) o[r] = fabs(x[r]); break;
-    case SL_X_ROUND: for (int64_t r = 0; r < n; r++) o[r] = round(x[r]); break;
-    case SL_X_FLOOR: for (int64_t r = 0; r < n; r++) o[r] = floor(x[r]); break;
-    case SL_X_CEIL: for (int64_t r = 0; r < n; r++) o[r] = ceil(x[r]); break;
-    case SL_X_SQRT: for (int64_t r = 0; r < n; r++) o[r] = sqrt(x[r]); break;
-    case SL_X_LN: for (int64_t r = 0; r < n; r++) o[r] = log(x[r]); break;
-    case SL_X_EXP: for (int64_t r = 0; r < n; r++) o[r] = exp(x[r]); break;
-    default: return SL_EINVAL;
+  case SL_X_NEG:
+    for (int64_t r = 0; r < n; r++)
+      o[r] = -x[r];
+    break;
+  case SL_X_ABS:
+    for (int64_t r = 0; r < n; r++)
+      o[r] = fabs(x[r]);
+    break;
+  case SL_X_ROUND:
+    for (int64_t r = 0; r < n; r++)
+      o[r] = round(x[r]);
+    break;
+  case SL_X_FLOOR:
+    for (int64_t r = 0; r < n; r++)
+      o[r] = floor(x[r]);
+    break;
+  case SL_X_CEIL:
+    for (int64_t r = 0; r < n; r++)
+      o[r] = ceil(x[r]);
+    break;
+  case SL_X_SQRT:
+    for (int64_t r = 0; r < n; r++)
+      o[r] = sqrt(x[r]);
+    break;
+  case SL_X_LN:
+    for (int64_t r = 0; r < n; r++)
+      o[r] = log(x[r]);
+    break;
+  case SL_X_EXP:
+    for (int64_t r = 0; r < n; r++)
+      o[r] = exp(x[r]);
+    break;
+  default: return SL_EINVAL;
   }
   return 0;
 }
@@ -404,7 +432,8 @@ int64_t sl__vec_select_true(const struct sl_vec *v, int64_t n, int32_t *sel) {
   int64_t k = 0;
   if (v->constant) {
     if (!sl__vec_valid(v, 0) || !v->d.b[0]) return 0;
-    for (int64_t r = 0; r < n; r++) sel[r] = (int32_t)r;
+    for (int64_t r = 0; r < n; r++)
+      sel[r] = (int32_t)r;
     return n;
   }
   const uint8_t *b = v->d.b, *ok = v->valid;
@@ -424,16 +453,23 @@ int64_t sl__vec_select_true(const struct sl_vec *v, int64_t n, int32_t *sel) {
 
 static bool propagates_null(enum sl_xop op) {
   switch (op) {
-    case SL_X_AND: case SL_X_OR: case SL_X_IS_NULL: case SL_X_IS_NOT_NULL:
-    case SL_X_IN: case SL_X_CASE: case SL_X_COALESCE: case SL_X_NULLIF:
-    case SL_X_GREATEST: case SL_X_LEAST: case SL_X_CONCAT:
-      return false;
-    default: return true;
+  case SL_X_AND:
+  case SL_X_OR:
+  case SL_X_IS_NULL:
+  case SL_X_IS_NOT_NULL:
+  case SL_X_IN:
+  case SL_X_CASE:
+  case SL_X_COALESCE:
+  case SL_X_NULLIF:
+  case SL_X_GREATEST:
+  case SL_X_LEAST:
+  case SL_X_CONCAT: return false;
+  default: return true;
   }
 }
 
-int sl__expr_eval(const struct sl_expr *e, const struct sl_vec *cols,
-                  int64_t n, struct sl_arena *ar, struct sl_vec *out,
+int sl__expr_eval(const struct sl_expr *e, const struct sl_vec *cols, int64_t n,
+                  struct sl_arena *ar, struct sl_vec *out,
                   struct sl_error *err) {
   if (e->op == SL_X_COL) {
     *out = cols[e->col];
@@ -459,54 +495,73 @@ int sl__expr_eval(const struct sl_expr *e, const struct sl_vec *cols,
   int64_t m = (all_const && e->n_args > 0) ? 1 : n;
   int rc;
   switch (e->op) {
-    case SL_X_ADD: case SL_X_SUB: case SL_X_MUL: case SL_X_DIV:
-    case SL_X_IDIV: case SL_X_MOD: case SL_X_POW:
-      rc = eval_arith(e, &args[0], &args[1], m, ar, out, err);
-      break;
-    case SL_X_NEG: case SL_X_ABS: case SL_X_FLOOR: case SL_X_CEIL:
-    case SL_X_SQRT: case SL_X_LN: case SL_X_EXP:
-      rc = eval_unary_num(e, &args[0], m, ar, out, err);
-      break;
-    case SL_X_ROUND:
-      rc = e->n_args == 2 ? eval_round2(e, args, m, ar, out)
-                          : eval_unary_num(e, &args[0], m, ar, out, err);
-      break;
-    case SL_X_EQ: case SL_X_NE: case SL_X_LT: case SL_X_LE: case SL_X_GT:
-    case SL_X_GE:
-      rc = eval_compare(e, &args[0], &args[1], m, ar, out);
-      break;
-    case SL_X_AND: case SL_X_OR: case SL_X_NOT:
-      rc = eval_logic(e, args, m, ar, out);
-      break;
-    case SL_X_IS_NULL: case SL_X_IS_NOT_NULL: {
-      rc = sl__vec_alloc(ar, SL_VT_BOOL, m, out);
-      if (rc) return rc;
-      uint8_t want = e->op == SL_X_IS_NULL ? 0 : 1;
-      for (int64_t r = 0; r < m; r++)
-        out->d.b[r] = (uint8_t)(sl__vec_valid(&args[0], r) == want);
-      break;
-    }
-    case SL_X_IN: rc = eval_in(e, args, m, ar, out); break;
-    case SL_X_CASE: case SL_X_COALESCE: case SL_X_NULLIF: case SL_X_GREATEST:
-    case SL_X_LEAST:
-      rc = eval_choose(e, args, m, ar, out);
-      break;
-    case SL_X_CAST: rc = sl__eval_cast(e, &args[0], m, ar, out, err); break;
-    case SL_X_LIKE: rc = sl__eval_like(e, args, m, ar, out); break;
-    case SL_X_CONCAT_OP: case SL_X_CONCAT: case SL_X_LOWER: case SL_X_UPPER:
-    case SL_X_LENGTH: case SL_X_SUBSTR: case SL_X_STARTS_WITH:
-    case SL_X_ENDS_WITH: case SL_X_CONTAINS: case SL_X_REPLACE: case SL_X_TRIM:
-    case SL_X_LTRIM: case SL_X_RTRIM:
-      rc = sl__eval_string_fn(e, args, m, ar, out, err);
-      break;
-    case SL_X_DATE_TRUNC: case SL_X_TIME_BUCKET: case SL_X_DATE_PART:
-    case SL_X_EPOCH_MS: case SL_X_MS_TO_TS: case SL_X_TO_TIMESTAMP:
-    case SL_X_TS_ADD:
-      rc = sl__eval_time_fn(e, args, m, ar, out, err);
-      break;
-    default:
-      return sl_error_set(err, SL_ENOTSUP, "operator %d not implemented in '%s'",
-                          (int)e->op, e->text ? e->text : "?");
+  case SL_X_ADD:
+  case SL_X_SUB:
+  case SL_X_MUL:
+  case SL_X_DIV:
+  case SL_X_IDIV:
+  case SL_X_MOD:
+  case SL_X_POW: rc = eval_arith(e, &args[0], &args[1], m, ar, out, err); break;
+  case SL_X_NEG:
+  case SL_X_ABS:
+  case SL_X_FLOOR:
+  case SL_X_CEIL:
+  case SL_X_SQRT:
+  case SL_X_LN:
+  case SL_X_EXP: rc = eval_unary_num(e, &args[0], m, ar, out, err); break;
+  case SL_X_ROUND:
+    rc = e->n_args == 2 ? eval_round2(e, args, m, ar, out)
+                        : eval_unary_num(e, &args[0], m, ar, out, err);
+    break;
+  case SL_X_EQ:
+  case SL_X_NE:
+  case SL_X_LT:
+  case SL_X_LE:
+  case SL_X_GT:
+  case SL_X_GE: rc = eval_compare(e, &args[0], &args[1], m, ar, out); break;
+  case SL_X_AND:
+  case SL_X_OR:
+  case SL_X_NOT: rc = eval_logic(e, args, m, ar, out); break;
+  case SL_X_IS_NULL:
+  case SL_X_IS_NOT_NULL: {
+    rc = sl__vec_alloc(ar, SL_VT_BOOL, m, out);
+    if (rc) return rc;
+    uint8_t want = e->op == SL_X_IS_NULL ? 0 : 1;
+    for (int64_t r = 0; r < m; r++)
+      out->d.b[r] = (uint8_t)(sl__vec_valid(&args[0], r) == want);
+    break;
+  }
+  case SL_X_IN: rc = eval_in(e, args, m, ar, out); break;
+  case SL_X_CASE:
+  case SL_X_COALESCE:
+  case SL_X_NULLIF:
+  case SL_X_GREATEST:
+  case SL_X_LEAST: rc = eval_choose(e, args, m, ar, out); break;
+  case SL_X_CAST: rc = sl__eval_cast(e, &args[0], m, ar, out, err); break;
+  case SL_X_LIKE: rc = sl__eval_like(e, args, m, ar, out); break;
+  case SL_X_CONCAT_OP:
+  case SL_X_CONCAT:
+  case SL_X_LOWER:
+  case SL_X_UPPER:
+  case SL_X_LENGTH:
+  case SL_X_SUBSTR:
+  case SL_X_STARTS_WITH:
+  case SL_X_ENDS_WITH:
+  case SL_X_CONTAINS:
+  case SL_X_REPLACE:
+  case SL_X_TRIM:
+  case SL_X_LTRIM:
+  case SL_X_RTRIM: rc = sl__eval_string_fn(e, args, m, ar, out, err); break;
+  case SL_X_DATE_TRUNC:
+  case SL_X_TIME_BUCKET:
+  case SL_X_DATE_PART:
+  case SL_X_EPOCH_MS:
+  case SL_X_MS_TO_TS:
+  case SL_X_TO_TIMESTAMP:
+  case SL_X_TS_ADD: rc = sl__eval_time_fn(e, args, m, ar, out, err); break;
+  default:
+    return sl_error_set(err, SL_ENOTSUP, "operator %d not implemented in '%s'",
+                        (int)e->op, e->text ? e->text : "?");
   }
   if (rc) return rc;
   if (m == 1 && n != 1) {

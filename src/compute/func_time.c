@@ -58,22 +58,26 @@ static bool digits(const char *s, int64_t n, int64_t at, int k, int *out) {
 }
 
 bool sl__parse_timestamp(const char *s, int64_t n, int64_t *us) {
-  while (n && s[n - 1] == ' ') n--;
-  while (n && *s == ' ') s++, n--;
+  while (n && s[n - 1] == ' ')
+    n--;
+  while (n && *s == ' ')
+    s++, n--;
   int y, mo, d, h = 0, mi = 0, se = 0;
   int64_t at = 0, frac = 0;
   bool neg_year = false;
   if (n && s[0] == '-') neg_year = true, at = 1;
   if (!digits(s, n, at, 4, &y) || at + 4 >= n || s[at + 4] != '-') return false;
   at += 5;
-  if (!digits(s, n, at, 2, &mo) || at + 2 >= n || s[at + 2] != '-') return false;
+  if (!digits(s, n, at, 2, &mo) || at + 2 >= n || s[at + 2] != '-')
+    return false;
   at += 3;
   if (!digits(s, n, at, 2, &d)) return false;
   at += 2;
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return false;
   if (at < n && (s[at] == 'T' || s[at] == ' ')) {
     at++;
-    if (!digits(s, n, at, 2, &h) || at + 2 >= n || s[at + 2] != ':') return false;
+    if (!digits(s, n, at, 2, &h) || at + 2 >= n || s[at + 2] != ':')
+      return false;
     at += 3;
     if (!digits(s, n, at, 2, &mi)) return false;
     at += 2;
@@ -89,7 +93,8 @@ bool sl__parse_timestamp(const char *s, int64_t n, int64_t *us) {
           at++;
         }
         if (k == 0) return false;
-        for (; k < 6; k++) frac *= 10;
+        for (; k < 6; k++)
+          frac *= 10;
       }
     }
     if (h > 23 || mi > 59 || se > 60) return false;
@@ -111,7 +116,8 @@ bool sl__parse_timestamp(const char *s, int64_t n, int64_t *us) {
     off = sign * (oh * US_PER_HOUR + om * US_PER_MIN);
   }
   if (at != n) return false;
-  int64_t days = sl__days_from_civil(neg_year ? -y : y, (unsigned)mo, (unsigned)d);
+  int64_t days =
+      sl__days_from_civil(neg_year ? -y : y, (unsigned)mo, (unsigned)d);
   *us = days * US_PER_DAY + h * US_PER_HOUR + mi * US_PER_MIN +
         se * US_PER_SEC + frac - off;
   return true;
@@ -131,29 +137,52 @@ int sl__format_timestamp(int64_t us, char *buf, size_t cap) {
   if (n < 0 || (size_t)n >= cap) return n;
   int h = (int)(rem / US_PER_HOUR), mi = (int)(rem / US_PER_MIN % 60),
       s = (int)(rem / US_PER_SEC % 60), f = (int)(rem % US_PER_SEC);
-  int k = f ? snprintf(buf + n, cap - (size_t)n, " %02d:%02d:%02d.%06d", h, mi, s, f)
+  int k = f ? snprintf(buf + n, cap - (size_t)n, " %02d:%02d:%02d.%06d", h, mi,
+                       s, f)
             : snprintf(buf + n, cap - (size_t)n, " %02d:%02d:%02d", h, mi, s);
   if (f) { /* trim trailing zeros of the fraction, as DuckDB prints */
-    while (buf[n + k - 1] == '0') k--;
+    while (buf[n + k - 1] == '0')
+      k--;
     buf[n + k] = 0;
   }
   return n + k;
 }
 
 int sl__part_parse(const char *s, size_t n, enum sl_part *out) {
-  static const struct { const char *name; enum sl_part p; } names[] = {
-      {"microsecond", SL_PART_MICROSECOND}, {"microseconds", SL_PART_MICROSECOND},
-      {"us", SL_PART_MICROSECOND}, {"millisecond", SL_PART_MILLISECOND},
-      {"milliseconds", SL_PART_MILLISECOND}, {"ms", SL_PART_MILLISECOND},
-      {"second", SL_PART_SECOND}, {"seconds", SL_PART_SECOND}, {"s", SL_PART_SECOND},
-      {"minute", SL_PART_MINUTE}, {"minutes", SL_PART_MINUTE}, {"m", SL_PART_MINUTE},
-      {"hour", SL_PART_HOUR}, {"hours", SL_PART_HOUR}, {"h", SL_PART_HOUR},
-      {"day", SL_PART_DAY}, {"days", SL_PART_DAY}, {"d", SL_PART_DAY},
-      {"week", SL_PART_WEEK}, {"weeks", SL_PART_WEEK}, {"month", SL_PART_MONTH},
-      {"months", SL_PART_MONTH}, {"quarter", SL_PART_QUARTER},
-      {"year", SL_PART_YEAR}, {"years", SL_PART_YEAR}, {"dow", SL_PART_DOW},
-      {"dayofweek", SL_PART_DOW}, {"isodow", SL_PART_ISODOW}, {"doy", SL_PART_DOY},
-      {"dayofyear", SL_PART_DOY}, {"epoch", SL_PART_EPOCH}};
+  static const struct {
+    const char *name;
+    enum sl_part p;
+  } names[] = {{"microsecond", SL_PART_MICROSECOND},
+               {"microseconds", SL_PART_MICROSECOND},
+               {"us", SL_PART_MICROSECOND},
+               {"millisecond", SL_PART_MILLISECOND},
+               {"milliseconds", SL_PART_MILLISECOND},
+               {"ms", SL_PART_MILLISECOND},
+               {"second", SL_PART_SECOND},
+               {"seconds", SL_PART_SECOND},
+               {"s", SL_PART_SECOND},
+               {"minute", SL_PART_MINUTE},
+               {"minutes", SL_PART_MINUTE},
+               {"m", SL_PART_MINUTE},
+               {"hour", SL_PART_HOUR},
+               {"hours", SL_PART_HOUR},
+               {"h", SL_PART_HOUR},
+               {"day", SL_PART_DAY},
+               {"days", SL_PART_DAY},
+               {"d", SL_PART_DAY},
+               {"week", SL_PART_WEEK},
+               {"weeks", SL_PART_WEEK},
+               {"month", SL_PART_MONTH},
+               {"months", SL_PART_MONTH},
+               {"quarter", SL_PART_QUARTER},
+               {"year", SL_PART_YEAR},
+               {"years", SL_PART_YEAR},
+               {"dow", SL_PART_DOW},
+               {"dayofweek", SL_PART_DOW},
+               {"isodow", SL_PART_ISODOW},
+               {"doy", SL_PART_DOY},
+               {"dayofyear", SL_PART_DOY},
+               {"epoch", SL_PART_EPOCH}};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strlen(names[i].name) == n && !strncasecmp(names[i].name, s, n)) {
       *out = names[i].p;
@@ -167,7 +196,8 @@ bool sl__parse_interval(const char *s, size_t n, struct sl_interval *out) {
   size_t i = 0;
   bool any = false;
   while (i < n) {
-    while (i < n && s[i] == ' ') i++;
+    while (i < n && s[i] == ' ')
+      i++;
     if (i == n) break;
     bool neg = false;
     if (s[i] == '-') neg = true, i++;
@@ -178,23 +208,25 @@ bool sl__parse_interval(const char *s, size_t n, struct sl_interval *out) {
       v = v * 10 + (s[i++] - '0');
     }
     if (neg) v = -v;
-    while (i < n && s[i] == ' ') i++;
+    while (i < n && s[i] == ' ')
+      i++;
     size_t b = i;
-    while (i < n && isalpha((unsigned char)s[i])) i++;
+    while (i < n && isalpha((unsigned char)s[i]))
+      i++;
     enum sl_part p;
     if (i == b || sl__part_parse(s + b, i - b, &p)) return false;
     switch (p) {
-      case SL_PART_MICROSECOND: out->micros += v; break;
-      case SL_PART_MILLISECOND: out->micros += v * 1000; break;
-      case SL_PART_SECOND: out->micros += v * US_PER_SEC; break;
-      case SL_PART_MINUTE: out->micros += v * US_PER_MIN; break;
-      case SL_PART_HOUR: out->micros += v * US_PER_HOUR; break;
-      case SL_PART_DAY: out->days += (int32_t)v; break;
-      case SL_PART_WEEK: out->days += (int32_t)(7 * v); break;
-      case SL_PART_MONTH: out->months += (int32_t)v; break;
-      case SL_PART_QUARTER: out->months += (int32_t)(3 * v); break;
-      case SL_PART_YEAR: out->months += (int32_t)(12 * v); break;
-      default: return false;
+    case SL_PART_MICROSECOND: out->micros += v; break;
+    case SL_PART_MILLISECOND: out->micros += v * 1000; break;
+    case SL_PART_SECOND: out->micros += v * US_PER_SEC; break;
+    case SL_PART_MINUTE: out->micros += v * US_PER_MIN; break;
+    case SL_PART_HOUR: out->micros += v * US_PER_HOUR; break;
+    case SL_PART_DAY: out->days += (int32_t)v; break;
+    case SL_PART_WEEK: out->days += (int32_t)(7 * v); break;
+    case SL_PART_MONTH: out->months += (int32_t)v; break;
+    case SL_PART_QUARTER: out->months += (int32_t)(3 * v); break;
+    case SL_PART_YEAR: out->months += (int32_t)(12 * v); break;
+    default: return false;
     }
     any = true;
   }
@@ -205,16 +237,16 @@ static int64_t trunc_ts(int64_t t, enum sl_part p) {
   int64_t days, y;
   unsigned m, d;
   switch (p) {
-    case SL_PART_MICROSECOND: return t;
-    case SL_PART_MILLISECOND: return floor_div(t, 1000) * 1000;
-    case SL_PART_SECOND: return floor_div(t, US_PER_SEC) * US_PER_SEC;
-    case SL_PART_MINUTE: return floor_div(t, US_PER_MIN) * US_PER_MIN;
-    case SL_PART_HOUR: return floor_div(t, US_PER_HOUR) * US_PER_HOUR;
-    case SL_PART_DAY: return floor_div(t, US_PER_DAY) * US_PER_DAY;
-    case SL_PART_WEEK: /* ISO weeks start on Monday; 1970-01-01 was a Thursday */
-      days = floor_div(t, US_PER_DAY);
-      return (days - (((days + 3) % 7) + 7) % 7) * US_PER_DAY;
-    default: break;
+  case SL_PART_MICROSECOND: return t;
+  case SL_PART_MILLISECOND: return floor_div(t, 1000) * 1000;
+  case SL_PART_SECOND: return floor_div(t, US_PER_SEC) * US_PER_SEC;
+  case SL_PART_MINUTE: return floor_div(t, US_PER_MIN) * US_PER_MIN;
+  case SL_PART_HOUR: return floor_div(t, US_PER_HOUR) * US_PER_HOUR;
+  case SL_PART_DAY: return floor_div(t, US_PER_DAY) * US_PER_DAY;
+  case SL_PART_WEEK: /* ISO weeks start on Monday; 1970-01-01 was a Thursday */
+    days = floor_div(t, US_PER_DAY);
+    return (days - (((days + 3) % 7) + 7) % 7) * US_PER_DAY;
+  default: break;
   }
   sl__civil_from_days(floor_div(t, US_PER_DAY), &y, &m, &d);
   if (p == SL_PART_MONTH) return sl__days_from_civil(y, m, 1) * US_PER_DAY;
@@ -231,9 +263,10 @@ static int64_t add_months(int64_t t, int32_t months) {
   int64_t mm = y * 12 + (m - 1) + months;
   y = floor_div(mm, 12);
   m = (unsigned)(mm - y * 12 + 1);
-  static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  unsigned last = mdays[m - 1] +
-                  (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+  static const unsigned mdays[] = {31, 28, 31, 30, 31, 30,
+                                   31, 31, 30, 31, 30, 31};
+  unsigned last =
+      mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
   if (d > last) d = last;
   return sl__days_from_civil(y, m, d) * US_PER_DAY + rem;
 }
@@ -243,31 +276,31 @@ static double part_of(int64_t t, enum sl_part p) {
   int64_t rem = t - days * US_PER_DAY;
   unsigned m, d;
   switch (p) {
-    case SL_PART_EPOCH: return (double)t / 1e6;
-    case SL_PART_MICROSECOND: return (double)(rem % US_PER_MIN);
-    case SL_PART_MILLISECOND: return (double)(rem % US_PER_MIN / 1000);
-    case SL_PART_SECOND: return (double)(rem / US_PER_SEC % 60);
-    case SL_PART_MINUTE: return (double)(rem / US_PER_MIN % 60);
-    case SL_PART_HOUR: return (double)(rem / US_PER_HOUR);
-    case SL_PART_DOW: return (double)((((days + 4) % 7) + 7) % 7);
-    case SL_PART_ISODOW: return (double)((((days + 3) % 7) + 7) % 7 + 1);
-    default: break;
+  case SL_PART_EPOCH: return (double)t / 1e6;
+  case SL_PART_MICROSECOND: return (double)(rem % US_PER_MIN);
+  case SL_PART_MILLISECOND: return (double)(rem % US_PER_MIN / 1000);
+  case SL_PART_SECOND: return (double)(rem / US_PER_SEC % 60);
+  case SL_PART_MINUTE: return (double)(rem / US_PER_MIN % 60);
+  case SL_PART_HOUR: return (double)(rem / US_PER_HOUR);
+  case SL_PART_DOW: return (double)((((days + 4) % 7) + 7) % 7);
+  case SL_PART_ISODOW: return (double)((((days + 3) % 7) + 7) % 7 + 1);
+  default: break;
   }
   sl__civil_from_days(days, &y, &m, &d);
   switch (p) {
-    case SL_PART_DAY: return d;
-    case SL_PART_MONTH: return m;
-    case SL_PART_QUARTER: return (m - 1) / 3 + 1;
-    case SL_PART_YEAR: return (double)y;
-    case SL_PART_DOY: return (double)(days - sl__days_from_civil(y, 1, 1) + 1);
-    case SL_PART_WEEK: { /* ISO week number */
-      int64_t mon = trunc_ts(t, SL_PART_WEEK) / US_PER_DAY;
-      int64_t thu = mon + 3, ty;
-      unsigned tm, td;
-      sl__civil_from_days(thu, &ty, &tm, &td);
-      return (double)((thu - sl__days_from_civil(ty, 1, 1)) / 7 + 1);
-    }
-    default: return 0;
+  case SL_PART_DAY: return d;
+  case SL_PART_MONTH: return m;
+  case SL_PART_QUARTER: return (m - 1) / 3 + 1;
+  case SL_PART_YEAR: return (double)y;
+  case SL_PART_DOY: return (double)(days - sl__days_from_civil(y, 1, 1) + 1);
+  case SL_PART_WEEK: { /* ISO week number */
+    int64_t mon = trunc_ts(t, SL_PART_WEEK) / US_PER_DAY;
+    int64_t thu = mon + 3, ty;
+    unsigned tm, td;
+    sl__civil_from_days(thu, &ty, &tm, &td);
+    return (double)((thu - sl__days_from_civil(ty, 1, 1)) / 7 + 1);
+  }
+  default: return 0;
   }
 }
 
@@ -286,72 +319,77 @@ int sl__eval_time_fn(const struct sl_expr *e, struct sl_vec *args, int64_t n,
   /* Dates are days: widen to micros first when a date reaches a ts kernel. */
   int64_t scale = a->type == SL_VT_DATE ? US_PER_DAY : 1;
   switch (e->op) {
-    case SL_X_DATE_TRUNC:
-      for (int64_t r = 0; r < n; r++)
-        out->d.i[r] = trunc_ts(a->d.i[AT(a, r)] * scale, (enum sl_part)e->part);
-      return 0;
-    case SL_X_TIME_BUCKET: {
-      struct sl_interval iv = args[0].d.iv[0];
-      if (iv.months > 0 && iv.days == 0 && iv.micros == 0) {
-        int64_t origin_m = 2000 * 12;
-        for (int64_t r = 0; r < n; r++) {
-          int64_t t = a->d.i[AT(a, r)] * scale, y;
-          unsigned m, d;
-          sl__civil_from_days(floor_div(t, US_PER_DAY), &y, &m, &d);
-          int64_t mm = y * 12 + (m - 1) - origin_m;
-          mm = floor_div(mm, iv.months) * iv.months + origin_m;
-          int64_t by = floor_div(mm, 12);
-          out->d.i[r] = sl__days_from_civil(by, (unsigned)(mm - by * 12 + 1), 1) * US_PER_DAY;
-        }
-        return 0;
-      }
-      int64_t w = iv.days * US_PER_DAY + iv.micros;
-      if (iv.months != 0 || w <= 0)
-        return sl_error_set(err, SL_EINVAL,
-                            "time_bucket needs a positive interval of either "
-                            "months or days/time in '%s'", e->text ? e->text : "?");
-      const int64_t origin = INT64_C(946857600) * US_PER_SEC; /* 2000-01-03 */
+  case SL_X_DATE_TRUNC:
+    for (int64_t r = 0; r < n; r++)
+      out->d.i[r] = trunc_ts(a->d.i[AT(a, r)] * scale, (enum sl_part)e->part);
+    return 0;
+  case SL_X_TIME_BUCKET: {
+    struct sl_interval iv = args[0].d.iv[0];
+    if (iv.months > 0 && iv.days == 0 && iv.micros == 0) {
+      int64_t origin_m = 2000 * 12;
       for (int64_t r = 0; r < n; r++) {
-        int64_t t = a->d.i[AT(a, r)] * scale;
-        out->d.i[r] = floor_div(t - origin, w) * w + origin;
+        int64_t t = a->d.i[AT(a, r)] * scale, y;
+        unsigned m, d;
+        sl__civil_from_days(floor_div(t, US_PER_DAY), &y, &m, &d);
+        int64_t mm = y * 12 + (m - 1) - origin_m;
+        mm = floor_div(mm, iv.months) * iv.months + origin_m;
+        int64_t by = floor_div(mm, 12);
+        out->d.i[r] = sl__days_from_civil(by, (unsigned)(mm - by * 12 + 1), 1) *
+                      US_PER_DAY;
       }
       return 0;
     }
-    case SL_X_DATE_PART:
-      if (e->type == SL_VT_F64)
-        for (int64_t r = 0; r < n; r++)
-          out->d.f[r] = part_of(a->d.i[AT(a, r)] * scale, (enum sl_part)e->part);
-      else
-        for (int64_t r = 0; r < n; r++)
-          out->d.i[r] = (int64_t)part_of(a->d.i[AT(a, r)] * scale, (enum sl_part)e->part);
-      return 0;
-    case SL_X_EPOCH_MS:
-      for (int64_t r = 0; r < n; r++) out->d.i[r] = floor_div(a->d.i[AT(a, r)] * scale, 1000);
-      return 0;
-    case SL_X_MS_TO_TS: {
-      int ovf = 0;
-      for (int64_t r = 0; r < n; r++)
-        ovf |= __builtin_mul_overflow(a->d.i[AT(a, r)], 1000, &out->d.i[r]) &
-               (a->valid && !a->constant ? a->valid[r] : 1);
-      if (ovf)
-        return sl_error_set(err, SL_ERANGE, "epoch_ms value out of the TIMESTAMP range in '%s'",
-                            e->text ? e->text : "?");
-      return 0;
+    int64_t w = iv.days * US_PER_DAY + iv.micros;
+    if (iv.months != 0 || w <= 0)
+      return sl_error_set(err, SL_EINVAL,
+                          "time_bucket needs a positive interval of either "
+                          "months or days/time in '%s'",
+                          e->text ? e->text : "?");
+    const int64_t origin = INT64_C(946857600) * US_PER_SEC; /* 2000-01-03 */
+    for (int64_t r = 0; r < n; r++) {
+      int64_t t = a->d.i[AT(a, r)] * scale;
+      out->d.i[r] = floor_div(t - origin, w) * w + origin;
     }
-    case SL_X_TO_TIMESTAMP:
+    return 0;
+  }
+  case SL_X_DATE_PART:
+    if (e->type == SL_VT_F64)
       for (int64_t r = 0; r < n; r++)
-        out->d.i[r] = (int64_t)llround(a->d.f[AT(a, r)] * 1e6);
-      return 0;
-    case SL_X_TS_ADD: {
-      struct sl_interval iv = args[1].d.iv[0];
-      int64_t sign = e->negate ? -1 : 1;
-      for (int64_t r = 0; r < n; r++) {
-        int64_t t = a->d.i[AT(a, r)] * scale;
-        if (iv.months) t = add_months(t, (int32_t)(sign * iv.months));
-        out->d.i[r] = t + sign * (iv.days * US_PER_DAY + iv.micros);
-      }
-      return 0;
+        out->d.f[r] = part_of(a->d.i[AT(a, r)] * scale, (enum sl_part)e->part);
+    else
+      for (int64_t r = 0; r < n; r++)
+        out->d.i[r] =
+            (int64_t)part_of(a->d.i[AT(a, r)] * scale, (enum sl_part)e->part);
+    return 0;
+  case SL_X_EPOCH_MS:
+    for (int64_t r = 0; r < n; r++)
+      out->d.i[r] = floor_div(a->d.i[AT(a, r)] * scale, 1000);
+    return 0;
+  case SL_X_MS_TO_TS: {
+    int ovf = 0;
+    for (int64_t r = 0; r < n; r++)
+      ovf |= __builtin_mul_overflow(a->d.i[AT(a, r)], 1000, &out->d.i[r]) &
+             (a->valid && !a->constant ? a->valid[r] : 1);
+    if (ovf)
+      return sl_error_set(err, SL_ERANGE,
+                          "epoch_ms value out of the TIMESTAMP range in '%s'",
+                          e->text ? e->text : "?");
+    return 0;
+  }
+  case SL_X_TO_TIMESTAMP:
+    for (int64_t r = 0; r < n; r++)
+      out->d.i[r] = (int64_t)llround(a->d.f[AT(a, r)] * 1e6);
+    return 0;
+  case SL_X_TS_ADD: {
+    struct sl_interval iv = args[1].d.iv[0];
+    int64_t sign = e->negate ? -1 : 1;
+    for (int64_t r = 0; r < n; r++) {
+      int64_t t = a->d.i[AT(a, r)] * scale;
+      if (iv.months) t = add_months(t, (int32_t)(sign * iv.months));
+      out->d.i[r] = t + sign * (iv.days * US_PER_DAY + iv.micros);
     }
-    default: return SL_EINVAL;
+    return 0;
+  }
+  default: return SL_EINVAL;
   }
 }

@@ -39,22 +39,21 @@ uint64_t sl__hash_str(const char *p, int64_t n) {
 
 static inline int64_t key_bits(const struct sl_vec *v, int64_t r) {
   switch (v->type) {
-    case SL_VT_BOOL: return v->d.b[r] != 0;
-    case SL_VT_F64: {
-      double d = v->d.f[r];
-      if (d == 0) d = 0; /* -0.0 groups with 0.0 */
-      if (d != d) return INT64_C(0x7ff8000000000000);
-      int64_t b;
-      memcpy(&b, &d, 8);
-      return b;
-    }
-    default: return v->d.i[r];
+  case SL_VT_BOOL: return v->d.b[r] != 0;
+  case SL_VT_F64: {
+    double d = v->d.f[r];
+    if (d == 0) d = 0; /* -0.0 groups with 0.0 */
+    if (d != d) return INT64_C(0x7ff8000000000000);
+    int64_t b;
+    memcpy(&b, &d, 8);
+    return b;
+  }
+  default: return v->d.i[r];
   }
 }
 
-int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types,
-                    int32_t n_aggs, const struct sl_agg_spec *specs,
-                    struct sl_hagg **out) {
+int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types, int32_t n_aggs,
+                    const struct sl_agg_spec *specs, struct sl_hagg **out) {
   int rc = SL_ENOMEM;
   struct sl_hagg *h = sl_calloc(1, sizeof *h);
   if (!h) return SL_ENOMEM;
@@ -65,7 +64,8 @@ int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types,
   h->specs = sl_calloc((size_t)(n_aggs ? n_aggs : 1), sizeof *h->specs);
   h->states = sl_calloc((size_t)(n_aggs ? n_aggs : 1), sizeof *h->states);
   if (!h->keys || !h->specs || !h->states) goto fail;
-  for (int32_t k = 0; k < n_keys; k++) h->keys[k].type = key_types[k];
+  for (int32_t k = 0; k < n_keys; k++)
+    h->keys[k].type = key_types[k];
   for (int32_t a = 0; a < n_aggs; a++) {
     h->specs[a] = specs[a];
     SL_CHECK_GOTO(sl__agg_state_new(&specs[a], &h->states[a]), rc, fail);
@@ -105,14 +105,16 @@ int64_t sl__hagg_groups(const struct sl_hagg *h) {
 int64_t sl__hagg_bytes(const struct sl_hagg *h) {
   int64_t b = h->n_slots * 8 + h->cap * 8 + (int64_t)h->strings.used_bytes;
   b += h->cap * h->n_keys * 17;
-  for (int32_t a = 0; a < h->n_aggs; a++) b += sl__agg_state_bytes(h->states[a]);
+  for (int32_t a = 0; a < h->n_aggs; a++)
+    b += sl__agg_state_bytes(h->states[a]);
   return b;
 }
 
 static int grow_groups(struct sl_hagg *h, int64_t need) {
   if (need <= h->cap) return 0;
   int64_t cap = h->cap ? h->cap * 2 : 256;
-  while (cap < need) cap *= 2;
+  while (cap < need)
+    cap *= 2;
   if (cap > (INT64_C(1) << 32)) return SL_ERANGE;
   uint64_t *hs = sl_realloc(h->hashes, (size_t)cap * 8);
   if (!hs) return SL_ENOMEM;
@@ -145,7 +147,8 @@ static int rehash(struct sl_hagg *h) {
   uint64_t mask = (uint64_t)ns - 1;
   for (int64_t g = 0; g < h->n_groups; g++) {
     uint64_t hv = h->hashes[g], pos = hv & mask;
-    while (s[pos]) pos = (pos + 1) & mask;
+    while (s[pos])
+      pos = (pos + 1) & mask;
     s[pos] = ((hv >> 32) << 32) | (uint64_t)(g + 1);
   }
   sl_free(h->slots);
@@ -225,8 +228,10 @@ static int new_group(struct sl_hagg *h, uint64_t hv, const struct sl_vec *keys,
     }
     c->valid[g] = valid;
     if (!valid) {
-      if (c->type == SL_VT_STR) c->s[g] = (struct sl_str){"", 0};
-      else c->v[g] = 0;
+      if (c->type == SL_VT_STR)
+        c->s[g] = (struct sl_str){"", 0};
+      else
+        c->v[g] = 0;
     }
   }
   h->n_groups = g + 1;
@@ -242,10 +247,14 @@ static void hash_rows(const struct sl_hagg *h, const struct sl_vec *keys,
     for (int64_t r = 0; r < n; r++) {
       uint64_t x;
       int64_t i = sl__vec_idx(v, r);
-      if (!sl__vec_valid(v, r)) x = NULL_HASH;
-      else if (v->type == SL_VT_STR) x = sl__hash_str(v->d.s[i].p, v->d.s[i].n);
-      else x = sl__hash_u64((uint64_t)key_bits(v, i));
-      hs[r] = k == 0 ? x : sl__hash_u64(hs[r] * UINT64_C(0x9E3779B97F4A7C15) + x);
+      if (!sl__vec_valid(v, r))
+        x = NULL_HASH;
+      else if (v->type == SL_VT_STR)
+        x = sl__hash_str(v->d.s[i].p, v->d.s[i].n);
+      else
+        x = sl__hash_u64((uint64_t)key_bits(v, i));
+      hs[r] =
+          k == 0 ? x : sl__hash_u64(hs[r] * UINT64_C(0x9E3779B97F4A7C15) + x);
     }
   }
 }
@@ -296,7 +305,9 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
       const int64_t *x = k0->d.i;
       for (int64_t r = 0; r < n; r++) {
         /* big tables miss the cache on every probe: ask for slots early */
-        if (r + 16 < n) __builtin_prefetch(&h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
+        if (r + 16 < n)
+          __builtin_prefetch(
+              &h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
         uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
         uint64_t tag = hv >> 32;
         int64_t g = -1;
@@ -318,7 +329,9 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
     } else {
       for (int64_t r = 0; r < n; r++) {
         int64_t g;
-        if (r + 16 < n) __builtin_prefetch(&h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
+        if (r + 16 < n)
+          __builtin_prefetch(
+              &h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
         SL_RETURN_NOT_OK(lookup(h, hs[r], keys, r, NULL, 0, &g));
         gid[r] = (uint32_t)g;
       }
@@ -343,7 +356,8 @@ int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
   } else {
     for (int64_t g = 0; g < ng; g++) {
       int64_t d;
-      SL_CHECK_GOTO(lookup(dst, src->hashes[g], NULL, 0, src, g, &d), rc, cleanup);
+      SL_CHECK_GOTO(lookup(dst, src->hashes[g], NULL, 0, src, g, &d), rc,
+                    cleanup);
       map[g] = (uint32_t)d;
     }
   }
@@ -367,17 +381,19 @@ int sl__hagg_finish(struct sl_hagg *h, struct sl_arena *a, struct sl_vec *out,
     SL_RETURN_NOT_OK(sl__vec_add_valid(a, v));
     if (ng) memcpy(v->valid, c->valid, (size_t)ng);
     switch (c->type) {
-      case SL_VT_STR:
-        if (ng) memcpy(v->d.s, c->s, (size_t)ng * sizeof *c->s);
-        break;
-      case SL_VT_BOOL:
-        for (int64_t g = 0; g < ng; g++) v->d.b[g] = (uint8_t)c->v[g];
-        break;
-      default:
-        if (ng) memcpy(v->d.i, c->v, (size_t)ng * 8);
+    case SL_VT_STR:
+      if (ng) memcpy(v->d.s, c->s, (size_t)ng * sizeof *c->s);
+      break;
+    case SL_VT_BOOL:
+      for (int64_t g = 0; g < ng; g++)
+        v->d.b[g] = (uint8_t)c->v[g];
+      break;
+    default:
+      if (ng) memcpy(v->d.i, c->v, (size_t)ng * 8);
     }
   }
   for (int32_t i = 0; i < h->n_aggs; i++)
-    SL_RETURN_NOT_OK(sl__agg_state_finish(h->states[i], ng, a, &out[h->n_keys + i], err));
+    SL_RETURN_NOT_OK(
+        sl__agg_state_finish(h->states[i], ng, a, &out[h->n_keys + i], err));
   return 0;
 }

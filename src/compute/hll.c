@@ -11,10 +11,10 @@
 #define SPARSE_MAX 64
 
 struct sl__hll {
-  int32_t n;       /* sparse: distinct hashes held */
-  int32_t cap;     /* sparse capacity; 0 once dense */
+  int32_t n;   /* sparse: distinct hashes held */
+  int32_t cap; /* sparse capacity; 0 once dense */
   uint64_t *sparse;
-  uint8_t *regs;   /* dense registers */
+  uint8_t *regs; /* dense registers */
 };
 
 static void dense_add(uint8_t *regs, uint64_t h) {
@@ -27,7 +27,8 @@ static void dense_add(uint8_t *regs, uint64_t h) {
 static int to_dense(struct sl__hll *h) {
   h->regs = sl_calloc(HLL_M, 1);
   if (!h->regs) return SL_ENOMEM;
-  for (int32_t i = 0; i < h->n; i++) dense_add(h->regs, h->sparse[i]);
+  for (int32_t i = 0; i < h->n; i++)
+    dense_add(h->regs, h->sparse[i]);
   sl_free(h->sparse);
   h->sparse = NULL;
   h->n = 0;
@@ -82,7 +83,8 @@ int sl__hll_merge(struct sl__hll **dst, const struct sl__hll *src) {
       if (src->regs[i] > d->regs[i]) d->regs[i] = src->regs[i];
     return 0;
   }
-  for (int32_t i = 0; i < src->n; i++) SL_RETURN_NOT_OK(sl__hll_add(dst, src->sparse[i]));
+  for (int32_t i = 0; i < src->n; i++)
+    SL_RETURN_NOT_OK(sl__hll_add(dst, src->sparse[i]));
   return 0;
 }
 

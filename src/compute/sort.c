@@ -37,15 +37,15 @@ static int row_cmp(const struct cmp_ctx *c, int64_t a, int64_t b) {
     int64_t ia = sl__vec_idx(v, a), ib = sl__vec_idx(v, b);
     int r;
     switch (v->type) {
-      case SL_VT_F64: {
-        double x = v->d.f[ia], y = v->d.f[ib];
-        r = (x > y) - (x < y);
-        if (x != x || y != y) r = (x != x) - (y != y); /* NaN sorts last */
-        break;
-      }
-      case SL_VT_STR: r = str_cmp(v->d.s[ia], v->d.s[ib]); break;
-      case SL_VT_BOOL: r = (int)v->d.b[ia] - (int)v->d.b[ib]; break;
-      default: r = (v->d.i[ia] > v->d.i[ib]) - (v->d.i[ia] < v->d.i[ib]);
+    case SL_VT_F64: {
+      double x = v->d.f[ia], y = v->d.f[ib];
+      r = (x > y) - (x < y);
+      if (x != x || y != y) r = (x != x) - (y != y); /* NaN sorts last */
+      break;
+    }
+    case SL_VT_STR: r = str_cmp(v->d.s[ia], v->d.s[ib]); break;
+    case SL_VT_BOOL: r = (int)v->d.b[ia] - (int)v->d.b[ib]; break;
+    default: r = (v->d.i[ia] > v->d.i[ib]) - (v->d.i[ia] < v->d.i[ib]);
     }
     if (r) return s->desc ? -r : r;
   }
@@ -56,7 +56,8 @@ static int qcmp(const void *x, const void *y, void *ctx) {
   return row_cmp(ctx, *(const int64_t *)x, *(const int64_t *)y);
 }
 
-static void sift_down(const struct cmp_ctx *c, int64_t *h, int64_t n, int64_t i) {
+static void sift_down(const struct cmp_ctx *c, int64_t *h, int64_t n,
+                      int64_t i) {
   for (;;) {
     int64_t l = 2 * i + 1, r = l + 1, m = i;
     if (l < n && row_cmp(c, h[l], h[m]) > 0) m = l;
@@ -77,10 +78,13 @@ int sl__sort_rows(const struct sl_vec *cols, int64_t n,
   int64_t *h = sl_malloc((size_t)(k ? k : 1) * sizeof *h);
   if (!h) return SL_ENOMEM;
   if (k == n) {
-    for (int64_t i = 0; i < n; i++) h[i] = i;
+    for (int64_t i = 0; i < n; i++)
+      h[i] = i;
   } else if (k > 0) {
-    for (int64_t i = 0; i < k; i++) h[i] = i;
-    for (int64_t i = k / 2 - 1; i >= 0; i--) sift_down(&c, h, k, i);
+    for (int64_t i = 0; i < k; i++)
+      h[i] = i;
+    for (int64_t i = k / 2 - 1; i >= 0; i--)
+      sift_down(&c, h, k, i);
     for (int64_t i = k; i < n; i++)
       if (row_cmp(&c, i, h[0]) < 0) {
         h[0] = i;
@@ -93,15 +97,18 @@ int sl__sort_rows(const struct sl_vec *cols, int64_t n,
   return 0;
 }
 
-/* ---- row sets -------------------------------------------------------------- */
+/* ---- row sets --------------------------------------------------------------
+ */
 
-int sl__rowset_init(struct sl_rowset *rs, int32_t n_cols, const enum sl_vt *types) {
+int sl__rowset_init(struct sl_rowset *rs, int32_t n_cols,
+                    const enum sl_vt *types) {
   memset(rs, 0, sizeof *rs);
   sl_arena_init(&rs->strings, 1 << 20);
   rs->n_cols = n_cols;
   rs->cols = sl_calloc((size_t)(n_cols ? n_cols : 1), sizeof *rs->cols);
   if (!rs->cols) return SL_ENOMEM;
-  for (int32_t i = 0; i < n_cols; i++) rs->cols[i].type = types[i];
+  for (int32_t i = 0; i < n_cols; i++)
+    rs->cols[i].type = types[i];
   return 0;
 }
 
@@ -118,7 +125,8 @@ void sl__rowset_release(struct sl_rowset *rs) {
 static int reserve(struct sl_rowset *rs, int64_t need) {
   if (need <= rs->cap) return 0;
   int64_t cap = rs->cap ? rs->cap * 2 : 1024;
-  while (cap < need) cap *= 2;
+  while (cap < need)
+    cap *= 2;
   for (int32_t i = 0; i < rs->n_cols; i++) {
     struct sl_vec *v = &rs->cols[i];
     void *d = sl_realloc(v->d.any, (size_t)(cap * sl__vt_size(v->type)));
@@ -153,12 +161,14 @@ int sl__rowset_append(struct sl_rowset *rs, const struct sl_vec *cols,
         if (x.n) memcpy(p, x.p, (size_t)x.n);
         d->d.s[dst] = (struct sl_str){p, x.n};
       } else {
-        memcpy((char *)d->d.any + dst * w, (const char *)s->d.any + i * w, (size_t)w);
+        memcpy((char *)d->d.any + dst * w, (const char *)s->d.any + i * w,
+               (size_t)w);
       }
     }
   }
   rs->n += n;
-  for (int32_t c = 0; c < rs->n_cols; c++) rs->cols[c].n = rs->n;
+  for (int32_t c = 0; c < rs->n_cols; c++)
+    rs->cols[c].n = rs->n;
   return 0;
 }
 
@@ -170,7 +180,8 @@ int sl__rowset_keep_top(struct sl_rowset *rs, const struct sl_sort_spec *keys,
   struct sl_rowset nr;
   enum sl_vt types[256];
   int32_t nc = rs->n_cols < 256 ? rs->n_cols : 256;
-  for (int32_t i = 0; i < nc; i++) types[i] = rs->cols[i].type;
+  for (int32_t i = 0; i < nc; i++)
+    types[i] = rs->cols[i].type;
   int rc = sl__rowset_init(&nr, nc, types);
   if (!rc) rc = sl__rowset_append(&nr, rs->cols, perm, m);
   sl_free(perm);

@@ -26,7 +26,8 @@ struct sl_rowset {
   struct sl_arena strings;
 };
 
-int sl__rowset_init(struct sl_rowset *rs, int32_t n_cols, const enum sl_vt *types);
+int sl__rowset_init(struct sl_rowset *rs, int32_t n_cols,
+                    const enum sl_vt *types);
 void sl__rowset_release(struct sl_rowset *rs);
 /* Appends rows[0..n) of cols (rows NULL = rows 0..n-1). */
 int sl__rowset_append(struct sl_rowset *rs, const struct sl_vec *cols,

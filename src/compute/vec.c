@@ -7,15 +7,15 @@
 
 const char *sl__vt_name(enum sl_vt t) {
   switch (t) {
-    case SL_VT_NULL: return "NULL";
-    case SL_VT_BOOL: return "BOOLEAN";
-    case SL_VT_I64: return "BIGINT";
-    case SL_VT_F64: return "DOUBLE";
-    case SL_VT_STR: return "VARCHAR";
-    case SL_VT_TS: return "TIMESTAMP";
-    case SL_VT_DATE: return "DATE";
-    case SL_VT_INTERVAL: return "INTERVAL";
-    default: return "?";
+  case SL_VT_NULL: return "NULL";
+  case SL_VT_BOOL: return "BOOLEAN";
+  case SL_VT_I64: return "BIGINT";
+  case SL_VT_F64: return "DOUBLE";
+  case SL_VT_STR: return "VARCHAR";
+  case SL_VT_TS: return "TIMESTAMP";
+  case SL_VT_DATE: return "DATE";
+  case SL_VT_INTERVAL: return "INTERVAL";
+  default: return "?";
   }
 }
 
@@ -53,11 +53,11 @@ int sl__vec_const(struct sl_arena *a, const struct sl_value *val, int64_t n,
     return 0;
   }
   switch (t) {
-    case SL_VT_BOOL: out->d.b[0] = val->u.b; break;
-    case SL_VT_F64: out->d.f[0] = val->u.f; break;
-    case SL_VT_STR: out->d.s[0] = val->u.s; break;
-    case SL_VT_INTERVAL: out->d.iv[0] = val->u.iv; break;
-    default: out->d.i[0] = val->u.i; break;
+  case SL_VT_BOOL: out->d.b[0] = val->u.b; break;
+  case SL_VT_F64: out->d.f[0] = val->u.f; break;
+  case SL_VT_STR: out->d.s[0] = val->u.s; break;
+  case SL_VT_INTERVAL: out->d.iv[0] = val->u.iv; break;
+  default: out->d.i[0] = val->u.i; break;
   }
   return 0;
 }
@@ -89,22 +89,27 @@ int sl__vec_gather(struct sl_arena *a, const struct sl_vec *v,
   int rc = sl__vec_alloc(a, v->type, n, out);
   if (rc) return rc;
   switch (sl__vt_size(v->type)) {
-    case 1:
-      for (int64_t r = 0; r < n; r++) out->d.b[r] = v->d.b[sel[r]];
-      break;
-    case 8:
-      for (int64_t r = 0; r < n; r++) out->d.i[r] = v->d.i[sel[r]];
-      break;
-    default:
-      if (v->type == SL_VT_STR)
-        for (int64_t r = 0; r < n; r++) out->d.s[r] = v->d.s[sel[r]];
-      else
-        for (int64_t r = 0; r < n; r++) out->d.iv[r] = v->d.iv[sel[r]];
+  case 1:
+    for (int64_t r = 0; r < n; r++)
+      out->d.b[r] = v->d.b[sel[r]];
+    break;
+  case 8:
+    for (int64_t r = 0; r < n; r++)
+      out->d.i[r] = v->d.i[sel[r]];
+    break;
+  default:
+    if (v->type == SL_VT_STR)
+      for (int64_t r = 0; r < n; r++)
+        out->d.s[r] = v->d.s[sel[r]];
+    else
+      for (int64_t r = 0; r < n; r++)
+        out->d.iv[r] = v->d.iv[sel[r]];
   }
   if (v->valid) {
     out->valid = sl_arena_alloc(a, (size_t)(n ? n : 1));
     if (!out->valid) return SL_ENOMEM;
-    for (int64_t r = 0; r < n; r++) out->valid[r] = v->valid[sel[r]];
+    for (int64_t r = 0; r < n; r++)
+      out->valid[r] = v->valid[sel[r]];
   }
   return 0;
 }
@@ -118,11 +123,11 @@ void sl__vec_get(const struct sl_vec *v, int64_t r, struct sl_value *out) {
   }
   int64_t i = sl__vec_idx(v, r);
   switch (v->type) {
-    case SL_VT_BOOL: out->u.b = v->d.b[i] != 0; break;
-    case SL_VT_F64: out->u.f = v->d.f[i]; break;
-    case SL_VT_STR: out->u.s = v->d.s[i]; break;
-    case SL_VT_INTERVAL: out->u.iv = v->d.iv[i]; break;
-    case SL_VT_NULL: out->is_null = true; break;
-    default: out->u.i = v->d.i[i]; break;
+  case SL_VT_BOOL: out->u.b = v->d.b[i] != 0; break;
+  case SL_VT_F64: out->u.f = v->d.f[i]; break;
+  case SL_VT_STR: out->u.s = v->d.s[i]; break;
+  case SL_VT_INTERVAL: out->u.iv = v->d.iv[i]; break;
+  case SL_VT_NULL: out->is_null = true; break;
+  default: out->u.i = v->d.i[i]; break;
   }
 }

@@ -91,7 +91,8 @@ static inline int64_t sl__vec_idx(const struct sl_vec *v, int64_t r) {
 
 struct sl_arena;
 /* Allocates an uninitialised vec of n rows (values only; valid = NULL). */
-int sl__vec_alloc(struct sl_arena *a, enum sl_vt t, int64_t n, struct sl_vec *out);
+int sl__vec_alloc(struct sl_arena *a, enum sl_vt t, int64_t n,
+                  struct sl_vec *out);
 /* Adds a validity array set to all-valid (memset 1). */
 int sl__vec_add_valid(struct sl_arena *a, struct sl_vec *v);
 /* A constant vec holding value v for n rows. */
@@ -108,11 +109,11 @@ void sl__vec_get(const struct sl_vec *v, int64_t r, struct sl_value *out);
 /* Element size of a type in a vec's data array. */
 static inline int64_t sl__vt_size(enum sl_vt t) {
   switch (t) {
-    case SL_VT_BOOL: return 1;
-    case SL_VT_STR: return (int64_t)sizeof(struct sl_str);
-    case SL_VT_INTERVAL: return (int64_t)sizeof(struct sl_interval);
-    case SL_VT_NULL: return 1;
-    default: return 8;
+  case SL_VT_BOOL: return 1;
+  case SL_VT_STR: return (int64_t)sizeof(struct sl_str);
+  case SL_VT_INTERVAL: return (int64_t)sizeof(struct sl_interval);
+  case SL_VT_NULL: return 1;
+  default: return 8;
   }
 }
 

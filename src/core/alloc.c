@@ -7,7 +7,7 @@
 
 /* Test hook state. Process-wide on purpose: tests flip it around a workload
  * (see sl_alloc_fail_after in alloc.h). */
-static _Atomic int64_t fail_at;    /* 0: off; else the count that fails */
+static _Atomic int64_t fail_at; /* 0: off; else the count that fails */
 static _Atomic int fail_sticky;
 static _Atomic int64_t alloc_count; /* allocations since the hook was set */
 static _Atomic int64_t alloc_live;  /* blocks currently allocated */
@@ -18,8 +18,12 @@ void sl_alloc_fail_after(int64_t n, int sticky) {
   atomic_store(&fail_at, n);
 }
 
-int64_t sl_alloc_count(void) { return atomic_load(&alloc_count); }
-int64_t sl_alloc_live(void) { return atomic_load(&alloc_live); }
+int64_t sl_alloc_count(void) {
+  return atomic_load(&alloc_count);
+}
+int64_t sl_alloc_live(void) {
+  return atomic_load(&alloc_live);
+}
 
 static int should_fail(void) {
   int64_t c = atomic_fetch_add(&alloc_count, 1) + 1;
@@ -75,7 +79,9 @@ void *sl_aligned_realloc(void *p, size_t old_n, size_t new_n) {
   return q;
 }
 
-void sl_aligned_free(void *p) { sl_free(p); }
+void sl_aligned_free(void *p) {
+  sl_free(p);
+}
 
 char *sl_strndup(const char *s, size_t n) {
   char *d = sl_malloc(n + 1);
@@ -85,4 +91,6 @@ char *sl_strndup(const char *s, size_t n) {
   return d;
 }
 
-char *sl_strdup(const char *s) { return sl_strndup(s, strlen(s)); }
+char *sl_strdup(const char *s) {
+  return sl_strndup(s, strlen(s));
+}

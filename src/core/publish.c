@@ -42,8 +42,8 @@ int sl_publish_open(const char *final_path, struct sl_publish *p,
   p->fsync = true;
   size_t n = strlen(final_path);
   if (n == 0 || final_path[n - 1] == '/')
-    return sl_error_set(err, SL_EINVAL,
-                        "output path '%s' does not name a file", final_path);
+    return sl_error_set(err, SL_EINVAL, "output path '%s' does not name a file",
+                        final_path);
   p->final_path = sl_strdup(final_path);
   const char *slash = strrchr(final_path, '/');
   const char *base = slash ? slash + 1 : final_path;
@@ -58,14 +58,14 @@ int sl_publish_open(const char *final_path, struct sl_publish *p,
   clock_gettime(CLOCK_REALTIME, &ts);
   uint64_t seq = atomic_fetch_add(&temp_counter, 1);
   snprintf(p->temp_path, cap, "%.*s.%s.tmp-%ld-%llx-%llu", (int)dir_len,
-           final_path, base, (long)getpid(),
-           (unsigned long long)ts.tv_nsec, (unsigned long long)seq);
+           final_path, base, (long)getpid(), (unsigned long long)ts.tv_nsec,
+           (unsigned long long)seq);
   p->fd = open(p->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (p->fd < 0) {
     int e = errno;
     sl_error_set(err, e == ENOENT ? SL_ENOENT : SL_EIO,
-                 "cannot create '%s' (for '%s'): %s", p->temp_path,
-                 final_path, strerror(e));
+                 "cannot create '%s' (for '%s'): %s", p->temp_path, final_path,
+                 strerror(e));
     sl_free(p->final_path);
     sl_free(p->temp_path);
     p->final_path = p->temp_path = NULL;
@@ -83,8 +83,8 @@ int sl_publish_write(struct sl_publish *p, const void *data, size_t n,
     ssize_t w = write(p->fd, b, n > (1u << 30) ? (1u << 30) : n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return sl_error_set(err, SL_EIO, "writing '%s' failed: %s",
-                          p->temp_path, strerror(errno));
+      return sl_error_set(err, SL_EIO, "writing '%s' failed: %s", p->temp_path,
+                          strerror(errno));
     }
     b += w;
     n -= (size_t)w;
@@ -201,8 +201,8 @@ static int put_escaped(char *buf, size_t cap, size_t *len, const char *s) {
 }
 
 int sl_partition_path(char *buf, size_t cap, const char *root,
-                      const char *const *keys, const char *const *values,
-                      int n, const char *file_name, struct sl_error *err) {
+                      const char *const *keys, const char *const *values, int n,
+                      const char *file_name, struct sl_error *err) {
   size_t len = 0;
   if (cap == 0) return sl_error_set(err, SL_ERANGE, "partition path: no room");
   buf[0] = '\0';
@@ -226,7 +226,7 @@ int sl_partition_path(char *buf, size_t cap, const char *root,
     rc |= put(buf, cap, &len, file_name, strlen(file_name));
   }
   if (rc)
-    return sl_error_set(err, SL_ERANGE,
-                        "partition path longer than %zu bytes", cap - 1);
+    return sl_error_set(err, SL_ERANGE, "partition path longer than %zu bytes",
+                        cap - 1);
   return 0;
 }

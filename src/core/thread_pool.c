@@ -73,8 +73,7 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-int sl_pool_create(int n_threads, struct sl_pool **out,
-                   struct sl_error *err) {
+int sl_pool_create(int n_threads, struct sl_pool **out, struct sl_error *err) {
   *out = NULL;
   if (n_threads <= 0) n_threads = sl_cpu_count();
   if (n_threads > 1024)
@@ -120,7 +119,8 @@ void sl_pool_free(struct sl_pool *p) {
   p->stopping = 1;
   pthread_cond_broadcast(&p->work_cv);
   pthread_mutex_unlock(&p->mu);
-  for (int i = 0; i < p->n_threads - 1; i++) pthread_join(p->threads[i], NULL);
+  for (int i = 0; i < p->n_threads - 1; i++)
+    pthread_join(p->threads[i], NULL);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->work_cv);
   pthread_cond_destroy(&p->done_cv);
@@ -128,7 +128,9 @@ void sl_pool_free(struct sl_pool *p) {
   sl_free(p);
 }
 
-int sl_pool_size(const struct sl_pool *p) { return p ? p->n_threads : 1; }
+int sl_pool_size(const struct sl_pool *p) {
+  return p ? p->n_threads : 1;
+}
 
 int sl_pool_parallel_for(struct sl_pool *p, int64_t n, sl_task_fn fn,
                          void *ctx) {
@@ -152,7 +154,8 @@ int sl_pool_parallel_for(struct sl_pool *p, int64_t n, sl_task_fn fn,
   pthread_mutex_unlock(&p->mu);
   run_tasks(p, 0);
   pthread_mutex_lock(&p->mu);
-  while (p->busy > 0) pthread_cond_wait(&p->done_cv, &p->mu);
+  while (p->busy > 0)
+    pthread_cond_wait(&p->done_cv, &p->mu);
   pthread_mutex_unlock(&p->mu);
   return atomic_load(&p->rc);
 }

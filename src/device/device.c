@@ -44,7 +44,8 @@ int sl_device_choice_parse(const char *s, struct sl_device_choice *out,
     }
   }
   return sl_error_set(err, SL_EINVAL,
-                      "device: expected auto, cpu, gpu or gpu:N, found '%s'", s);
+                      "device: expected auto, cpu, gpu or gpu:N, found '%s'",
+                      s);
 }
 
 static void *load_backend(char *why, size_t cap) {
@@ -120,7 +121,9 @@ void sl_device_close(struct sl_device *d) {
   sl_free(d);
 }
 
-const char *sl_device_describe(const struct sl_device *d) { return d->desc; }
+const char *sl_device_describe(const struct sl_device *d) {
+  return d->desc;
+}
 
 void *sl_device_host_alloc(struct sl_device *d, size_t n) {
   return d->be->host_alloc(d->ctx, n);
@@ -177,7 +180,8 @@ static int build_batch(const struct sl_dev_plan *p, const char *const *names,
         rc = sl_builder_append_null(&b);
       } else if (t == SL_TYPE_UTF8) {
         const int64_t *o = r->key_str_off[i];
-        rc = sl_builder_append_str(&b, r->key_str_data[i] + o[g], o[g + 1] - o[g]);
+        rc = sl_builder_append_str(&b, r->key_str_data[i] + o[g],
+                                   o[g + 1] - o[g]);
       } else if (t == SL_TYPE_FLOAT64) {
         double v = is_key ? 0 : r->agg_f64[i][g];
         if (is_key) memcpy(&v, &r->key_i64[i][g], sizeof v);
@@ -185,14 +189,16 @@ static int build_batch(const struct sl_dev_plan *p, const char *const *names,
       } else if (t == SL_TYPE_BOOL) {
         rc = sl_builder_append_bool(&b, r->key_i64[i][g] != 0);
       } else {
-        rc = sl_builder_append_int(&b, is_key ? r->key_i64[i][g] : r->agg_i64[i][g]);
+        rc = sl_builder_append_int(&b, is_key ? r->key_i64[i][g]
+                                              : r->agg_i64[i][g]);
       }
     }
     if (!rc) rc = sl_builder_finish(&b, &cols[c]);
     sl_builder_release(&b);
   }
   if (rc) {
-    for (int c = 0; c < n; c++) sl_array_release(cols[c]);
+    for (int c = 0; c < n; c++)
+      sl_array_release(cols[c]);
     sl_schema_release(&schema);
     return sl_error_set(err, rc, "device: building the result batch: %s",
                         sl_status_name(rc));
@@ -211,12 +217,11 @@ int sl_device_groupby_json(struct sl_device *d, const struct sl_dev_plan *plan,
   struct sl_dev_result r;
   char ebuf[400] = "";
   pthread_mutex_lock(&d->mu);
-  int rc = resident_repeat > 0
-               ? d->be->groupby_json_resident(d->ctx, plan, data, len,
-                                              resident_repeat, &r, ebuf,
-                                              sizeof ebuf)
-               : d->be->groupby_json(d->ctx, plan, data, len, &r, ebuf,
-                                     sizeof ebuf);
+  int rc =
+      resident_repeat > 0
+          ? d->be->groupby_json_resident(d->ctx, plan, data, len,
+                                         resident_repeat, &r, ebuf, sizeof ebuf)
+          : d->be->groupby_json(d->ctx, plan, data, len, &r, ebuf, sizeof ebuf);
   pthread_mutex_unlock(&d->mu);
   if (rc) return sl_error_set(err, SL_EIO, "device: %s", ebuf);
   if (stats) {

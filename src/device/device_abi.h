@@ -24,11 +24,11 @@ extern "C" {
 
 /* How a JSON value is read into a device column. */
 enum sl_dev_type {
-  SL_DEV_INT64 = 1,  /* integer JSON numbers */
-  SL_DEV_FLOAT64,    /* any JSON number */
-  SL_DEV_STRING,     /* JSON string (escapes kept raw for hashing/compare) */
-  SL_DEV_BOOL,       /* true / false */
-  SL_DEV_TS_MS,      /* RFC 3339 string or epoch-ms number, to epoch ms */
+  SL_DEV_INT64 = 1, /* integer JSON numbers */
+  SL_DEV_FLOAT64,   /* any JSON number */
+  SL_DEV_STRING,    /* JSON string (escapes kept raw for hashing/compare) */
+  SL_DEV_BOOL,      /* true / false */
+  SL_DEV_TS_MS,     /* RFC 3339 string or epoch-ms number, to epoch ms */
 };
 
 enum sl_dev_agg_op {
@@ -44,7 +44,14 @@ enum sl_dev_agg_op {
   SL_DEV_STDDEV_SAMP,
 };
 
-enum sl_dev_cmp { SL_DEV_EQ = 1, SL_DEV_NE, SL_DEV_LT, SL_DEV_LE, SL_DEV_GT, SL_DEV_GE };
+enum sl_dev_cmp {
+  SL_DEV_EQ = 1,
+  SL_DEV_NE,
+  SL_DEV_LT,
+  SL_DEV_LE,
+  SL_DEV_GT,
+  SL_DEV_GE
+};
 
 struct sl_dev_column {
   char path[SL_DEV_MAX_PATH]; /* "status" or "geo.country" (one level) */
@@ -69,8 +76,8 @@ struct sl_dev_agg {
 struct sl_dev_pred {
   int32_t column;
   int32_t cmp;
-  int64_t i64;     /* for int64 / ts / bool columns */
-  double f64;      /* for float64 columns */
+  int64_t i64;               /* for int64 / ts / bool columns */
+  double f64;                /* for float64 columns */
   char str[SL_DEV_MAX_PATH]; /* for string columns (EQ / NE only) */
   int32_t str_len;
 };
@@ -109,8 +116,8 @@ struct sl_device_backend {
   const char *name;    /* "cuda" */
   /* Opens device `index`; writes a description ("NVIDIA H100 80GB HBM3,
    * 132 SMs, 79 GiB") into desc. Returns 0 or -1 with errbuf filled. */
-  int (*open)(int index, void **ctx, char *desc, size_t desc_cap,
-              char *errbuf, size_t errcap);
+  int (*open)(int index, void **ctx, char *desc, size_t desc_cap, char *errbuf,
+              size_t errcap);
   void (*close)(void *ctx);
   /* Runs plan over JSON Lines bytes in host memory (pageable or pinned).
    * Streams the input through the device in chunks, overlapping copies

@@ -125,8 +125,7 @@ int sl__admin_start(struct sl_runtime *rt, struct sl_error *err) {
   return 0;
 #else
   (void)err;
-  sl_log(rt, SL_LOG_WARN, "admin server not built in (no libmicrohttpd)",
-         NULL);
+  sl_log(rt, SL_LOG_WARN, "admin server not built in (no libmicrohttpd)", NULL);
   return 0;
 #endif
 }

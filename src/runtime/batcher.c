@@ -36,8 +36,7 @@ static void cut_locked(struct sl_batcher *b) {
       !t->spec->vt->position_key(t, x->segs, x->n_segs, x->ack->key,
                                  sizeof x->ack->key))
     x->ack->key[0] = '\0';
-  if (t->spec->vt->cut)
-    t->spec->vt->cut(t, x->ack->seq, x->segs, x->n_segs);
+  if (t->spec->vt->cut) t->spec->vt->cut(t, x->ack->seq, x->segs, x->n_segs);
   sl__workers_push(t->workers, x);
 }
 
@@ -79,7 +78,8 @@ static int append_locked(struct sl_batcher *b, const char *data, size_t len,
   x = b->open;
   if (x->len + need > x->cap) {
     size_t ncap = x->cap ? x->cap : 65536;
-    while (ncap < x->len + need) ncap *= 2;
+    while (ncap < x->len + need)
+      ncap *= 2;
     char *nd = sl_realloc(x->data, ncap);
     if (!nd) return sl_error_set(err, SL_ENOMEM, "out of memory");
     x->data = nd;
@@ -106,9 +106,8 @@ static int append_locked(struct sl_batcher *b, const char *data, size_t len,
   }
   sl__count(&b->t->m->events, n_lines);
   sl__count(&b->t->m->bytes, (long long)len);
-  if (!whole &&
-      (x->n_events >= lim->max_events || (int64_t)x->len >= lim->max_bytes ||
-       lim->max_wait_ms == 0))
+  if (!whole && (x->n_events >= lim->max_events ||
+                 (int64_t)x->len >= lim->max_bytes || lim->max_wait_ms == 0))
     cut_locked(b);
   return 0;
 }
@@ -131,8 +130,8 @@ int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
   pthread_mutex_lock(&b->mu);
   cut_locked(b);
   for (int32_t i = 0; i < n && !rc; i++)
-    rc = append_locked(b, data[i], len[i], n_lines[i], NULL, &pos[i], true,
-                       err);
+    rc =
+        append_locked(b, data[i], len[i], n_lines[i], NULL, &pos[i], true, err);
   cut_locked(b); /* on failure too: what was appended goes as a batch */
   pthread_mutex_unlock(&b->mu);
   return rc;

@@ -10,7 +10,8 @@
 #include "sluice/alloc.h"
 
 void sl__strlist_release(struct sl_strlist *l) {
-  for (int32_t i = 0; i < l->n; i++) sl_free(l->v[i]);
+  for (int32_t i = 0; i < l->n; i++)
+    sl_free(l->v[i]);
   sl_free(l->v);
   l->n = 0;
   l->v = NULL;
@@ -40,8 +41,9 @@ int sl__cfg_error_at(struct sl_error *err, const char *file,
     flen = 6;
   }
   int quote = n && n->kind == SL_YNODE_SCALAR;
-  return sl_error_set(err, SL_EINVAL, "%s:%d:%d: %s: expected %s, found %s%.*s%s",
-                      file, n ? n->line : 0, n ? n->col : 0, path, expected,
+  return sl_error_set(err, SL_EINVAL,
+                      "%s:%d:%d: %s: expected %s, found %s%.*s%s", file,
+                      n ? n->line : 0, n ? n->col : 0, path, expected,
                       quote ? "'" : "", flen, found, quote ? "'" : "");
 }
 
@@ -79,7 +81,8 @@ static int parse_scaled(const char *s, const char *const *units,
       f /= 10;
     }
   }
-  while (*p == ' ') p++;
+  while (*p == ' ')
+    p++;
   int64_t mul = bare;
   if (*p) {
     int k = -1;
@@ -104,13 +107,11 @@ int sl__cfg_parse_duration(const char *s, int64_t *ms) {
 }
 
 int sl__cfg_parse_size(const char *s, int64_t *bytes) {
-  static const char *const u[] = {"B",  "KB",  "MB",  "GB",  "KiB", "MiB",
-                                  "GiB", "k",  "K",   "M",   "G",   "Ki",
-                                  "Mi", "Gi"};
-  static const int64_t k[] = {1,          1000,       1000000, 1000000000,
-                              1024,       1048576,    1073741824,
-                              1000,       1000,       1000000, 1000000000,
-                              1024,       1048576,    1073741824};
+  static const char *const u[] = {"B", "KB", "MB", "GB", "KiB", "MiB", "GiB",
+                                  "k", "K",  "M",  "G",  "Ki",  "Mi",  "Gi"};
+  static const int64_t k[] = {
+      1,    1000, 1000000, 1000000000, 1024, 1048576, 1073741824,
+      1000, 1000, 1000000, 1000000000, 1024, 1048576, 1073741824};
   return parse_scaled(s, u, k, 14, 1, bytes);
 }
 
@@ -229,8 +230,7 @@ static int set_value(const struct sl_cfg_entry *e, const struct sl_ynode *n,
     *p = sl_strdup(s);
     return *p ? 0 : SL_ENOMEM;
   }
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -240,9 +240,8 @@ int sl__cfg_apply(const struct sl_cfg_entry *table, const struct sl_ynode *map,
   char sub[512];
   for (const struct sl_cfg_entry *e = table; e->key; e++) {
     if (!e->def) continue;
-    struct sl_ynode tmp = {.kind = SL_YNODE_SCALAR,
-                           .str = (char *)e->def,
-                           .len = strlen(e->def)};
+    struct sl_ynode tmp = {
+        .kind = SL_YNODE_SCALAR, .str = (char *)e->def, .len = strlen(e->def)};
     snprintf(sub, sizeof sub, "%s.%s (default)", path, e->key);
     int rc = set_value(e, &tmp, "<built-in>", sub, out, err);
     if (rc) return rc;
@@ -252,19 +251,20 @@ int sl__cfg_apply(const struct sl_cfg_entry *table, const struct sl_ynode *map,
     return sl__cfg_error_at(err, file, map, path, "a map");
   for (int32_t i = 0; map && i < map->n; i++) {
     const struct sl_cfg_entry *e = table;
-    while (e->key && strcmp(e->key, map->keys[i])) e++;
+    while (e->key && strcmp(e->key, map->keys[i]))
+      e++;
     if (!e->key) {
       char known[300];
       size_t k = 0;
       known[0] = '\0';
-      for (const struct sl_cfg_entry *x = table; x->key && k < sizeof known - 40;
-           x++)
+      for (const struct sl_cfg_entry *x = table;
+           x->key && k < sizeof known - 40; x++)
         k += (size_t)snprintf(known + k, sizeof known - k, "%s%s",
                               x == table ? "" : ", ", x->key);
-      return sl_error_set(err, SL_EINVAL,
-                          "%s:%d:%d: %s: unknown key '%s' (expected one of: %s)",
-                          file, map->key_lines[i], map->key_cols[i], path,
-                          map->keys[i], known);
+      return sl_error_set(
+          err, SL_EINVAL,
+          "%s:%d:%d: %s: unknown key '%s' (expected one of: %s)", file,
+          map->key_lines[i], map->key_cols[i], path, map->keys[i], known);
     }
     snprintf(sub, sizeof sub, "%s.%s", path, e->key);
     int rc = set_value(e, map->items[i], file, sub, out, err);
@@ -297,9 +297,9 @@ void sl__cfg_release(const struct sl_cfg_entry *table, void *out) {
 }
 
 void sl__cfg_describe(const struct sl_cfg_entry *table, FILE *f) {
-  static const char *const names[] = {"integer", "bool",     "string",
-                                      "enum",    "duration", "size",
-                                      "list",    "map",      "ignored", "section"};
+  static const char *const names[] = {"integer",  "bool",   "string", "enum",
+                                      "duration", "size",   "list",   "map",
+                                      "ignored",  "section"};
   fprintf(f, "| key | type | default | range / choices | description |\n");
   fprintf(f, "|---|---|---|---|---|\n");
   for (const struct sl_cfg_entry *e = table; e->key; e++) {
@@ -309,7 +309,7 @@ void sl__cfg_describe(const struct sl_cfg_entry *table, FILE *f) {
     else if (e->min || e->max)
       snprintf(range, sizeof range, "%" PRId64 "..%" PRId64, e->min, e->max);
     fprintf(f, "| `%s` | %s | %s | %s | %s%s |\n", e->key, names[e->type],
-            e->def ? e->def : (e->required ? "(required)" : "-"), range,
-            e->doc, e->required ? " Required." : "");
+            e->def ? e->def : (e->required ? "(required)" : "-"), range, e->doc,
+            e->required ? " Required." : "");
   }
 }

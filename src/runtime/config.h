@@ -42,8 +42,8 @@ struct sl_strmap {
 struct sl_cfg_entry {
   const char *key;
   enum sl_cfg_type type;
-  const char *def; /* default as text; NULL = none (unset: 0/false/NULL) */
-  int64_t min, max; /* for INT, DURATION, SIZE (min == max == 0: no range) */
+  const char *def;     /* default as text; NULL = none (unset: 0/false/NULL) */
+  int64_t min, max;    /* for INT, DURATION, SIZE (min == max == 0: no range) */
   const char *choices; /* ENUM: "a|b|c" */
   size_t offset;       /* where the value goes in the target struct */
   const char *doc;

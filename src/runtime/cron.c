@@ -23,12 +23,11 @@ struct field_def {
   int name_base;
 };
 
-static const struct field_def defs[5] = {
-    {"minute", 0, 59, NULL, 0},
-    {"hour", 0, 23, NULL, 0},
-    {"day of month", 1, 31, NULL, 0},
-    {"month", 1, 12, month_names, 1},
-    {"day of week", 0, 7, day_names, 0}};
+static const struct field_def defs[5] = {{"minute", 0, 59, NULL, 0},
+                                         {"hour", 0, 23, NULL, 0},
+                                         {"day of month", 1, 31, NULL, 0},
+                                         {"month", 1, 12, month_names, 1},
+                                         {"day of week", 0, 7, day_names, 0}};
 
 static int parse_num(const char **p, const struct field_def *d, int *out) {
   const char *s = *p;
@@ -42,8 +41,8 @@ static int parse_num(const char **p, const struct field_def *d, int *out) {
     *out = v;
     return 0;
   }
-  if (d->names && isalpha((unsigned char)s[0]) && isalpha((unsigned char)s[1]) &&
-      isalpha((unsigned char)s[2])) {
+  if (d->names && isalpha((unsigned char)s[0]) &&
+      isalpha((unsigned char)s[1]) && isalpha((unsigned char)s[2])) {
     int n = d->name_base == 1 ? 12 : 7;
     for (int i = 0; i < n; i++)
       if (!strncasecmp(s, d->names[i], 3)) {
@@ -88,15 +87,18 @@ static int parse_field(const char *s, const char *e, const struct field_def *d,
       p++;
       if (!isdigit((unsigned char)*p) || parse_num(&p, d, &step) || step < 1 ||
           step > d->hi + 1) {
-        snprintf(why, cap, "%s field: expected a step in 1..%d after '/', "
-                 "found '%s'", d->name, d->hi + 1, text);
+        snprintf(why, cap,
+                 "%s field: expected a step in 1..%d after '/', "
+                 "found '%s'",
+                 d->name, d->hi + 1, text);
         return SL_EINVAL;
       }
       if (!item_star && b == a) b = d->hi == 7 ? 6 : d->hi; /* a/n */
       item_star = false;
     }
     if (item_star) *star = true;
-    for (int v = a; v <= b; v += step) *bits |= 1ull << (v == 7 && d->hi == 7 ? 0 : v);
+    for (int v = a; v <= b; v += step)
+      *bits |= 1ull << (v == 7 && d->hi == 7 ? 0 : v);
     if (p < e && *p == ',') {
       p++;
       if (p == e) goto bad;
@@ -117,7 +119,8 @@ bad:
 int sl__cron_parse(const char *expr, struct sl_cron *out, char *why,
                    size_t cap) {
   memset(out, 0, sizeof *out);
-  while (isspace((unsigned char)*expr)) expr++;
+  while (isspace((unsigned char)*expr))
+    expr++;
   static const struct {
     const char *name, *expr;
   } macros[] = {{"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
@@ -127,11 +130,13 @@ int sl__cron_parse(const char *expr, struct sl_cron *out, char *why,
   if (expr[0] == '@') {
     if (!strncmp(expr, "@every", 6) && isspace((unsigned char)expr[6])) {
       const char *d = expr + 6;
-      while (isspace((unsigned char)*d)) d++;
+      while (isspace((unsigned char)*d))
+        d++;
       char buf[64];
       snprintf(buf, sizeof buf, "%s", d);
       size_t n = strlen(buf);
-      while (n && isspace((unsigned char)buf[n - 1])) buf[--n] = '\0';
+      while (n && isspace((unsigned char)buf[n - 1]))
+        buf[--n] = '\0';
       int64_t ms = 0;
       if (sl__cfg_parse_duration(buf, &ms) || ms < 1) {
         snprintf(why, cap,
@@ -156,9 +161,11 @@ int sl__cron_parse(const char *expr, struct sl_cron *out, char *why,
   uint64_t bits[5];
   bool star[5];
   for (int f = 0; f < 5; f++) {
-    while (isspace((unsigned char)*p)) p++;
+    while (isspace((unsigned char)*p))
+      p++;
     const char *s = p;
-    while (*p && !isspace((unsigned char)*p)) p++;
+    while (*p && !isspace((unsigned char)*p))
+      p++;
     if (s == p) {
       snprintf(why, cap,
                "expected 5 fields (minute hour day-of-month month "
@@ -168,7 +175,8 @@ int sl__cron_parse(const char *expr, struct sl_cron *out, char *why,
     }
     SL_RETURN_NOT_OK(parse_field(s, p, &defs[f], &bits[f], &star[f], why, cap));
   }
-  while (isspace((unsigned char)*p)) p++;
+  while (isspace((unsigned char)*p))
+    p++;
   if (*p) {
     snprintf(why, cap,
              "expected 5 fields (minute hour day-of-month month day-of-week), "

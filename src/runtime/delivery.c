@@ -8,8 +8,8 @@
 
 #define DELIVERY_WINDOW 65536 /* sequences in flight beyond the watermark */
 
-int sl__delivery_init(struct sl_delivery *d, void (*on_commit)(void *, uint64_t),
-                      void *ctx) {
+int sl__delivery_init(struct sl_delivery *d,
+                      void (*on_commit)(void *, uint64_t), void *ctx) {
   memset(d, 0, sizeof *d);
   d->window = DELIVERY_WINDOW;
   d->done = sl_calloc(DELIVERY_WINDOW / 64, sizeof(uint64_t));

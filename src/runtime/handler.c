@@ -57,8 +57,8 @@ int sl__handler_run(struct sl_handler *h, int worker, struct sl_trigger *t,
                     struct sl_error *err) {
   switch (h->kind) {
   case H_NATIVE:
-    return sl__native_run(h->native, slot_base(h->rt, t) + worker, t, b,
-                          parsed, err);
+    return sl__native_run(h->native, slot_base(h->rt, t) + worker, t, b, parsed,
+                          err);
   case H_SQL: return sl__sqlh_run(h->sql, t, b, parsed, err);
   default: return sl__rt_emit(h->rt, parsed, b->ack, err);
   }

@@ -40,9 +40,8 @@ void sl__native_close(struct sl_native *n);
 struct sl_sqlh;
 int sl__sqlh_create(struct sl_runtime *rt, struct sl_sqlh **out,
                     struct sl_error *err);
-int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t,
-                 struct sl_rt_batch *b, const struct sl_batch *parsed,
-                 struct sl_error *err);
+int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t, struct sl_rt_batch *b,
+                 const struct sl_batch *parsed, struct sl_error *err);
 int sl__sqlh_drain(struct sl_sqlh *q, struct sl_error *err);
 void sl__sqlh_tick(struct sl_sqlh *q, int64_t now_ms);
 void sl__sqlh_free(struct sl_sqlh *q);

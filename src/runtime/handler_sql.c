@@ -102,8 +102,8 @@ static int open_events(void *ctx, const char *name, const char *const *cols,
 
 /* Runs the query over parts and emits its results with ack. */
 static int run_query(struct sl_sqlh *q, const struct sl_batch *const *parts,
-                     int32_t n, const struct sl_rt_batch *raw, struct sl_ack *ack,
-                     struct sl_error *err) {
+                     int32_t n, const struct sl_rt_batch *raw,
+                     struct sl_ack *ack, struct sl_error *err) {
   struct open_ctx oc = {parts, n};
   struct sl_query_options o;
   sl_query_options_init(&o);
@@ -127,13 +127,15 @@ static int run_query(struct sl_sqlh *q, const struct sl_batch *const *parts,
   for (;;) {
     SL_CHECK_GOTO(r->next(r, &out, err), rc, cleanup);
     if (!out) break;
-    if (out->length > 0) SL_CHECK_GOTO(sl__rt_emit(q->rt, out, ack, err), rc, cleanup);
+    if (out->length > 0)
+      SL_CHECK_GOTO(sl__rt_emit(q->rt, out, ack, err), rc, cleanup);
     sl_batch_free(out);
     out = NULL;
   }
   /* Where it ran is known once the results were pulled. */
-  sl__count(!strncmp(sl_query_device_note(query), "gpu", 3) ? &q->rt->metrics.gpu_batches
-                                                            : &q->rt->metrics.cpu_batches,
+  sl__count(!strncmp(sl_query_device_note(query), "gpu", 3)
+                ? &q->rt->metrics.gpu_batches
+                : &q->rt->metrics.cpu_batches,
             1);
 cleanup:
   if (out) sl_batch_free(out);
@@ -243,15 +245,16 @@ static void window_emit(struct sl_sqlh *q, struct window *w) {
     window_key(all, w->start);
   }
   if (w->n_parts > 0) {
-    int rc = run_query(q, (const struct sl_batch *const *)w->parts,
-                       w->n_parts, NULL, all, &err);
+    int rc = run_query(q, (const struct sl_batch *const *)w->parts, w->n_parts,
+                       NULL, all, &err);
     if (rc)
       sl_log(q->rt, SL_LOG_ERROR, "window query failed",
-             "\"windowStart\":%" PRId64 ",\"error\":\"%s\"", w->start,
-             err.msg);
+             "\"windowStart\":%" PRId64 ",\"error\":\"%s\"", w->start, err.msg);
   }
-  for (int32_t i = 0; i < w->n_parts; i++) sl_batch_free(w->parts[i]);
-  for (int32_t i = 0; i < w->n_acks; i++) sl__ack_release(w->acks[i]);
+  for (int32_t i = 0; i < w->n_parts; i++)
+    sl_batch_free(w->parts[i]);
+  for (int32_t i = 0; i < w->n_acks; i++)
+    sl__ack_release(w->acks[i]);
   if (all) {
     sl__rt_seal(q->rt, all);
     sl__ack_release(all);
@@ -293,7 +296,8 @@ static struct sl_rt_segment *row_segment(struct row_map *m,
   if (!m->tried) {
     m->tried = true;
     int64_t bad = 0;
-    for (int32_t i = 0; i < b->n_segs; i++) bad += b->segs[i].rejected;
+    for (int32_t i = 0; i < b->n_segs; i++)
+      bad += b->segs[i].rejected;
     if (b->n_segs > 0 && parsed->length + bad == b->n_events) {
       m->gstart = sl_malloc((size_t)b->n_segs * sizeof *m->gstart);
       int64_t g = 0;
@@ -344,9 +348,8 @@ static void late_record(struct sl_sqlh *q, struct sl_trigger *t,
   sl_free(txt.p);
 }
 
-int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t,
-                 struct sl_rt_batch *b, const struct sl_batch *parsed,
-                 struct sl_error *err) {
+int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t, struct sl_rt_batch *b,
+                 const struct sl_batch *parsed, struct sl_error *err) {
   if (!q->window_mode) return run_query(q, &parsed, 1, b, b->ack, err);
   const struct sl_spec_sql *sq = &q->rt->spec->sql;
   int32_t c = sl_schema_find(&parsed->schema, sq->time_column);
@@ -375,8 +378,9 @@ int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t,
     bool ok = r < parsed->length && sl_array_is_valid(col, r);
     int64_t win = ok ? floor_div(ts[r], wlen) * wlen : 0;
     if (ok && win + wlen <= q->emitted_to) {
-      late_record(q, t, b, &map, parsed, r, "late record: its window was already "
-                                   "emitted (see allowedLateness)");
+      late_record(q, t, b, &map, parsed, r,
+                  "late record: its window was already "
+                  "emitted (see allowedLateness)");
       ok = false;
     } else if (!ok && r < parsed->length) {
       late_record(q, t, b, &map, parsed, r, "null event time");
@@ -450,7 +454,8 @@ void sl__sqlh_free(struct sl_sqlh *q) {
   while (q->windows) { /* not drained: drop, acks stay uncommitted */
     struct window *w = q->windows;
     q->windows = w->next;
-    for (int32_t i = 0; i < w->n_parts; i++) sl_batch_free(w->parts[i]);
+    for (int32_t i = 0; i < w->n_parts; i++)
+      sl_batch_free(w->parts[i]);
     sl_free(w->parts);
     sl_free(w->acks);
     sl_free(w);

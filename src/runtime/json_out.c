@@ -11,7 +11,8 @@
 int sl__text_reserve(struct sl_text *t, size_t extra) {
   if (t->cap - t->len > extra) return 0;
   size_t ncap = t->cap ? t->cap : 4096;
-  while (ncap - t->len <= extra) ncap *= 2;
+  while (ncap - t->len <= extra)
+    ncap *= 2;
   char *np = sl_realloc(t->p, ncap);
   if (!np) return SL_ENOMEM;
   t->p = np;
@@ -46,7 +47,8 @@ static int put_ts(struct sl_text *t, int64_t v, int64_t per_sec, int digits) {
   struct tm tm;
   if (!gmtime_r(&tt, &tm)) return sl__text_put(t, "null", 4);
   char buf[64];
-  int n = snprintf(buf, sizeof buf, "\"%04d-%02d-%02dT%02d:%02d:%02d.%0*" PRId64 "Z\"",
+  int n = snprintf(buf, sizeof buf,
+                   "\"%04d-%02d-%02dT%02d:%02d:%02d.%0*" PRId64 "Z\"",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                    tm.tm_min, tm.tm_sec, digits, frac);
   return sl__text_put(t, buf, (size_t)n);
@@ -128,8 +130,8 @@ static int put_struct(struct sl_text *t, const struct sl_field *fields,
 
 int sl__batch_to_jsonl(const struct sl_batch *b, struct sl_text *out) {
   for (int64_t r = 0; r < b->length; r++) {
-    SL_RETURN_NOT_OK(put_struct(out, b->schema.fields, b->n_columns,
-                                b->columns, r, 0));
+    SL_RETURN_NOT_OK(
+        put_struct(out, b->schema.fields, b->n_columns, b->columns, r, 0));
     SL_RETURN_NOT_OK(sl__text_put(out, "\n", 1));
   }
   return 0;

@@ -22,7 +22,8 @@ void sl__hist_init(struct sl_hist *h, const double *bounds) {
 
 void sl__hist_observe(struct sl_hist *h, double v) {
   int i = 0;
-  while (i < SL_HIST_BUCKETS && v > h->bounds[i]) i++;
+  while (i < SL_HIST_BUCKETS && v > h->bounds[i])
+    i++;
   sl__count(&h->counts[i], 1);
   sl__count(&h->sum_micro, (long long)(v * 1e6));
   sl__count(&h->n, 1);
@@ -66,9 +67,9 @@ static long long ld(const atomic_llong *c) {
   return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-#define TRIG_COUNTER(o, m, metric, field, help, type)                         \
+#define TRIG_COUNTER(o, m, metric, field, help, type)                          \
   do {                                                                         \
-    put(o, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);       \
+    put(o, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);        \
     for (int32_t i_ = 0; i_ < (m)->n_triggers; i_++)                           \
       put(o, "%s{trigger=\"%s\",kind=\"%s\"} %lld\n", metric,                  \
           (m)->triggers[i_].name, (m)->triggers[i_].kind,                      \
@@ -80,8 +81,7 @@ static void hist(struct out *o, const struct sl_metrics *m, const char *metric,
   put(o, "# HELP %s %s\n# TYPE %s histogram\n", metric, help, metric);
   for (int32_t t = 0; t < m->n_triggers; t++) {
     const struct sl_trig_metrics *tm = &m->triggers[t];
-    const struct sl_hist *h =
-        (const struct sl_hist *)((const char *)tm + off);
+    const struct sl_hist *h = (const struct sl_hist *)((const char *)tm + off);
     if (!h->bounds) continue; /* not kept by this trigger kind */
     long long cum = 0;
     for (int i = 0; i <= SL_HIST_BUCKETS; i++) {
@@ -90,8 +90,8 @@ static void hist(struct out *o, const struct sl_metrics *m, const char *metric,
         put(o, "%s_bucket{trigger=\"%s\",le=\"%g\"} %lld\n", metric, tm->name,
             h->bounds[i], cum);
       else
-        put(o, "%s_bucket{trigger=\"%s\",le=\"+Inf\"} %lld\n", metric,
-            tm->name, cum);
+        put(o, "%s_bucket{trigger=\"%s\",le=\"+Inf\"} %lld\n", metric, tm->name,
+            cum);
     }
     put(o, "%s_sum{trigger=\"%s\"} %.6f\n", metric, tm->name,
         (double)ld(&h->sum_micro) / 1e6 * scale);
@@ -118,8 +118,8 @@ int sl__metrics_render(const struct sl_metrics *m, char **out, size_t *len) {
   TRIG_COUNTER(&o, m, "sluice_rejected_busy_total", rejected_503,
                "Requests answered 503 because every worker stayed busy.",
                "counter");
-  TRIG_COUNTER(&o, m, "sluice_workers", workers,
-               "Handler workers running.", "gauge");
+  TRIG_COUNTER(&o, m, "sluice_workers", workers, "Handler workers running.",
+               "gauge");
   TRIG_COUNTER(&o, m, "sluice_workers_busy", workers_busy,
                "Handler workers processing a batch now.", "gauge");
   put(&o, "# HELP sluice_worker_busy_seconds_total Time workers spent "
@@ -179,19 +179,22 @@ int sl__metrics_render(const struct sl_metrics *m, char **out, size_t *len) {
       put(&o, "%.*s", (int)xl, x);
     sl_free(x);
   }
-  put(&o, "# HELP sluice_device_info Where SQL handlers run (spec.device).\n"
-          "# TYPE sluice_device_info gauge\n"
-          "sluice_device_info{device=\"%s\"} 1\n"
-          "# HELP sluice_device_batches_total SQL handler batches by where they ran.\n"
-          "# TYPE sluice_device_batches_total counter\n"
-          "sluice_device_batches_total{device=\"gpu\"} %lld\n"
-          "sluice_device_batches_total{device=\"cpu\"} %lld\n",
+  put(&o,
+      "# HELP sluice_device_info Where SQL handlers run (spec.device).\n"
+      "# TYPE sluice_device_info gauge\n"
+      "sluice_device_info{device=\"%s\"} 1\n"
+      "# HELP sluice_device_batches_total SQL handler batches by where they "
+      "ran.\n"
+      "# TYPE sluice_device_batches_total counter\n"
+      "sluice_device_batches_total{device=\"gpu\"} %lld\n"
+      "sluice_device_batches_total{device=\"cpu\"} %lld\n",
       m->device[0] ? m->device : "cpu",
       (long long)atomic_load_explicit(&m->gpu_batches, memory_order_relaxed),
       (long long)atomic_load_explicit(&m->cpu_batches, memory_order_relaxed));
-  put(&o, "# HELP sluice_start_time_seconds Start time of the function.\n"
-          "# TYPE sluice_start_time_seconds gauge\n"
-          "sluice_start_time_seconds %.3f\n",
+  put(&o,
+      "# HELP sluice_start_time_seconds Start time of the function.\n"
+      "# TYPE sluice_start_time_seconds gauge\n"
+      "sluice_start_time_seconds %.3f\n",
       (double)m->started_ms / 1000.0);
   if (o.oom) {
     sl_free(o.p);

@@ -22,7 +22,7 @@ struct sl_trig_metrics {
   atomic_llong events, bytes, batches, errors, dead_letters, rejected_503;
   atomic_llong requests, workers, workers_busy, busy_micros, queue_depth;
   atomic_llong committed_seq;
-  struct sl_hist batch_events;   /* records per batch */
+  struct sl_hist batch_events;    /* records per batch */
   struct sl_hist handler_seconds; /* handler + sinks time per batch */
   /* Message-broker triggers (nats, mqtt; added for issue 10): broker
    * messages received, messages the broker delivered again, messages

@@ -72,8 +72,7 @@ static void *sym(void *dl, const char *prefix, const char *suffix) {
 }
 
 int sl__native_open(struct sl_runtime *rt, const char *spec_handler,
-                    int n_slots, struct sl_native **out,
-                    struct sl_error *err) {
+                    int n_slots, struct sl_native **out, struct sl_error *err) {
   *out = NULL;
   const char *colon = strrchr(spec_handler, ':');
   if (!colon)
@@ -169,14 +168,13 @@ int sl__native_run(struct sl_native *n, int worker, struct sl_trigger *t,
     }
     s->inited = true;
   }
-  struct sl_fn_events ev = {
-      .n_events = parsed ? parsed->length : b->n_events,
-      .batch = parsed,
-      .raw = parsed ? NULL : b->data,
-      .raw_len = parsed ? 0 : b->len,
-      .trigger_name = t->spec->name,
-      .trigger_kind = t->spec->kind,
-      .sequence = b->ack->seq};
+  struct sl_fn_events ev = {.n_events = parsed ? parsed->length : b->n_events,
+                            .batch = parsed,
+                            .raw = parsed ? NULL : b->data,
+                            .raw_len = parsed ? 0 : b->len,
+                            .trigger_name = t->spec->name,
+                            .trigger_kind = t->spec->kind,
+                            .sequence = b->ack->seq};
   s->ack = b->ack;
   s->emit_status = 0;
   sl_error_reset(&s->emit_err);
@@ -184,8 +182,7 @@ int sl__native_run(struct sl_native *n, int worker, struct sl_trigger *t,
   s->ack = NULL;
   if (s->emit_status)
     return sl_error_set(err, s->emit_status, "%s", s->emit_err.msg);
-  if (rc)
-    return sl_error_set(err, SL_EINVAL, "native handler returned %d", rc);
+  if (rc) return sl_error_set(err, SL_EINVAL, "native handler returned %d", rc);
   return 0;
 }
 

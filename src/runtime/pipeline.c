@@ -47,9 +47,9 @@ static void on_bad_line(void *ctx, const char *line, size_t len,
                          source, rel);
 }
 
-int sl__rt_parse_options(const struct sl_runtime *rt,
-                         struct sl_json_options *o, struct sl_schema *schema,
-                         bool *have_schema, struct sl_error *err) {
+int sl__rt_parse_options(const struct sl_runtime *rt, struct sl_json_options *o,
+                         struct sl_schema *schema, bool *have_schema,
+                         struct sl_error *err) {
   sl_json_options_init(o);
   *have_schema = false;
   if (rt->spec->input.schema) {
@@ -86,14 +86,13 @@ int sl__rt_process(struct sl_trigger *t, struct sl_rt_batch *b, int worker,
     rc = sl__handler_run(rt->handler, worker, t, b, NULL, err);
     goto cleanup;
   }
-  SL_CHECK_GOTO(sl_json_read_buffer(b->data, b->len, &o, &r, err), rc,
-                cleanup);
+  SL_CHECK_GOTO(sl_json_read_buffer(b->data, b->len, &o, &r, err), rc, cleanup);
   for (;;) {
     SL_CHECK_GOTO(r->next(r, &parsed, err), rc, cleanup);
     if (!parsed) break;
     if (parsed->length > 0)
-      SL_CHECK_GOTO(sl__handler_run(rt->handler, worker, t, b, parsed, err),
-                    rc, cleanup);
+      SL_CHECK_GOTO(sl__handler_run(rt->handler, worker, t, b, parsed, err), rc,
+                    cleanup);
     sl_batch_free(parsed);
     parsed = NULL;
   }
@@ -154,7 +153,8 @@ bool sl__position_key_offsets(struct sl_trigger *t,
   }
   name[k] = '\0';
   uint64_t h = 1469598103934665603ull; /* FNV-1a: a stable name, not security */
-  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)src[i]) * 1099511628211ull;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)src[i]) * 1099511628211ull;
   int w;
   if (changed)
     w = snprintf(buf, cap, "%.20s_%08x-%020llu-%020llu", name,

@@ -17,7 +17,8 @@ static int put_record(struct sl_text *out, const char *p, size_t n) {
     p++;
     n--;
   }
-  while (n && is_ws(p[n - 1])) n--;
+  while (n && is_ws(p[n - 1]))
+    n--;
   SL_RETURN_NOT_OK(sl__text_reserve(out, n + 1));
   for (size_t i = 0; i < n; i++) {
     char c = p[i];
@@ -57,12 +58,14 @@ int sl__split_records(const char *body, size_t len, struct sl_text *out,
   *n_records = 0;
   *why = NULL;
   size_t i = 0;
-  while (i < len && is_ws(body[i])) i++;
+  while (i < len && is_ws(body[i]))
+    i++;
   if (i == len) return 0;
   if (body[i] == '[') {
     size_t end = match_close(body, i, len);
     size_t rest = end;
-    while (rest < len && is_ws(body[rest])) rest++;
+    while (rest < len && is_ws(body[rest]))
+      rest++;
     if (end == len && (len == 0 || body[len - 1] != ']')) {
       *why = "unbalanced JSON array";
       return SL_EINVAL;
@@ -92,7 +95,8 @@ int sl__split_records(const char *body, size_t len, struct sl_text *out,
         depth--;
       } else if (c == ',' && depth == 0) {
         size_t a = start, b = k;
-        while (a < b && is_ws(body[a])) a++;
+        while (a < b && is_ws(body[a]))
+          a++;
         if (a == b) {
           if (k == stop && !any) break; /* [] */
           *why = "empty element in the JSON array";
@@ -109,7 +113,8 @@ int sl__split_records(const char *body, size_t len, struct sl_text *out,
   if (body[i] == '{') {
     size_t end = match_close(body, i, len);
     size_t rest = end;
-    while (rest < len && is_ws(body[rest])) rest++;
+    while (rest < len && is_ws(body[rest]))
+      rest++;
     if (end < len && rest == len) { /* one (maybe pretty-printed) object */
       SL_RETURN_NOT_OK(put_record(out, body + i, end - i));
       *n_records = 1;
@@ -127,7 +132,8 @@ int sl__split_records(const char *body, size_t len, struct sl_text *out,
     const char *nl = memchr(body + s, '\n', len - s);
     size_t e = nl ? (size_t)(nl - body) : len;
     size_t a = s;
-    while (a < e && is_ws(body[a])) a++;
+    while (a < e && is_ws(body[a]))
+      a++;
     if (a < e) {
       size_t b = e;
       if (b > a && body[b - 1] == '\r') b--;

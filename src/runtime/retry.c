@@ -16,7 +16,8 @@ static void sleep_ms(int64_t ms) {
  * starts[n] = b->len. */
 static int64_t *line_starts(const struct sl_rt_batch *b, int64_t *n_out) {
   int64_t n = 0;
-  for (size_t i = 0; i < b->len; i++) n += b->data[i] == '\n';
+  for (size_t i = 0; i < b->len; i++)
+    n += b->data[i] == '\n';
   if (b->len && b->data[b->len - 1] != '\n') n++;
   int64_t *s = sl_malloc(((size_t)n + 1) * sizeof *s);
   if (!s) return NULL;
@@ -108,7 +109,8 @@ int sl__rt_process_retry(struct sl_trigger *t, struct sl_rt_batch *b,
   if (!starts) return rc;
   char why[SL_ERROR_MSG_MAX];
   snprintf(why, sizeof why, "%s", err->msg[0] ? err->msg : "handler failed");
-  sl_log(t->rt, SL_LOG_WARN, "batch still failing: isolating the failing "
+  sl_log(t->rt, SL_LOG_WARN,
+         "batch still failing: isolating the failing "
          "records for the dead-letter sink",
          "\"trigger\":\"%s\",\"events\":%lld,\"error\":\"%s\"", t->spec->name,
          (long long)n, why);

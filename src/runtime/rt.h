@@ -65,8 +65,8 @@ struct sl_delivery {
   void (*on_done)(void *ctx, uint64_t seq);
   void *done_ctx;
 };
-int sl__delivery_init(struct sl_delivery *d, void (*on_commit)(void *, uint64_t),
-                      void *ctx);
+int sl__delivery_init(struct sl_delivery *d,
+                      void (*on_commit)(void *, uint64_t), void *ctx);
 void sl__delivery_destroy(struct sl_delivery *d);
 uint64_t sl__delivery_next(struct sl_delivery *d);
 void sl__delivery_done(struct sl_delivery *d, uint64_t seq);
@@ -127,7 +127,7 @@ struct sl_rt_batch {
   int64_t n_events;
   struct sl_rt_segment *segs;
   int32_t n_segs, cap_segs;
-  int64_t opened_ms; /* monotonic ms when the first event arrived */
+  int64_t opened_ms;        /* monotonic ms when the first event arrived */
   struct sl_rt_batch *next; /* queue link */
 };
 void sl__rt_batch_free(struct sl_rt_batch *b);
@@ -149,16 +149,14 @@ int sl__batcher_append(struct sl_batcher *b, const char *data, size_t len,
 int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
                              const char *const *data, const size_t *len,
                              const int64_t *n_lines,
-                             const struct sl_rt_pos *pos,
-                             struct sl_error *err);
+                             const struct sl_rt_pos *pos, struct sl_error *err);
 /* issue 7 (kafka), additive: hands *data (sl_malloc'd, cap bytes, holding
  * len bytes of n_lines records, the last ending in '\n') over as one batch
  * of its own, cut before and after, without copying; on success *data is
  * the batch's (set to NULL). */
 int sl__batcher_append_owned(struct sl_batcher *b, char **data, size_t len,
                              size_t cap, int64_t n_lines,
-                             const struct sl_rt_pos *pos,
-                             struct sl_error *err);
+                             const struct sl_rt_pos *pos, struct sl_error *err);
 /* Cuts the open batch now (drain, end of a file). */
 void sl__batcher_flush(struct sl_batcher *b);
 /* Admission: waits up to timeout_ms for the trigger's queue to have room
@@ -255,7 +253,8 @@ struct sl_sink {
   void *state;
 };
 
-/* ---- the runtime ---------------------------------------------------------- */
+/* ---- the runtime ----------------------------------------------------------
+ */
 struct sl_handler;
 struct sl_deadletter;
 struct sl_admin;

@@ -28,13 +28,15 @@ static int open_device(struct sl_runtime *rt, struct sl_error *err) {
   const char *want = rt->spec->device ? rt->spec->device : "cpu";
   snprintf(rt->metrics.device, sizeof rt->metrics.device, "cpu");
   if (!strcmp(want, "cpu")) return 0;
-  struct sl_device_choice dc = {.kind = strcmp(want, "auto") ? SL_DEVICE_GPU : SL_DEVICE_AUTO};
+  struct sl_device_choice dc = {.kind = strcmp(want, "auto") ? SL_DEVICE_GPU
+                                                             : SL_DEVICE_AUTO};
   struct sl_error derr = {0};
   if (sl_device_open(&dc, &rt->device, &derr)) {
     if (dc.kind == SL_DEVICE_GPU)
-      return sl_error_set(err, SL_ENOTSUP, "%s: spec.device %s: %s", rt->spec->file, want,
-                          derr.msg);
-    sl_log(rt, SL_LOG_WARN, "no GPU, handlers run on the CPU", "\"device\":\"auto\"");
+      return sl_error_set(err, SL_ENOTSUP, "%s: spec.device %s: %s",
+                          rt->spec->file, want, derr.msg);
+    sl_log(rt, SL_LOG_WARN, "no GPU, handlers run on the CPU",
+           "\"device\":\"auto\"");
     return 0;
   }
   snprintf(rt->metrics.device, sizeof rt->metrics.device, "%s",
@@ -91,9 +93,9 @@ int sl_runtime_create(const struct sl_spec *spec, struct sl_runtime **out,
   rt->n_sinks = spec->n_sinks;
   rt->n_triggers = spec->n_triggers;
   if (spec->dead_letter_path)
-    SL_CHECK_GOTO(sl__deadletter_open(rt, spec->dead_letter_path, &rt->dead,
-                                      err),
-                  rc, fail);
+    SL_CHECK_GOTO(
+        sl__deadletter_open(rt, spec->dead_letter_path, &rt->dead, err), rc,
+        fail);
   SL_CHECK_GOTO(sl__handler_create(rt, &rt->handler, err), rc, fail);
   SL_CHECK_GOTO(open_device(rt, err), rc, fail);
   *out = rt;
@@ -121,8 +123,7 @@ int sl_runtime_start(struct sl_runtime *rt, struct sl_error *err) {
   int rc = 0;
   for (int32_t i = 0; i < rt->n_sinks; i++) {
     struct sl_sink *s = &rt->sinks[i];
-    if (s->spec->vt->init)
-      SL_RETURN_NOT_OK(s->spec->vt->init(s, err));
+    if (s->spec->vt->init) SL_RETURN_NOT_OK(s->spec->vt->init(s, err));
   }
   for (int32_t i = 0; i < rt->n_triggers; i++) {
     struct sl_trigger *t = &rt->triggers[i];
@@ -138,14 +139,14 @@ int sl_runtime_start(struct sl_runtime *rt, struct sl_error *err) {
   for (int32_t i = 0; i < rt->n_triggers; i++) {
     struct sl_trigger *t = &rt->triggers[i];
     atomic_store(&t->accepting, true);
-    if (t->spec->vt->start)
-      SL_CHECK_GOTO(t->spec->vt->start(t, err), rc, out);
+    if (t->spec->vt->start) SL_CHECK_GOTO(t->spec->vt->start(t, err), rc, out);
   }
   SL_CHECK_GOTO(sl__admin_start(rt, err), rc, out);
   atomic_store(&rt->started, true);
   sl_log(rt, SL_LOG_INFO, "function started",
          "\"triggers\":%d,\"sinks\":%d,\"runtime\":\"%s\",\"device\":\"%s\"",
-         (int)rt->n_triggers, (int)rt->n_sinks, rt->spec->runtime, rt->metrics.device);
+         (int)rt->n_triggers, (int)rt->n_sinks, rt->spec->runtime,
+         rt->metrics.device);
 out:
   return rc;
 }
@@ -157,7 +158,9 @@ int sl_runtime_ready(const struct sl_runtime *rt) {
   return 1;
 }
 
-int sl_runtime_http_port(const struct sl_runtime *rt) { return rt->http_port; }
+int sl_runtime_http_port(const struct sl_runtime *rt) {
+  return rt->http_port;
+}
 int sl_runtime_admin_port(const struct sl_runtime *rt) {
   return rt->admin_port ? rt->admin_port : rt->http_port;
 }
@@ -257,7 +260,8 @@ void sl_runtime_free(struct sl_runtime *rt) {
     t->batcher = NULL;
   }
   for (int32_t i = 0; rt->sinks && i < rt->n_sinks; i++)
-    if (rt->sinks[i].spec->vt->destroy) rt->sinks[i].spec->vt->destroy(&rt->sinks[i]);
+    if (rt->sinks[i].spec->vt->destroy)
+      rt->sinks[i].spec->vt->destroy(&rt->sinks[i]);
   sl__handler_free(rt->handler);
   sl_device_close(rt->device);
   for (int32_t i = 0; rt->triggers && i < rt->n_triggers; i++)

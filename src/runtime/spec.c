@@ -15,12 +15,12 @@ static const struct sl_cfg_entry top_table[] = {
     {"apiVersion", SL_CFG_ENUM, "nuclio.io/v1", 0, 0,
      "nuclio.io/v1|sluice.dev/v1|v1", OFF(api_version),
      "Spec format version (Nuclio's value is accepted as is).", false},
-    {"kind", SL_CFG_ENUM, "NuclioFunction", 0, 0,
-     "NuclioFunction|Function", OFF(kind), "Object kind.", false},
+    {"kind", SL_CFG_ENUM, "NuclioFunction", 0, 0, "NuclioFunction|Function",
+     OFF(kind), "Object kind.", false},
     {"metadata", SL_CFG_SECTION, NULL, 0, 0, NULL, 0,
      "name, namespace, labels, annotations (see metadata).", true},
-    {"spec", SL_CFG_SECTION, NULL, 0, 0, NULL, 0,
-     "The function (see spec).", true},
+    {"spec", SL_CFG_SECTION, NULL, 0, 0, NULL, 0, "The function (see spec).",
+     true},
     {NULL, 0, NULL, 0, 0, NULL, 0, NULL, false}};
 
 #define MOFF(f) offsetof(struct sl_spec_meta, f)
@@ -63,8 +63,7 @@ static const struct sl_cfg_entry spec_table[] = {
     {"triggers", SL_CFG_SECTION, NULL, 0, 0, NULL, 0,
      "Map of trigger name to trigger (see triggers).", false},
     {"sinks", SL_CFG_SECTION, NULL, 0, 0, NULL, 0,
-     "Map of sink name to sink (see sinks); default: one stdout sink.",
-     false},
+     "Map of sink name to sink (see sinks); default: one stdout sink.", false},
     {"sql", SL_CFG_SECTION, NULL, 0, 0, NULL, 0, "The SQL handler (see sql).",
      false},
     {"input", SL_CFG_SECTION, NULL, 0, 0, NULL, 0,
@@ -80,7 +79,8 @@ static const struct sl_cfg_entry spec_table[] = {
      "GPU, else the function does not start; auto uses one when present. "
      "Per-batch aggregates that qualify (docs/gpu.md) run on the GPU; one "
      "device context per process is shared by the workers; set batch "
-     "maxBytes to tens of MiB so each call has enough work.", false},
+     "maxBytes to tens of MiB so each call has enough work.",
+     false},
     {"logLevel", SL_CFG_ENUM, "info", 0, 0, "debug|info|warn|error",
      OFF(log_level), "Threshold of the structured JSON logs.", false},
     {"drainTimeout", SL_CFG_DURATION, "30s", 0, 3600000, NULL, OFF(drain_ms),
@@ -89,16 +89,16 @@ static const struct sl_cfg_entry spec_table[] = {
 
 #define TOFF(f) offsetof(struct sl_spec_trigger, f)
 static const struct sl_cfg_entry trigger_table[] = {
-    {"kind", SL_CFG_STRING, NULL, 0, 0, NULL, TOFF(kind),
-     "http, cron or file.", true},
+    {"kind", SL_CFG_STRING, NULL, 0, 0, NULL, TOFF(kind), "http, cron or file.",
+     true},
     {"attributes", SL_CFG_SECTION, NULL, 0, 0, NULL, 0,
      "The kind's own keys (see each kind).", false},
     {"numWorkers", SL_CFG_INT, "1", 1, 256, NULL, TOFF(num_workers),
      "Handler workers started with the trigger (the minimum).", false},
     {"maxWorkers", SL_CFG_INT, "0", 0, 256, NULL, TOFF(max_workers),
      "Most workers when the queue grows (0: = numWorkers).", false},
-    {"workerAvailabilityTimeoutMilliseconds", SL_CFG_INT, "10000", 0,
-     3600000, NULL, TOFF(worker_timeout_ms),
+    {"workerAvailabilityTimeoutMilliseconds", SL_CFG_INT, "10000", 0, 3600000,
+     NULL, TOFF(worker_timeout_ms),
      "How long an HTTP request waits for a worker before 503.", false},
     {"batch", SL_CFG_SECTION, NULL, 0, 0, NULL, 0,
      "Micro-batching (see batch).", false},
@@ -179,8 +179,8 @@ static int parse_env(struct sl_spec *s, const struct sl_ynode *n,
     static const struct sl_cfg_entry t[] = {
         {"env", SL_CFG_STRMAP, NULL, 0, 0, NULL, 0, "", false},
         {NULL, 0, NULL, 0, 0, NULL, 0, NULL, false}};
-    struct sl_ynode wrap = {.kind = SL_YNODE_MAP, .n = 1, .line = n->line,
-                            .col = n->col};
+    struct sl_ynode wrap = {
+        .kind = SL_YNODE_MAP, .n = 1, .line = n->line, .col = n->col};
     char *k = "env";
     int l = n->line, c = n->col;
     struct sl_ynode *it = (struct sl_ynode *)n;
@@ -203,8 +203,8 @@ static int parse_env(struct sl_spec *s, const struct sl_ynode *n,
     } kv = {0};
     static const struct sl_cfg_entry t[] = {
         {"name", SL_CFG_STRING, NULL, 0, 0, NULL, 0, "Variable name.", true},
-        {"value", SL_CFG_STRING, "", 0, 0, NULL, sizeof(char *),
-         "Its value.", false},
+        {"value", SL_CFG_STRING, "", 0, 0, NULL, sizeof(char *), "Its value.",
+         false},
         {"valueFrom", SL_CFG_IGNORE, NULL, 0, 0, NULL, 0, "Kubernetes only.",
          false},
         {NULL, 0, NULL, 0, 0, NULL, 0, NULL, false}};
@@ -223,7 +223,8 @@ static int check_map_of_strings(const char *file, const struct sl_ynode *n,
                                 const char *path, int depth,
                                 struct sl_error *err) {
   if (!n) return 0;
-  if (n->kind != SL_YNODE_MAP) return sl__cfg_error_at(err, file, n, path, "a map");
+  if (n->kind != SL_YNODE_MAP)
+    return sl__cfg_error_at(err, file, n, path, "a map");
   for (int32_t i = 0; i < n->n; i++) {
     const struct sl_ynode *v = n->items[i];
     char sub[256];
@@ -265,11 +266,11 @@ static int parse_triggers(struct sl_spec *s, const struct sl_ynode *n,
            v++)
         k += (size_t)snprintf(known + k, sizeof known - k, "%s%s",
                               k ? ", " : "", (*v)->name);
-      return sl__cfg_error_at(err, s->file, sl__ynode_get(tn, "kind"),
-                              (snprintf(path + strlen(path),
-                                        sizeof path - strlen(path), ".kind"),
-                               path),
-                              known);
+      return sl__cfg_error_at(
+          err, s->file, sl__ynode_get(tn, "kind"),
+          (snprintf(path + strlen(path), sizeof path - strlen(path), ".kind"),
+           path),
+          known);
     }
     char sub[300];
     snprintf(sub, sizeof sub, "%s.batch", path);
@@ -281,10 +282,10 @@ static int parse_triggers(struct sl_spec *s, const struct sl_ynode *n,
                                  &t->attrs, err));
     if (t->max_workers == 0) t->max_workers = t->num_workers;
     if (t->max_workers < t->num_workers)
-      return sl__cfg_error_at(err, s->file, sl__ynode_get(tn, "maxWorkers"),
-                              (snprintf(sub, sizeof sub, "%s.maxWorkers", path),
-                               sub),
-                              "a value >= numWorkers");
+      return sl__cfg_error_at(
+          err, s->file, sl__ynode_get(tn, "maxWorkers"),
+          (snprintf(sub, sizeof sub, "%s.maxWorkers", path), sub),
+          "a value >= numWorkers");
     if (t->vt->validate) SL_RETURN_NOT_OK(t->vt->validate(t, s->file, err));
   }
   return 0;
@@ -304,7 +305,8 @@ static int parse_sinks(struct sl_spec *s, const struct sl_ynode *n,
     k->name = sl_strdup("stdout");
     k->kind = sl_strdup("stdout");
     k->vt = sl__sink_find("stdout");
-    if (!k->name || !k->kind) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    if (!k->name || !k->kind)
+      return sl_error_set(err, SL_ENOMEM, "out of memory");
     return attrs_apply(k->vt->config, k->vt->config_size, NULL, s->file,
                        "spec.sinks.stdout.attributes", &k->attrs, err);
   }
@@ -347,8 +349,8 @@ static int build_spec(struct sl_spec *s, const struct sl_ynode *root,
   const struct sl_ynode *sp = sl__ynode_get(root, "spec");
   SL_RETURN_NOT_OK(sl__cfg_apply(spec_table, sp, s->file, "spec", s, err));
   SL_RETURN_NOT_OK(parse_env(s, sl__ynode_get(sp, "env"), err));
-  SL_RETURN_NOT_OK(check_map_of_strings(
-      s->file, sl__ynode_get(sp, "resources"), "spec.resources", 1, err));
+  SL_RETURN_NOT_OK(check_map_of_strings(s->file, sl__ynode_get(sp, "resources"),
+                                        "spec.resources", 1, err));
   const struct sl_ynode *vol = sl__ynode_get(sp, "volumes");
   if (vol && vol->kind != SL_YNODE_SEQ)
     return sl__cfg_error_at(err, s->file, vol, "spec.volumes", "a list");
@@ -370,8 +372,9 @@ static int build_spec(struct sl_spec *s, const struct sl_ynode *root,
     struct sl_error qerr = {0};
     if (sl_sql_check_syntax(s->sql.query, &qerr)) {
       const struct sl_ynode *qn = sl__ynode_get(sq, "query");
-      return sl_error_set(err, SL_EINVAL, "%s:%d:%d: spec.sql.query: %s", s->file,
-                          qn ? qn->line : sq->line, qn ? qn->col : sq->col, qerr.msg);
+      return sl_error_set(err, SL_EINVAL, "%s:%d:%d: spec.sql.query: %s",
+                          s->file, qn ? qn->line : sq->line,
+                          qn ? qn->col : sq->col, qerr.msg);
     }
   }
   SL_RETURN_NOT_OK(sl__cfg_apply(input_table, sl__ynode_get(sp, "input"),
@@ -489,7 +492,9 @@ void sl_spec_free(struct sl_spec *s) {
   sl_free(s);
 }
 
-const char *sl_spec_name(const struct sl_spec *spec) { return spec->meta.name; }
+const char *sl_spec_name(const struct sl_spec *spec) {
+  return spec->meta.name;
+}
 
 void sl_spec_summary(const struct sl_spec *s, FILE *f) {
   fprintf(f, "function %s: runtime %s", s->meta.name, s->runtime);
@@ -523,8 +528,7 @@ void sl_spec_describe(FILE *f) {
   sl__cfg_describe(trigger_table, f);
   fprintf(f, "\n### spec.triggers.<name>.batch\n\n");
   sl__cfg_describe(batch_table, f);
-  for (const struct sl_trigger_vtable *const *v = sl__trigger_list(); *v;
-       v++) {
+  for (const struct sl_trigger_vtable *const *v = sl__trigger_list(); *v; v++) {
     fprintf(f, "\n### Trigger kind `%s`: attributes\n\n%s\n\n", (*v)->name,
             (*v)->doc);
     sl__cfg_describe((*v)->config, f);

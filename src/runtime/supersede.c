@@ -30,7 +30,8 @@ static bool parse_range(const char *s, uint64_t *a, uint64_t *b) {
 static bool parse_tail(const char *s) {
   if (!strcmp(s, ".parquet")) return true;
   if (*s++ != '-' || *s < '0' || *s > '9') return false;
-  while (*s >= '0' && *s <= '9') s++;
+  while (*s >= '0' && *s <= '9')
+    s++;
   return !strcmp(s, ".parquet");
 }
 

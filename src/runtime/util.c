@@ -95,8 +95,8 @@ void sl_log(const struct sl_runtime *rt, enum sl_log_level level,
                    "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\","
                    "\"level\":\"%s\"%s,\"msg\":\"%s\"%s%s}\n",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, (int)(now % 1000), names[level],
-                   fname, emsg, fields[0] ? "," : "", fields);
+                   tm.tm_min, tm.tm_sec, (int)(now % 1000), names[level], fname,
+                   emsg, fields[0] ? "," : "", fields);
   if (n < 0) return;
   if ((size_t)n >= sizeof line) {
     n = (int)sizeof line - 1;
@@ -121,7 +121,8 @@ void sl__ticket_destroy(struct sl_ticket *t) {
 
 void sl__ticket_wait(struct sl_ticket *t) {
   pthread_mutex_lock(&t->mu);
-  while (t->pending > 0) pthread_cond_wait(&t->cv, &t->mu);
+  while (t->pending > 0)
+    pthread_cond_wait(&t->cv, &t->mu);
   pthread_mutex_unlock(&t->mu);
 }
 
@@ -130,10 +131,10 @@ void sl__ack_retain(struct sl_ack *a) {
 }
 
 void sl__ack_release(struct sl_ack *a) {
-  if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
-    return;
+  if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1) return;
   if (a->trigger) sl__delivery_done(&a->trigger->delivery, a->seq);
-  for (int32_t i = 0; i < a->n_deps; i++) sl__ack_release(a->deps[i]);
+  for (int32_t i = 0; i < a->n_deps; i++)
+    sl__ack_release(a->deps[i]);
   sl_free(a->deps);
   sl_free(a);
 }

@@ -178,7 +178,8 @@ int sl__workers_create(struct sl_trigger *t, struct sl_workers **out,
   pthread_condattr_destroy(&ca);
   pthread_mutex_lock(&w->mu);
   int rc = 0;
-  for (int i = 0; i < w->min && !rc; i++) rc = spawn_locked(w);
+  for (int i = 0; i < w->min && !rc; i++)
+    rc = spawn_locked(w);
   pthread_mutex_unlock(&w->mu);
   *out = w;
   if (rc)
@@ -227,7 +228,8 @@ void sl__workers_stop(struct sl_workers *w) {
   w->stop = true;
   pthread_cond_broadcast(&w->cv_work);
   pthread_cond_broadcast(&w->cv_room);
-  while (w->n_threads > 0) pthread_cond_wait(&w->cv_done, &w->mu);
+  while (w->n_threads > 0)
+    pthread_cond_wait(&w->cv_done, &w->mu);
   pthread_mutex_unlock(&w->mu);
 }
 

@@ -168,8 +168,8 @@ static int build(struct ybuild *b, yaml_event_t *ev, int depth,
   *out = NULL;
   if (depth > YAML_MAX_DEPTH)
     return sl_error_set(b->err, SL_EINVAL,
-                        "%s:%d:%d: expected at most %d nesting levels",
-                        b->file, (int)ev->start_mark.line + 1,
+                        "%s:%d:%d: expected at most %d nesting levels", b->file,
+                        (int)ev->start_mark.line + 1,
                         (int)ev->start_mark.column + 1, YAML_MAX_DEPTH);
   if (ev->type == YAML_ALIAS_EVENT)
     return sl_error_set(b->err, SL_EINVAL,
@@ -189,9 +189,9 @@ static int build(struct ybuild *b, yaml_event_t *ev, int depth,
                 ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE ||
                 ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
                 ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
-    int rc = substitute(b, (const char *)ev->data.scalar.value,
-                        ev->data.scalar.length, ev->start_mark, &n->str,
-                        &n->len);
+    int rc =
+        substitute(b, (const char *)ev->data.scalar.value,
+                   ev->data.scalar.length, ev->start_mark, &n->str, &n->len);
     if (rc) {
       sl__ynode_free(n);
       return rc;
@@ -224,21 +224,19 @@ static int build(struct ybuild *b, yaml_event_t *ev, int depth,
         int was_map = e.type == YAML_MAPPING_START_EVENT;
         yaml_event_delete(&e);
         rc = sl_error_set(b->err, SL_EINVAL,
-                          "%s:%d:%d: expected a plain key, found a %s",
-                          b->file, kl, kc,
-                          was_map ? "map" : "list or alias");
+                          "%s:%d:%d: expected a plain key, found a %s", b->file,
+                          kl, kc, was_map ? "map" : "list or alias");
         goto fail;
       }
-      key = sl_strndup((const char *)e.data.scalar.value,
-                       e.data.scalar.length);
+      key = sl_strndup((const char *)e.data.scalar.value, e.data.scalar.length);
       yaml_event_delete(&e);
       if (!key) {
         rc = sl_error_set(b->err, SL_ENOMEM, "out of memory");
         goto fail;
       }
       if (sl__ynode_get(n, key)) {
-        rc = sl_error_set(b->err, SL_EINVAL,
-                          "%s:%d:%d: duplicate key '%s'", b->file, kl, kc, key);
+        rc = sl_error_set(b->err, SL_EINVAL, "%s:%d:%d: duplicate key '%s'",
+                          b->file, kl, kc, key);
         sl_free(key);
         goto fail;
       }

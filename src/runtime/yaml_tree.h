@@ -12,12 +12,12 @@ enum sl_ynode_kind { SL_YNODE_SCALAR, SL_YNODE_MAP, SL_YNODE_SEQ };
 
 struct sl_ynode {
   enum sl_ynode_kind kind;
-  int line, col;   /* 1-based position of the node's first character */
-  char *str;       /* scalar: the text, after ${ENV} substitution */
-  size_t len;      /* scalar: bytes in str */
-  int quoted;      /* scalar: written with quotes (so never null/bool) */
-  int32_t n;       /* map: pairs; seq: items */
-  char **keys;     /* map: key texts */
+  int line, col; /* 1-based position of the node's first character */
+  char *str;     /* scalar: the text, after ${ENV} substitution */
+  size_t len;    /* scalar: bytes in str */
+  int quoted;    /* scalar: written with quotes (so never null/bool) */
+  int32_t n;     /* map: pairs; seq: items */
+  char **keys;   /* map: key texts */
   int *key_lines, *key_cols;
   struct sl_ynode **items; /* map: values; seq: items */
 };

@@ -6,7 +6,6 @@
 
 #include "sql/binder.h"
 
-
 struct item {
   const struct sl_ast *ast;
   const char *name;
@@ -17,13 +16,15 @@ static int add_leaf_items(struct binder *B, const struct sl_field *f, int32_t n,
                           struct item **items, int32_t *n_items, int32_t *cap) {
   for (int32_t i = 0; i < n; i++) {
     char path[512];
-    snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", f[i].name);
+    snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
+             f[i].name);
     if (f[i].type == SL_TYPE_STRUCT) {
-      SL_RETURN_NOT_OK(add_leaf_items(B, f[i].children, f[i].n_children, path, star,
-                                      items, n_items, cap));
+      SL_RETURN_NOT_OK(add_leaf_items(B, f[i].children, f[i].n_children, path,
+                                      star, items, n_items, cap));
       continue;
     }
-    if (sl__vt_from_arrow(f[i].type) == SL_VT_NULL) continue; /* lists: not in SQL yet */
+    if (sl__vt_from_arrow(f[i].type) == SL_VT_NULL)
+      continue; /* lists: not in SQL yet */
     if (*n_items == *cap) {
       int32_t nc = *cap * 2;
       struct item *ni = sl__b_alloc(B, sizeof *ni * (size_t)nc);
@@ -49,7 +50,8 @@ static char *copy_opt(struct binder *B, const char *s) {
   return s ? sl__b_strdup(B, s, strlen(s)) : NULL;
 }
 
-static int push_final(struct binder *B, struct sl_expr *e, const char *name, int32_t *cap) {
+static int push_final(struct binder *B, struct sl_expr *e, const char *name,
+                      int32_t *cap) {
   struct sl_plan *p = B->p;
   if (p->n_final == *cap) {
     int32_t nc = *cap ? *cap * 2 : 16;
@@ -72,23 +74,30 @@ static int push_final(struct binder *B, struct sl_expr *e, const char *name, int
   return 0;
 }
 
-static int check_bool(struct binder *B, const struct sl_ast *a, struct sl_expr **e,
-                      const char *clause) {
+static int check_bool(struct binder *B, const struct sl_ast *a,
+                      struct sl_expr **e, const char *clause) {
   if ((*e)->type != SL_VT_BOOL && (*e)->type != SL_VT_NULL)
-    return sl__b_error(B, a, SL_EINVAL, "type error: %s condition '%s' is %s, not BOOLEAN", clause,
-                  sl__b_text(B, a), sl__vt_name((*e)->type));
+    return sl__b_error(B, a, SL_EINVAL,
+                       "type error: %s condition '%s' is %s, not BOOLEAN",
+                       clause, sl__b_text(B, a), sl__vt_name((*e)->type));
   return sl__b_coerce(B, e, SL_VT_BOOL);
 }
 
 /* GROUP BY / ORDER BY item: a 1-based position or a select alias resolves
  * to that select item. Returns the item index or -1. */
-static int32_t item_ref(struct binder *B, const struct sl_ast *a, const struct item *items,
-                        int32_t n_items, bool prefer_input) {
-  if (a->kind == AST_INT) return (a->ival >= 1 && a->ival <= n_items) ? (int32_t)a->ival - 1 : -2;
+static int32_t item_ref(struct binder *B, const struct sl_ast *a,
+                        const struct item *items, int32_t n_items,
+                        bool prefer_input) {
+  if (a->kind == AST_INT)
+    return (a->ival >= 1 && a->ival <= n_items) ? (int32_t)a->ival - 1 : -2;
   if (a->kind == AST_COLUMN) {
-    if (prefer_input && sl__b_find_field(B->schema->fields, B->schema->n_fields, a->name, false)) return -1;
+    if (prefer_input && sl__b_find_field(B->schema->fields, B->schema->n_fields,
+                                         a->name, false))
+      return -1;
     for (int32_t i = 0; i < n_items; i++)
-      if (items[i].name && !strcmp(items[i].name, a->name) && !sl__b_ast_eq(items[i].ast, a)) return i;
+      if (items[i].name && !strcmp(items[i].name, a->name) &&
+          !sl__b_ast_eq(items[i].ast, a))
+        return i;
     for (int32_t i = 0; i < n_items; i++)
       if (items[i].name && !strcasecmp(items[i].name, a->name)) return i;
   }
@@ -101,7 +110,8 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
   struct sl_plan *p = sl_calloc(1, sizeof *p);
   if (!p) return SL_ENOMEM;
   sl_arena_init(&p->arena, 64 * 1024);
-  struct binder Bs = {.st = st, .schema = schema, .p = p, .err = err, .clause = "SELECT"};
+  struct binder Bs = {
+      .st = st, .schema = schema, .p = p, .err = err, .clause = "SELECT"};
   struct binder *B = &Bs;
   p->limit = st->limit;
   p->offset = st->offset;
@@ -119,8 +129,9 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
     const struct sl_select_item *it = &st->items[i];
     if (!it->expr) {
       struct sl_ast star = {.kind = AST_STAR, .line = 1, .col = 1};
-      SL_CHECK_GOTO(add_leaf_items(B, schema->fields, schema->n_fields, "", &star, &items,
-                                   &n_items, &cap), rc, fail);
+      SL_CHECK_GOTO(add_leaf_items(B, schema->fields, schema->n_fields, "",
+                                   &star, &items, &n_items, &cap),
+                    rc, fail);
       continue;
     }
     if (n_items == cap) {
@@ -132,7 +143,9 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
     }
     items[n_items].ast = it->expr;
     items[n_items].name = it->alias ? it->alias
-                          : it->expr->kind == AST_COLUMN ? it->expr->name : sl__b_text(B, it->expr);
+                          : it->expr->kind == AST_COLUMN
+                              ? it->expr->name
+                              : sl__b_text(B, it->expr);
     n_items++;
   }
   if (n_items == 0) {
@@ -147,8 +160,10 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
   }
 
   bool aggregate = st->n_group != 0 || st->having != NULL;
-  for (int32_t i = 0; i < n_items; i++) aggregate |= sl__b_has_agg(items[i].ast);
-  for (int32_t i = 0; i < st->n_order; i++) aggregate |= sl__b_has_agg(st->order[i].expr);
+  for (int32_t i = 0; i < n_items; i++)
+    aggregate |= sl__b_has_agg(items[i].ast);
+  for (int32_t i = 0; i < st->n_order; i++)
+    aggregate |= sl__b_has_agg(st->order[i].expr);
   bool distinct_as_group = !aggregate && st->distinct;
   p->aggregate = aggregate || distinct_as_group;
   p->distinct = aggregate && st->distinct;
@@ -159,7 +174,8 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
     int32_t nk = distinct_as_group ? n_items : st->n_group;
     if (st->n_group < 0) { /* GROUP BY ALL */
       nk = 0;
-      for (int32_t i = 0; i < n_items; i++) nk += !sl__b_has_agg(items[i].ast);
+      for (int32_t i = 0; i < n_items; i++)
+        nk += !sl__b_has_agg(items[i].ast);
     }
     p->keys = sl__b_alloc(B, sizeof *p->keys * (size_t)(nk ? nk : 1));
     B->key_asts = sl__b_alloc(B, sizeof *B->key_asts * (size_t)(nk ? nk : 1));
@@ -168,7 +184,8 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
     int32_t k = 0;
     for (int32_t i = 0; k < nk; i++) {
       const struct sl_ast *ka;
-      if (distinct_as_group) ka = items[i].ast;
+      if (distinct_as_group)
+        ka = items[i].ast;
       else if (st->n_group < 0) {
         if (sl__b_has_agg(items[i].ast)) continue;
         ka = items[i].ast;
@@ -176,19 +193,24 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
         ka = st->group[i];
         int32_t ref = item_ref(B, ka, items, n_items, true);
         if (ref == -2) {
-          rc = sl__b_error(B, ka, SL_EINVAL, "GROUP BY position %lld is not in the select list (1..%d)",
-                      (long long)ka->ival, n_items);
+          rc = sl__b_error(
+              B, ka, SL_EINVAL,
+              "GROUP BY position %lld is not in the select list (1..%d)",
+              (long long)ka->ival, n_items);
           goto fail;
         }
         if (ref >= 0) ka = items[ref].ast;
       }
       if (sl__b_has_agg(ka)) {
-        rc = sl__b_error(B, ka, SL_EINVAL, "aggregate functions are not allowed in GROUP BY: '%s'",
-                    sl__b_text(B, ka));
+        rc =
+            sl__b_error(B, ka, SL_EINVAL,
+                        "aggregate functions are not allowed in GROUP BY: '%s'",
+                        sl__b_text(B, ka));
         goto fail;
       }
       SL_CHECK_GOTO(sl__b_bind(B, ka, &p->keys[k]), rc, fail);
-      if (p->keys[k]->type == SL_VT_NULL) SL_CHECK_GOTO(sl__b_coerce(B, &p->keys[k], SL_VT_STR), rc, fail);
+      if (p->keys[k]->type == SL_VT_NULL)
+        SL_CHECK_GOTO(sl__b_coerce(B, &p->keys[k], SL_VT_STR), rc, fail);
       B->key_asts[k] = (struct sl_ast *)ka;
       k++;
       p->n_keys = k;
@@ -210,30 +232,36 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
     if (!p->proj) goto fail;
     for (int32_t i = 0; i < n_items; i++) {
       SL_CHECK_GOTO(sl__b_bind(B, items[i].ast, &p->proj[i]), rc, fail);
-      if (p->proj[i]->type == SL_VT_NULL) SL_CHECK_GOTO(sl__b_coerce(B, &p->proj[i], SL_VT_STR), rc, fail);
+      if (p->proj[i]->type == SL_VT_NULL)
+        SL_CHECK_GOTO(sl__b_coerce(B, &p->proj[i], SL_VT_STR), rc, fail);
       p->n_proj++;
     }
   }
   p->n_visible = n_items;
 
   /* ORDER BY: a position, an alias, a select item, or a new hidden column */
-  p->sort = sl__b_alloc(B, sizeof *p->sort * (size_t)(st->n_order ? st->n_order : 1));
+  p->sort =
+      sl__b_alloc(B, sizeof *p->sort * (size_t)(st->n_order ? st->n_order : 1));
   if (!p->sort) goto fail;
   B->clause = "ORDER BY";
   for (int32_t i = 0; i < st->n_order; i++) {
     const struct sl_order_item *o = &st->order[i];
     int32_t col = item_ref(B, o->expr, items, n_items, false);
     if (col == -2) {
-      rc = sl__b_error(B, o->expr, SL_EINVAL, "ORDER BY position %lld is not in the select list (1..%d)",
-                  (long long)o->expr->ival, n_items);
+      rc = sl__b_error(
+          B, o->expr, SL_EINVAL,
+          "ORDER BY position %lld is not in the select list (1..%d)",
+          (long long)o->expr->ival, n_items);
       goto fail;
     }
     for (int32_t j = 0; col < 0 && j < n_items; j++)
       if (sl__b_ast_eq(items[j].ast, o->expr)) col = j;
     if (col < 0) {
       if (distinct_as_group || p->distinct) {
-        rc = sl__b_error(B, o->expr, SL_EINVAL, "with SELECT DISTINCT, ORDER BY '%s' must be in the select list",
-                    sl__b_text(B, o->expr));
+        rc = sl__b_error(
+            B, o->expr, SL_EINVAL,
+            "with SELECT DISTINCT, ORDER BY '%s' must be in the select list",
+            sl__b_text(B, o->expr));
         goto fail;
       }
       struct sl_expr *e;
@@ -256,7 +284,9 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
       struct sl_expr *e = sl__b_expr(B, SL_X_COL, p->proj[i]->type, 0, NULL);
       if (!e) goto fail;
       e->col = i;
-      SL_CHECK_GOTO(push_final(B, e, i < n_items ? items[i].name : "", &final_cap), rc, fail);
+      SL_CHECK_GOTO(
+          push_final(B, e, i < n_items ? items[i].name : "", &final_cap), rc,
+          fail);
     }
   }
   if (p->n_inputs == 0) {
@@ -265,7 +295,10 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
     for (int32_t i = 0; i < schema->n_fields; i++) {
       enum sl_vt t = sl__vt_from_arrow(schema->fields[i].type);
       if (t == SL_VT_NULL) continue;
-      struct sl_ast col = {.kind = AST_COLUMN, .name = schema->fields[i].name, .line = 1, .col = 1};
+      struct sl_ast col = {.kind = AST_COLUMN,
+                           .name = schema->fields[i].name,
+                           .line = 1,
+                           .col = 1};
       struct sl_expr *e;
       SL_CHECK_GOTO(sl__b_column(B, &col, &e), rc, fail);
       if (t != SL_VT_STR) break;
@@ -274,7 +307,8 @@ int sl__sql_bind(const struct sl_stmt *st, const struct sl_schema *schema,
   *out = p;
   return 0;
 fail:
-  if (rc == SL_ENOMEM && (!err || !err->code)) sl_error_set(err, SL_ENOMEM, "out of memory binding the query");
+  if (rc == SL_ENOMEM && (!err || !err->code))
+    sl_error_set(err, SL_ENOMEM, "out of memory binding the query");
   sl__plan_free(p);
   return rc;
 }

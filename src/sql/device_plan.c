@@ -41,9 +41,13 @@ static int column(const struct sl_plan *p, int32_t i, struct sl_dev_plan *dp,
   const char *path = p->input_paths[i];
   const char *dot = strchr(path, '.');
   if (strlen(path) >= SL_DEV_MAX_PATH || (dot && strchr(dot + 1, '.')))
-    return no(why, "column '%s' nests deeper than the device reads", path) * 0 - 1;
+    return no(why, "column '%s' nests deeper than the device reads", path) * 0 -
+           1;
   int t = dev_type(p->input_types[i]);
-  if (!t) return no(why, "column '%s' has a type the device does not read", path) * 0 - 1;
+  if (!t)
+    return no(why, "column '%s' has a type the device does not read", path) *
+               0 -
+           1;
   if (dp->n_columns >= SL_DEV_MAX_COLUMNS)
     return no(why, "more than 16 input columns%s", "") * 0 - 1;
   struct sl_dev_column *c = &dp->columns[dp->n_columns];
@@ -69,14 +73,16 @@ static int cmp_op(enum sl_xop op, bool flip) {
 
 /* WHERE: a tree of ANDs over `column CMP constant`. */
 static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
-                     struct sl_dev_plan *dp, int32_t *map, struct sl_error *why) {
+                     struct sl_dev_plan *dp, int32_t *map,
+                     struct sl_error *why) {
   if (e->op == SL_X_AND) {
     for (int32_t k = 0; k < e->n_args; k++)
       if (add_preds(p, e->args[k], dp, map, why)) return SL_ENOTSUP;
     return 0;
   }
   if (e->n_args != 2 || !cmp_op(e->op, false))
-    return no(why, "WHERE '%s' is not a comparison of a column with a constant", e->text);
+    return no(why, "WHERE '%s' is not a comparison of a column with a constant",
+              e->text);
   const struct sl_expr *a = e->args[0], *b = e->args[1];
   bool flip = false;
   if (a->op == SL_X_CONST && b->op == SL_X_COL) {
@@ -86,8 +92,10 @@ static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
     flip = true;
   }
   if (a->op != SL_X_COL || b->op != SL_X_CONST || b->value.is_null)
-    return no(why, "WHERE '%s' is not a comparison of a column with a constant", e->text);
-  if (dp->n_preds >= SL_DEV_MAX_PREDS) return no(why, "more than 8 WHERE terms%s", "");
+    return no(why, "WHERE '%s' is not a comparison of a column with a constant",
+              e->text);
+  if (dp->n_preds >= SL_DEV_MAX_PREDS)
+    return no(why, "more than 8 WHERE terms%s", "");
   int c = column(p, a->col, dp, map, why);
   if (c < 0) return SL_ENOTSUP;
   struct sl_dev_pred *pr = &dp->preds[dp->n_preds];
@@ -97,28 +105,37 @@ static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
   switch (b->value.type) {
   case SL_VT_I64:
   case SL_VT_BOOL:
-    if (a->type != b->value.type) return no(why, "WHERE '%s' compares different types", e->text);
+    if (a->type != b->value.type)
+      return no(why, "WHERE '%s' compares different types", e->text);
     pr->i64 = b->value.type == SL_VT_BOOL ? b->value.u.b : b->value.u.i;
     break;
   case SL_VT_F64:
-    if (a->type != SL_VT_F64) return no(why, "WHERE '%s' compares different types", e->text);
+    if (a->type != SL_VT_F64)
+      return no(why, "WHERE '%s' compares different types", e->text);
     pr->f64 = b->value.u.f;
     break;
   case SL_VT_STR:
-    if (a->type != SL_VT_STR || (pr->cmp != SL_DEV_EQ && pr->cmp != SL_DEV_NE) ||
+    if (a->type != SL_VT_STR ||
+        (pr->cmp != SL_DEV_EQ && pr->cmp != SL_DEV_NE) ||
         b->value.u.s.n >= SL_DEV_MAX_PATH)
-      return no(why, "WHERE '%s' is a string comparison the device does not run", e->text);
+      return no(why,
+                "WHERE '%s' is a string comparison the device does not run",
+                e->text);
     memcpy(pr->str, b->value.u.s.p, (size_t)b->value.u.s.n);
     pr->str_len = (int32_t)b->value.u.s.n;
     /* Device strings compare raw JSON bytes: a constant with characters
      * that JSON may escape stays on the CPU. */
     for (int32_t k = 0; k < pr->str_len; k++)
-      if ((unsigned char)pr->str[k] < 0x20 || pr->str[k] == '"' || pr->str[k] == '\\' ||
-          (unsigned char)pr->str[k] >= 0x80)
-        return no(why, "WHERE '%s' compares with a string the device cannot match raw", e->text);
+      if ((unsigned char)pr->str[k] < 0x20 || pr->str[k] == '"' ||
+          pr->str[k] == '\\' || (unsigned char)pr->str[k] >= 0x80)
+        return no(
+            why,
+            "WHERE '%s' compares with a string the device cannot match raw",
+            e->text);
     break;
   default:
-    return no(why, "WHERE '%s' compares a type the device does not run", e->text);
+    return no(why, "WHERE '%s' compares a type the device does not run",
+              e->text);
   }
   dp->n_preds++;
   return 0;
@@ -145,14 +162,18 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
   if (!raw) {
     const char *f = src->files[0];
     size_t fl = strlen(f);
-    if ((fl > 3 && !strcmp(f + fl - 3, ".gz")) || (fl > 4 && !strcmp(f + fl - 4, ".zst")))
+    if ((fl > 3 && !strcmp(f + fl - 3, ".gz")) ||
+        (fl > 4 && !strcmp(f + fl - 4, ".zst")))
       return no(why, "'%s' is compressed", f);
   }
-  if (p->n_keys > SL_DEV_MAX_KEYS) return no(why, "more than 4 GROUP BY keys%s", "");
-  if (p->n_aggs > SL_DEV_MAX_AGGS) return no(why, "more than 16 aggregates%s", "");
+  if (p->n_keys > SL_DEV_MAX_KEYS)
+    return no(why, "more than 4 GROUP BY keys%s", "");
+  if (p->n_aggs > SL_DEV_MAX_AGGS)
+    return no(why, "more than 16 aggregates%s", "");
   int32_t map[1024];
   if (p->n_inputs > 1024) return no(why, "too many input columns%s", "");
-  for (int32_t i = 0; i < p->n_inputs; i++) map[i] = -1;
+  for (int32_t i = 0; i < p->n_inputs; i++)
+    map[i] = -1;
   if (p->where && add_preds(p, p->where, dp, map, why)) return SL_ENOTSUP;
   for (int32_t k = 0; k < p->n_keys; k++) {
     const struct sl_expr *e = p->keys[k];
@@ -160,15 +181,19 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
     dk->bucket_ms = 0;
     if (e->op == SL_X_COL && e->type != SL_VT_TS) {
       dk->column = column(p, e->col, dp, map, why);
-    } else if (e->op == SL_X_DATE_TRUNC && e->args[0]->op == SL_X_COL && part_ms(e->part)) {
+    } else if (e->op == SL_X_DATE_TRUNC && e->args[0]->op == SL_X_COL &&
+               part_ms(e->part)) {
       dk->column = column(p, e->args[0]->col, dp, map, why);
       dk->bucket_ms = part_ms(e->part);
     } else if (e->op == SL_X_TIME_BUCKET && e->args[1]->op == SL_X_COL &&
-               e->args[0]->op == SL_X_CONST && e->args[0]->value.type == SL_VT_INTERVAL &&
+               e->args[0]->op == SL_X_CONST &&
+               e->args[0]->value.type == SL_VT_INTERVAL &&
                e->args[0]->value.u.iv.months == 0) {
       const struct sl_interval *iv = &e->args[0]->value.u.iv;
       int64_t us = iv->days * INT64_C(86400000000) + iv->micros;
-      if (us <= 0 || us % 1000) return no(why, "time_bucket width '%s' is not whole milliseconds", e->text);
+      if (us <= 0 || us % 1000)
+        return no(why, "time_bucket width '%s' is not whole milliseconds",
+                  e->text);
       dk->column = column(p, e->args[1]->col, dp, map, why);
       dk->bucket_ms = us / 1000;
     } else {
@@ -196,10 +221,12 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
     }
     if (da->op != SL_DEV_COUNT_STAR) {
       const struct sl_expr *arg = p->agg_args[s->arg];
-      if (arg->op != SL_X_COL) return no(why, "aggregate argument '%s' is not a column", arg->text);
+      if (arg->op != SL_X_COL)
+        return no(why, "aggregate argument '%s' is not a column", arg->text);
       bool numeric = arg->type == SL_VT_I64 || arg->type == SL_VT_F64;
       if (da->op != SL_DEV_COUNT && !numeric)
-        return no(why, "aggregate over '%s' needs a number on the device", arg->text);
+        return no(why, "aggregate over '%s' needs a number on the device",
+                  arg->text);
       da->column = column(p, arg->col, dp, map, why);
       if (da->column < 0) return SL_ENOTSUP;
     }
@@ -215,7 +242,8 @@ static int to_vec(struct sl_arena *ar, const struct sl_array *a, enum sl_vt t,
   SL_RETURN_NOT_OK(sl__vec_alloc(ar, t, n, v));
   if (sl_array_null_count((struct sl_array *)a) > 0) {
     SL_RETURN_NOT_OK(sl__vec_add_valid(ar, v));
-    for (int64_t r = 0; r < n; r++) v->valid[r] = sl_array_is_valid(a, r);
+    for (int64_t r = 0; r < n; r++)
+      v->valid[r] = sl_array_is_valid(a, r);
   }
   for (int64_t r = 0; r < n; r++) {
     bool ok = sl_array_is_valid(a, r);
@@ -231,7 +259,9 @@ static int to_vec(struct sl_arena *ar, const struct sl_array *a, enum sl_vt t,
       break;
     }
     case SL_VT_F64:
-      v->d.f[r] = ok ? (a->type == SL_TYPE_FLOAT64 ? sl_array_f64(a)[r] : (double)sl_array_i64(a)[r]) : 0;
+      v->d.f[r] = ok ? (a->type == SL_TYPE_FLOAT64 ? sl_array_f64(a)[r]
+                                                   : (double)sl_array_i64(a)[r])
+                     : 0;
       break;
     case SL_VT_BOOL: v->d.b[r] = ok && sl_array_bool(a, r); break;
     default: v->d.i[r] = ok ? sl_array_i64(a)[r] * scale : 0; break;
@@ -242,9 +272,11 @@ static int to_vec(struct sl_arena *ar, const struct sl_array *a, enum sl_vt t,
 
 /* Runs dp over data[0, len) (named `what` in errors) and converts the
  * result into vecs. */
-static int run_on(struct sl_query *q, struct sl_device *dev, const struct sl_dev_plan *dp,
-                  const char *data, size_t len, const char *what, struct sl_vec **out_cols,
-                  int64_t *out_groups, struct sl_device_stats *stats, struct sl_error *err) {
+static int run_on(struct sl_query *q, struct sl_device *dev,
+                  const struct sl_dev_plan *dp, const char *data, size_t len,
+                  const char *what, struct sl_vec **out_cols,
+                  int64_t *out_groups, struct sl_device_stats *stats,
+                  struct sl_error *err) {
   struct sl_plan *p = q->plan;
   const char *names[SL_DEV_MAX_KEYS + SL_DEV_MAX_AGGS];
   char buf[SL_DEV_MAX_KEYS + SL_DEV_MAX_AGGS][16];
@@ -259,26 +291,29 @@ static int run_on(struct sl_query *q, struct sl_device *dev, const struct sl_dev
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (getenv("SLUICE_TRACE"))
     fprintf(stderr, "sql: device group-by over %zu bytes: %.4f s\n", len,
-            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+            (double)(t1.tv_sec - t0.tv_sec) +
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
   if (rc) return rc;
   if (stats->bad_lines && !q->opts.skip_bad_lines) {
     sl_batch_free(b);
-    return sl_error_set(err, SL_EINVAL,
-                        "'%s': %lld malformed JSON lines (use --skip-bad-lines, or "
-                        "--device cpu to see the first one's position)",
-                        what, (long long)stats->bad_lines);
+    return sl_error_set(
+        err, SL_EINVAL,
+        "'%s': %lld malformed JSON lines (use --skip-bad-lines, or "
+        "--device cpu to see the first one's position)",
+        what, (long long)stats->bad_lines);
   }
   int64_t n = b->length;
-  struct sl_vec *cols = sl_arena_alloc(&q->result_arena,
-                                       sizeof *cols * (size_t)(p->n_keys + p->n_aggs + 1));
+  struct sl_vec *cols = sl_arena_alloc(
+      &q->result_arena, sizeof *cols * (size_t)(p->n_keys + p->n_aggs + 1));
   if (!cols) rc = SL_ENOMEM;
   for (int32_t k = 0; !rc && k < p->n_keys; k++) {
     enum sl_vt t = p->keys[k]->type;
-    rc = to_vec(&q->result_arena, b->columns[k], t, t == SL_VT_TS ? 1000 : 1, &cols[k]);
+    rc = to_vec(&q->result_arena, b->columns[k], t, t == SL_VT_TS ? 1000 : 1,
+                &cols[k]);
   }
   for (int32_t a = 0; !rc && a < p->n_aggs; a++)
-    rc = to_vec(&q->result_arena, b->columns[p->n_keys + a], p->aggs[a].out_type, 1,
-                &cols[p->n_keys + a]);
+    rc = to_vec(&q->result_arena, b->columns[p->n_keys + a],
+                p->aggs[a].out_type, 1, &cols[p->n_keys + a]);
   sl_batch_free(b);
   if (rc) return sl_error_set(err, rc, "device result: %s", sl_status_name(rc));
   q->rows_in = stats->rows_in;
@@ -293,8 +328,8 @@ int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
                        int64_t *out_groups, struct sl_device_stats *stats,
                        struct sl_error *err) {
   if (q->src->kind == SRC_TABLE) /* rows handed over as raw JSON Lines */
-    return run_on(q, dev, dp, q->opts.device_json, q->opts.device_json_len, "the events",
-                  out_cols, out_groups, stats, err);
+    return run_on(q, dev, dp, q->opts.device_json, q->opts.device_json_len,
+                  "the events", out_cols, out_groups, stats, err);
   const char *path = q->src->files[0];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
@@ -310,11 +345,13 @@ int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
     if (data == MAP_FAILED) {
       int e = errno;
       close(fd);
-      return sl_error_set(err, SL_EIO, "'%s': cannot map: %s", path, strerror(e));
+      return sl_error_set(err, SL_EIO, "'%s': cannot map: %s", path,
+                          strerror(e));
     }
   }
   close(fd);
-  int rc = run_on(q, dev, dp, data, len, path, out_cols, out_groups, stats, err);
+  int rc =
+      run_on(q, dev, dp, data, len, path, out_cols, out_groups, stats, err);
   if (len) munmap((void *)data, len);
   return rc;
 }

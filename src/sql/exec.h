@@ -31,20 +31,20 @@ struct sl_query {
   int32_t file;
   struct sl_batch_reader *reader;
   struct sl_batch *batch;
-  struct sl_resolved *res;   /* per input column, for the current batch */
+  struct sl_resolved *res; /* per input column, for the current batch */
   int64_t chunk_rows, n_chunks, next_chunk;
   struct chunk_out *chunks;
-  int64_t seq;               /* rows before the current batch */
+  int64_t seq; /* rows before the current batch */
   int64_t rows_in, bad_lines, bytes_before_file;
   /* results */
   bool executed, finished, handed_out;
   struct sl_arena result_arena;
-  struct sl_rowset acc;      /* plain ORDER BY: accumulated rows */
-  struct sl_vec *rcols;      /* final columns (n_final) */
-  int64_t *perm;             /* row order; NULL = identity */
+  struct sl_rowset acc;           /* plain ORDER BY: accumulated rows */
+  struct sl_vec *rcols;           /* final columns (n_final) */
+  int64_t *perm;                  /* row order; NULL = identity */
   int64_t r_begin, r_end, r_next; /* rows [begin, end) of the order to emit */
-  int64_t emitted;           /* streaming: rows passed to OFFSET/LIMIT */
-  char device_note[600];     /* where it ran (sl_query_device_note) */
+  int64_t emitted;                /* streaming: rows passed to OFFSET/LIMIT */
+  char device_note[600];          /* where it ran (sl_query_device_note) */
 };
 
 /* Reads and processes the next input batch; *done at the end of input. */

@@ -6,8 +6,8 @@
 #include "sql/device_plan.h"
 #include "sql/exec.h"
 
-static int gather64(struct sl_arena *ar, const struct sl_vec *v, const int64_t *rows,
-                    int64_t n, struct sl_vec *out) {
+static int gather64(struct sl_arena *ar, const struct sl_vec *v,
+                    const int64_t *rows, int64_t n, struct sl_vec *out) {
   if (v->constant) {
     *out = *v;
     out->n = n;
@@ -16,18 +16,20 @@ static int gather64(struct sl_arena *ar, const struct sl_vec *v, const int64_t *
   SL_RETURN_NOT_OK(sl__vec_alloc(ar, v->type, n, out));
   int64_t w = sl__vt_size(v->type);
   for (int64_t r = 0; r < n; r++)
-    memcpy((char *)out->d.any + r * w, (const char *)v->d.any + rows[r] * w, (size_t)w);
+    memcpy((char *)out->d.any + r * w, (const char *)v->d.any + rows[r] * w,
+           (size_t)w);
   if (v->valid) {
     out->valid = sl_arena_alloc(ar, (size_t)(n ? n : 1));
     if (!out->valid) return SL_ENOMEM;
-    for (int64_t r = 0; r < n; r++) out->valid[r] = v->valid[rows[r]];
+    for (int64_t r = 0; r < n; r++)
+      out->valid[r] = v->valid[rows[r]];
   }
   return 0;
 }
 
-static int make_batch(struct sl_query *q, const struct sl_vec *cols, const int64_t *perm,
-                      int64_t start, int64_t count, struct sl_batch **out,
-                      struct sl_error *err) {
+static int make_batch(struct sl_query *q, const struct sl_vec *cols,
+                      const int64_t *perm, int64_t start, int64_t count,
+                      struct sl_batch **out, struct sl_error *err) {
   int32_t nv = q->plan->n_visible;
   struct sl_array **arrays = sl_calloc((size_t)nv, sizeof *arrays);
   if (!arrays) return SL_ENOMEM;
@@ -40,7 +42,8 @@ static int make_batch(struct sl_query *q, const struct sl_vec *cols, const int64
       SL_CHECK_GOTO(gather64(&ar, &cols[i], perm + start, count, &g), rc, fail);
       SL_CHECK_GOTO(sl__vec_to_array(&g, 0, count, &arrays[i], err), rc, fail);
     } else {
-      SL_CHECK_GOTO(sl__vec_to_array(&cols[i], start, count, &arrays[i], err), rc, fail);
+      SL_CHECK_GOTO(sl__vec_to_array(&cols[i], start, count, &arrays[i], err),
+                    rc, fail);
     }
   }
   sl_arena_release(&ar);
@@ -59,7 +62,8 @@ static void set_window(struct sl_query *q, int64_t m) {
   struct sl_plan *p = q->plan;
   q->r_begin = p->offset < m ? p->offset : m;
   q->r_end = m;
-  if (p->limit >= 0 && q->r_begin + p->limit < m) q->r_end = q->r_begin + p->limit;
+  if (p->limit >= 0 && q->r_begin + p->limit < m)
+    q->r_end = q->r_begin + p->limit;
   q->r_next = q->r_begin;
 }
 
@@ -70,12 +74,14 @@ static int order_rows(struct sl_query *q, int64_t n) {
     return 0;
   }
   int64_t lim = p->limit >= 0 ? p->limit + p->offset : -1, m;
-  SL_RETURN_NOT_OK(sl__sort_rows(q->rcols, n, p->sort, p->n_sort, lim, &q->perm, &m));
+  SL_RETURN_NOT_OK(
+      sl__sort_rows(q->rcols, n, p->sort, p->n_sort, lim, &q->perm, &m));
   set_window(q, m);
   return 0;
 }
 
-static int stage2(struct sl_query *q, struct sl_vec *cols, int64_t n, struct sl_error *err) {
+static int stage2(struct sl_query *q, struct sl_vec *cols, int64_t n,
+                  struct sl_error *err) {
   struct sl_plan *p = q->plan;
   struct sl_arena *ar = &q->result_arena;
   int32_t nin = p->n_keys + p->n_aggs;
@@ -101,7 +107,8 @@ static int stage2(struct sl_query *q, struct sl_vec *cols, int64_t n, struct sl_
   if (p->distinct) { /* SELECT DISTINCT over an aggregate: dedupe rows */
     enum sl_vt kt[256];
     int32_t nk = p->n_final < 256 ? p->n_final : 256;
-    for (int32_t i = 0; i < nk; i++) kt[i] = f[i].type;
+    for (int32_t i = 0; i < nk; i++)
+      kt[i] = f[i].type;
     struct sl_hagg *h;
     SL_RETURN_NOT_OK(sl__hagg_create(nk, kt, 0, NULL, &h));
     int rc = sl__hagg_update(h, f, NULL, n, 0, NULL, ar, err);
@@ -129,9 +136,11 @@ static int finish_aggregate(struct sl_query *q, struct sl_error *err) {
     q->partials[i] = NULL;
   }
   int64_t ng = sl__hagg_groups(q->partials[0]);
-  struct sl_vec *cols = sl_arena_alloc(&q->result_arena, sizeof *cols * (size_t)(p->n_keys + p->n_aggs + 1));
+  struct sl_vec *cols = sl_arena_alloc(
+      &q->result_arena, sizeof *cols * (size_t)(p->n_keys + p->n_aggs + 1));
   if (!cols) return SL_ENOMEM;
-  SL_RETURN_NOT_OK(sl__hagg_finish(q->partials[0], &q->result_arena, cols, err));
+  SL_RETURN_NOT_OK(
+      sl__hagg_finish(q->partials[0], &q->result_arena, cols, err));
   return stage2(q, cols, ng, err);
 }
 
@@ -144,7 +153,8 @@ static int accumulate(struct sl_query *q) {
   }
   if (p->limit >= 0) {
     int64_t k = p->limit + p->offset;
-    if (q->acc.n > 2 * k + 65536) SL_RETURN_NOT_OK(sl__rowset_keep_top(&q->acc, p->sort, p->n_sort, k));
+    if (q->acc.n > 2 * k + 65536)
+      SL_RETURN_NOT_OK(sl__rowset_keep_top(&q->acc, p->sort, p->n_sort, k));
   }
   return 0;
 }
@@ -158,11 +168,14 @@ static int try_device(struct sl_query *q, bool *ran, struct sl_error *err) {
   if (!q->opts.device) return 0;
   struct sl_dev_plan dp;
   struct sl_error why = {0};
-  if (!p->aggregate) sl_error_set(&why, SL_ENOTSUP, "the query does not aggregate");
-  else sl__sql_device_plan(p, q->src, &dp, &why);
+  if (!p->aggregate)
+    sl_error_set(&why, SL_ENOTSUP, "the query does not aggregate");
+  else
+    sl__sql_device_plan(p, q->src, &dp, &why);
   if (why.code) {
     if (q->opts.device_required)
-      return sl_error_set(err, SL_ENOTSUP, "this query cannot run on the GPU: %s", why.msg);
+      return sl_error_set(err, SL_ENOTSUP,
+                          "this query cannot run on the GPU: %s", why.msg);
     snprintf(q->device_note, sizeof q->device_note, "cpu: %s", why.msg);
     return 0;
   }
@@ -178,7 +191,8 @@ static int try_device(struct sl_query *q, bool *ran, struct sl_error *err) {
       if (err) *err = why;
       return rc;
     }
-    snprintf(q->device_note, sizeof q->device_note, "cpu: the GPU run failed: %s", why.msg);
+    snprintf(q->device_note, sizeof q->device_note,
+             "cpu: the GPU run failed: %s", why.msg);
     q->rows_in = q->bad_lines = 0;
     return 0;
   }
@@ -188,7 +202,9 @@ static int try_device(struct sl_query *q, bool *ran, struct sl_error *err) {
   return stage2(q, cols, ng, err);
 }
 
-const char *sl_query_device_note(const struct sl_query *q) { return q->device_note; }
+const char *sl_query_device_note(const struct sl_query *q) {
+  return q->device_note;
+}
 
 static int run_to_end(struct sl_query *q, struct sl_error *err) {
   struct sl_plan *p = q->plan;
@@ -197,8 +213,10 @@ static int run_to_end(struct sl_query *q, struct sl_error *err) {
   if (on_device) return 0;
   if (!p->aggregate) {
     enum sl_vt types[1024];
-    if (p->n_proj > 1024) return sl_error_set(err, SL_ERANGE, "more than 1024 output columns");
-    for (int32_t i = 0; i < p->n_proj; i++) types[i] = p->proj[i]->type;
+    if (p->n_proj > 1024)
+      return sl_error_set(err, SL_ERANGE, "more than 1024 output columns");
+    for (int32_t i = 0; i < p->n_proj; i++)
+      types[i] = p->proj[i]->type;
     SL_RETURN_NOT_OK(sl__rowset_init(&q->acc, p->n_proj, types));
   }
   for (;;) {
@@ -220,7 +238,8 @@ static const struct sl_schema *qr_schema(struct sl_batch_reader *r) {
   return &((struct qreader *)r->private_data)->q->out_schema;
 }
 
-static int qr_next(struct sl_batch_reader *r, struct sl_batch **out, struct sl_error *err) {
+static int qr_next(struct sl_batch_reader *r, struct sl_batch **out,
+                   struct sl_error *err) {
   struct sl_query *q = ((struct qreader *)r->private_data)->q;
   struct sl_plan *p = q->plan;
   *out = NULL;
@@ -272,7 +291,8 @@ static void qr_release(struct sl_batch_reader *r) {
   sl_free(r);
 }
 
-int sl_query_execute(struct sl_query *q, struct sl_batch_reader **out, struct sl_error *err) {
+int sl_query_execute(struct sl_query *q, struct sl_batch_reader **out,
+                     struct sl_error *err) {
   if (q->handed_out || q->executed || q->finished)
     return sl_error_set(err, SL_EINVAL, "a query can be executed once");
   struct sl_batch_reader *r = sl_calloc(1, sizeof *r);

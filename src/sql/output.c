@@ -17,28 +17,45 @@ static int64_t cell(const struct sl_array *a, int64_t r, char *buf, size_t cap,
   if (*is_null) return 0;
   int n = 0;
   switch (a->type) {
-    case SL_TYPE_BOOL: n = snprintf(buf, cap, "%s", sl_array_bool(a, r) ? "true" : "false"); break;
-    case SL_TYPE_INT32: n = snprintf(buf, cap, "%" PRId32, sl_array_i32(a)[r]); break;
-    case SL_TYPE_INT64: n = snprintf(buf, cap, "%" PRId64, sl_array_i64(a)[r]); break;
-    case SL_TYPE_FLOAT64: n = sl__format_double(sl_array_f64(a)[r], buf, cap); break;
-    case SL_TYPE_TIMESTAMP_MS: n = sl__format_timestamp(sl_array_i64(a)[r] * 1000, buf, cap); break;
-    case SL_TYPE_TIMESTAMP_US: n = sl__format_timestamp(sl_array_i64(a)[r], buf, cap); break;
-    case SL_TYPE_DATE32: n = sl__format_date(sl_array_i32(a)[r], buf, cap); break;
-    case SL_TYPE_UTF8: case SL_TYPE_LARGE_UTF8: case SL_TYPE_DICT_UTF8: {
-      int64_t len;
-      *str = sl_array_str(a, r, &len);
-      return len;
-    }
-    default: n = snprintf(buf, cap, "<%s>", sl_type_name(a->type)); break;
+  case SL_TYPE_BOOL:
+    n = snprintf(buf, cap, "%s", sl_array_bool(a, r) ? "true" : "false");
+    break;
+  case SL_TYPE_INT32:
+    n = snprintf(buf, cap, "%" PRId32, sl_array_i32(a)[r]);
+    break;
+  case SL_TYPE_INT64:
+    n = snprintf(buf, cap, "%" PRId64, sl_array_i64(a)[r]);
+    break;
+  case SL_TYPE_FLOAT64:
+    n = sl__format_double(sl_array_f64(a)[r], buf, cap);
+    break;
+  case SL_TYPE_TIMESTAMP_MS:
+    n = sl__format_timestamp(sl_array_i64(a)[r] * 1000, buf, cap);
+    break;
+  case SL_TYPE_TIMESTAMP_US:
+    n = sl__format_timestamp(sl_array_i64(a)[r], buf, cap);
+    break;
+  case SL_TYPE_DATE32: n = sl__format_date(sl_array_i32(a)[r], buf, cap); break;
+  case SL_TYPE_UTF8:
+  case SL_TYPE_LARGE_UTF8:
+  case SL_TYPE_DICT_UTF8: {
+    int64_t len;
+    *str = sl_array_str(a, r, &len);
+    return len;
+  }
+  default: n = snprintf(buf, cap, "<%s>", sl_type_name(a->type)); break;
   }
   if (n < 0) n = 0;
   if ((size_t)n >= cap) n = (int)cap - 1;
   return n;
 }
 
-static bool is_text(enum sl_type_id t) { return sl_type_is_string(t); }
+static bool is_text(enum sl_type_id t) {
+  return sl_type_is_string(t);
+}
 
-int sl_write_csv(FILE *f, const struct sl_batch *b, bool header, struct sl_error *err) {
+int sl_write_csv(FILE *f, const struct sl_batch *b, bool header,
+                 struct sl_error *err) {
   char buf[64];
   if (header) {
     for (int32_t c = 0; c < b->n_columns; c++) {
@@ -61,9 +78,10 @@ int sl_write_csv(FILE *f, const struct sl_batch *b, bool header, struct sl_error
       bool nul;
       int64_t n = cell(b->columns[c], r, buf, sizeof buf, &s, &nul);
       if (nul) continue;
-      bool q = is_text(b->columns[c]->type) &&
-               (n == 0 || memchr(s, ',', (size_t)n) || memchr(s, '"', (size_t)n) ||
-                memchr(s, '\n', (size_t)n) || memchr(s, '\r', (size_t)n));
+      bool q =
+          is_text(b->columns[c]->type) &&
+          (n == 0 || memchr(s, ',', (size_t)n) || memchr(s, '"', (size_t)n) ||
+           memchr(s, '\n', (size_t)n) || memchr(s, '\r', (size_t)n));
       if (!q) {
         fwrite(s, 1, (size_t)n, f);
         continue;
@@ -86,14 +104,16 @@ static void json_string(FILE *f, const char *s, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     switch (c) {
-      case '"': fputs("\\\"", f); break;
-      case '\\': fputs("\\\\", f); break;
-      case '\n': fputs("\\n", f); break;
-      case '\r': fputs("\\r", f); break;
-      case '\t': fputs("\\t", f); break;
-      default:
-        if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+    case '"': fputs("\\\"", f); break;
+    case '\\': fputs("\\\\", f); break;
+    case '\n': fputs("\\n", f); break;
+    case '\r': fputs("\\r", f); break;
+    case '\t': fputs("\\t", f); break;
+    default:
+      if (c < 0x20)
+        fprintf(f, "\\u%04x", c);
+      else
+        fputc(c, f);
     }
   }
   fputc('"', f);
@@ -112,11 +132,13 @@ int sl_write_jsonl(FILE *f, const struct sl_batch *b, struct sl_error *err) {
       const char *s;
       bool nul;
       int64_t n = cell(a, r, buf, sizeof buf, &s, &nul);
-      if (nul) fputs("null", f);
+      if (nul)
+        fputs("null", f);
       else if (is_text(a->type) || a->type == SL_TYPE_TIMESTAMP_MS ||
                a->type == SL_TYPE_TIMESTAMP_US || a->type == SL_TYPE_DATE32)
         json_string(f, s, n);
-      else if (a->type == SL_TYPE_FLOAT64 && (strstr(buf, "nan") || strstr(buf, "inf")))
+      else if (a->type == SL_TYPE_FLOAT64 &&
+               (strstr(buf, "nan") || strstr(buf, "inf")))
         fputs("null", f);
       else
         fwrite(s, 1, (size_t)n, f);
@@ -129,7 +151,8 @@ int sl_write_jsonl(FILE *f, const struct sl_batch *b, struct sl_error *err) {
 
 static int64_t display_width(const char *s, int64_t n) {
   int64_t w = 0;
-  for (int64_t i = 0; i < n; i++) w += ((unsigned char)s[i] & 0xC0) != 0x80;
+  for (int64_t i = 0; i < n; i++)
+    w += ((unsigned char)s[i] & 0xC0) != 0x80;
   return w;
 }
 
@@ -142,10 +165,13 @@ int sl_print_table(FILE *f, struct sl_batch *const *batches, int32_t n_batches,
   if (!w) return SL_ENOMEM;
   char buf[64];
   int64_t total = 0, shown = 0;
-  for (int32_t c = 0; c < nc; c++) w[c] = display_width(b0->schema.fields[c].name, (int64_t)strlen(b0->schema.fields[c].name));
+  for (int32_t c = 0; c < nc; c++)
+    w[c] = display_width(b0->schema.fields[c].name,
+                         (int64_t)strlen(b0->schema.fields[c].name));
   for (int32_t k = 0; k < n_batches; k++) {
     total += batches[k]->length;
-    for (int64_t r = 0; r < batches[k]->length && shown < max_rows; r++, shown++)
+    for (int64_t r = 0; r < batches[k]->length && shown < max_rows;
+         r++, shown++)
       for (int32_t c = 0; c < nc; c++) {
         const char *s;
         bool nul;
@@ -158,14 +184,16 @@ int sl_print_table(FILE *f, struct sl_batch *const *batches, int32_t n_batches,
   do {                                                                         \
     for (int32_t c = 0; c < nc; c++) {                                         \
       fputc('+', f);                                                           \
-      for (int64_t i = 0; i < w[c] + 2; i++) fputc('-', f);                    \
+      for (int64_t i = 0; i < w[c] + 2; i++)                                   \
+        fputc('-', f);                                                         \
     }                                                                          \
     fputs("+\n", f);                                                           \
   } while (0)
   RULE();
   for (int32_t c = 0; c < nc; c++) {
     const char *nm = b0->schema.fields[c].name;
-    fprintf(f, "| %s%*s ", nm, (int)(w[c] - display_width(nm, (int64_t)strlen(nm))), "");
+    fprintf(f, "| %s%*s ", nm,
+            (int)(w[c] - display_width(nm, (int64_t)strlen(nm))), "");
   }
   fputs("|\n", f);
   RULE();
@@ -181,10 +209,12 @@ int sl_print_table(FILE *f, struct sl_batch *const *batches, int32_t n_batches,
         bool cut = n > 60;
         if (cut) {
           n = 57;
-          while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+          while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
         }
         int64_t dw = display_width(s, n) + (cut ? 3 : 0);
-        bool right = !nul && !is_text(b->columns[c]->type) && b->columns[c]->type != SL_TYPE_BOOL;
+        bool right = !nul && !is_text(b->columns[c]->type) &&
+                     b->columns[c]->type != SL_TYPE_BOOL;
         fputs("| ", f);
         if (right) fprintf(f, "%*s", (int)(w[c] - dw), "");
         for (int64_t i = 0; i < n; i++) {

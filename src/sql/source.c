@@ -22,16 +22,17 @@ static bool has_suffix(const char *s, const char *suf) {
 }
 
 static bool is_parquet_name(const char *p) {
-  return has_suffix(p, ".parquet") || has_suffix(p, ".pq") || has_suffix(p, ".parq");
+  return has_suffix(p, ".parquet") || has_suffix(p, ".pq") ||
+         has_suffix(p, ".parq");
 }
 
 static bool is_data_name(const char *p) {
   const char *b = strrchr(p, '/');
   b = b ? b + 1 : p;
   if (b[0] == '.' || b[0] == '_') return false;
-  return is_parquet_name(b) || has_suffix(b, ".jsonl") || has_suffix(b, ".json") ||
-         has_suffix(b, ".ndjson") || has_suffix(b, ".gz") || has_suffix(b, ".zst") ||
-         has_suffix(b, ".log");
+  return is_parquet_name(b) || has_suffix(b, ".jsonl") ||
+         has_suffix(b, ".json") || has_suffix(b, ".ndjson") ||
+         has_suffix(b, ".gz") || has_suffix(b, ".zst") || has_suffix(b, ".log");
 }
 
 static int add_file(struct sl__source *s, const char *path) {
@@ -49,7 +50,8 @@ static int add_file(struct sl__source *s, const char *path) {
 }
 
 /* Every data file below dir (sorted names, so runs are deterministic). */
-static int walk(struct sl__source *s, const char *dir, const char *pattern, int depth) {
+static int walk(struct sl__source *s, const char *dir, const char *pattern,
+                int depth) {
   if (depth > 32) return 0;
   struct dirent **ents = NULL;
   int n = scandir(dir, &ents, NULL, alphasort);
@@ -65,8 +67,10 @@ static int walk(struct sl__source *s, const char *dir, const char *pattern, int 
     snprintf(path, sizeof path, "%s/%s", dir, nm);
     struct stat st;
     if (stat(path, &st) == 0) {
-      if (S_ISDIR(st.st_mode)) rc = walk(s, path, pattern, depth + 1);
-      else if (pattern ? fnmatch(pattern, nm, 0) == 0 : is_data_name(nm)) rc = add_file(s, path);
+      if (S_ISDIR(st.st_mode))
+        rc = walk(s, path, pattern, depth + 1);
+      else if (pattern ? fnmatch(pattern, nm, 0) == 0 : is_data_name(nm))
+        rc = add_file(s, path);
     }
     free(ents[i]);
   }
@@ -80,13 +84,16 @@ static int expand(struct sl__source *s, const char *pat, struct sl_error *err) {
   if (dstar) {
     char base[4096];
     size_t k = (size_t)(dstar - pat);
-    if (k >= sizeof base) return sl_error_set(err, SL_EINVAL, "path too long: '%s'", pat);
+    if (k >= sizeof base)
+      return sl_error_set(err, SL_EINVAL, "path too long: '%s'", pat);
     memcpy(base, pat, k);
     base[k] = 0;
-    while (k > 1 && base[k - 1] == '/') base[--k] = 0;
+    while (k > 1 && base[k - 1] == '/')
+      base[--k] = 0;
     if (!k) strcpy(base, ".");
     const char *rest = dstar + 2;
-    while (*rest == '/') rest++;
+    while (*rest == '/')
+      rest++;
     const char *last = strrchr(rest, '/');
     SL_RETURN_NOT_OK(walk(s, base, *rest ? (last ? last + 1 : rest) : NULL, 0));
     s->base = sl_strdup(base);
@@ -122,7 +129,8 @@ static int find_partitions(struct sl__source *s) {
   const char *rel = s->files[0] + bl;
   char seg[512];
   for (const char *p = rel; *p;) {
-    while (*p == '/') p++;
+    while (*p == '/')
+      p++;
     const char *e = strchr(p, '/');
     if (!e) break;
     size_t n = (size_t)(e - p);
@@ -140,9 +148,11 @@ static int find_partitions(struct sl__source *s) {
     p = e;
   }
   if (!s->n_parts) return 0;
-  s->part_values = sl_calloc((size_t)s->n_files * (size_t)s->n_parts, sizeof *s->part_values);
+  s->part_values = sl_calloc((size_t)s->n_files * (size_t)s->n_parts,
+                             sizeof *s->part_values);
   if (!s->part_values) return SL_ENOMEM;
-  for (int32_t k = 0; k < s->n_parts; k++) s->part_int[k] = true;
+  for (int32_t k = 0; k < s->n_parts; k++)
+    s->part_int[k] = true;
   for (int32_t f = 0; f < s->n_files; f++) {
     for (int32_t k = 0; k < s->n_parts; k++) {
       char needle[600];
@@ -168,15 +178,32 @@ static int find_partitions(struct sl__source *s) {
 
 /* DuckDB type names in read_json(columns => ...) -> sluice type names. */
 static const char *map_type(const char *t) {
-  static const struct { const char *from, *to; } m[] = {
-      {"varchar", "utf8"}, {"text", "utf8"}, {"string", "utf8"}, {"json", "utf8"},
-      {"bigint", "int64"}, {"integer", "int64"}, {"int", "int64"}, {"smallint", "int64"},
-      {"tinyint", "int64"}, {"ubigint", "int64"}, {"uinteger", "int64"}, {"hugeint", "int64"},
-      {"double", "float64"}, {"float", "float64"}, {"real", "float64"},
-      {"boolean", "bool"}, {"bool", "bool"}, {"timestamp", "timestamp[us]"},
-      {"timestamptz", "timestamp[us]"}, {"timestamp with time zone", "timestamp[us]"},
-      {"timestamp_ms", "timestamp[ms]"}, {"date", "date32"},
-      {"varchar[]", "list<utf8>"}, {"bigint[]", "list<int64>"}};
+  static const struct {
+    const char *from, *to;
+  } m[] = {{"varchar", "utf8"},
+           {"text", "utf8"},
+           {"string", "utf8"},
+           {"json", "utf8"},
+           {"bigint", "int64"},
+           {"integer", "int64"},
+           {"int", "int64"},
+           {"smallint", "int64"},
+           {"tinyint", "int64"},
+           {"ubigint", "int64"},
+           {"uinteger", "int64"},
+           {"hugeint", "int64"},
+           {"double", "float64"},
+           {"float", "float64"},
+           {"real", "float64"},
+           {"boolean", "bool"},
+           {"bool", "bool"},
+           {"timestamp", "timestamp[us]"},
+           {"timestamptz", "timestamp[us]"},
+           {"timestamp with time zone", "timestamp[us]"},
+           {"timestamp_ms", "timestamp[ms]"},
+           {"date", "date32"},
+           {"varchar[]", "list<utf8>"},
+           {"bigint[]", "list<int64>"}};
   for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
     if (!strcasecmp(t, m[i].from)) return m[i].to;
   return t;
@@ -185,9 +212,12 @@ static const char *map_type(const char *t) {
 /* DuckDB nested types -> sluice: "STRUCT(a VARCHAR, b BIGINT)" ->
  * "struct<a: utf8, b: int64>", "VARCHAR[]" -> "list<utf8>". Writes into
  * out; false when it does not fit or does not parse. */
-static bool convert_type(const char *t, size_t n, char *out, size_t cap, int depth) {
-  while (n && t[0] == ' ') t++, n--;
-  while (n && t[n - 1] == ' ') n--;
+static bool convert_type(const char *t, size_t n, char *out, size_t cap,
+                         int depth) {
+  while (n && t[0] == ' ')
+    t++, n--;
+  while (n && t[n - 1] == ' ')
+    n--;
   if (depth > 16 || cap < 2) return false;
   if (n > 2 && t[n - 2] == '[' && t[n - 1] == ']') {
     char inner[512];
@@ -205,13 +235,17 @@ static bool convert_type(const char *t, size_t n, char *out, size_t cap, int dep
         d += *q == '(' ? 1 : *q == ')' ? -1 : 0;
         q++;
       }
-      while (p < q && *p == ' ') p++;
+      while (p < q && *p == ' ')
+        p++;
       const char *sp = p;
-      while (sp < q && *sp != ' ') sp++;
+      while (sp < q && *sp != ' ')
+        sp++;
       if (sp == q) return false;
       char inner[512];
-      if (!convert_type(sp, (size_t)(q - sp), inner, sizeof inner, depth + 1)) return false;
-      m += (size_t)snprintf(out + m, cap - m, "%s%.*s: %s", first ? "" : ", ", (int)(sp - p), p, inner);
+      if (!convert_type(sp, (size_t)(q - sp), inner, sizeof inner, depth + 1))
+        return false;
+      m += (size_t)snprintf(out + m, cap - m, "%s%.*s: %s", first ? "" : ", ",
+                            (int)(sp - p), p, inner);
       first = false;
       p = q < end ? q + 1 : q;
     }
@@ -227,7 +261,8 @@ static bool convert_type(const char *t, size_t n, char *out, size_t cap, int dep
   return (size_t)snprintf(out, cap, "%s", map_type(one)) < cap;
 }
 
-static int explicit_schema(struct sl__source *s, const char *cols, struct sl_error *err) {
+static int explicit_schema(struct sl__source *s, const char *cols,
+                           struct sl_error *err) {
   /* cols: name \x1f type, separated by \x1e (from the parser) */
   size_t cap = strlen(cols) * 4 + 1024;
   char *text = sl_malloc(cap);
@@ -240,8 +275,10 @@ static int explicit_schema(struct sl__source *s, const char *cols, struct sl_err
     const char *rs = strchr(us, '\x1e');
     size_t tl = rs ? (size_t)(rs - us - 1) : strlen(us + 1);
     char type[1024];
-    if (!convert_type(us + 1, tl, type, sizeof type, 0)) snprintf(type, sizeof type, "%.*s", (int)(tl < 1000 ? tl : 1000), us + 1);
-    int w = snprintf(text + m, cap - m, "%s%.*s: %s", m ? ", " : "", (int)(us - p), p, type);
+    if (!convert_type(us + 1, tl, type, sizeof type, 0))
+      snprintf(type, sizeof type, "%.*s", (int)(tl < 1000 ? tl : 1000), us + 1);
+    int w = snprintf(text + m, cap - m, "%s%.*s: %s", m ? ", " : "",
+                     (int)(us - p), p, type);
     if (w < 0 || (size_t)w >= cap - m) break;
     m += (size_t)w;
     p = rs ? rs + 1 : us + 1 + tl;
@@ -261,7 +298,9 @@ static int read_stdin(struct sl__source *s, struct sl_error *err) {
       char *nb = sl_realloc(buf, cap * 2);
       if (!nb) {
         sl_free(buf);
-        return sl_error_set(err, SL_ENOMEM, "out of memory reading stdin (%zu bytes so far)", n);
+        return sl_error_set(err, SL_ENOMEM,
+                            "out of memory reading stdin (%zu bytes so far)",
+                            n);
       }
       buf = nb;
       cap *= 2;
@@ -284,7 +323,9 @@ static int add_partition_fields(struct sl__source *s) {
   for (int32_t k = 0; k < s->n_parts; k++) {
     if (sl_schema_find(&s->schema, s->part_names[k]) >= 0) continue;
     struct sl_field f;
-    SL_RETURN_NOT_OK(sl_field_init(&f, s->part_names[k], s->part_int[k] ? SL_TYPE_INT64 : SL_TYPE_UTF8, true));
+    SL_RETURN_NOT_OK(
+        sl_field_init(&f, s->part_names[k],
+                      s->part_int[k] ? SL_TYPE_INT64 : SL_TYPE_UTF8, true));
     int rc = sl_schema_add_field(&s->schema, &f);
     sl_field_release(&f);
     SL_RETURN_NOT_OK(rc);
@@ -313,7 +354,9 @@ int sl__source_open(const struct sl_from *from, bool has_from,
       s->kind = SRC_TABLE;
       s->table = sl_strdup(from->name);
       struct sl_batch_reader *r;
-      SL_CHECK_GOTO(o->open_table(o->open_table_ctx, from->name, NULL, 0, &r, err), rc, fail);
+      SL_CHECK_GOTO(
+          o->open_table(o->open_table_ctx, from->name, NULL, 0, &r, err), rc,
+          fail);
       rc = sl_schema_copy(&s->schema, r->schema(r));
       r->release(r);
       if (rc) goto fail;
@@ -321,21 +364,29 @@ int sl__source_open(const struct sl_from *from, bool has_from,
       return 0;
     } else {
       rc = sl__sql_error_at(err, SL_ENOENT, from->line, from->col,
-                            "unknown table '%s'; name a file in quotes (FROM '%s.jsonl') or stdin",
+                            "unknown table '%s'; name a file in quotes (FROM "
+                            "'%s.jsonl') or stdin",
                             from->name, from->name);
       goto fail;
     }
   } else {
-    bool force_json = from->kind == FROM_FUNC && !strncmp(from->name, "read_json", 9);
-    bool force_pq = from->kind == FROM_FUNC && !strcmp(from->name, "read_parquet");
-    if (from->kind == FROM_FUNC && !force_json && !force_pq && strcmp(from->name, "read_ndjson")) {
-      rc = sl__sql_error_at(err, SL_EINVAL, from->line, from->col,
-                            "unknown table function '%s' (use read_json or read_parquet)", from->name);
+    bool force_json =
+        from->kind == FROM_FUNC && !strncmp(from->name, "read_json", 9);
+    bool force_pq =
+        from->kind == FROM_FUNC && !strcmp(from->name, "read_parquet");
+    if (from->kind == FROM_FUNC && !force_json && !force_pq &&
+        strcmp(from->name, "read_ndjson")) {
+      rc = sl__sql_error_at(
+          err, SL_EINVAL, from->line, from->col,
+          "unknown table function '%s' (use read_json or read_parquet)",
+          from->name);
       goto fail;
     }
     SL_CHECK_GOTO(expand(s, from->path, err), rc, fail);
     SL_CHECK_GOTO(find_partitions(s), rc, fail);
-    s->kind = force_pq || (!force_json && is_parquet_name(s->files[0])) ? SRC_PARQUET : SRC_JSON;
+    s->kind = force_pq || (!force_json && is_parquet_name(s->files[0]))
+                  ? SRC_PARQUET
+                  : SRC_JSON;
   }
   if (from->columns) {
     SL_CHECK_GOTO(explicit_schema(s, from->columns, err), rc, fail);
@@ -353,7 +404,8 @@ int sl__source_open(const struct sl_from *from, bool has_from,
     jo.infer_timestamps = true;
     jo.threads = 1;
     if (s->kind == SRC_STDIN) {
-      rc = sl_json_infer_schema(s->stdin_buf, s->stdin_len, &jo, &s->schema, err);
+      rc = sl_json_infer_schema(s->stdin_buf, s->stdin_len, &jo, &s->schema,
+                                err);
     } else {
       struct sl_batch_reader *r;
       rc = sl_json_open_file(s->files[0], &jo, &r, err);
@@ -363,7 +415,8 @@ int sl__source_open(const struct sl_from *from, bool has_from,
       }
     }
     if (rc) {
-      sl_error_prefix(err, "learning the schema of '%s': ", s->kind == SRC_STDIN ? "stdin" : s->files[0]);
+      sl_error_prefix(err, "learning the schema of '%s': ",
+                      s->kind == SRC_STDIN ? "stdin" : s->files[0]);
       goto fail;
     }
   }
@@ -377,12 +430,15 @@ fail:
 
 void sl__source_free(struct sl__source *s) {
   if (!s) return;
-  for (int32_t i = 0; i < s->n_files; i++) sl_free(s->files[i]);
+  for (int32_t i = 0; i < s->n_files; i++)
+    sl_free(s->files[i]);
   sl_free(s->files);
   if (s->part_values)
-    for (int64_t i = 0; i < (int64_t)s->n_files * s->n_parts; i++) sl_free(s->part_values[i]);
+    for (int64_t i = 0; i < (int64_t)s->n_files * s->n_parts; i++)
+      sl_free(s->part_values[i]);
   sl_free(s->part_values);
-  for (int32_t k = 0; k < s->n_parts; k++) sl_free(s->part_names[k]);
+  for (int32_t k = 0; k < s->n_parts; k++)
+    sl_free(s->part_names[k]);
   sl_free(s->base);
   sl_free(s->table);
   sl_free(s->stdin_buf);
@@ -396,7 +452,8 @@ int32_t sl__source_partition(const struct sl__source *s, const char *path) {
   return -1;
 }
 
-static const struct sl_field *field_by_path(const struct sl_field *f, int32_t n, const char *path) {
+static const struct sl_field *field_by_path(const struct sl_field *f, int32_t n,
+                                            const char *path) {
   for (int32_t i = 0; i < n; i++)
     if (!strcmp(f[i].name, path)) return &f[i];
   for (int32_t i = 0; i < n; i++)
@@ -405,8 +462,10 @@ static const struct sl_field *field_by_path(const struct sl_field *f, int32_t n,
   while (dot) {
     size_t k = (size_t)(dot - path);
     for (int32_t i = 0; i < n; i++)
-      if (f[i].type == SL_TYPE_STRUCT && strlen(f[i].name) == k && !strncasecmp(f[i].name, path, k)) {
-        const struct sl_field *c = field_by_path(f[i].children, f[i].n_children, dot + 1);
+      if (f[i].type == SL_TYPE_STRUCT && strlen(f[i].name) == k &&
+          !strncasecmp(f[i].name, path, k)) {
+        const struct sl_field *c =
+            field_by_path(f[i].children, f[i].n_children, dot + 1);
         if (c) return c;
       }
     dot = strchr(dot + 1, '.');
@@ -422,7 +481,8 @@ struct one_row {
 static const struct sl_schema *one_row_schema(struct sl_batch_reader *r) {
   return &((struct one_row *)r->private_data)->s->schema;
 }
-static int one_row_next(struct sl_batch_reader *r, struct sl_batch **out, struct sl_error *err) {
+static int one_row_next(struct sl_batch_reader *r, struct sl_batch **out,
+                        struct sl_error *err) {
   struct one_row *o = r->private_data;
   *out = NULL;
   if (o->done) return 0;
@@ -453,8 +513,10 @@ static int one_row_reader(struct sl__source *s, struct sl_batch_reader **out) {
 /* WHERE conjuncts of the form `column op constant` (integers, doubles,
  * strings; no casts in between) become Parquet predicates, so row groups
  * whose statistics rule them out are never read. Returns the count. */
-static int32_t collect_predicates(const struct sl_expr *e, const char *const *paths,
-                                  struct sl_parquet_predicate *out, int32_t cap) {
+static int32_t collect_predicates(const struct sl_expr *e,
+                                  const char *const *paths,
+                                  struct sl_parquet_predicate *out,
+                                  int32_t cap) {
   if (!e || cap <= 0) return 0;
   if (e->op == SL_X_AND) {
     int32_t k = collect_predicates(e->args[0], paths, out, cap);
@@ -469,28 +531,39 @@ static int32_t collect_predicates(const struct sl_expr *e, const char *const *pa
     v = t;
     flip = true;
   }
-  if (c->op != SL_X_COL || v->op != SL_X_CONST || v->value.is_null || c->type != v->type) return 0;
-  static const enum sl_parquet_op ops[] = {SL_PQ_EQ, SL_PQ_NE, SL_PQ_LT, SL_PQ_LE, SL_PQ_GT, SL_PQ_GE};
-  static const enum sl_parquet_op flipped[] = {SL_PQ_EQ, SL_PQ_NE, SL_PQ_GT, SL_PQ_GE, SL_PQ_LT, SL_PQ_LE};
+  if (c->op != SL_X_COL || v->op != SL_X_CONST || v->value.is_null ||
+      c->type != v->type)
+    return 0;
+  static const enum sl_parquet_op ops[] = {SL_PQ_EQ, SL_PQ_NE, SL_PQ_LT,
+                                           SL_PQ_LE, SL_PQ_GT, SL_PQ_GE};
+  static const enum sl_parquet_op flipped[] = {SL_PQ_EQ, SL_PQ_NE, SL_PQ_GT,
+                                               SL_PQ_GE, SL_PQ_LT, SL_PQ_LE};
   struct sl_parquet_predicate *p = out;
   memset(p, 0, sizeof *p);
   p->column = paths[c->col];
   p->op = (flip ? flipped : ops)[e->op - SL_X_EQ];
   switch (c->type) {
-    case SL_VT_I64: p->kind = SL_PQ_INT; p->i = v->value.u.i; break;
-    case SL_VT_F64: p->kind = SL_PQ_DOUBLE; p->d = v->value.u.f; break;
-    case SL_VT_STR:
-      p->kind = SL_PQ_STRING;
-      p->s = v->value.u.s.p;
-      p->s_len = v->value.u.s.n;
-      break;
-    default: return 0; /* timestamps: statistics are in the file's unit */
+  case SL_VT_I64:
+    p->kind = SL_PQ_INT;
+    p->i = v->value.u.i;
+    break;
+  case SL_VT_F64:
+    p->kind = SL_PQ_DOUBLE;
+    p->d = v->value.u.f;
+    break;
+  case SL_VT_STR:
+    p->kind = SL_PQ_STRING;
+    p->s = v->value.u.s.p;
+    p->s_len = v->value.u.s.n;
+    break;
+  default: return 0; /* timestamps: statistics are in the file's unit */
   }
   return 1;
 }
 
-int sl__source_reader(struct sl__source *s, int32_t file, const char *const *paths,
-                      int32_t n_paths, const struct sl_expr *where, struct sl_pool *pool,
+int sl__source_reader(struct sl__source *s, int32_t file,
+                      const char *const *paths, int32_t n_paths,
+                      const struct sl_expr *where, struct sl_pool *pool,
                       struct sl_batch_reader **out, struct sl_error *err) {
   const char *cols[256];
   int32_t nc = 0;
@@ -498,7 +571,8 @@ int sl__source_reader(struct sl__source *s, int32_t file, const char *const *pat
     if (sl__source_partition(s, paths[i]) < 0) cols[nc++] = paths[i];
   if (s->kind == SRC_NONE) return one_row_reader(s, out);
   if (s->kind == SRC_TABLE)
-    return s->opts.open_table(s->opts.open_table_ctx, s->table, cols, nc, out, err);
+    return s->opts.open_table(s->opts.open_table_ctx, s->table, cols, nc, out,
+                              err);
   const char *name = s->kind == SRC_STDIN ? "stdin" : s->files[file];
   bool parquet = s->kind == SRC_PARQUET ||
                  (s->kind == SRC_JSON && !s->explicit && is_parquet_name(name));
@@ -510,8 +584,10 @@ int sl__source_reader(struct sl__source *s, int32_t file, const char *const *pat
     po.pool = pool;
     struct sl_parquet_predicate preds[16];
     int32_t np = collect_predicates(where, paths, preds, 16);
-    for (int32_t i = 0; i < np; i++) /* Hive partition columns are not in the file */
-      if (sl__source_partition(s, preds[i].column) >= 0) preds[i--] = preds[--np];
+    for (int32_t i = 0; i < np;
+         i++) /* Hive partition columns are not in the file */
+      if (sl__source_partition(s, preds[i].column) >= 0)
+        preds[i--] = preds[--np];
     po.predicates = preds;
     po.n_predicates = np;
     int rc = sl_parquet_open(name, &po, out, err);
@@ -523,7 +599,8 @@ int sl__source_reader(struct sl__source *s, int32_t file, const char *const *pat
   sl_schema_init(&sch);
   int rc = 0;
   for (int32_t i = 0; i < nc; i++) {
-    const struct sl_field *f = field_by_path(s->schema.fields, s->schema.n_fields, cols[i]);
+    const struct sl_field *f =
+        field_by_path(s->schema.fields, s->schema.n_fields, cols[i]);
     if (!f) continue;
     struct sl_field g;
     SL_CHECK_GOTO(sl_field_copy(&g, f), rc, done);
@@ -542,8 +619,10 @@ int sl__source_reader(struct sl__source *s, int32_t file, const char *const *pat
    * buffers small: same CPU time, a fraction of the memory. */
   jo.batch_rows = 65536;
   jo.chunk_bytes = 8 << 20;
-  if (s->kind == SRC_STDIN) rc = sl_json_read_buffer(s->stdin_buf, s->stdin_len, &jo, out, err);
-  else rc = sl_json_open_file(name, &jo, out, err);
+  if (s->kind == SRC_STDIN)
+    rc = sl_json_read_buffer(s->stdin_buf, s->stdin_len, &jo, out, err);
+  else
+    rc = sl_json_open_file(name, &jo, out, err);
   if (rc) sl_error_prefix(err, "reading '%s': ", name);
 done:
   sl_schema_release(&sch);

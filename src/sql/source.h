@@ -11,14 +11,14 @@ struct sl__source {
   enum sl__source_kind kind;
   struct sl_query_options opts;
   int32_t n_files, cap_files;
-  char **files;           /* sorted within each folder */
-  char *base;             /* folder the Hive partitions are relative to */
-  int64_t total_bytes;    /* sum of file sizes (progress) */
-  int32_t n_parts;        /* Hive partition keys */
+  char **files;        /* sorted within each folder */
+  char *base;          /* folder the Hive partitions are relative to */
+  int64_t total_bytes; /* sum of file sizes (progress) */
+  int32_t n_parts;     /* Hive partition keys */
   char *part_names[16];
-  bool part_int[16];      /* every value an integer: BIGINT column */
-  char **part_values;     /* [file * n_parts + key], NULL when absent */
-  bool explicit;          /* schema from read_json(columns => ...) */
+  bool part_int[16];       /* every value an integer: BIGINT column */
+  char **part_values;      /* [file * n_parts + key], NULL when absent */
+  bool explicit;           /* schema from read_json(columns => ...) */
   struct sl_schema schema; /* what the query binds against */
   char *table;
   char *stdin_buf;

@@ -12,14 +12,42 @@
 #include "sluice/error.h"
 #include "sluice/table.h"
 
-/* ---- lexer ---------------------------------------------------------------- */
+/* ---- lexer ----------------------------------------------------------------
+ */
 
 enum sl_tok {
-  TK_EOF = 0, TK_IDENT, TK_QIDENT, TK_STRING, TK_INT, TK_FLOAT,
-  TK_LPAREN, TK_RPAREN, TK_COMMA, TK_DOT, TK_SEMI, TK_STAR, TK_PLUS,
-  TK_MINUS, TK_SLASH, TK_DSLASH, TK_PERCENT, TK_CONCAT, TK_EQ, TK_NE,
-  TK_LT, TK_LE, TK_GT, TK_GE, TK_CAST, TK_ARROW, TK_LBRACE, TK_RBRACE,
-  TK_COLON, TK_LBRACKET, TK_RBRACKET, TK_CARET
+  TK_EOF = 0,
+  TK_IDENT,
+  TK_QIDENT,
+  TK_STRING,
+  TK_INT,
+  TK_FLOAT,
+  TK_LPAREN,
+  TK_RPAREN,
+  TK_COMMA,
+  TK_DOT,
+  TK_SEMI,
+  TK_STAR,
+  TK_PLUS,
+  TK_MINUS,
+  TK_SLASH,
+  TK_DSLASH,
+  TK_PERCENT,
+  TK_CONCAT,
+  TK_EQ,
+  TK_NE,
+  TK_LT,
+  TK_LE,
+  TK_GT,
+  TK_GE,
+  TK_CAST,
+  TK_ARROW,
+  TK_LBRACE,
+  TK_RBRACE,
+  TK_COLON,
+  TK_LBRACKET,
+  TK_RBRACKET,
+  TK_CARET
 };
 
 struct sl_token {
@@ -34,23 +62,38 @@ struct sl_token {
 int sl__sql_lex(const char *sql, struct sl_arena *a, struct sl_token **out,
                 int32_t *n_out, struct sl_error *err);
 
-/* ---- syntax tree ---------------------------------------------------------- */
+/* ---- syntax tree ----------------------------------------------------------
+ */
 
 enum sl_ast_kind {
-  AST_COLUMN, AST_STAR, AST_INT, AST_FLOAT, AST_STRING, AST_BOOL, AST_NULL,
-  AST_INTERVAL, AST_TYPED_LIT, /* DATE '...' / TIMESTAMP '...' */
-  AST_UNARY, AST_BINARY, AST_FUNC, AST_CASE, AST_CAST, AST_IN, AST_BETWEEN,
-  AST_LIKE, AST_IS_NULL
+  AST_COLUMN,
+  AST_STAR,
+  AST_INT,
+  AST_FLOAT,
+  AST_STRING,
+  AST_BOOL,
+  AST_NULL,
+  AST_INTERVAL,
+  AST_TYPED_LIT, /* DATE '...' / TIMESTAMP '...' */
+  AST_UNARY,
+  AST_BINARY,
+  AST_FUNC,
+  AST_CASE,
+  AST_CAST,
+  AST_IN,
+  AST_BETWEEN,
+  AST_LIKE,
+  AST_IS_NULL
 };
 
 struct sl_ast {
   enum sl_ast_kind kind;
   int32_t line, col, off, end; /* position and source span [off, end) */
-  int op;        /* AST_UNARY/BINARY: a TK_ or keyword code (see parser.c) */
-  char *name;    /* column path "geo.country", function name (lower case) */
+  int op;     /* AST_UNARY/BINARY: a TK_ or keyword code (see parser.c) */
+  char *name; /* column path "geo.country", function name (lower case) */
   int64_t ival;
   double fval;
-  char *sval;    /* string literal, interval text, cast type name */
+  char *sval; /* string literal, interval text, cast type name */
   int32_t slen;
   bool distinct; /* aggregate DISTINCT */
   bool negate;   /* NOT IN / NOT BETWEEN / NOT LIKE / IS NOT NULL */
@@ -66,8 +109,8 @@ enum sl_from_kind { FROM_PATH, FROM_FUNC, FROM_NAME };
 
 struct sl_from {
   enum sl_from_kind kind;
-  char *path;   /* FROM 'path' or read_json('path', ...) */
-  char *name;   /* FROM_NAME: stdin, events, ...; FROM_FUNC: function */
+  char *path;    /* FROM 'path' or read_json('path', ...) */
+  char *name;    /* FROM_NAME: stdin, events, ...; FROM_FUNC: function */
   char *columns; /* read_json columns => {...} as "name: type, ..." */
   char *format;  /* read_json format/... named options: only a few known */
   int32_t line, col;
@@ -105,7 +148,8 @@ struct sl_stmt {
 int sl__sql_parse(const char *sql, struct sl_arena *a, struct sl_stmt **out,
                   struct sl_error *err);
 
-/* ---- bound plan ------------------------------------------------------------ */
+/* ---- bound plan ------------------------------------------------------------
+ */
 
 /* What the executor runs. Stage 1 works on input chunks: `input_paths` are
  * the source columns it needs (pushed down into the reader), `where` filters,
@@ -116,12 +160,12 @@ int sl__sql_parse(const char *sql, struct sl_arena *a, struct sl_stmt **out,
 struct sl_plan {
   struct sl_arena arena;
   int32_t n_inputs;
-  char **input_paths;     /* dotted paths, e.g. "geo.country" */
+  char **input_paths; /* dotted paths, e.g. "geo.country" */
   enum sl_vt *input_types;
-  struct sl_expr *where;  /* may be NULL */
+  struct sl_expr *where; /* may be NULL */
   bool aggregate;
   int32_t n_keys;
-  struct sl_expr **keys;  /* over inputs */
+  struct sl_expr **keys; /* over inputs */
   int32_t n_aggs;
   struct sl_agg_spec *aggs;
   int32_t n_agg_args;
@@ -132,7 +176,7 @@ struct sl_plan {
   int32_t n_final;
   struct sl_expr **final; /* over stage-2 rows; plain query: COL refs */
   char **final_names;
-  int32_t n_visible;      /* leading columns of final shown to the user */
+  int32_t n_visible; /* leading columns of final shown to the user */
   int32_t n_sort;
   struct sl_sort_spec *sort; /* columns of final */
   bool distinct;
@@ -150,6 +194,7 @@ enum sl_vt sl__vt_from_arrow(enum sl_type_id t);
 
 /* Formats "line:col" error prefix helpers. */
 int sl__sql_error_at(struct sl_error *err, int code, int32_t line, int32_t col,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #endif

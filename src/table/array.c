@@ -80,7 +80,8 @@ void sl_array_release(struct sl_array *a) {
   sl_buffer_release(a->validity);
   sl_buffer_release(a->data);
   sl_buffer_release(a->offsets);
-  for (int32_t i = 0; i < a->n_children; i++) sl_array_release(a->children[i]);
+  for (int32_t i = 0; i < a->n_children; i++)
+    sl_array_release(a->children[i]);
   sl_free(a->children);
   sl_array_release(a->dictionary);
   sl_free(a);
@@ -102,10 +103,9 @@ int sl_array_slice(struct sl_array *a, int64_t offset, int64_t length,
   *out = NULL;
   if (offset < 0 || length < 0 || offset > a->length ||
       length > a->length - offset)
-    return sl_error_set(err, SL_ERANGE,
-                        "slice [%lld, +%lld) is outside an array of %lld rows",
-                        (long long)offset, (long long)length,
-                        (long long)a->length);
+    return sl_error_set(
+        err, SL_ERANGE, "slice [%lld, +%lld) is outside an array of %lld rows",
+        (long long)offset, (long long)length, (long long)a->length);
   struct sl_array *s;
   int rc = sl_array_new(a->type, &s);
   if (rc) return sl_error_set(err, rc, "slice: out of memory");
@@ -141,13 +141,15 @@ int64_t sl_array_null_count(struct sl_array *a) {
   if (!a->validity) return a->null_count = 0;
   const uint8_t *bits = a->validity->data;
   int64_t valid = 0, i = a->offset, end = a->offset + a->length;
-  for (; i < end && (i & 7); i++) valid += sl_bit_get(bits, i);
+  for (; i < end && (i & 7); i++)
+    valid += sl_bit_get(bits, i);
   for (; i + 64 <= end; i += 64) {
     uint64_t w;
     memcpy(&w, bits + (i >> 3), 8);
     valid += __builtin_popcountll(w);
   }
-  for (; i < end; i++) valid += sl_bit_get(bits, i);
+  for (; i < end; i++)
+    valid += sl_bit_get(bits, i);
   a->null_count = a->length - valid;
   return a->null_count;
 }

@@ -3,8 +3,7 @@
 #include "sluice/table.h"
 
 int sl_batch_make(const struct sl_schema *schema, struct sl_array **columns,
-                  int64_t length, struct sl_batch **out,
-                  struct sl_error *err) {
+                  int64_t length, struct sl_batch **out, struct sl_error *err) {
   *out = NULL;
   int32_t n = schema->n_fields;
   int rc = 0;
@@ -28,8 +27,8 @@ int sl_batch_make(const struct sl_schema *schema, struct sl_array **columns,
     columns[i] = NULL;
     b->n_columns = i + 1;
     if (!b->columns[i]) {
-      rc = sl_error_set(err, SL_EINVAL, "batch: column %d ('%s') is missing",
-                        i, schema->fields[i].name);
+      rc = sl_error_set(err, SL_EINVAL, "batch: column %d ('%s') is missing", i,
+                        schema->fields[i].name);
       goto fail;
     }
     if (b->columns[i]->length != length) {
@@ -40,11 +39,10 @@ int sl_batch_make(const struct sl_schema *schema, struct sl_array **columns,
       goto fail;
     }
     if (b->columns[i]->type != schema->fields[i].type) {
-      rc = sl_error_set(err, SL_EINVAL,
-                        "batch: column %d ('%s') is %s, the schema says %s", i,
-                        schema->fields[i].name,
-                        sl_type_name(b->columns[i]->type),
-                        sl_type_name(schema->fields[i].type));
+      rc = sl_error_set(
+          err, SL_EINVAL, "batch: column %d ('%s') is %s, the schema says %s",
+          i, schema->fields[i].name, sl_type_name(b->columns[i]->type),
+          sl_type_name(schema->fields[i].type));
       goto fail;
     }
   }
@@ -62,7 +60,8 @@ fail:
 
 void sl_batch_free(struct sl_batch *b) {
   if (!b) return;
-  for (int32_t i = 0; i < b->n_columns; i++) sl_array_release(b->columns[i]);
+  for (int32_t i = 0; i < b->n_columns; i++)
+    sl_array_release(b->columns[i]);
   sl_free(b->columns);
   sl_schema_release(&b->schema);
   sl_free(b);
@@ -77,9 +76,11 @@ int sl_batch_slice(const struct sl_batch *b, int64_t offset, int64_t length,
   int rc = 0;
   for (int32_t i = 0; i < n && !rc; i++)
     rc = sl_array_slice(b->columns[i], offset, length, &cols[i], err);
-  if (!rc) rc = sl_batch_make(&b->schema, cols, length, out, err);
+  if (!rc)
+    rc = sl_batch_make(&b->schema, cols, length, out, err);
   else
-    for (int32_t i = 0; i < n; i++) sl_array_release(cols[i]);
+    for (int32_t i = 0; i < n; i++)
+      sl_array_release(cols[i]);
   sl_free(cols);
   return rc;
 }

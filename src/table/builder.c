@@ -98,7 +98,8 @@ static int dict_map_grow(struct sl_dict_map *m) {
   m->hashes = hashes;
   for (int64_t k = 0; k < m->count; k++) {
     int64_t s = (int64_t)(hashes[k] & (uint64_t)(n - 1));
-    while (slots[s]) s = (s + 1) & (n - 1);
+    while (slots[s])
+      s = (s + 1) & (n - 1);
     slots[s] = (int32_t)(k + 1);
   }
   sl_free(m->slots);
@@ -151,12 +152,9 @@ static int offsets_start(struct sl_builder *b, int width) {
 static int builder_start(struct sl_builder *b) {
   switch (b->type) {
   case SL_TYPE_UTF8:
-  case SL_TYPE_LIST:
-    return offsets_start(b, 4);
-  case SL_TYPE_LARGE_UTF8:
-    return offsets_start(b, 8);
-  default:
-    return 0;
+  case SL_TYPE_LIST: return offsets_start(b, 4);
+  case SL_TYPE_LARGE_UTF8: return offsets_start(b, 8);
+  default: return 0;
   }
 }
 
@@ -165,8 +163,7 @@ int sl_builder_init(struct sl_builder *b, const struct sl_field *f) {
   b->type = f->type;
   int rc = 0;
   if (f->type == SL_TYPE_LIST && f->n_children != 1) return SL_EINVAL;
-  if (f->n_children &&
-      (f->type == SL_TYPE_LIST || f->type == SL_TYPE_STRUCT)) {
+  if (f->n_children && (f->type == SL_TYPE_LIST || f->type == SL_TYPE_STRUCT)) {
     b->children = sl_calloc((size_t)f->n_children, sizeof *b->children);
     if (!b->children) return SL_ENOMEM;
     for (int32_t i = 0; i < f->n_children; i++) {
@@ -270,7 +267,8 @@ static int mark(struct sl_builder *b, bool valid) {
 }
 
 static int push_offset(struct sl_builder *b, int64_t value) {
-  if (b->type == SL_TYPE_LARGE_UTF8) return sl_bytes_append(&b->offsets, &value, 8);
+  if (b->type == SL_TYPE_LARGE_UTF8)
+    return sl_bytes_append(&b->offsets, &value, 8);
   if (value > INT32_MAX) return SL_EOVERFLOW;
   int32_t v = (int32_t)value;
   return sl_bytes_append(&b->offsets, &v, 4);
@@ -293,19 +291,11 @@ int sl_builder_append_null(struct sl_builder *b) {
   if (b->type != SL_TYPE_NULL) rc = mark(b, false);
   if (rc) return rc;
   switch (b->type) {
-  case SL_TYPE_NULL:
-    b->null_count++;
-    break;
-  case SL_TYPE_BOOL:
-    rc = bits_ensure(&b->data, b->length);
-    break;
+  case SL_TYPE_NULL: b->null_count++; break;
+  case SL_TYPE_BOOL: rc = bits_ensure(&b->data, b->length); break;
   case SL_TYPE_UTF8:
-  case SL_TYPE_LARGE_UTF8:
-    rc = push_offset(b, b->data.size);
-    break;
-  case SL_TYPE_LIST:
-    rc = push_offset(b, child_length(b));
-    break;
+  case SL_TYPE_LARGE_UTF8: rc = push_offset(b, b->data.size); break;
+  case SL_TYPE_LIST: rc = push_offset(b, child_length(b)); break;
   case SL_TYPE_STRUCT:
     for (int32_t i = 0; i < b->n_children && !rc; i++)
       rc = sl_builder_append_null(&b->children[i]);
@@ -342,11 +332,8 @@ int sl_builder_append_int(struct sl_builder *b, int64_t v) {
   }
   case SL_TYPE_INT64:
   case SL_TYPE_TIMESTAMP_MS:
-  case SL_TYPE_TIMESTAMP_US:
-    rc = sl_bytes_append(&b->data, &v, 8);
-    break;
-  default:
-    return SL_EINVAL;
+  case SL_TYPE_TIMESTAMP_US: rc = sl_bytes_append(&b->data, &v, 8); break;
+  default: return SL_EINVAL;
   }
   if (!rc) rc = mark(b, true);
   if (rc) return rc;

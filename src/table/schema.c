@@ -50,7 +50,8 @@ int sl_field_add_child(struct sl_field *f, const struct sl_field *child) {
 
 void sl_field_release(struct sl_field *f) {
   if (!f) return;
-  for (int32_t i = 0; i < f->n_children; i++) sl_field_release(&f->children[i]);
+  for (int32_t i = 0; i < f->n_children; i++)
+    sl_field_release(&f->children[i]);
   sl_free(f->children);
   sl_free(f->name);
   memset(f, 0, sizeof *f);
@@ -103,7 +104,9 @@ size_t sl_field_format(const struct sl_field *f, char *buf, size_t cap) {
   return format_type(f, buf, cap, at);
 }
 
-void sl_schema_init(struct sl_schema *s) { memset(s, 0, sizeof *s); }
+void sl_schema_init(struct sl_schema *s) {
+  memset(s, 0, sizeof *s);
+}
 
 int sl_schema_add_field(struct sl_schema *s, const struct sl_field *f) {
   struct sl_field *fs =
@@ -151,7 +154,8 @@ int sl_schema_copy(struct sl_schema *dst, const struct sl_schema *src) {
 
 void sl_schema_release(struct sl_schema *s) {
   if (!s) return;
-  for (int32_t i = 0; i < s->n_fields; i++) sl_field_release(&s->fields[i]);
+  for (int32_t i = 0; i < s->n_fields; i++)
+    sl_field_release(&s->fields[i]);
   sl_free(s->fields);
   for (int32_t i = 0; i < s->n_metadata; i++) {
     sl_free(s->metadata_keys[i]);

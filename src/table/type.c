@@ -28,13 +28,20 @@ static const struct {
   const char *name;
   enum sl_type_id id;
 } aliases[] = {
-    {"string", SL_TYPE_UTF8},         {"varchar", SL_TYPE_UTF8},
-    {"text", SL_TYPE_UTF8},           {"large_string", SL_TYPE_LARGE_UTF8},
-    {"double", SL_TYPE_FLOAT64},      {"float", SL_TYPE_FLOAT64},
-    {"int", SL_TYPE_INT64},           {"bigint", SL_TYPE_INT64},
-    {"integer", SL_TYPE_INT32},       {"boolean", SL_TYPE_BOOL},
-    {"timestamp", SL_TYPE_TIMESTAMP_US}, {"date", SL_TYPE_DATE32},
-    {"dict", SL_TYPE_DICT_UTF8},      {"dictionary", SL_TYPE_DICT_UTF8},
+    {"string", SL_TYPE_UTF8},
+    {"varchar", SL_TYPE_UTF8},
+    {"text", SL_TYPE_UTF8},
+    {"large_string", SL_TYPE_LARGE_UTF8},
+    {"double", SL_TYPE_FLOAT64},
+    {"float", SL_TYPE_FLOAT64},
+    {"int", SL_TYPE_INT64},
+    {"bigint", SL_TYPE_INT64},
+    {"integer", SL_TYPE_INT32},
+    {"boolean", SL_TYPE_BOOL},
+    {"timestamp", SL_TYPE_TIMESTAMP_US},
+    {"date", SL_TYPE_DATE32},
+    {"dict", SL_TYPE_DICT_UTF8},
+    {"dictionary", SL_TYPE_DICT_UTF8},
 };
 
 int sl_type_parse(const char *s, size_t n, enum sl_type_id *out) {
@@ -45,7 +52,8 @@ int sl_type_parse(const char *s, size_t n, enum sl_type_id *out) {
     }
   }
   for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
-    if (strlen(aliases[i].name) == n && strncasecmp(aliases[i].name, s, n) == 0) {
+    if (strlen(aliases[i].name) == n &&
+        strncasecmp(aliases[i].name, s, n) == 0) {
       *out = aliases[i].id;
       return 0;
     }
@@ -57,14 +65,11 @@ int sl_type_width(enum sl_type_id t) {
   switch (t) {
   case SL_TYPE_INT32:
   case SL_TYPE_DATE32:
-  case SL_TYPE_DICT_UTF8:
-    return 4;
+  case SL_TYPE_DICT_UTF8: return 4;
   case SL_TYPE_INT64:
   case SL_TYPE_FLOAT64:
   case SL_TYPE_TIMESTAMP_MS:
-  case SL_TYPE_TIMESTAMP_US:
-    return 8;
-  default:
-    return 0;
+  case SL_TYPE_TIMESTAMP_US: return 8;
+  default: return 0;
   }
 }

@@ -21,7 +21,8 @@ static void test_error_set_and_prefix(void **state) {
   assert_int_equal(err.code, SL_EINVAL);
   assert_string_equal(err.msg, "line 7: expected '}', found 'x'");
   sl_error_prefix(&err, "reading '%s': ", "a.jsonl");
-  assert_string_equal(err.msg, "reading 'a.jsonl': line 7: expected '}', found 'x'");
+  assert_string_equal(err.msg,
+                      "reading 'a.jsonl': line 7: expected '}', found 'x'");
   /* A NULL error is allowed everywhere. */
   assert_int_equal(sl_error_set(NULL, SL_ENOMEM, "x"), SL_ENOMEM);
   /* Long messages are cut, never overflow. */
@@ -77,7 +78,8 @@ static void test_arena(void **state) {
     assert_int_equal((uintptr_t)p[i] % 16, 0);
     memset(p[i], i, 40);
   }
-  for (int i = 0; i < 100; i++) assert_int_equal((unsigned char)p[i][39], i);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal((unsigned char)p[i][39], i);
   char *big = sl_arena_alloc(&a, 1 << 20); /* bigger than a chunk */
   assert_non_null(big);
   memset(big, 1, 1 << 20);
@@ -122,7 +124,8 @@ static void test_thread_pool(void **state) {
       assert_int_equal(sl_pool_parallel_for(pool, 10000, sum_task, &c), 0);
       assert_int_equal(c.sum, 10000LL * 9999 / 2);
       int64_t total = 0;
-      for (int w = 0; w < threads; w++) total += c.per_worker[w];
+      for (int w = 0; w < threads; w++)
+        total += c.per_worker[w];
       assert_int_equal(total, 10000);
     }
     struct sum_ctx c = {.fail_at = 500};

@@ -54,13 +54,14 @@ static void test_overlapping_files_of_the_same_partition_go(void **state) {
   fname(n[3], 256, "t-3", 401, 500, ".parquet");
   fname(n[4], 256, "t-3", 200, 249, "-1.parquet"); /* 2nd file of a batch */
   /* Other partitions and look-alikes that must stay. */
-  fname(n[5], 256, "t-30", 150, 260, ".parquet");  /* partition 30 */
-  fname(n[6], 256, "x-t-3", 150, 260, ".parquet"); /* topic x-t */
+  fname(n[5], 256, "t-30", 150, 260, ".parquet");    /* partition 30 */
+  fname(n[6], 256, "x-t-3", 150, 260, ".parquet");   /* topic x-t */
   fname(n[7], 256, "t-3", 150, 260, ".parquet.tmp"); /* not a result */
   snprintf(n[8], 256, "other-t-3-" O20 "-" O20 ".parquet", 150ULL, 260ULL);
   /* The replay's file [150, 260] itself (just published). */
   fname(n[9], 256, "t-3", 150, 260, ".parquet");
-  for (int i = 0; i < 10; i++) touch(dir, n[i]);
+  for (int i = 0; i < 10; i++)
+    touch(dir, n[i]);
 
   char k[128];
   key(k, sizeof k, "t-3", 150, 260);
@@ -87,7 +88,8 @@ static void test_overlapping_files_of_the_same_partition_go(void **state) {
   assert_int_equal(sl__supersede_overlapping(dir, "part", "f0123abcd"), 0);
   assert_int_equal(sl__supersede_overlapping(dir, "part", ""), 0);
   /* A missing folder is not an error. */
-  assert_int_equal(sl__supersede_overlapping("/nonexistent/sluice", "part", k), 0);
+  assert_int_equal(sl__supersede_overlapping("/nonexistent/sluice", "part", k),
+                   0);
 
   for (int i = 0; i < 10; i++) {
     char p[8192];

@@ -39,7 +39,7 @@ static void test_cron_next(void **state) {
   assert_int_equal(next_of("0 9 * * MON", JAN1_2024 + 9 * HOUR),
                    JAN1_2024 + 7 * DAY + 9 * HOUR);
   assert_int_equal(next_of("0 9 * * 1-5", JAN1_2024 + 4 * DAY + 10 * HOUR),
-                   JAN1_2024 + 7 * DAY + 9 * HOUR); /* Fri 10:00 -> Mon */
+                   JAN1_2024 + 7 * DAY + 9 * HOUR);  /* Fri 10:00 -> Mon */
   assert_int_equal(next_of("30 2 * * 0", JAN1_2024), /* 0 = Sunday */
                    JAN1_2024 + 6 * DAY + 2 * HOUR + 30 * MIN);
   assert_int_equal(next_of("30 2 * * 7", JAN1_2024),
@@ -62,11 +62,20 @@ static void test_cron_next(void **state) {
 
 static void test_cron_errors(void **state) {
   (void)state;
-  static const char *const bad[] = {"61 * * * *", "* * *", "* * * * * *",
-                                    "*/0 * * * *", "5-1 * * * *",
-                                    "* 24 * * *", "* * 0 * *", "* * * 13 *",
-                                    "* * * * 8", "@every 0s", "@sometimes",
-                                    "a * * * *", "", "1,,2 * * * *"};
+  static const char *const bad[] = {"61 * * * *",
+                                    "* * *",
+                                    "* * * * * *",
+                                    "*/0 * * * *",
+                                    "5-1 * * * *",
+                                    "* 24 * * *",
+                                    "* * 0 * *",
+                                    "* * * 13 *",
+                                    "* * * * 8",
+                                    "@every 0s",
+                                    "@sometimes",
+                                    "a * * * *",
+                                    "",
+                                    "1,,2 * * * *"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     struct sl_cron c;
     char why[200] = "";
@@ -90,8 +99,7 @@ static void test_config_durations_and_sizes(void **state) {
   assert_int_equal(v, 42);
   assert_int_not_equal(sl__cfg_parse_duration("abc", &v), 0);
   assert_int_not_equal(sl__cfg_parse_duration("10 parsecs", &v), 0);
-  assert_int_not_equal(sl__cfg_parse_duration("99999999999999999999h", &v),
-                       0);
+  assert_int_not_equal(sl__cfg_parse_duration("99999999999999999999h", &v), 0);
   assert_int_equal(sl__cfg_parse_size("64KiB", &v), 0);
   assert_int_equal(v, 65536);
   assert_int_equal(sl__cfg_parse_size("8MiB", &v), 0);
@@ -116,15 +124,14 @@ static void spec_fails(const char *text, const char *want) {
 
 static void test_config_tables_through_the_spec(void **state) {
   (void)state;
-  const char *ok =
-      "metadata: {name: t}\n"
-      "spec:\n"
-      "  runtime: passthrough\n"
-      "  triggers:\n"
-      "    web:\n"
-      "      kind: http\n"
-      "      batch: {maxEvents: 5, maxWait: 2s}\n"
-      "      attributes: {port: 9000}\n";
+  const char *ok = "metadata: {name: t}\n"
+                   "spec:\n"
+                   "  runtime: passthrough\n"
+                   "  triggers:\n"
+                   "    web:\n"
+                   "      kind: http\n"
+                   "      batch: {maxEvents: 5, maxWait: 2s}\n"
+                   "      attributes: {port: 9000}\n";
   struct sl_spec *s = NULL;
   struct sl_error err = {0};
   assert_int_equal(sl_spec_load_buffer(ok, strlen(ok), "f.yaml", &s, &err), 0);
@@ -199,7 +206,8 @@ static void test_delivery_watermark(void **state) {
   struct sl_delivery d;
   g_n_commits = 0;
   assert_int_equal(sl__delivery_init(&d, on_commit, NULL), 0);
-  for (uint64_t i = 1; i <= 5; i++) assert_int_equal(sl__delivery_next(&d), i);
+  for (uint64_t i = 1; i <= 5; i++)
+    assert_int_equal(sl__delivery_next(&d), i);
   assert_false(sl__delivery_wait_all(&d, 0));
   sl__delivery_done(&d, 3);
   assert_int_equal(g_n_commits, 0); /* 1 and 2 still open */
@@ -225,14 +233,13 @@ static void test_delivery_watermark(void **state) {
 static void test_position_key_offsets(void **state) {
   (void)state;
   struct sl_rt_segment segs[2] = {
-      {.pos = {.source = "logs-3", .a = 100, .end = 150,
-               .flags = SL_POS_OFFSETS}},
-      {.pos = {.source = "logs-3", .a = 150, .end = 400,
-               .flags = SL_POS_OFFSETS}}};
+      {.pos =
+           {.source = "logs-3", .a = 100, .end = 150, .flags = SL_POS_OFFSETS}},
+      {.pos = {
+           .source = "logs-3", .a = 150, .end = 400, .flags = SL_POS_OFFSETS}}};
   char key[80];
   assert_true(sl__position_key_offsets(NULL, segs, 2, key, sizeof key));
-  assert_string_equal(key,
-                      "logs-3-00000000000000000100-00000000000000000399");
+  assert_string_equal(key, "logs-3-00000000000000000100-00000000000000000399");
   /* A gap, another stream or no offsets: no key (not replayable as one). */
   segs[1].pos.a = 151;
   assert_false(sl__position_key_offsets(NULL, segs, 2, key, sizeof key));
@@ -243,8 +250,8 @@ static void test_position_key_offsets(void **state) {
   segs[1].pos.flags = 0;
   assert_false(sl__position_key_offsets(NULL, segs, 2, key, sizeof key));
   /* Characters a file name cannot take are replaced and hashed. */
-  struct sl_rt_segment odd = {.pos = {.source = "a/b c", .a = 0, .end = 1,
-                                      .flags = SL_POS_OFFSETS}};
+  struct sl_rt_segment odd = {
+      .pos = {.source = "a/b c", .a = 0, .end = 1, .flags = SL_POS_OFFSETS}};
   assert_true(sl__position_key_offsets(NULL, &odd, 1, key, sizeof key));
   assert_null(strchr(key, '/'));
   assert_null(strchr(key, ' '));

@@ -85,7 +85,8 @@ __global__ void k_find_lines(const char *buf, int64_t n, int64_t *starts,
   if (lane == 31 && total) wbase = atomicAdd(count, (unsigned long long)total);
   wbase = __shfl_sync(0xffffffffu, wbase, 31);
   int64_t at = (int64_t)wbase + incl - mine;
-  for (int k = 0; k < mine; k++) starts[at + k] = pos[k];
+  for (int k = 0; k < mine; k++)
+    starts[at + k] = pos[k];
 }
 
 __device__ __forceinline__ uint64_t mix64(uint64_t x) {
@@ -102,11 +103,13 @@ __device__ __forceinline__ uint64_t hash_bytes(const char *p, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     uint64_t w = 0;
-    for (int k = 0; k < 8; k++) w |= (uint64_t)(uint8_t)p[i + k] << (8 * k);
+    for (int k = 0; k < 8; k++)
+      w |= (uint64_t)(uint8_t)p[i + k] << (8 * k);
     h = mix64(h ^ w) + 0x9E3779B97F4A7C15ull;
   }
   uint64_t w = 0;
-  for (int k = 0; i + k < n; k++) w |= (uint64_t)(uint8_t)p[i + k] << (8 * k);
+  for (int k = 0; i + k < n; k++)
+    w |= (uint64_t)(uint8_t)p[i + k] << (8 * k);
   return mix64(h ^ w ^ 0x1234567ull);
 }
 
@@ -114,7 +117,8 @@ __device__ __forceinline__ void atomic_min_f64(double *a, double v) {
   unsigned long long *p = (unsigned long long *)a;
   unsigned long long old = *p;
   while (v < __longlong_as_double((long long)old)) {
-    unsigned long long prev = atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
+    unsigned long long prev =
+        atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
     if (prev == old) break;
     old = prev;
   }
@@ -124,7 +128,8 @@ __device__ __forceinline__ void atomic_max_f64(double *a, double v) {
   unsigned long long *p = (unsigned long long *)a;
   unsigned long long old = *p;
   while (v > __longlong_as_double((long long)old)) {
-    unsigned long long prev = atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
+    unsigned long long prev =
+        atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
     if (prev == old) break;
     old = prev;
   }
@@ -136,11 +141,14 @@ __device__ bool pred_pass(const struct sl_dev_pred *pr, int32_t type,
   int c;
   if (type == SL_DEV_STRING) {
     bool eq = v->s_len == pr->str_len;
-    for (int k = 0; eq && k < pr->str_len; k++) eq = buf[v->s_off + k] == pr->str[k];
+    for (int k = 0; eq && k < pr->str_len; k++)
+      eq = buf[v->s_off + k] == pr->str[k];
     return pr->cmp == SL_DEV_EQ ? eq : pr->cmp == SL_DEV_NE ? !eq : false;
   }
-  if (type == SL_DEV_FLOAT64) c = v->f < pr->f64 ? -1 : v->f > pr->f64 ? 1 : 0;
-  else c = v->i < pr->i64 ? -1 : v->i > pr->i64 ? 1 : 0;
+  if (type == SL_DEV_FLOAT64)
+    c = v->f < pr->f64 ? -1 : v->f > pr->f64 ? 1 : 0;
+  else
+    c = v->i < pr->i64 ? -1 : v->i > pr->i64 ? 1 : 0;
   switch (pr->cmp) {
   case SL_DEV_EQ: return c == 0;
   case SL_DEV_NE: return c != 0;
@@ -154,7 +162,7 @@ __device__ bool pred_pass(const struct sl_dev_pred *pr, int32_t type,
 
 /* Matches key bytes p[i..i+n) against a plan path component. */
 __device__ __forceinline__ bool key_is(const char *p, int64_t i, int64_t n,
-                                      const char *want, int wn) {
+                                       const char *want, int wn) {
   if (n != wn) return false;
   for (int k = 0; k < wn; k++)
     if (p[i + k] != want[k]) return false;
@@ -165,8 +173,8 @@ struct plan_info { /* derived from the plan once, on the host */
   /* Aggregates over the same column share one non-null count (and every
    * count(*) shares one): count_src[a] is the aggregate that keeps it. */
   int8_t count_src[SL_DEV_MAX_AGGS];
-  int8_t top_len[SL_DEV_MAX_COLUMNS];  /* length of the first component */
-  int8_t sub_off[SL_DEV_MAX_COLUMNS];  /* offset of the second, or -1 */
+  int8_t top_len[SL_DEV_MAX_COLUMNS]; /* length of the first component */
+  int8_t sub_off[SL_DEV_MAX_COLUMNS]; /* offset of the second, or -1 */
   int8_t sub_len[SL_DEV_MAX_COLUMNS];
 };
 
@@ -193,28 +201,35 @@ __device__ int64_t parse_object(const char *p, int64_t i, int64_t end,
       if (parent < 0) {
         if (!key_is(p, ks, kn, path, pi->top_len[c])) continue;
         if (pi->sub_off[c] >= 0) {
-          if (i < end && p[i] == '{') next = parse_object(p, i + 1, end, plan, pi, c, vals);
+          if (i < end && p[i] == '{')
+            next = parse_object(p, i + 1, end, plan, pi, c, vals);
         } else {
           /* Duplicate keys: the last one wins. */
           vals[c].valid = 0;
-          next = dev_read_value(p, i, end, plan->columns[c].type, plan->columns[c].num_per_ms, &vals[c]);
+          next = dev_read_value(p, i, end, plan->columns[c].type,
+                                plan->columns[c].num_per_ms, &vals[c]);
         }
       } else {
         /* inside object of column `parent`'s first component: match every
          * column sharing that first component. */
         if (pi->sub_off[c] < 0 || pi->top_len[c] != pi->top_len[parent] ||
-            !key_is(path, 0, pi->top_len[c], plan->columns[parent].path, pi->top_len[parent]))
+            !key_is(path, 0, pi->top_len[c], plan->columns[parent].path,
+                    pi->top_len[parent]))
           continue;
         if (!key_is(p, ks, kn, path + pi->sub_off[c], pi->sub_len[c])) continue;
         vals[c].valid = 0;
-        next = dev_read_value(p, i, end, plan->columns[c].type, plan->columns[c].num_per_ms, &vals[c]);
+        next = dev_read_value(p, i, end, plan->columns[c].type,
+                              plan->columns[c].num_per_ms, &vals[c]);
       }
     }
     if (next == -2) next = dev_skip_value(p, i, end);
     if (next < 0) return -1;
     i = dev_skip_ws(p, next, end);
     if (i >= end) return -1;
-    if (p[i] == ',') { i++; continue; }
+    if (p[i] == ',') {
+      i++;
+      continue;
+    }
     if (p[i] == '}') return i + 1;
     return -1;
   }
@@ -236,8 +251,10 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
     if (i >= n || buf[i] == '\n') continue; /* empty line */
     rows++;
     struct dev_value vals[SL_DEV_MAX_COLUMNS];
-    for (int c = 0; c < plan->n_columns; c++) vals[c].valid = 0;
-    int64_t r = buf[i] == '{' ? parse_object(buf, i + 1, n, plan, pi, -1, vals) : -1;
+    for (int c = 0; c < plan->n_columns; c++)
+      vals[c].valid = 0;
+    int64_t r =
+        buf[i] == '{' ? parse_object(buf, i + 1, n, plan, pi, -1, vals) : -1;
     if (r >= 0) {
       r = dev_skip_ws(buf, r, n);
       if (r < n && buf[r] != '\n') r = -1; /* more after the object */
@@ -249,8 +266,9 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
     }
     bool pass = true;
     for (int k = 0; k < plan->n_preds && pass; k++)
-      pass = pred_pass(&plan->preds[k], plan->columns[plan->preds[k].column].type,
-                       &vals[plan->preds[k].column], buf);
+      pass =
+          pred_pass(&plan->preds[k], plan->columns[plan->preds[k].column].type,
+                    &vals[plan->preds[k].column], buf);
     if (!pass) continue;
     matched++;
     /* Group key: values, null bits and hash. */
@@ -296,18 +314,21 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
             const struct dev_value *v = &vals[plan->keys[k].column];
             if (!(knull & (1u << k)) &&
                 plan->columns[plan->keys[k].column].type == SL_DEV_STRING) {
-              unsigned long long at = atomicAdd(&t.counters[0], (unsigned long long)v->s_len);
+              unsigned long long at =
+                  atomicAdd(&t.counters[0], (unsigned long long)v->s_len);
               if (at + v->s_len > t.heap_cap || v->s_len >= (1 << 24)) {
                 ok = false;
                 kv[k] = 0;
               } else {
-                for (int64_t q = 0; q < v->s_len; q++) t.heap[at + q] = buf[v->s_off + q];
+                for (int64_t q = 0; q < v->s_len; q++)
+                  t.heap[at + q] = buf[v->s_off + q];
                 kv[k] = (int64_t)((at << 24) | (unsigned long long)v->s_len);
               }
             }
             t.key[k][s] = kv[k];
           }
-          if (!ok) atomicExch((unsigned long long *)&t.counters[2], ERR_HEAP_FULL);
+          if (!ok)
+            atomicExch((unsigned long long *)&t.counters[2], ERR_HEAP_FULL);
           t.knull[s] = knull;
           t.hash[s] = h;
           unsigned long long g = atomicAdd(&t.counters[1], 1ull);
@@ -319,21 +340,26 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
           break;
         }
       }
-      while (cur == SLOT_BUSY) cur = *st;
+      while (cur == SLOT_BUSY)
+        cur = *st;
       /* READY: compare. */
-      if (((volatile uint64_t *)t.hash)[s] != h || ((volatile uint8_t *)t.knull)[s] != knull) continue;
+      if (((volatile uint64_t *)t.hash)[s] != h ||
+          ((volatile uint8_t *)t.knull)[s] != knull)
+        continue;
       bool eq = true;
       for (int k = 0; k < plan->n_keys && eq; k++) {
         if (knull & (1u << k)) continue;
         int64_t stored = ((volatile int64_t *)t.key[k])[s];
         if (plan->columns[plan->keys[k].column].type == SL_DEV_STRING) {
           const struct dev_value *v = &vals[plan->keys[k].column];
-          int64_t len = stored & ((1 << 24) - 1), off = (int64_t)((uint64_t)stored >> 24);
+          int64_t len = stored & ((1 << 24) - 1),
+                  off = (int64_t)((uint64_t)stored >> 24);
           eq = len == v->s_len;
           /* The heap was written by another thread: read it past L1
            * (a stale L1 line would split one group into two). */
           const volatile char *hp = (const volatile char *)t.heap + off;
-          for (int64_t q = 0; eq && q < len; q++) eq = hp[q] == buf[v->s_off + q];
+          for (int64_t q = 0; eq && q < len; q++)
+            eq = hp[q] == buf[v->s_off + q];
         } else {
           eq = stored == kv[k];
         }
@@ -362,8 +388,11 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
       switch (op) {
       case SL_DEV_SUM:
       case SL_DEV_AVG:
-        if (fl) atomicAdd(&t.agg_f[a][slot], v->f);
-        else atomicAdd((unsigned long long *)&t.agg_i[a][slot], (unsigned long long)v->i);
+        if (fl)
+          atomicAdd(&t.agg_f[a][slot], v->f);
+        else
+          atomicAdd((unsigned long long *)&t.agg_i[a][slot],
+                    (unsigned long long)v->i);
         break;
       case SL_DEV_VAR_POP:
       case SL_DEV_VAR_SAMP:
@@ -376,12 +405,16 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
         break;
       }
       case SL_DEV_MIN:
-        if (fl) atomic_min_f64(&t.agg_f[a][slot], v->f);
-        else atomicMin(&t.agg_i[a][slot], (long long)v->i);
+        if (fl)
+          atomic_min_f64(&t.agg_f[a][slot], v->f);
+        else
+          atomicMin(&t.agg_i[a][slot], (long long)v->i);
         break;
       case SL_DEV_MAX:
-        if (fl) atomic_max_f64(&t.agg_f[a][slot], v->f);
-        else atomicMax(&t.agg_i[a][slot], (long long)v->i);
+        if (fl)
+          atomic_max_f64(&t.agg_f[a][slot], v->f);
+        else
+          atomicMax(&t.agg_i[a][slot], (long long)v->i);
         break;
       }
     }
@@ -393,32 +426,38 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
 }
 
 __global__ void k_init_table(struct table t, struct sl_dev_plan plan) {
-  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; s < t.n_slots;
-       s += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+       s < t.n_slots; s += (int64_t)gridDim.x * blockDim.x) {
     t.state[s] = SLOT_EMPTY;
     for (int a = 0; a < plan.n_aggs; a++) {
       t.agg_n[a][s] = 0;
-      bool mn = plan.aggs[a].op == SL_DEV_MIN, mx = plan.aggs[a].op == SL_DEV_MAX;
+      bool mn = plan.aggs[a].op == SL_DEV_MIN,
+           mx = plan.aggs[a].op == SL_DEV_MAX;
       t.agg_i[a][s] = mn ? INT64_MAX : mx ? INT64_MIN : 0;
-      t.agg_f[a][s] = mn ? __longlong_as_double(0x7ff0000000000000ll)
-                      : mx ? __longlong_as_double((long long)0xfff0000000000000ull) : 0.0;
+      t.agg_f[a][s] =
+          mn   ? __longlong_as_double(0x7ff0000000000000ll)
+          : mx ? __longlong_as_double((long long)0xfff0000000000000ull)
+               : 0.0;
     }
   }
 }
 
-__global__ void k_compact(struct table t, int64_t *out, unsigned long long *n_out) {
-  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; s < t.n_slots;
-       s += (int64_t)gridDim.x * blockDim.x)
+__global__ void k_compact(struct table t, int64_t *out,
+                          unsigned long long *n_out) {
+  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+       s < t.n_slots; s += (int64_t)gridDim.x * blockDim.x)
     if (t.state[s] == SLOT_READY) out[atomicAdd(n_out, 1ull)] = s;
 }
 
 /* Gathers column `src` (8-byte elements) at slots idx into dst. */
-__global__ void k_gather8(const int64_t *src, const int64_t *idx, int64_t n, int64_t *dst) {
+__global__ void k_gather8(const int64_t *src, const int64_t *idx, int64_t n,
+                          int64_t *dst) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x)
     dst[i] = src[idx[i]];
 }
-__global__ void k_gather1(const uint8_t *src, const int64_t *idx, int64_t n, uint8_t *dst) {
+__global__ void k_gather1(const uint8_t *src, const int64_t *idx, int64_t n,
+                          uint8_t *dst) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x)
     dst[i] = src[idx[i]];
@@ -469,7 +508,8 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
     CK(cudaMallocHost((void **)&c->h_stage[b], c->chunk));
     CK(cudaMalloc((void **)&c->d_buf[b], c->chunk));
     /* At most one line start per byte. */
-    CK(cudaMalloc((void **)&c->d_starts[b], c->chunk / 2 * sizeof(int64_t) + 64));
+    CK(cudaMalloc((void **)&c->d_starts[b],
+                  c->chunk / 2 * sizeof(int64_t) + 64));
   }
   snprintf(desc, desc_cap, "%s, %d SMs, %.0f GiB, compute %d.%d", prop.name,
            prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0,
@@ -498,12 +538,15 @@ static void *cuda_host_alloc(void *ctx, size_t n) {
   void *p = NULL;
   return cudaMallocHost(&p, n) == cudaSuccess ? p : NULL;
 }
-static void cuda_host_free(void *ctx, void *p) { cudaFreeHost(p); }
+static void cuda_host_free(void *ctx, void *p) {
+  cudaFreeHost(p);
+}
 
 static void table_free(struct table *t) {
   cudaFree(t->state);
   cudaFree(t->hash);
-  for (int k = 0; k < SL_DEV_MAX_KEYS; k++) cudaFree(t->key[k]);
+  for (int k = 0; k < SL_DEV_MAX_KEYS; k++)
+    cudaFree(t->key[k]);
   cudaFree(t->knull);
   for (int a = 0; a < SL_DEV_MAX_AGGS; a++) {
     cudaFree(t->agg_n[a]);
@@ -515,8 +558,8 @@ static void table_free(struct table *t) {
   memset(t, 0, sizeof *t);
 }
 
-static int table_alloc(struct table *t, const struct sl_dev_plan *plan, size_t len,
-                       char *errbuf, size_t errcap) {
+static int table_alloc(struct table *t, const struct sl_dev_plan *plan,
+                       size_t len, char *errbuf, size_t errcap) {
   memset(t, 0, sizeof *t);
   /* At most one group per 8 input bytes (a line with a key is longer), so
    * small micro-batches get small tables; 4 Mi slots at most by default. */
@@ -525,14 +568,16 @@ static int table_alloc(struct table *t, const struct sl_dev_plan *plan, size_t l
   int64_t want = (int64_t)(len / 8) * 2 + 1024;
   if (want > cap) want = cap;
   int64_t p2 = 1024;
-  while (p2 < want) p2 <<= 1;
+  while (p2 < want)
+    p2 <<= 1;
   t->n_slots = p2;
   t->heap_cap = 256ull << 20;
   size_t n = (size_t)t->n_slots;
   CK(cudaMalloc((void **)&t->state, n * sizeof *t->state));
   CK(cudaMalloc((void **)&t->hash, n * sizeof *t->hash));
   CK(cudaMalloc((void **)&t->knull, n));
-  for (int k = 0; k < plan->n_keys; k++) CK(cudaMalloc((void **)&t->key[k], n * 8));
+  for (int k = 0; k < plan->n_keys; k++)
+    CK(cudaMalloc((void **)&t->key[k], n * 8));
   for (int a = 0; a < plan->n_aggs; a++) {
     CK(cudaMalloc((void **)&t->agg_n[a], n * 8));
     CK(cudaMalloc((void **)&t->agg_i[a], n * 8));
@@ -561,12 +606,14 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     const char *p = plan->columns[c].path;
     int len = (int)strnlen(p, SL_DEV_MAX_PATH);
     if (len == 0 || len == SL_DEV_MAX_PATH) {
-      snprintf(errbuf, errcap, "CUDA: column %d has an empty or too long path", c);
+      snprintf(errbuf, errcap, "CUDA: column %d has an empty or too long path",
+               c);
       return -1;
     }
     const char *dot = (const char *)memchr(p, '.', (size_t)len);
     if (dot && memchr(dot + 1, '.', (size_t)(p + len - dot - 1))) {
-      snprintf(errbuf, errcap, "CUDA: path '%s' nests deeper than one level", p);
+      snprintf(errbuf, errcap, "CUDA: path '%s' nests deeper than one level",
+               p);
       return -1;
     }
     pi->top_len[c] = (int8_t)(dot ? dot - p : len);
@@ -588,7 +635,8 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     int col = plan->aggs[a].op == SL_DEV_COUNT_STAR ? -1 : plan->aggs[a].column;
     pi->count_src[a] = (int8_t)a;
     for (int b = 0; b < a; b++) {
-      int colb = plan->aggs[b].op == SL_DEV_COUNT_STAR ? -1 : plan->aggs[b].column;
+      int colb =
+          plan->aggs[b].op == SL_DEV_COUNT_STAR ? -1 : plan->aggs[b].column;
       if (colb == col) {
         pi->count_src[a] = (int8_t)b;
         break;
@@ -620,16 +668,20 @@ static size_t unescape(const char *s, size_t n, char *out) {
     case 'f': out[o++] = '\f'; break;
     case 'u': {
       if (i + 4 >= n) break;
-      unsigned cp = (unsigned)strtoul(std::string(s + i + 1, 4).c_str(), NULL, 16);
+      unsigned cp =
+          (unsigned)strtoul(std::string(s + i + 1, 4).c_str(), NULL, 16);
       i += 4;
-      if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < n + 0 && s[i + 1] == '\\' && s[i + 2] == 'u') {
-        unsigned lo = (unsigned)strtoul(std::string(s + i + 3, 4).c_str(), NULL, 16);
+      if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < n + 0 && s[i + 1] == '\\' &&
+          s[i + 2] == 'u') {
+        unsigned lo =
+            (unsigned)strtoul(std::string(s + i + 3, 4).c_str(), NULL, 16);
         if (lo >= 0xDC00 && lo < 0xE000) {
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           i += 6;
         }
       }
-      if (cp < 0x80) out[o++] = (char)cp;
+      if (cp < 0x80)
+        out[o++] = (char)cp;
       else if (cp < 0x800) {
         out[o++] = (char)(0xC0 | (cp >> 6));
         out[o++] = (char)(0x80 | (cp & 0x3F));
@@ -667,9 +719,9 @@ static void free_result(void *ctx, struct sl_dev_result *r) {
 }
 
 /* Copies the table's groups back into r. */
-static int collect(struct cuda_ctx *c, struct table *t, const struct sl_dev_plan *plan,
-                   const struct plan_info *pi, struct sl_dev_result *r, char *errbuf,
-                   size_t errcap) {
+static int collect(struct cuda_ctx *c, struct table *t,
+                   const struct sl_dev_plan *plan, const struct plan_info *pi,
+                   struct sl_dev_result *r, char *errbuf, size_t errcap) {
   unsigned long long counters[8];
   int64_t *d_idx = NULL, *d_tmp = NULL;
   uint8_t *d_tmp1 = NULL;
@@ -678,13 +730,19 @@ static int collect(struct cuda_ctx *c, struct table *t, const struct sl_dev_plan
   int64_t *hv = NULL;
   uint8_t *hn = NULL;
   CK(cudaDeviceSynchronize());
-  CK(cudaMemcpy(counters, t->counters, sizeof counters, cudaMemcpyDeviceToHost));
+  CK(cudaMemcpy(counters, t->counters, sizeof counters,
+                cudaMemcpyDeviceToHost));
   if (counters[2] == ERR_TABLE_FULL) {
-    snprintf(errbuf, errcap, "CUDA: more groups than the device hash table holds (%lld slots; set SLUICE_CUDA_SLOTS)", (long long)t->n_slots);
+    snprintf(errbuf, errcap,
+             "CUDA: more groups than the device hash table holds (%lld slots; "
+             "set SLUICE_CUDA_SLOTS)",
+             (long long)t->n_slots);
     goto fail;
   }
   if (counters[2] == ERR_HEAP_FULL) {
-    snprintf(errbuf, errcap, "CUDA: string group keys exceed the device key heap (%llu bytes)", t->heap_cap);
+    snprintf(errbuf, errcap,
+             "CUDA: string group keys exceed the device key heap (%llu bytes)",
+             t->heap_cap);
     goto fail;
   }
   r->rows_in = (int64_t)counters[3];
@@ -721,7 +779,8 @@ static int collect(struct cuda_ctx *c, struct table *t, const struct sl_dev_plan
     r->key_valid[k] = (uint8_t *)malloc((size_t)(g ? g : 1));
     bool str = plan->columns[plan->keys[k].column].type == SL_DEV_STRING;
     if (!r->key_valid[k]) goto oom;
-    for (int64_t i = 0; i < g; i++) r->key_valid[k][i] = !(hn[i] & (1u << k));
+    for (int64_t i = 0; i < g; i++)
+      r->key_valid[k][i] = !(hn[i] & (1u << k));
     if (!str) {
       r->key_i64[k] = hv;
       hv = (int64_t *)malloc((size_t)(g ? g : 1) * 8);
@@ -738,7 +797,8 @@ static int collect(struct cuda_ctx *c, struct table *t, const struct sl_dev_plan
     for (int64_t i = 0; i < g; i++) {
       r->key_str_off[k][i] = (int64_t)o;
       if (!r->key_valid[k][i]) continue;
-      size_t len = (size_t)(hv[i] & ((1 << 24) - 1)), off = (size_t)((uint64_t)hv[i] >> 24);
+      size_t len = (size_t)(hv[i] & ((1 << 24) - 1)),
+             off = (size_t)((uint64_t)hv[i] >> 24);
       o += unescape(heap + off, len, r->key_str_data[k] + o);
     }
     r->key_str_off[k][g] = (int64_t)o;
@@ -755,18 +815,25 @@ static int collect(struct cuda_ctx *c, struct table *t, const struct sl_dev_plan
       free(n);
       goto oom;
     }
-    k_gather8<<<grid_for(c, g, 256), 256>>>((const int64_t *)t->agg_n[pi->count_src[a]], d_idx, g, d_tmp);
+    k_gather8<<<grid_for(c, g, 256), 256>>>(
+        (const int64_t *)t->agg_n[pi->count_src[a]], d_idx, g, d_tmp);
     CK(cudaMemcpy(n, d_tmp, (size_t)g * 8, cudaMemcpyDeviceToHost));
-    k_gather8<<<grid_for(c, g, 256), 256>>>((const int64_t *)t->agg_i[a], d_idx, g, d_tmp);
+    k_gather8<<<grid_for(c, g, 256), 256>>>((const int64_t *)t->agg_i[a], d_idx,
+                                            g, d_tmp);
     CK(cudaMemcpy(r->agg_i64[a], d_tmp, (size_t)g * 8, cudaMemcpyDeviceToHost));
-    k_gather8<<<grid_for(c, g, 256), 256>>>((const int64_t *)t->agg_f[a], d_idx, g, d_tmp);
+    k_gather8<<<grid_for(c, g, 256), 256>>>((const int64_t *)t->agg_f[a], d_idx,
+                                            g, d_tmp);
     CK(cudaMemcpy(r->agg_f64[a], d_tmp, (size_t)g * 8, cudaMemcpyDeviceToHost));
     for (int64_t i = 0; i < g; i++) {
       bool count = op == SL_DEV_COUNT_STAR || op == SL_DEV_COUNT;
       r->agg_valid[a][i] = count || n[i] > 0;
-      if (count) r->agg_i64[a][i] = n[i];
+      if (count)
+        r->agg_i64[a][i] = n[i];
       else if (op == SL_DEV_AVG)
-        r->agg_f64[a][i] = n[i] ? (fl ? r->agg_f64[a][i] : (double)r->agg_i64[a][i]) / (double)n[i] : 0.0;
+        r->agg_f64[a][i] =
+            n[i] ? (fl ? r->agg_f64[a][i] : (double)r->agg_i64[a][i]) /
+                       (double)n[i]
+                 : 0.0;
       else if (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP) {
         double sum = r->agg_f64[a][i], sq, nn = (double)n[i];
         memcpy(&sq, &r->agg_i64[a][i], sizeof sq);
@@ -775,7 +842,9 @@ static int collect(struct cuda_ctx *c, struct table *t, const struct sl_dev_plan
         if (m2 < 0) m2 = 0; /* rounding of a constant group */
         double var = n[i] > (samp ? 1 : 0) ? m2 / (samp ? nn - 1 : nn) : 0.0;
         r->agg_valid[a][i] = n[i] > (samp ? 1 : 0);
-        r->agg_f64[a][i] = op == SL_DEV_STDDEV_POP || op == SL_DEV_STDDEV_SAMP ? sqrt(var) : var;
+        r->agg_f64[a][i] = op == SL_DEV_STDDEV_POP || op == SL_DEV_STDDEV_SAMP
+                               ? sqrt(var)
+                               : var;
       }
     }
     free(n);
@@ -788,7 +857,8 @@ static int collect(struct cuda_ctx *c, struct table *t, const struct sl_dev_plan
   cudaFree(d_tmp1);
   return 0;
 oom:
-  snprintf(errbuf, errcap, "CUDA: out of host memory collecting %lld groups", (long long)g);
+  snprintf(errbuf, errcap, "CUDA: out of host memory collecting %lld groups",
+           (long long)g);
 fail:
   free(hv);
   free(hn);
@@ -801,16 +871,17 @@ fail:
 }
 
 /* Launches the per-chunk kernels on stream b over d_buf[b][0..n). */
-static int launch_chunk(struct cuda_ctx *c, int b, const char *d_data, int64_t n,
-                        const struct sl_dev_plan *d_plan, const struct plan_info *d_pi,
-                        struct table *t, unsigned long long *d_count, char *errbuf,
+static int launch_chunk(struct cuda_ctx *c, int b, const char *d_data,
+                        int64_t n, const struct sl_dev_plan *d_plan,
+                        const struct plan_info *d_pi, struct table *t,
+                        unsigned long long *d_count, char *errbuf,
                         size_t errcap) {
   CK(cudaMemsetAsync(d_count, 0, 8, c->stream[b]));
-  k_find_lines<<<(int)((n + 16 * 256 - 1) / (16 * 256)), 256, 0, c->stream[b]>>>(
-      d_data, n, c->d_starts[b], d_count);
+  k_find_lines<<<(int)((n + 16 * 256 - 1) / (16 * 256)), 256, 0,
+                 c->stream[b]>>>(d_data, n, c->d_starts[b], d_count);
   CK(cudaGetLastError());
-  k_parse_aggregate<<<c->sms * 8, 256, 0, c->stream[b]>>>(d_data, n, c->d_starts[b],
-                                                          d_count, d_plan, d_pi, *t);
+  k_parse_aggregate<<<c->sms * 8, 256, 0, c->stream[b]>>>(
+      d_data, n, c->d_starts[b], d_count, d_plan, d_pi, *t);
   CK(cudaGetLastError());
   return 0;
 fail:
@@ -818,7 +889,8 @@ fail:
 }
 
 /* Where to cut [pos, len) so the piece ends after a newline and fits. */
-static int64_t cut_at(const char *data, int64_t pos, int64_t len, size_t chunk) {
+static int64_t cut_at(const char *data, int64_t pos, int64_t len,
+                      size_t chunk) {
   int64_t end = pos + (int64_t)chunk;
   if (end >= len) return len;
   const char *nl = (const char *)memrchr(data + pos, '\n', (size_t)(end - pos));
@@ -835,9 +907,9 @@ static void parallel_copy(char *dst, const char *src, size_t n) {
   }
 }
 
-static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan, const char *data,
-                    size_t len, bool resident, int repeat, struct sl_dev_result *out,
-                    char *errbuf, size_t errcap) {
+static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
+                    const char *data, size_t len, bool resident, int repeat,
+                    struct sl_dev_result *out, char *errbuf, size_t errcap) {
   struct plan_info pi;
   struct table t;
   struct sl_dev_plan *d_plan = NULL;
@@ -855,7 +927,8 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan, const ch
   CK(cudaMalloc((void **)&d_pi, sizeof pi));
   CK(cudaMemcpy(d_plan, plan, sizeof *plan, cudaMemcpyHostToDevice));
   CK(cudaMemcpy(d_pi, &pi, sizeof pi, cudaMemcpyHostToDevice));
-  for (int b = 0; b < 2; b++) CK(cudaMalloc((void **)&d_count[b], 8));
+  for (int b = 0; b < 2; b++)
+    CK(cudaMalloc((void **)&d_count[b], 8));
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
   if (resident) {
@@ -879,13 +952,15 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan, const ch
       int b = i & 1;
       int64_t end = cut_at(data, pos, (int64_t)len, c->chunk);
       if (end < 0) {
-        snprintf(errbuf, errcap, "CUDA: a line longer than the %zu-byte chunk at byte %lld",
+        snprintf(errbuf, errcap,
+                 "CUDA: a line longer than the %zu-byte chunk at byte %lld",
                  c->chunk, (long long)pos);
         goto fail;
       }
       int64_t n = end - pos;
       if (resident) {
-        if (launch_chunk(c, b, d_all + pos, n, d_plan, d_pi, &t, d_count[b], errbuf, errcap))
+        if (launch_chunk(c, b, d_all + pos, n, d_plan, d_pi, &t, d_count[b],
+                         errbuf, errcap))
           goto fail;
       } else {
         /* Staging buffer b is free once its previous H2D copy finished. */
@@ -893,10 +968,11 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan, const ch
         double h0 = now_s();
         parallel_copy(c->h_stage[b], data + pos, (size_t)n);
         h2d += now_s() - h0;
-        CK(cudaMemcpyAsync(c->d_buf[b], c->h_stage[b], (size_t)n, cudaMemcpyHostToDevice,
-                           c->stream[b]));
+        CK(cudaMemcpyAsync(c->d_buf[b], c->h_stage[b], (size_t)n,
+                           cudaMemcpyHostToDevice, c->stream[b]));
         CK(cudaEventRecord(c->staged[b], c->stream[b]));
-        if (launch_chunk(c, b, c->d_buf[b], n, d_plan, d_pi, &t, d_count[b], errbuf, errcap))
+        if (launch_chunk(c, b, c->d_buf[b], n, d_plan, d_pi, &t, d_count[b],
+                         errbuf, errcap))
           goto fail;
       }
       pos = end;
@@ -915,8 +991,11 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan, const ch
     if (collect(c, &t, plan, &pi, out, errbuf, errcap)) goto fail;
     out->seconds_total = now_s() - t0;
     if (getenv("SLUICE_TRACE"))
-      fprintf(stderr, "cuda: %.1f MB in %.4f s: setup %.4f, chunks %.4f (host copies %.4f), collect %.4f\n",
-              len / 1e6, out->seconds_total, t_setup, tc - t_loop, out->seconds_h2d, now_s() - tc);
+      fprintf(stderr,
+              "cuda: %.1f MB in %.4f s: setup %.4f, chunks %.4f (host copies "
+              "%.4f), collect %.4f\n",
+              len / 1e6, out->seconds_total, t_setup, tc - t_loop,
+              out->seconds_h2d, now_s() - tc);
   }
   table_free(&t);
   cudaFree(d_plan);
@@ -939,18 +1018,20 @@ fail:
   return -1;
 }
 
-static int cuda_groupby_json(void *ctx, const struct sl_dev_plan *plan, const char *data,
-                             size_t len, struct sl_dev_result *out, char *errbuf,
+static int cuda_groupby_json(void *ctx, const struct sl_dev_plan *plan,
+                             const char *data, size_t len,
+                             struct sl_dev_result *out, char *errbuf,
                              size_t errcap) {
-  return run_plan((struct cuda_ctx *)ctx, plan, data, len, false, 1, out, errbuf, errcap);
+  return run_plan((struct cuda_ctx *)ctx, plan, data, len, false, 1, out,
+                  errbuf, errcap);
 }
 
 static int cuda_groupby_json_resident(void *ctx, const struct sl_dev_plan *plan,
                                       const char *data, size_t len, int repeat,
                                       struct sl_dev_result *out, char *errbuf,
                                       size_t errcap) {
-  return run_plan((struct cuda_ctx *)ctx, plan, data, len, true, repeat < 1 ? 1 : repeat,
-                  out, errbuf, errcap);
+  return run_plan((struct cuda_ctx *)ctx, plan, data, len, true,
+                  repeat < 1 ? 1 : repeat, out, errbuf, errcap);
 }
 
 extern "C" __attribute__((visibility("default")))

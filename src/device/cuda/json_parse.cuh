@@ -12,11 +12,11 @@
 #include "device/device_abi.h"
 
 struct dev_value {
-  int64_t i;      /* int64, bool, ts */
-  double f;       /* float64 */
-  int64_t s_off;  /* string: offset of the first byte after the quote */
-  int32_t s_len;  /* raw bytes between the quotes (escapes undecoded) */
-  uint8_t valid;  /* 0: missing or null or wrong type */
+  int64_t i;     /* int64, bool, ts */
+  double f;      /* float64 */
+  int64_t s_off; /* string: offset of the first byte after the quote */
+  int32_t s_len; /* raw bytes between the quotes (escapes undecoded) */
+  uint8_t valid; /* 0: missing or null or wrong type */
 };
 
 __device__ __forceinline__ bool dev_is_ws(char c) {
@@ -25,7 +25,8 @@ __device__ __forceinline__ bool dev_is_ws(char c) {
 
 __device__ __forceinline__ int64_t dev_skip_ws(const char *p, int64_t i,
                                                int64_t end) {
-  while (i < end && dev_is_ws(p[i])) i++;
+  while (i < end && dev_is_ws(p[i]))
+    i++;
   return i;
 }
 
@@ -63,10 +64,12 @@ __device__ int64_t dev_skip_value(const char *p, int64_t i, int64_t end) {
         if (i < 0) return -1;
         continue;
       }
-      if (c == '{' || c == '[') depth++;
+      if (c == '{' || c == '[')
+        depth++;
       else if (c == '}' || c == ']') {
         if (--depth == 0) return i + 1;
-      } else if (c == '\n') return -1;
+      } else if (c == '\n')
+        return -1;
       i++;
     }
     return -1;
@@ -81,10 +84,9 @@ __device__ int64_t dev_skip_value(const char *p, int64_t i, int64_t end) {
   return i > s ? i : -1;
 }
 
-__constant__ double dev_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                     1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                                     1e18, 1e19, 1e20, 1e21, 1e22};
+__constant__ double dev_pow10[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* Parses a JSON number at p[i..]; sets *is_int when it had no fraction or
  * exponent. Returns the index after it or -1. */
@@ -145,8 +147,14 @@ __device__ int64_t dev_parse_number(const char *p, int64_t i, int64_t end,
   } else {
     v = (double)mant;
     int e = exp10;
-    while (e > 22) { v *= 1e22; e -= 22; }
-    while (e < -22) { v /= 1e22; e += 22; }
+    while (e > 22) {
+      v *= 1e22;
+      e -= 22;
+    }
+    while (e < -22) {
+      v /= 1e22;
+      e += 22;
+    }
     v = e < 0 ? v / dev_pow10[-e] : v * dev_pow10[e];
   }
   *f = neg ? -v : v;
@@ -248,8 +256,10 @@ __device__ int64_t dev_read_value(const char *p, int64_t i, int64_t end,
         /* 1e3 or 2.0 is an integer; 1.5 in an integer column is a type
          * mismatch: null, as the CPU reader does. */
         double f = v->f;
-        if (f >= -9.2e18 && f <= 9.2e18 && f == (double)(int64_t)f) v->i = (int64_t)f;
-        else v->valid = 0;
+        if (f >= -9.2e18 && f <= 9.2e18 && f == (double)(int64_t)f)
+          v->i = (int64_t)f;
+        else
+          v->valid = 0;
       }
       if (type == SL_DEV_TS_MS && v->valid && num_per_ms > 1) {
         int64_t x = v->i;

@@ -25,39 +25,80 @@
 
 /* ---- parquet.thrift enumerations -------------------------------------- */
 enum {
-  PQ_BOOLEAN = 0, PQ_INT32 = 1, PQ_INT64 = 2, PQ_INT96 = 3, PQ_FLOAT = 4,
-  PQ_DOUBLE = 5, PQ_BYTE_ARRAY = 6, PQ_FIXED_LEN_BYTE_ARRAY = 7
+  PQ_BOOLEAN = 0,
+  PQ_INT32 = 1,
+  PQ_INT64 = 2,
+  PQ_INT96 = 3,
+  PQ_FLOAT = 4,
+  PQ_DOUBLE = 5,
+  PQ_BYTE_ARRAY = 6,
+  PQ_FIXED_LEN_BYTE_ARRAY = 7
 };
 enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 };
 enum {
-  PQ_ENC_PLAIN = 0, PQ_ENC_PLAIN_DICTIONARY = 2, PQ_ENC_RLE = 3,
-  PQ_ENC_BIT_PACKED = 4, PQ_ENC_DELTA_BINARY_PACKED = 5,
-  PQ_ENC_DELTA_LENGTH_BYTE_ARRAY = 6, PQ_ENC_DELTA_BYTE_ARRAY = 7,
-  PQ_ENC_RLE_DICTIONARY = 8, PQ_ENC_BYTE_STREAM_SPLIT = 9
+  PQ_ENC_PLAIN = 0,
+  PQ_ENC_PLAIN_DICTIONARY = 2,
+  PQ_ENC_RLE = 3,
+  PQ_ENC_BIT_PACKED = 4,
+  PQ_ENC_DELTA_BINARY_PACKED = 5,
+  PQ_ENC_DELTA_LENGTH_BYTE_ARRAY = 6,
+  PQ_ENC_DELTA_BYTE_ARRAY = 7,
+  PQ_ENC_RLE_DICTIONARY = 8,
+  PQ_ENC_BYTE_STREAM_SPLIT = 9
 };
 enum {
-  PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2,
-  PQ_CODEC_LZO = 3, PQ_CODEC_BROTLI = 4, PQ_CODEC_LZ4 = 5, PQ_CODEC_ZSTD = 6,
+  PQ_CODEC_UNCOMPRESSED = 0,
+  PQ_CODEC_SNAPPY = 1,
+  PQ_CODEC_GZIP = 2,
+  PQ_CODEC_LZO = 3,
+  PQ_CODEC_BROTLI = 4,
+  PQ_CODEC_LZ4 = 5,
+  PQ_CODEC_ZSTD = 6,
   PQ_CODEC_LZ4_RAW = 7
 };
 enum {
-  PQ_PAGE_DATA = 0, PQ_PAGE_INDEX = 1, PQ_PAGE_DICTIONARY = 2,
+  PQ_PAGE_DATA = 0,
+  PQ_PAGE_INDEX = 1,
+  PQ_PAGE_DICTIONARY = 2,
   PQ_PAGE_DATA_V2 = 3
 };
 /* ConvertedType values that matter here; -1 means none. */
 enum {
-  PQ_CT_UTF8 = 0, PQ_CT_MAP = 1, PQ_CT_MAP_KEY_VALUE = 2, PQ_CT_LIST = 3,
-  PQ_CT_ENUM = 4, PQ_CT_DECIMAL = 5, PQ_CT_DATE = 6, PQ_CT_TIME_MILLIS = 7,
-  PQ_CT_TIME_MICROS = 8, PQ_CT_TIMESTAMP_MILLIS = 9,
-  PQ_CT_TIMESTAMP_MICROS = 10, PQ_CT_UINT_8 = 11, PQ_CT_UINT_16 = 12,
-  PQ_CT_UINT_32 = 13, PQ_CT_UINT_64 = 14, PQ_CT_INT_8 = 15, PQ_CT_INT_16 = 16,
-  PQ_CT_INT_32 = 17, PQ_CT_INT_64 = 18, PQ_CT_JSON = 19
+  PQ_CT_UTF8 = 0,
+  PQ_CT_MAP = 1,
+  PQ_CT_MAP_KEY_VALUE = 2,
+  PQ_CT_LIST = 3,
+  PQ_CT_ENUM = 4,
+  PQ_CT_DECIMAL = 5,
+  PQ_CT_DATE = 6,
+  PQ_CT_TIME_MILLIS = 7,
+  PQ_CT_TIME_MICROS = 8,
+  PQ_CT_TIMESTAMP_MILLIS = 9,
+  PQ_CT_TIMESTAMP_MICROS = 10,
+  PQ_CT_UINT_8 = 11,
+  PQ_CT_UINT_16 = 12,
+  PQ_CT_UINT_32 = 13,
+  PQ_CT_UINT_64 = 14,
+  PQ_CT_INT_8 = 15,
+  PQ_CT_INT_16 = 16,
+  PQ_CT_INT_32 = 17,
+  PQ_CT_INT_64 = 18,
+  PQ_CT_JSON = 19
 };
 /* LogicalType union members (field ids). */
 enum {
-  PQ_LT_NONE = 0, PQ_LT_STRING = 1, PQ_LT_MAP = 2, PQ_LT_LIST = 3,
-  PQ_LT_ENUM = 4, PQ_LT_DECIMAL = 5, PQ_LT_DATE = 6, PQ_LT_TIME = 7,
-  PQ_LT_TIMESTAMP = 8, PQ_LT_INTEGER = 10, PQ_LT_UNKNOWN = 11, PQ_LT_JSON = 12
+  PQ_LT_NONE = 0,
+  PQ_LT_STRING = 1,
+  PQ_LT_MAP = 2,
+  PQ_LT_LIST = 3,
+  PQ_LT_ENUM = 4,
+  PQ_LT_DECIMAL = 5,
+  PQ_LT_DATE = 6,
+  PQ_LT_TIME = 7,
+  PQ_LT_TIMESTAMP = 8,
+  PQ_LT_INTEGER = 10,
+  PQ_LT_UNKNOWN = 11,
+  PQ_LT_JSON = 12
 };
 enum { PQ_UNIT_MILLIS = 1, PQ_UNIT_MICROS = 2, PQ_UNIT_NANOS = 3 };
 
@@ -70,13 +111,16 @@ struct pq_buf {
 int pq_buf_reserve_slow(struct pq_buf *b, size_t extra);
 static inline int pq_buf_reserve(struct pq_buf *b, size_t extra) {
   /* Never leaves data NULL, so data + size is always a valid pointer. */
-  return b->data && b->cap - b->size >= extra ? 0 : pq_buf_reserve_slow(b, extra);
+  return b->data && b->cap - b->size >= extra ? 0
+                                              : pq_buf_reserve_slow(b, extra);
 }
 int pq_buf_append(struct pq_buf *b, const void *p, size_t n);
 void pq_buf_release(struct pq_buf *b);
 static inline void pq_put_u32le(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
 }
 static inline uint32_t pq_get_u32le(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -85,9 +129,19 @@ static inline uint32_t pq_get_u32le(const uint8_t *p) {
 
 /* ---- Thrift compact protocol (thrift.c) ------------------------------- */
 enum {
-  TC_STOP = 0, TC_TRUE = 1, TC_FALSE = 2, TC_BYTE = 3, TC_I16 = 4,
-  TC_I32 = 5, TC_I64 = 6, TC_DOUBLE = 7, TC_BINARY = 8, TC_LIST = 9,
-  TC_SET = 10, TC_MAP = 11, TC_STRUCT = 12
+  TC_STOP = 0,
+  TC_TRUE = 1,
+  TC_FALSE = 2,
+  TC_BYTE = 3,
+  TC_I16 = 4,
+  TC_I32 = 5,
+  TC_I64 = 6,
+  TC_DOUBLE = 7,
+  TC_BINARY = 8,
+  TC_LIST = 9,
+  TC_SET = 10,
+  TC_MAP = 11,
+  TC_STRUCT = 12
 };
 #define TC_MAX_DEPTH 32
 
@@ -99,8 +153,8 @@ struct tc_writer {
   int rc;
 };
 void tc_writer_init(struct tc_writer *w, struct pq_buf *out);
-void tc_struct_begin(struct tc_writer *w);   /* a list element or the root */
-void tc_struct_end(struct tc_writer *w);     /* writes STOP, pops */
+void tc_struct_begin(struct tc_writer *w); /* a list element or the root */
+void tc_struct_end(struct tc_writer *w);   /* writes STOP, pops */
 void tc_field_struct(struct tc_writer *w, int16_t id); /* header + begin */
 void tc_field_i32(struct tc_writer *w, int16_t id, int32_t v);
 void tc_field_i64(struct tc_writer *w, int16_t id, int64_t v);
@@ -156,10 +210,10 @@ int pq_rle_decode_u32(const uint8_t *p, size_t len, int bit_width,
 int pq_delta_encode_i32(const int32_t *v, int64_t n, struct pq_buf *out);
 int pq_delta_encode_i64(const int64_t *v, int64_t n, struct pq_buf *out);
 /* Decodes n values; *used is set to the bytes consumed. */
-int pq_delta_decode_i32(const uint8_t *p, size_t len, int32_t *out,
-                        int64_t n, size_t *used, struct sl_error *err);
-int pq_delta_decode_i64(const uint8_t *p, size_t len, int64_t *out,
-                        int64_t n, size_t *used, struct sl_error *err);
+int pq_delta_decode_i32(const uint8_t *p, size_t len, int32_t *out, int64_t n,
+                        size_t *used, struct sl_error *err);
+int pq_delta_decode_i64(const uint8_t *p, size_t len, int64_t *out, int64_t n,
+                        size_t *used, struct sl_error *err);
 /* Bit-packed booleans, LSB first (PLAIN for BOOLEAN). */
 int pq_varint_put(struct pq_buf *out, uint64_t v);
 
@@ -196,10 +250,10 @@ struct pq_schema_elem {
   int32_t num_children;
   int32_t converted_type; /* -1: none */
   int32_t scale, precision;
-  int32_t logical;        /* PQ_LT_*; PQ_LT_NONE when absent */
-  bool ts_utc;            /* TIMESTAMP */
-  int32_t ts_unit;        /* PQ_UNIT_* */
-  int32_t int_bits;       /* INTEGER */
+  int32_t logical;  /* PQ_LT_*; PQ_LT_NONE when absent */
+  bool ts_utc;      /* TIMESTAMP */
+  int32_t ts_unit;  /* PQ_UNIT_* */
+  int32_t int_bits; /* INTEGER */
   bool int_signed;
 };
 
@@ -260,9 +314,8 @@ struct pq_page_header {
   bool has_data, has_dict, has_v2;
 };
 /* Decodes a PageHeader from p; *used is its encoded length. */
-int pq_page_header_decode(const uint8_t *p, size_t n,
-                          struct pq_page_header *h, size_t *used,
-                          struct sl_error *err);
+int pq_page_header_decode(const uint8_t *p, size_t n, struct pq_page_header *h,
+                          size_t *used, struct sl_error *err);
 
 /* Writer side: statistics to encode (min/max point at plain-encoded
  * values: little-endian numbers, raw string bytes). */
@@ -307,17 +360,17 @@ enum pq_convert {
   PQ_CONV_NANOS_TO_US, /* INT64 TIMESTAMP(NANOS) -> timestamp[us] */
   PQ_CONV_INT96_TO_US, /* INT96 (legacy timestamps) -> timestamp[us] */
   PQ_CONV_FLOAT_TO_F64,
-  PQ_CONV_INT_TO_I32,  /* INT32 narrow integer annotations: as is */
+  PQ_CONV_INT_TO_I32, /* INT32 narrow integer annotations: as is */
 };
 
 struct pq_leaf {
-  int32_t top;      /* top-level field index */
+  int32_t top; /* top-level field index */
   int32_t n_nodes;
   struct pq_node nodes[PQ_MAX_DEPTH];
   int16_t max_def, max_rep;
-  int32_t phys;     /* Parquet physical type */
+  int32_t phys; /* Parquet physical type */
   int32_t type_length;
-  int32_t conv;     /* enum pq_convert */
+  int32_t conv;            /* enum pq_convert */
   const char *unsupported; /* reader: why this leaf cannot be read, or NULL */
   int32_t n_path;
   const char *path[PQ_MAX_PATH]; /* borrowed names */
@@ -354,9 +407,9 @@ struct pq_chunk_out {
   int64_t total_uncompressed, total_compressed;
   int64_t dict_offset; /* -1: none */
   int64_t data_offset;
-  uint32_t encodings;  /* bit (1 << PQ_ENC_*) */
-  int32_t dict_pages;          /* PageEncodingStats: dictionary pages */
-  int32_t data_pages[10];      /* data pages per value encoding */
+  uint32_t encodings;     /* bit (1 << PQ_ENC_*) */
+  int32_t dict_pages;     /* PageEncodingStats: dictionary pages */
+  int32_t data_pages[10]; /* data pages per value encoding */
   struct pq_stats_out stats;
   uint8_t *stats_min, *stats_max; /* owned copies behind stats.min/max */
 };
@@ -367,10 +420,10 @@ struct pq_scratch;
  * leaf->top) as one column chunk. scratch (may be NULL) holds buffers that
  * are reused from one call to the next (one per thread); out->bytes keeps
  * its capacity for reuse too. */
-int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches,
-                     int32_t n_batches, const struct pq_write_cfg *cfg,
-                     struct pq_scratch *scratch, struct pq_chunk_out *out,
-                     struct sl_error *err);
+int pq_column_encode(const struct pq_leaf *leaf,
+                     struct sl_batch *const *batches, int32_t n_batches,
+                     const struct pq_write_cfg *cfg, struct pq_scratch *scratch,
+                     struct pq_chunk_out *out, struct sl_error *err);
 
 /* Levels and dense (non-null) values of one leaf column (pq_shred.c). */
 struct pq_sv {
@@ -447,7 +500,8 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
 /* ---- reader: assembly into arrays (pq_assemble.c) ---------------------- */
 /* Builds the array of one top-level field from the decoded chunks of its
  * projected leaves (leaves[i] with data[i], in schema order). */
-int pq_assemble(const struct sl_field *field, const struct pq_leaf *const *leaves,
+int pq_assemble(const struct sl_field *field,
+                const struct pq_leaf *const *leaves,
                 struct pq_chunk_data *const *data, int32_t n_leaves,
                 int64_t num_rows, struct sl_array **out, struct sl_error *err);
 

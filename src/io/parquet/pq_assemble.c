@@ -58,7 +58,8 @@ static void anode_release(struct anode *a) {
   pq_buf_release(&a->valid);
   pq_buf_release(&a->offsets);
   pq_buf_release(&a->data);
-  for (int32_t i = 0; i < a->n_children; i++) anode_release(&a->children[i]);
+  for (int32_t i = 0; i < a->n_children; i++)
+    anode_release(&a->children[i]);
   sl_free(a->children);
 }
 
@@ -114,7 +115,8 @@ static int leaf_slot(struct anode *a, bool present, const struct pq_values *v,
   default: {
     int w = width_of(a->type);
     if (present) {
-      rc = pq_buf_append(&a->data, v->data.data + (size_t)*vi * (size_t)w, (size_t)w);
+      rc = pq_buf_append(&a->data, v->data.data + (size_t)*vi * (size_t)w,
+                         (size_t)w);
     } else {
       static const uint8_t zero[8];
       rc = pq_buf_append(&a->data, zero, (size_t)w);
@@ -129,8 +131,9 @@ static int leaf_slot(struct anode *a, bool present, const struct pq_values *v,
 /* A null struct still has a slot in each child (Arrow keeps children as
  * long as the struct): append null slots below node k down through nested
  * structs; a list there gets one null, empty entry. */
-static int fill_nulls(const struct pq_leaf *leaf, int32_t li, struct anode **path,
-                      int32_t k, const struct pq_values *v) {
+static int fill_nulls(const struct pq_leaf *leaf, int32_t li,
+                      struct anode **path, int32_t k,
+                      const struct pq_values *v) {
   int rc = 0;
   int64_t vi = 0;
   for (int32_t m = k + 1; m < leaf->n_nodes && !rc; m++) {
@@ -186,14 +189,16 @@ static int assemble_leaf(const struct pq_leaf *leaf, int32_t li,
         a->length++;
       }
       if (!present) {
-        if (node->type == SL_TYPE_STRUCT) rc = fill_nulls(leaf, li, path, k, &d->v);
+        if (node->type == SL_TYPE_STRUCT)
+          rc = fill_nulls(leaf, li, path, k, &d->v);
         break;
       }
       if (node->type == SL_TYPE_LIST && dl < node->d_present + 1) break;
     }
   }
   if (rc == SL_EOVERFLOW)
-    return sl_error_set(err, SL_ERANGE, "list or string data over 2 GiB in one row group");
+    return sl_error_set(err, SL_ERANGE,
+                        "list or string data over 2 GiB in one row group");
   if (rc) return sl_error_set(err, rc, "out of memory assembling a column");
   if (vi != d->v.n && leaf->nodes[leaf->n_nodes - 1].type != SL_TYPE_NULL)
     return sl_error_set(err, SL_EINVAL,
@@ -213,8 +218,7 @@ static int finish(struct anode *a, struct sl_array **out) {
     goto fail;
   switch (a->type) {
   case SL_TYPE_NULL:
-  case SL_TYPE_STRUCT:
-    break;
+  case SL_TYPE_STRUCT: break;
   case SL_TYPE_LIST: {
     if ((rc = put_i32(&a->offsets, a->children[0].length))) goto fail;
     if ((rc = to_buffer(&a->offsets, &arr->offsets))) goto fail;
@@ -257,11 +261,11 @@ static int assemble_flat(const struct pq_leaf *leaf, struct pq_chunk_data *d,
   if (rc) goto oom;
   arr->length = n;
   int64_t nulls = n - d->v.n;
-  if (t == SL_TYPE_NULL) nulls = n;
+  if (t == SL_TYPE_NULL)
+    nulls = n;
   else if (nulls < 0 || (leaf->max_def == 0 && nulls != 0)) {
     sl_array_release(arr);
-    return sl_error_set(err, SL_EINVAL,
-                        "column has %lld values for %lld rows",
+    return sl_error_set(err, SL_EINVAL, "column has %lld values for %lld rows",
                         (long long)d->v.n, (long long)n);
   }
   arr->null_count = nulls;
@@ -344,7 +348,8 @@ oom:
   return sl_error_set(err, SL_ENOMEM, "out of memory assembling a column");
 }
 
-static void set_owner(struct anode *root, const struct pq_leaf *leaf, int32_t li) {
+static void set_owner(struct anode *root, const struct pq_leaf *leaf,
+                      int32_t li) {
   struct anode *a = root;
   for (int32_t k = 0; k < leaf->n_nodes; k++) {
     if (a->owner < 0) a->owner = li;
@@ -352,16 +357,17 @@ static void set_owner(struct anode *root, const struct pq_leaf *leaf, int32_t li
   }
 }
 
-int pq_assemble(const struct sl_field *field, const struct pq_leaf *const *leaves,
+int pq_assemble(const struct sl_field *field,
+                const struct pq_leaf *const *leaves,
                 struct pq_chunk_data *const *data, int32_t n_leaves,
                 int64_t num_rows, struct sl_array **out, struct sl_error *err) {
   *out = NULL;
   if (n_leaves == 1 && leaves[0]->n_nodes == 1) {
     if (data[0]->n_levels != num_rows)
-      return sl_error_set(err, SL_EINVAL,
-                          "column '%s' has %lld values, the row group %lld rows",
-                          field->name, (long long)data[0]->n_levels,
-                          (long long)num_rows);
+      return sl_error_set(
+          err, SL_EINVAL,
+          "column '%s' has %lld values, the row group %lld rows", field->name,
+          (long long)data[0]->n_levels, (long long)num_rows);
     return assemble_flat(leaves[0], data[0], out, err);
   }
   struct anode root;
@@ -370,16 +376,17 @@ int pq_assemble(const struct sl_field *field, const struct pq_leaf *const *leave
     anode_release(&root);
     return sl_error_set(err, SL_ENOMEM, "out of memory");
   }
-  for (int32_t i = 0; i < n_leaves; i++) set_owner(&root, leaves[i], i);
+  for (int32_t i = 0; i < n_leaves; i++)
+    set_owner(&root, leaves[i], i);
   for (int32_t i = 0; i < n_leaves && !rc; i++)
     rc = assemble_leaf(leaves[i], i, data[i], &root, err);
   if (!rc) {
     /* Every leaf must agree on the number of rows and on the shape of the
      * structs they share. */
     if (root.length != num_rows)
-      rc = sl_error_set(err, SL_EINVAL,
-                        "column '%s' has %lld rows, the row group %lld",
-                        field->name, (long long)root.length, (long long)num_rows);
+      rc = sl_error_set(
+          err, SL_EINVAL, "column '%s' has %lld rows, the row group %lld",
+          field->name, (long long)root.length, (long long)num_rows);
   }
   if (!rc && (rc = finish(&root, out)))
     rc = sl_error_set(err, rc, "out of memory (or over 2 GiB) assembling '%s'",
@@ -389,8 +396,8 @@ int pq_assemble(const struct sl_field *field, const struct pq_leaf *const *leave
     if (rc) {
       sl_array_release(*out);
       *out = NULL;
-      sl_error_prefix(err, "column '%s' from the file is inconsistent: ",
-                      field->name);
+      sl_error_prefix(
+          err, "column '%s' from the file is inconsistent: ", field->name);
     }
   }
   anode_release(&root);

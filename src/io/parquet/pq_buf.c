@@ -7,7 +7,8 @@ int pq_buf_reserve_slow(struct pq_buf *b, size_t extra) {
   if (extra > SIZE_MAX / 2 - b->size) return SL_EOVERFLOW;
   size_t need = b->size + extra;
   size_t cap = b->cap ? b->cap : 256;
-  while (cap < need) cap *= 2;
+  while (cap < need)
+    cap *= 2;
   uint8_t *p = sl_realloc(b->data, cap);
   if (!p) return SL_ENOMEM;
   b->data = p;

@@ -92,8 +92,7 @@ int pq_compress(int codec, int level, const uint8_t *src, size_t n,
     out->size += len;
     return 0;
   }
-  case PQ_CODEC_GZIP:
-    return gzip_compress(level, src, n, out, err);
+  case PQ_CODEC_GZIP: return gzip_compress(level, src, n, out, err);
   case PQ_CODEC_LZ4_RAW: {
     int bound = LZ4_compressBound((int)n);
     if (bound <= 0) return sl_error_set(err, SL_ERANGE, "lz4: page too large");
@@ -151,8 +150,8 @@ static int hadoop_lz4(const uint8_t *src, size_t n, uint8_t *dst,
     src += 8;
     n -= 8;
     if (comp > n || raw > dst_n - out || comp > INT32_MAX) return -1;
-    int z = LZ4_decompress_safe((const char *)src, (char *)dst + out,
-                                (int)comp, (int)raw);
+    int z = LZ4_decompress_safe((const char *)src, (char *)dst + out, (int)comp,
+                                (int)raw);
     if (z < 0 || (uint32_t)z != raw) return -1;
     out += raw;
     src += comp;
@@ -186,8 +185,8 @@ int pq_decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
                           ZSTD_getErrorName(z));
     if (z != dst_n)
       return sl_error_set(err, SL_EINVAL,
-                          "zstd: page expands to %zu bytes, header says %zu",
-                          z, dst_n);
+                          "zstd: page expands to %zu bytes, header says %zu", z,
+                          dst_n);
     return 0;
   }
   case PQ_CODEC_SNAPPY: {
@@ -206,12 +205,11 @@ int pq_decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
       return sl_error_set(err, SL_EINVAL, "snappy: corrupt page data");
     return 0;
   }
-  case PQ_CODEC_GZIP:
-    return gzip_decompress(src, n, dst, dst_n, err);
+  case PQ_CODEC_GZIP: return gzip_decompress(src, n, dst, dst_n, err);
   case PQ_CODEC_LZ4_RAW:
   case PQ_CODEC_LZ4: {
-    int z = LZ4_decompress_safe((const char *)src, (char *)dst, (int)n,
-                                (int)dst_n);
+    int z =
+        LZ4_decompress_safe((const char *)src, (char *)dst, (int)n, (int)dst_n);
     if (z >= 0 && (size_t)z == dst_n) return 0;
     if (codec == PQ_CODEC_LZ4 && hadoop_lz4(src, n, dst, dst_n) == 0) return 0;
     return sl_error_set(err, SL_EINVAL,

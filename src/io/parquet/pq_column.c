@@ -129,7 +129,7 @@ struct dict {
   int64_t *first; /* dense value index of each entry */
   uint64_t *keys; /* per entry: the value's bits, or a string's hash */
   int64_t ecap;
-  uint32_t *idx;  /* per dense value */
+  uint32_t *idx; /* per dense value */
   int64_t idx_cap;
   int64_t n_indexed; /* leading values that have an index */
 };
@@ -159,7 +159,8 @@ static int dict_rehash(struct dict *d, bool strings) {
   if (!ns) return -SL_ENOMEM;
   for (int32_t e = 0; e < d->count; e++) {
     uint64_t t = (strings ? d->keys[e] : mix64(d->keys[e])) & (ncap - 1);
-    while (ns[t]) t = (t + 1) & (ncap - 1);
+    while (ns[t])
+      t = (t + 1) & (ncap - 1);
     ns[t] = e + 1;
   }
   sl_free(d->slots);
@@ -180,7 +181,8 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
   uint64_t max_entries = (uint64_t)(limit / (strings ? 4 : w)) + 1;
   uint64_t want = (uint64_t)n < max_entries ? (uint64_t)n : max_entries;
   uint64_t cap = 1024;
-  while (cap < want * 2 && cap < (1u << 22)) cap *= 2;
+  while (cap < want * 2 && cap < (1u << 22))
+    cap *= 2;
   int rc;
   if (d->slots_cap < cap) {
     sl_free(d->slots);
@@ -218,7 +220,8 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
       key = 0;
       memcpy(&key, v + (size_t)i * (size_t)w, (size_t)w);
       s = mix64(key) & d->mask;
-      while ((e = d->slots[s]) != 0 && d->keys[e - 1] != key) s = (s + 1) & d->mask;
+      while ((e = d->slots[s]) != 0 && d->keys[e - 1] != key)
+        s = (s + 1) & d->mask;
     }
     if (e == 0) {
       bytes += strings ? 4 + sv[i].n : w;
@@ -231,7 +234,8 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
       d->keys[d->count] = key;
       e = ++d->count;
       d->slots[s] = e;
-      if ((uint64_t)d->count * 2 > d->mask && (rc = dict_rehash(d, strings))) return rc;
+      if ((uint64_t)d->count * 2 > d->mask && (rc = dict_rehash(d, strings)))
+        return rc;
     }
     d->idx[i] = (uint32_t)(e - 1);
   }
@@ -298,7 +302,8 @@ static int plain_values(struct enc *e, int64_t v0, int64_t v1,
   }
   const struct pq_sv *sv = (const struct pq_sv *)(const void *)cb->values.data;
   int64_t bytes = 0;
-  for (int64_t i = v0; i < v1; i++) bytes += 4 + sv[first ? first[i] : i].n;
+  for (int64_t i = v0; i < v1; i++)
+    bytes += 4 + sv[first ? first[i] : i].n;
   if ((rc = pq_buf_reserve(out, (size_t)bytes))) return rc;
   uint8_t *p = out->data + out->size;
   for (int64_t i = v0; i < v1; i++) {
@@ -339,8 +344,8 @@ static int write_page(struct enc *e, struct pq_page_header *h,
   return 0;
 }
 
-static int encode_levels(struct enc *e, const uint16_t *lv, int64_t n,
-                         int max, struct pq_buf *out) {
+static int encode_levels(struct enc *e, const uint16_t *lv, int64_t n, int max,
+                         struct pq_buf *out) {
   int bw = pq_bit_width((uint64_t)max);
   int rc;
   if (e->cfg->page_version == 2) return pq_rle_encode_u16(lv, n, bw, out);
@@ -368,12 +373,14 @@ static int data_page(struct enc *e, int enc, int64_t l0, int64_t l1, int64_t v0,
   h.is_compressed = e->cfg->codec != PQ_CODEC_UNCOMPRESSED;
   size_t before = 0;
   if (leaf->max_rep > 0) {
-    if ((rc = encode_levels(e, cb->rep + l0, l1 - l0, leaf->max_rep, b))) goto oom;
+    if ((rc = encode_levels(e, cb->rep + l0, l1 - l0, leaf->max_rep, b)))
+      goto oom;
     h.rep_len = (int32_t)(b->size - before);
     before = b->size;
   }
   if (leaf->max_def > 0) {
-    if ((rc = encode_levels(e, cb->def + l0, l1 - l0, leaf->max_def, b))) goto oom;
+    if ((rc = encode_levels(e, cb->def + l0, l1 - l0, leaf->max_def, b)))
+      goto oom;
     h.def_len = (int32_t)(b->size - before);
   }
   size_t levels_len = b->size;
@@ -383,9 +390,10 @@ static int data_page(struct enc *e, int enc, int64_t l0, int64_t l1, int64_t v0,
     if ((rc = pq_rle_encode_u32(e->dict->idx + v0, v1 - v0, bw, b))) goto oom;
   } else if (enc == PQ_ENC_DELTA_BINARY_PACKED) {
     const uint8_t *p = cb->values.data + (size_t)v0 * (size_t)cb->width;
-    rc = cb->width == 4
-             ? pq_delta_encode_i32((const int32_t *)(const void *)p, v1 - v0, b)
-             : pq_delta_encode_i64((const int64_t *)(const void *)p, v1 - v0, b);
+    rc =
+        cb->width == 4
+            ? pq_delta_encode_i32((const int32_t *)(const void *)p, v1 - v0, b)
+            : pq_delta_encode_i64((const int64_t *)(const void *)p, v1 - v0, b);
     if (rc) goto oom;
   } else {
     if ((rc = plain_values(e, v0, v1, NULL, b))) goto oom;
@@ -401,14 +409,15 @@ static int64_t value_cost(const struct enc *e, int enc, int64_t v) {
   if (e->type == SL_TYPE_BOOL) return 1;
   if (e->cb->width == 4) return 32;
   if (e->cb->width == 8) return 64;
-  const struct pq_sv *sv = (const struct pq_sv *)(const void *)e->cb->values.data;
+  const struct pq_sv *sv =
+      (const struct pq_sv *)(const void *)e->cb->values.data;
   return (4 + sv[v].n) * 8;
 }
 
-int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches,
-                     int32_t n_batches, const struct pq_write_cfg *cfg,
-                     struct pq_scratch *scratch, struct pq_chunk_out *o,
-                     struct sl_error *err) {
+int pq_column_encode(const struct pq_leaf *leaf,
+                     struct sl_batch *const *batches, int32_t n_batches,
+                     const struct pq_write_cfg *cfg, struct pq_scratch *scratch,
+                     struct pq_chunk_out *o, struct sl_error *err) {
   struct pq_scratch local;
   if (!scratch) {
     memset(&local, 0, sizeof local);
@@ -416,9 +425,12 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
   }
   struct pq_colbuf cb = scratch->cb;
   pq_colbuf_reset(&cb, leaf);
-  struct dict dict = {.slots = scratch->slots, .slots_cap = scratch->slots_cap,
-                      .first = scratch->first, .keys = scratch->keys,
-                      .ecap = scratch->ecap, .idx = scratch->idx,
+  struct dict dict = {.slots = scratch->slots,
+                      .slots_cap = scratch->slots_cap,
+                      .first = scratch->first,
+                      .keys = scratch->keys,
+                      .ecap = scratch->ecap,
+                      .idx = scratch->idx,
                       .idx_cap = scratch->idx_cap};
   struct enc e;
   memset(&e, 0, sizeof e);
@@ -450,8 +462,9 @@ int pq_column_encode(const struct pq_leaf *leaf, struct sl_batch *const *batches
     goto cleanup;
   }
   if (cb.n_levels > INT32_MAX) {
-    rc = sl_error_set(err, SL_ERANGE, "column chunk of %lld values is too large",
-                      (long long)cb.n_levels);
+    rc =
+        sl_error_set(err, SL_ERANGE, "column chunk of %lld values is too large",
+                     (long long)cb.n_levels);
     goto cleanup;
   }
   e.leaf = leaf;

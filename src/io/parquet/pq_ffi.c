@@ -29,7 +29,8 @@ int sl_parquet_write_options_parse(const char *spec,
   char *save = NULL;
   for (char *tok = strtok_r(copy, ";,", &save); tok && !rc;
        tok = strtok_r(NULL, ";,", &save)) {
-    while (*tok == ' ') tok++;
+    while (*tok == ' ')
+      tok++;
     if (!*tok) continue;
     char *eq = strchr(tok, '=');
     if (!eq) {
@@ -49,37 +50,53 @@ int sl_parquet_write_options_parse(const char *spec,
       continue;
     }
     static const char *const known[] = {
-        "level", "dictionary", "dictionary_bytes", "delta", "page_version",
-        "row_group_rows", "row_group_bytes", "page_bytes", "page_rows", "statistics",
-        "fsync", "threads"};
+        "level",           "dictionary",   "dictionary_bytes",
+        "delta",           "page_version", "row_group_rows",
+        "row_group_bytes", "page_bytes",   "page_rows",
+        "statistics",      "fsync",        "threads"};
     bool ok = false;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= strcmp(k, known[i]) == 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+      ok |= strcmp(k, known[i]) == 0;
     if (!ok) {
-      rc = sl_error_set(err, SL_EINVAL,
-                        "parquet options: unknown key '%s' (compression, level, "
-                        "dictionary, dictionary_bytes, delta, page_version, "
-                        "row_group_rows, row_group_bytes, page_bytes, page_rows, "
-                        "statistics, fsync, threads)",
-                        k);
+      rc = sl_error_set(
+          err, SL_EINVAL,
+          "parquet options: unknown key '%s' (compression, level, "
+          "dictionary, dictionary_bytes, delta, page_version, "
+          "row_group_rows, row_group_bytes, page_bytes, page_rows, "
+          "statistics, fsync, threads)",
+          k);
       break;
     }
     if (parse_int(v, &x)) {
       rc = sl_error_set(err, SL_EINVAL,
-                        "parquet options: '%s' needs an integer, found '%s'", k, v);
+                        "parquet options: '%s' needs an integer, found '%s'", k,
+                        v);
       break;
     }
-    if (strcmp(k, "level") == 0) o->compression_level = (int)x;
-    else if (strcmp(k, "dictionary") == 0) o->dictionary = x != 0;
-    else if (strcmp(k, "dictionary_bytes") == 0) o->dictionary_bytes = x;
-    else if (strcmp(k, "delta") == 0) o->delta_integers = x != 0;
-    else if (strcmp(k, "page_version") == 0) o->data_page_version = (int)x;
-    else if (strcmp(k, "row_group_rows") == 0) o->row_group_rows = x;
-    else if (strcmp(k, "row_group_bytes") == 0) o->row_group_bytes = x;
-    else if (strcmp(k, "page_bytes") == 0) o->page_bytes = x;
-    else if (strcmp(k, "page_rows") == 0) o->page_rows = x;
-    else if (strcmp(k, "statistics") == 0) o->statistics = x != 0;
-    else if (strcmp(k, "fsync") == 0) o->fsync = x != 0;
-    else if (strcmp(k, "threads") == 0) o->threads = (int)x;
+    if (strcmp(k, "level") == 0)
+      o->compression_level = (int)x;
+    else if (strcmp(k, "dictionary") == 0)
+      o->dictionary = x != 0;
+    else if (strcmp(k, "dictionary_bytes") == 0)
+      o->dictionary_bytes = x;
+    else if (strcmp(k, "delta") == 0)
+      o->delta_integers = x != 0;
+    else if (strcmp(k, "page_version") == 0)
+      o->data_page_version = (int)x;
+    else if (strcmp(k, "row_group_rows") == 0)
+      o->row_group_rows = x;
+    else if (strcmp(k, "row_group_bytes") == 0)
+      o->row_group_bytes = x;
+    else if (strcmp(k, "page_bytes") == 0)
+      o->page_bytes = x;
+    else if (strcmp(k, "page_rows") == 0)
+      o->page_rows = x;
+    else if (strcmp(k, "statistics") == 0)
+      o->statistics = x != 0;
+    else if (strcmp(k, "fsync") == 0)
+      o->fsync = x != 0;
+    else if (strcmp(k, "threads") == 0)
+      o->threads = (int)x;
     else
       rc = sl_error_set(err, SL_EINVAL, "parquet options: unknown key '%s'", k);
   }
@@ -87,8 +104,10 @@ int sl_parquet_write_options_parse(const char *spec,
   return rc;
 }
 
-int sl_parquet_writer_open_arrow(const char *path, const struct ArrowSchema *schema,
-                                 const char *spec, struct sl_parquet_writer **out,
+int sl_parquet_writer_open_arrow(const char *path,
+                                 const struct ArrowSchema *schema,
+                                 const char *spec,
+                                 struct sl_parquet_writer **out,
                                  struct sl_error *err) {
   struct sl_parquet_write_options o;
   sl_parquet_write_options_init(&o);
@@ -120,16 +139,19 @@ struct preds {
 };
 
 static void preds_release(struct preds *p) {
-  for (int32_t i = 0; i < p->n; i++) sl_free(p->strs[i]);
+  for (int32_t i = 0; i < p->n; i++)
+    sl_free(p->strs[i]);
   sl_free(p->strs);
   sl_free(p->v);
 }
 
-static int parse_preds(const char *spec, struct preds *p, struct sl_error *err) {
+static int parse_preds(const char *spec, struct preds *p,
+                       struct sl_error *err) {
   memset(p, 0, sizeof *p);
   if (!spec || !*spec) return 0;
   int32_t cap = 1;
-  for (const char *s = spec; *s; s++) cap += *s == ';';
+  for (const char *s = spec; *s; s++)
+    cap += *s == ';';
   p->v = sl_calloc((size_t)cap, sizeof *p->v);
   p->strs = sl_calloc((size_t)cap, sizeof *p->strs);
   if (!p->v || !p->strs) return sl_error_set(err, SL_ENOMEM, "out of memory");
@@ -142,15 +164,24 @@ static int parse_preds(const char *spec, struct preds *p, struct sl_error *err) 
     p->strs[p->n] = item;
     struct sl_parquet_predicate *pr = &p->v[p->n++];
     char *op = strpbrk(item, "=!<>");
-    if (!op || op == item) return sl_error_set(err, SL_EINVAL, "bad predicate '%s'", item);
+    if (!op || op == item)
+      return sl_error_set(err, SL_EINVAL, "bad predicate '%s'", item);
     char *val = op;
-    if (op[0] == '!' && op[1] == '=') pr->op = SL_PQ_NE, val += 2;
-    else if (op[0] == '<' && op[1] == '=') pr->op = SL_PQ_LE, val += 2;
-    else if (op[0] == '>' && op[1] == '=') pr->op = SL_PQ_GE, val += 2;
-    else if (op[0] == '<') pr->op = SL_PQ_LT, val += 1;
-    else if (op[0] == '>') pr->op = SL_PQ_GT, val += 1;
-    else if (op[0] == '=') pr->op = SL_PQ_EQ, val += 1;
-    else return sl_error_set(err, SL_EINVAL, "bad operator in predicate '%s'", item);
+    if (op[0] == '!' && op[1] == '=')
+      pr->op = SL_PQ_NE, val += 2;
+    else if (op[0] == '<' && op[1] == '=')
+      pr->op = SL_PQ_LE, val += 2;
+    else if (op[0] == '>' && op[1] == '=')
+      pr->op = SL_PQ_GE, val += 2;
+    else if (op[0] == '<')
+      pr->op = SL_PQ_LT, val += 1;
+    else if (op[0] == '>')
+      pr->op = SL_PQ_GT, val += 1;
+    else if (op[0] == '=')
+      pr->op = SL_PQ_EQ, val += 1;
+    else
+      return sl_error_set(err, SL_EINVAL, "bad operator in predicate '%s'",
+                          item);
     *op = '\0';
     pr->column = item;
     char *end;
@@ -187,11 +218,13 @@ static int parse_cols(const char *spec, struct cols *c) {
   if (!spec) return 0;
   c->buf = sl_strdup(spec);
   int32_t cap = 1;
-  for (const char *s = spec; *s; s++) cap += *s == ',';
+  for (const char *s = spec; *s; s++)
+    cap += *s == ',';
   c->v = sl_calloc((size_t)cap, sizeof *c->v);
   if (!c->buf || !c->v) return SL_ENOMEM;
   char *save = NULL;
-  for (char *t = strtok_r(c->buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+  for (char *t = strtok_r(c->buf, ",", &save); t;
+       t = strtok_r(NULL, ",", &save))
     c->v[c->n++] = t;
   return 0;
 }

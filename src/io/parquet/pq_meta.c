@@ -40,8 +40,8 @@ static const char *read_string(struct ctx *c, int type) {
 }
 
 /* Iterates the fields of a struct that the reader has just entered. */
-#define FOR_FIELDS(rd, id, type)                                             \
-  for (int16_t last_##id = 0, id = 0;                                        \
+#define FOR_FIELDS(rd, id, type)                                               \
+  for (int16_t last_##id = 0, id = 0;                                          \
        tc_next_field((rd), &last_##id, &id, &type);)
 
 static void decode_stats(struct ctx *c, struct pq_stats *s) {
@@ -49,9 +49,18 @@ static void decode_stats(struct ctx *c, struct pq_stats *s) {
   memset(s, 0, sizeof *s);
   FOR_FIELDS(&c->r, id, type) {
     switch (id) {
-    case 1: s->max = tc_read_binary(&c->r, type, &s->max_len); s->has_max = true; break;
-    case 2: s->min = tc_read_binary(&c->r, type, &s->min_len); s->has_min = true; break;
-    case 3: s->null_count = tc_read_i64(&c->r, type); s->has_null_count = true; break;
+    case 1:
+      s->max = tc_read_binary(&c->r, type, &s->max_len);
+      s->has_max = true;
+      break;
+    case 2:
+      s->min = tc_read_binary(&c->r, type, &s->min_len);
+      s->has_min = true;
+      break;
+    case 3:
+      s->null_count = tc_read_i64(&c->r, type);
+      s->has_null_count = true;
+      break;
     case 5:
       s->max_value = tc_read_binary(&c->r, type, &s->max_value_len);
       s->has_max_value = true;
@@ -65,8 +74,12 @@ static void decode_stats(struct ctx *c, struct pq_stats *s) {
   }
 }
 
-static void enter(struct ctx *c, int type) { (void)tc_enter_struct(&c->r, type); }
-static void leave(struct ctx *c) { tc_leave_struct(&c->r); }
+static void enter(struct ctx *c, int type) {
+  (void)tc_enter_struct(&c->r, type);
+}
+static void leave(struct ctx *c) {
+  tc_leave_struct(&c->r);
+}
 
 static void decode_logical(struct ctx *c, struct pq_schema_elem *e) {
   int type;
@@ -78,7 +91,8 @@ static void decode_logical(struct ctx *c, struct pq_schema_elem *e) {
       FOR_FIELDS(&c->r, id2, t2) {
         if (id2 == 1) {
           e->ts_utc = t2 == TC_TRUE;
-          if (t2 != TC_TRUE && t2 != TC_FALSE) tc_fail(&c->r, "bad isAdjustedToUTC");
+          if (t2 != TC_TRUE && t2 != TC_FALSE)
+            tc_fail(&c->r, "bad isAdjustedToUTC");
         } else if (id2 == 2 && t2 == TC_STRUCT) {
           enter(c, t2);
           int t3;
@@ -96,9 +110,12 @@ static void decode_logical(struct ctx *c, struct pq_schema_elem *e) {
       enter(c, type);
       int t2;
       FOR_FIELDS(&c->r, id2, t2) {
-        if (id2 == 1) e->int_bits = tc_read_i32(&c->r, t2);
-        else if (id2 == 2) e->int_signed = t2 == TC_TRUE;
-        else tc_skip(&c->r, t2);
+        if (id2 == 1)
+          e->int_bits = tc_read_i32(&c->r, t2);
+        else if (id2 == 2)
+          e->int_signed = t2 == TC_TRUE;
+        else
+          tc_skip(&c->r, t2);
       }
       leave(c);
     } else {
@@ -150,7 +167,8 @@ static void decode_column_meta(struct ctx *c, struct pq_column_meta *m) {
       }
       m->path = arena_array(c, n, sizeof *m->path);
       m->n_path = m->path ? n : 0;
-      for (int32_t i = 0; i < m->n_path; i++) m->path[i] = read_string(c, TC_BINARY);
+      for (int32_t i = 0; i < m->n_path; i++)
+        m->path[i] = read_string(c, TC_BINARY);
       break;
     }
     case 4: m->codec = tc_read_i32(&c->r, type); break;
@@ -239,7 +257,10 @@ int pq_meta_decode(const uint8_t *p, size_t n, struct sl_arena *arena,
       have_schema = true;
       break;
     }
-    case 3: m->num_rows = tc_read_i64(&c.r, type); have_rows = true; break;
+    case 3:
+      m->num_rows = tc_read_i64(&c.r, type);
+      have_rows = true;
+      break;
     case 4: {
       int et;
       int32_t k = tc_read_list(&c.r, type, &et);
@@ -271,16 +292,22 @@ int pq_meta_decode(const uint8_t *p, size_t n, struct sl_arena *arena,
         int t2;
         m->kv_keys[i] = "";
         FOR_FIELDS(&c.r, id2, t2) {
-          if (id2 == 1) m->kv_keys[i] = read_string(&c, t2);
-          else if (id2 == 2) m->kv_values[i] = read_string(&c, t2);
-          else tc_skip(&c.r, t2);
+          if (id2 == 1)
+            m->kv_keys[i] = read_string(&c, t2);
+          else if (id2 == 2)
+            m->kv_values[i] = read_string(&c, t2);
+          else
+            tc_skip(&c.r, t2);
         }
         leave(&c);
       }
       break;
     }
     case 6: m->created_by = read_string(&c, type); break;
-    case 7: m->has_column_orders = true; tc_skip(&c.r, type); break;
+    case 7:
+      m->has_column_orders = true;
+      tc_skip(&c.r, type);
+      break;
     default: tc_skip(&c.r, type);
     }
   }
@@ -292,7 +319,8 @@ int pq_meta_decode(const uint8_t *p, size_t n, struct sl_arena *arena,
   if (!have_schema || m->n_schema < 1)
     return sl_error_set(err, SL_EINVAL, "footer metadata has no schema");
   if (!have_rows || m->num_rows < 0)
-    return sl_error_set(err, SL_EINVAL, "footer metadata has no valid num_rows");
+    return sl_error_set(err, SL_EINVAL,
+                        "footer metadata has no valid num_rows");
   return 0;
 }
 
@@ -309,9 +337,8 @@ static void decode_v1(struct tc_reader *r, struct pq_page_header *h) {
   }
 }
 
-int pq_page_header_decode(const uint8_t *p, size_t n,
-                          struct pq_page_header *h, size_t *used,
-                          struct sl_error *err) {
+int pq_page_header_decode(const uint8_t *p, size_t n, struct pq_page_header *h,
+                          size_t *used, struct sl_error *err) {
   struct tc_reader r;
   memset(h, 0, sizeof *h);
   h->is_compressed = true;
@@ -323,8 +350,14 @@ int pq_page_header_decode(const uint8_t *p, size_t n,
   FOR_FIELDS(&r, id, type) {
     switch (id) {
     case 1: h->type = tc_read_i32(&r, type); break;
-    case 2: h->uncompressed_size = tc_read_i32(&r, type); seen |= 1; break;
-    case 3: h->compressed_size = tc_read_i32(&r, type); seen |= 2; break;
+    case 2:
+      h->uncompressed_size = tc_read_i32(&r, type);
+      seen |= 1;
+      break;
+    case 3:
+      h->compressed_size = tc_read_i32(&r, type);
+      seen |= 2;
+      break;
     case 5:
       if (tc_enter_struct(&r, type)) {
         decode_v1(&r, h);
@@ -336,9 +369,12 @@ int pq_page_header_decode(const uint8_t *p, size_t n,
       if (tc_enter_struct(&r, type)) {
         int t2;
         FOR_FIELDS(&r, id2, t2) {
-          if (id2 == 1) h->num_values = tc_read_i32(&r, t2);
-          else if (id2 == 2) h->encoding = tc_read_i32(&r, t2);
-          else tc_skip(&r, t2);
+          if (id2 == 1)
+            h->num_values = tc_read_i32(&r, t2);
+          else if (id2 == 2)
+            h->encoding = tc_read_i32(&r, t2);
+          else
+            tc_skip(&r, t2);
         }
         tc_leave_struct(&r);
         h->has_dict = true;
@@ -370,8 +406,7 @@ int pq_page_header_decode(const uint8_t *p, size_t n,
   if (r.rc)
     return sl_error_set(err, SL_EINVAL, "corrupt page header: %s", r.msg);
   if (!have_sizes || h->uncompressed_size < 0 || h->compressed_size < 0)
-    return sl_error_set(err, SL_EINVAL,
-                        "page header without valid page sizes");
+    return sl_error_set(err, SL_EINVAL, "page header without valid page sizes");
   if (h->num_values < 0 || h->num_nulls < 0 || h->num_rows < 0 ||
       h->def_len < 0 || h->rep_len < 0)
     return sl_error_set(err, SL_EINVAL, "page header with negative counts");

@@ -57,8 +57,7 @@ int pq_page_header_encode(const struct pq_page_header *h,
     if (stats) pq_stats_encode(&w, 8, stats);
     tc_struct_end(&w);
     break;
-  default:
-    return SL_EINVAL;
+  default: return SL_EINVAL;
   }
   tc_struct_end(&w);
   return w.rc;

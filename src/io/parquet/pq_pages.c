@@ -25,13 +25,13 @@ struct pctx {
   const struct pq_leaf *leaf;
   const struct pq_limits *lim;
   enum sl_type_id type;
-  int w;        /* bytes per dense value; 0 for strings and null */
+  int w; /* bytes per dense value; 0 for strings and null */
   bool strings;
   struct pq_values dict;
   bool has_dict;
-  struct pq_buf page;    /* decompressed page */
-  struct pq_buf tmp;     /* physical values before conversion */
-  int64_t first_level;   /* where this chunk's levels start in the output */
+  struct pq_buf page;  /* decompressed page */
+  struct pq_buf tmp;   /* physical values before conversion */
+  int64_t first_level; /* where this chunk's levels start in the output */
   struct sl_error *err;
 };
 
@@ -89,7 +89,8 @@ static int convert_fixed(struct pctx *c, const uint8_t *src, int64_t n,
       int32_t jd;
       memcpy(&nanos, src + 12 * i, 8);
       memcpy(&jd, src + 12 * i + 8, 4);
-      int64_t us = ((int64_t)jd - 2440588) * 86400000000LL + floor_div(nanos, 1000);
+      int64_t us =
+          ((int64_t)jd - 2440588) * 86400000000LL + floor_div(nanos, 1000);
       memcpy(dst + 8 * i, &us, 8);
     }
     break;
@@ -134,8 +135,8 @@ static int append_string(struct pctx *c, struct pq_values *out,
   return 0;
 }
 
-static int decode_plain(struct pctx *c, const uint8_t *p, size_t len,
-                        int64_t n, struct pq_values *out) {
+static int decode_plain(struct pctx *c, const uint8_t *p, size_t len, int64_t n,
+                        struct pq_values *out) {
   int phys = c->leaf->phys;
   if (phys == PQ_BOOLEAN) {
     if ((uint64_t)(n + 7) / 8 > len)
@@ -143,7 +144,8 @@ static int decode_plain(struct pctx *c, const uint8_t *p, size_t len,
                  (long long)n, (long long)((n + 7) / 8), len);
     if (pq_buf_reserve(&out->data, (size_t)n)) return OOM();
     uint8_t *d = out->data.data + out->data.size;
-    for (int64_t i = 0; i < n; i++) d[i] = (p[i >> 3] >> (i & 7)) & 1;
+    for (int64_t i = 0; i < n; i++)
+      d[i] = (p[i >> 3] >> (i & 7)) & 1;
     out->data.size += (size_t)n;
     out->n += n;
     return 0;
@@ -176,22 +178,25 @@ static int decode_plain(struct pctx *c, const uint8_t *p, size_t len,
 
 static int decode_dict_indices(struct pctx *c, const uint8_t *p, size_t len,
                                int64_t n, struct pq_values *out) {
-  if (!c->has_dict) return BAD("dictionary-encoded page without a dictionary page");
+  if (!c->has_dict)
+    return BAD("dictionary-encoded page without a dictionary page");
   if (n == 0) return 0;
   if (len < 1) return BAD("dictionary page data is empty");
   int bw = p[0];
-  if (c->dict.n == 0) return BAD("dictionary-encoded values but an empty dictionary");
+  if (c->dict.n == 0)
+    return BAD("dictionary-encoded values but an empty dictionary");
   c->tmp.size = 0;
   if (pq_buf_reserve(&c->tmp, (size_t)n * 4)) return OOM();
   uint32_t *idx = (uint32_t *)(void *)c->tmp.data;
-  int rc = pq_rle_decode_u32(p + 1, len - 1, bw, idx, n,
-                             (uint32_t)(c->dict.n > UINT32_MAX ? UINT32_MAX : c->dict.n),
-                             c->err);
+  int rc = pq_rle_decode_u32(
+      p + 1, len - 1, bw, idx, n,
+      (uint32_t)(c->dict.n > UINT32_MAX ? UINT32_MAX : c->dict.n), c->err);
   if (rc) return sl_error_prefix(c->err, "dictionary indices: ");
   if (c->strings) {
     const int64_t *o = (const int64_t *)(const void *)c->dict.offs.data;
     size_t total = 0;
-    for (int64_t i = 0; i < n; i++) total += (size_t)(o[idx[i] + 1] - o[idx[i]]);
+    for (int64_t i = 0; i < n; i++)
+      total += (size_t)(o[idx[i] + 1] - o[idx[i]]);
     if (out->offs.size == 0) {
       int64_t zero = 0;
       if (pq_buf_append(&out->offs, &zero, 8)) return OOM();
@@ -224,7 +229,8 @@ static int decode_dict_indices(struct pctx *c, const uint8_t *p, size_t len,
   uint8_t *d = out->data.data + out->data.size;
   if (w == 8) {
     const uint64_t *src = (const uint64_t *)(const void *)c->dict.data.data;
-    for (int64_t i = 0; i < n; i++) memcpy(d + 8 * i, &src[idx[i]], 8);
+    for (int64_t i = 0; i < n; i++)
+      memcpy(d + 8 * i, &src[idx[i]], 8);
   } else {
     for (int64_t i = 0; i < n; i++)
       memcpy(d + (size_t)w * (size_t)i, c->dict.data.data + (size_t)w * idx[i],
@@ -235,8 +241,8 @@ static int decode_dict_indices(struct pctx *c, const uint8_t *p, size_t len,
   return 0;
 }
 
-static int decode_delta(struct pctx *c, const uint8_t *p, size_t len,
-                        int64_t n, struct pq_values *out) {
+static int decode_delta(struct pctx *c, const uint8_t *p, size_t len, int64_t n,
+                        struct pq_values *out) {
   int phys = c->leaf->phys;
   if (phys != PQ_INT32 && phys != PQ_INT64)
     return BAD("DELTA_BINARY_PACKED on a non-integer column");
@@ -281,8 +287,11 @@ static int decode_delta_strings(struct pctx *c, const uint8_t *p, size_t len,
       if (pq_buf_append(&out->offs, &zero, 8)) return OOM();
     }
     int64_t start = (int64_t)out->data.size;
-    if (pq_buf_reserve(&out->data, (size_t)pre[i] + (size_t)suf[i])) return OOM();
-    if (pre[i]) memcpy(out->data.data + out->data.size, out->data.data + prev_b, (size_t)pre[i]);
+    if (pq_buf_reserve(&out->data, (size_t)pre[i] + (size_t)suf[i]))
+      return OOM();
+    if (pre[i])
+      memcpy(out->data.data + out->data.size, out->data.data + prev_b,
+             (size_t)pre[i]);
     out->data.size += (size_t)pre[i];
     if (pq_buf_append(&out->data, p + pos, (size_t)suf[i])) return OOM();
     pos += (size_t)suf[i];
@@ -299,20 +308,24 @@ static int decode_byte_stream_split(struct pctx *c, const uint8_t *p,
                                     size_t len, int64_t n,
                                     struct pq_values *out) {
   int pw = phys_width(c->leaf->phys);
-  if (pw != 4 && pw != 8) return BAD("BYTE_STREAM_SPLIT on an unsupported type");
+  if (pw != 4 && pw != 8)
+    return BAD("BYTE_STREAM_SPLIT on an unsupported type");
   if ((uint64_t)n > len / (size_t)pw)
-    return BAD("BYTE_STREAM_SPLIT: page too short for %lld values", (long long)n);
+    return BAD("BYTE_STREAM_SPLIT: page too short for %lld values",
+               (long long)n);
   c->tmp.size = 0;
   if (pq_buf_reserve(&c->tmp, (size_t)(n ? n : 1) * (size_t)pw)) return OOM();
   for (int64_t i = 0; i < n; i++)
     for (int k = 0; k < pw; k++)
-      c->tmp.data[(size_t)i * (size_t)pw + (size_t)k] = p[(size_t)k * (size_t)n + (size_t)i];
+      c->tmp.data[(size_t)i * (size_t)pw + (size_t)k] =
+          p[(size_t)k * (size_t)n + (size_t)i];
   return convert_fixed(c, c->tmp.data, n, out);
 }
 
 static int decode_rle_bool(struct pctx *c, const uint8_t *p, size_t len,
                            int64_t n, struct pq_values *out) {
-  if (c->leaf->phys != PQ_BOOLEAN) return BAD("RLE values on a non-boolean column");
+  if (c->leaf->phys != PQ_BOOLEAN)
+    return BAD("RLE values on a non-boolean column");
   if (len < 4) return BAD("RLE booleans without a length prefix");
   uint32_t l = pq_get_u32le(p);
   if (l > len - 4) return BAD("RLE booleans: length %u past the page", l);
@@ -322,7 +335,8 @@ static int decode_rle_bool(struct pctx *c, const uint8_t *p, size_t len,
   int rc = pq_rle_decode_u16(p + 4, l, 1, v, n, 0, c->err);
   if (rc) return rc;
   if (pq_buf_reserve(&out->data, (size_t)n)) return OOM();
-  for (int64_t i = 0; i < n; i++) out->data.data[out->data.size + (size_t)i] = (uint8_t)v[i];
+  for (int64_t i = 0; i < n; i++)
+    out->data.data[out->data.size + (size_t)i] = (uint8_t)v[i];
   out->data.size += (size_t)n;
   out->n += n;
   return 0;
@@ -337,18 +351,22 @@ static int decode_values(struct pctx *c, int enc, const uint8_t *p, size_t len,
   case PQ_ENC_DELTA_BINARY_PACKED: return decode_delta(c, p, len, n, out);
   case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
     return decode_delta_strings(c, p, len, n, false, out);
-  case PQ_ENC_DELTA_BYTE_ARRAY: return decode_delta_strings(c, p, len, n, true, out);
-  case PQ_ENC_BYTE_STREAM_SPLIT: return decode_byte_stream_split(c, p, len, n, out);
+  case PQ_ENC_DELTA_BYTE_ARRAY:
+    return decode_delta_strings(c, p, len, n, true, out);
+  case PQ_ENC_BYTE_STREAM_SPLIT:
+    return decode_byte_stream_split(c, p, len, n, out);
   case PQ_ENC_RLE: return decode_rle_bool(c, p, len, n, out);
   default:
-    return sl_error_set(c->err, SL_ENOTSUP, "value encoding %d is not supported", enc);
+    return sl_error_set(c->err, SL_ENOTSUP,
+                        "value encoding %d is not supported", enc);
   }
 }
 
 static int grow_levels(struct pctx *c, struct pq_chunk_data *d, int64_t n) {
   if (d->cap_levels > 0 && d->cap_levels - d->n_levels >= n) return 0;
   int64_t cap = d->cap_levels ? d->cap_levels : 1024;
-  while (cap - d->n_levels < n) cap *= 2;
+  while (cap - d->n_levels < n)
+    cap *= 2;
   if (c->leaf->max_def > 0) {
     uint16_t *p = sl_realloc(d->def, (size_t)cap * 2);
     if (!p) return OOM();
@@ -405,13 +423,15 @@ static int data_page(struct pctx *c, const struct pq_page_header *h,
   c->page.size = 0;
   if (v2) {
     lv_len = (size_t)h->def_len + (size_t)h->rep_len;
-    if (lv_len > (size_t)h->compressed_size || lv_len > (size_t)h->uncompressed_size)
+    if (lv_len > (size_t)h->compressed_size ||
+        lv_len > (size_t)h->uncompressed_size)
       return BAD("v2 page: level bytes %zu exceed the page size", lv_len);
     size_t want = (size_t)h->uncompressed_size;
     if (pq_buf_reserve(&c->page, want + 1)) return OOM();
     memcpy(c->page.data, body, lv_len);
     if (h->is_compressed && codec != PQ_CODEC_UNCOMPRESSED) {
-      if ((rc = pq_decompress(codec, body + lv_len, (size_t)h->compressed_size - lv_len,
+      if ((rc = pq_decompress(codec, body + lv_len,
+                              (size_t)h->compressed_size - lv_len,
                               c->page.data + lv_len, want - lv_len, c->err)))
         return rc;
     } else {
@@ -422,9 +442,11 @@ static int data_page(struct pctx *c, const struct pq_page_header *h,
     }
     c->page.size = want;
   } else {
-    if (pq_buf_reserve(&c->page, (size_t)h->uncompressed_size + 1)) return OOM();
-    if ((rc = pq_decompress(codec, body, (size_t)h->compressed_size, c->page.data,
-                            (size_t)h->uncompressed_size, c->err)))
+    if (pq_buf_reserve(&c->page, (size_t)h->uncompressed_size + 1))
+      return OOM();
+    if ((rc =
+             pq_decompress(codec, body, (size_t)h->compressed_size,
+                           c->page.data, (size_t)h->uncompressed_size, c->err)))
       return rc;
     c->page.size = (size_t)h->uncompressed_size;
   }
@@ -433,8 +455,8 @@ static int data_page(struct pctx *c, const struct pq_page_header *h,
   if ((rc = grow_levels(c, d, n))) return rc;
   if (leaf->max_rep > 0) {
     size_t l2 = (size_t)h->rep_len;
-    if ((rc = levels(c, &p, &len, !v2, l2, leaf->max_rep, d->rep + d->n_levels, n,
-                     "repetition")))
+    if ((rc = levels(c, &p, &len, !v2, l2, leaf->max_rep, d->rep + d->n_levels,
+                     n, "repetition")))
       return rc;
   } else if (v2) {
     p += h->rep_len;
@@ -447,7 +469,8 @@ static int data_page(struct pctx *c, const struct pq_page_header *h,
       return rc;
     nonnull = 0;
     const uint16_t *def = d->def + d->n_levels;
-    for (int64_t i = 0; i < n; i++) nonnull += def[i] == leaf->max_def;
+    for (int64_t i = 0; i < n; i++)
+      nonnull += def[i] == leaf->max_def;
   } else if (v2) {
     p += h->def_len;
     len -= (size_t)h->def_len;
@@ -465,7 +488,8 @@ static int dict_page(struct pctx *c, const struct pq_page_header *h,
   if (c->has_dict) return BAD("second dictionary page in one column chunk");
   if (!h->has_dict) return BAD("dictionary page without its header");
   if (h->uncompressed_size > c->lim->max_page_bytes)
-    return BAD("dictionary page of %d bytes exceeds the limit", h->uncompressed_size);
+    return BAD("dictionary page of %d bytes exceeds the limit",
+               h->uncompressed_size);
   if (h->encoding != PQ_ENC_PLAIN && h->encoding != PQ_ENC_PLAIN_DICTIONARY)
     return BAD("dictionary page encoding %d is not PLAIN", h->encoding);
   if (h->num_values > c->lim->max_chunk_values)
@@ -475,8 +499,8 @@ static int dict_page(struct pctx *c, const struct pq_page_header *h,
   int rc = pq_decompress(codec, body, (size_t)h->compressed_size, c->page.data,
                          (size_t)h->uncompressed_size, c->err);
   if (rc) return rc;
-  rc = decode_plain(c, c->page.data, (size_t)h->uncompressed_size, h->num_values,
-                    &c->dict);
+  rc = decode_plain(c, c->page.data, (size_t)h->uncompressed_size,
+                    h->num_values, &c->dict);
   if (rc) return sl_error_prefix(c->err, "dictionary page: ");
   if (c->strings && c->dict.offs.size == 0) {
     int64_t zero = 0;
@@ -511,21 +535,24 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
   int rc = 0;
   const struct pq_column_meta *m = &cc->meta;
   if (!cc->has_meta) {
-    rc = BAD("column chunk without metadata (external files are not supported)");
+    rc =
+        BAD("column chunk without metadata (external files are not supported)");
     goto cleanup;
   }
   if (m->type != leaf->phys) {
-    rc = BAD("column chunk type %d differs from the schema's %d", m->type, leaf->phys);
+    rc = BAD("column chunk type %d differs from the schema's %d", m->type,
+             leaf->phys);
     goto cleanup;
   }
   if (!pq_codec_supported(m->codec)) {
-    rc = sl_error_set(err, SL_ENOTSUP, "compression codec %s (%d) is not supported",
+    rc = sl_error_set(err, SL_ENOTSUP,
+                      "compression codec %s (%d) is not supported",
                       pq_codec_name(m->codec), m->codec);
     goto cleanup;
   }
   if (m->num_values < 0 || m->num_values > lim->max_chunk_values) {
-    rc = BAD("column chunk claims %lld values (limit %lld)", (long long)m->num_values,
-             (long long)lim->max_chunk_values);
+    rc = BAD("column chunk claims %lld values (limit %lld)",
+             (long long)m->num_values, (long long)lim->max_chunk_values);
     goto cleanup;
   }
   int64_t start = m->data_page_offset;
@@ -533,16 +560,19 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
     start = m->dictionary_page_offset;
   if (start < 4 || (uint64_t)start >= file_size || m->total_compressed < 0 ||
       (uint64_t)m->total_compressed > file_size - (uint64_t)start) {
-    rc = BAD("column chunk at offset %lld with %lld bytes lies outside the file "
-             "of %zu bytes",
-             (long long)start, (long long)m->total_compressed, file_size);
+    rc =
+        BAD("column chunk at offset %lld with %lld bytes lies outside the file "
+            "of %zu bytes",
+            (long long)start, (long long)m->total_compressed, file_size);
     goto cleanup;
   }
   const uint8_t *p = file + start, *end = p + m->total_compressed;
   /* Reserve for the whole chunk up front: no copies as pages arrive. */
   if (grow_levels(c, out, m->num_values) ||
-      (c->w && pq_buf_reserve(&out->v.data, (size_t)m->num_values * (size_t)c->w)) ||
-      (c->strings && pq_buf_reserve(&out->v.offs, (size_t)m->num_values * 8 + 8))) {
+      (c->w &&
+       pq_buf_reserve(&out->v.data, (size_t)m->num_values * (size_t)c->w)) ||
+      (c->strings &&
+       pq_buf_reserve(&out->v.offs, (size_t)m->num_values * 8 + 8))) {
     rc = OOM();
     goto cleanup;
   }
@@ -550,17 +580,19 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
   c->first_level = base;
   while (out->n_levels - base < m->num_values) {
     if (p >= end) {
-      rc = BAD("column chunk ends after %lld of %lld values", (long long)(out->n_levels - base),
-               (long long)m->num_values);
+      rc = BAD("column chunk ends after %lld of %lld values",
+               (long long)(out->n_levels - base), (long long)m->num_values);
       goto cleanup;
     }
     struct pq_page_header h;
     size_t hl;
     int64_t page_at = (int64_t)(p - file);
-    if ((rc = pq_page_header_decode(p, (size_t)(end - p), &h, &hl, err))) goto at;
+    if ((rc = pq_page_header_decode(p, (size_t)(end - p), &h, &hl, err)))
+      goto at;
     p += hl;
     if ((size_t)h.compressed_size > (size_t)(end - p)) {
-      rc = BAD("page data of %d bytes runs past the column chunk", h.compressed_size);
+      rc = BAD("page data of %d bytes runs past the column chunk",
+               h.compressed_size);
       goto at;
     }
     const uint8_t *body = p;
@@ -569,7 +601,8 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
       rc = dict_page(c, &h, body, m->codec);
     } else if (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2) {
       if (h.num_values > m->num_values - (out->n_levels - base)) {
-        rc = BAD("page holds %d values, only %lld remain in the chunk", h.num_values,
+        rc = BAD("page holds %d values, only %lld remain in the chunk",
+                 h.num_values,
                  (long long)(m->num_values - (out->n_levels - base)));
         goto at;
       }

@@ -49,7 +49,8 @@ void sl_parquet_file_close(struct sl_parquet_file *f) {
 static int32_t count_leaves(const struct sl_field *f) {
   if (f->type == SL_TYPE_STRUCT) {
     int32_t n = 0;
-    for (int32_t i = 0; i < f->n_children; i++) n += count_leaves(&f->children[i]);
+    for (int32_t i = 0; i < f->n_children; i++)
+      n += count_leaves(&f->children[i]);
     return n;
   }
   if (f->type == SL_TYPE_LIST) return count_leaves(&f->children[0]);
@@ -65,13 +66,14 @@ static int open_footer(struct sl_parquet_file *f, struct sl_error *err) {
                         "4-byte magic at both ends and a footer)",
                         n);
   if (memcmp(d + n - 4, "PARE", 4) == 0)
-    return sl_error_set(err, SL_ENOTSUP, "encrypted Parquet files are not supported");
+    return sl_error_set(err, SL_ENOTSUP,
+                        "encrypted Parquet files are not supported");
   if (memcmp(d, "PAR1", 4) != 0 || memcmp(d + n - 4, "PAR1", 4) != 0)
-    return sl_error_set(err, SL_EINVAL,
-                        "not a Parquet file: expected magic 'PAR1' at the start "
-                        "and end, found %02x%02x%02x%02x / %02x%02x%02x%02x",
-                        d[0], d[1], d[2], d[3], d[n - 4], d[n - 3], d[n - 2],
-                        d[n - 1]);
+    return sl_error_set(
+        err, SL_EINVAL,
+        "not a Parquet file: expected magic 'PAR1' at the start "
+        "and end, found %02x%02x%02x%02x / %02x%02x%02x%02x",
+        d[0], d[1], d[2], d[3], d[n - 4], d[n - 3], d[n - 2], d[n - 1]);
   uint32_t flen = pq_get_u32le(d + n - 8);
   if (flen == 0 || flen > n - 12)
     return sl_error_set(err, SL_EINVAL,
@@ -155,7 +157,8 @@ int sl_parquet_file_open(const char *path, struct sl_parquet_file **out,
     map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
       close(fd);
-      return sl_error_set(err, SL_EIO, "cannot map '%s': %s", path, strerror(errno));
+      return sl_error_set(err, SL_EIO, "cannot map '%s': %s", path,
+                          strerror(errno));
     }
   }
   close(fd);
@@ -171,7 +174,8 @@ int sl_parquet_file_open(const char *path, struct sl_parquet_file **out,
   return 0;
 }
 
-const struct sl_schema *sl_parquet_file_schema(const struct sl_parquet_file *f) {
+const struct sl_schema *
+sl_parquet_file_schema(const struct sl_parquet_file *f) {
   return &f->schema;
 }
 int64_t sl_parquet_file_num_rows(const struct sl_parquet_file *f) {
@@ -180,8 +184,10 @@ int64_t sl_parquet_file_num_rows(const struct sl_parquet_file *f) {
 int32_t sl_parquet_file_num_row_groups(const struct sl_parquet_file *f) {
   return f->meta.n_row_groups;
 }
-int64_t sl_parquet_file_row_group_rows(const struct sl_parquet_file *f, int32_t g) {
-  return g >= 0 && g < f->meta.n_row_groups ? f->meta.row_groups[g].num_rows : -1;
+int64_t sl_parquet_file_row_group_rows(const struct sl_parquet_file *f,
+                                       int32_t g) {
+  return g >= 0 && g < f->meta.n_row_groups ? f->meta.row_groups[g].num_rows
+                                            : -1;
 }
 const char *sl_parquet_file_created_by(const struct sl_parquet_file *f) {
   return f->meta.created_by;
@@ -202,12 +208,13 @@ void sl_parquet_file_metadata(const struct sl_parquet_file *f, int32_t i,
 struct proj_col {
   struct sl_field field; /* pruned */
   int32_t n_leaves;
-  int32_t *leaves;       /* indices into the file's leaves */
+  int32_t *leaves; /* indices into the file's leaves */
 };
 
 struct projection {
   struct sl_schema schema;
-  struct pq_leaf *leaves; /* copies, child indices remapped to the pruned fields */
+  struct pq_leaf
+      *leaves; /* copies, child indices remapped to the pruned fields */
   struct proj_col *cols;
   int32_t n_cols;
 };
@@ -224,22 +231,26 @@ static void projection_release(struct projection *p) {
 }
 
 /* Marks the leaves selected by one projection entry. */
-static int select_path(const struct sl_parquet_file *f, const char *path, bool *sel,
-                       struct sl_error *err) {
+static int select_path(const struct sl_parquet_file *f, const char *path,
+                       bool *sel, struct sl_error *err) {
   int32_t top = sl_schema_find(&f->schema, path);
   if (top >= 0) {
-    for (int32_t i = 0; i < f->leaf_count[top]; i++) sel[f->leaf_first[top] + i] = true;
+    for (int32_t i = 0; i < f->leaf_count[top]; i++)
+      sel[f->leaf_first[top] + i] = true;
     return 0;
   }
   const char *dot = strchr(path, '.');
-  if (!dot) return sl_error_set(err, SL_ENOENT, "no column '%s' in the file", path);
+  if (!dot)
+    return sl_error_set(err, SL_ENOENT, "no column '%s' in the file", path);
   char name[256];
   size_t n = (size_t)(dot - path);
-  if (n >= sizeof name) return sl_error_set(err, SL_ENOENT, "no column '%s'", path);
+  if (n >= sizeof name)
+    return sl_error_set(err, SL_ENOENT, "no column '%s'", path);
   memcpy(name, path, n);
   name[n] = '\0';
   top = sl_schema_find(&f->schema, name);
-  if (top < 0) return sl_error_set(err, SL_ENOENT, "no column '%s' in the file", path);
+  if (top < 0)
+    return sl_error_set(err, SL_ENOENT, "no column '%s' in the file", path);
   const struct sl_field *fld = &f->schema.fields[top];
   int32_t idx[PQ_MAX_DEPTH], depth = 0;
   const char *rest = dot + 1;
@@ -248,16 +259,16 @@ static int select_path(const struct sl_parquet_file *f, const char *path, bool *
     size_t m = d2 ? (size_t)(d2 - rest) : strlen(rest);
     if (fld->type != SL_TYPE_STRUCT || depth >= PQ_MAX_DEPTH - 1)
       return sl_error_set(err, SL_ENOENT,
-                          "column path '%s': '%.*s' is not inside a struct", path,
-                          (int)m, rest);
+                          "column path '%s': '%.*s' is not inside a struct",
+                          path, (int)m, rest);
     int32_t c = -1;
     for (int32_t i = 0; i < fld->n_children; i++)
       if (strlen(fld->children[i].name) == m &&
           memcmp(fld->children[i].name, rest, m) == 0)
         c = i;
     if (c < 0)
-      return sl_error_set(err, SL_ENOENT, "column path '%s': no field '%.*s'", path,
-                          (int)m, rest);
+      return sl_error_set(err, SL_ENOENT, "column path '%s': no field '%.*s'",
+                          path, (int)m, rest);
     idx[depth++] = c;
     fld = &fld->children[c];
     rest = d2 ? d2 + 1 : rest + m;
@@ -265,7 +276,8 @@ static int select_path(const struct sl_parquet_file *f, const char *path, bool *
   for (int32_t i = 0; i < f->leaf_count[top]; i++) {
     const struct pq_leaf *l = &f->leaves[f->leaf_first[top] + i];
     bool match = l->n_nodes > depth;
-    for (int32_t k = 0; k < depth && match; k++) match = l->nodes[k].child == idx[k];
+    for (int32_t k = 0; k < depth && match; k++)
+      match = l->nodes[k].child == idx[k];
     if (match) sel[f->leaf_first[top] + i] = true;
   }
   return 0;
@@ -279,8 +291,8 @@ static bool any_sel(const bool *sel, int32_t first, int32_t n) {
 
 /* Copies f keeping the selected leaves; remaps the struct child indices of
  * the leaf copies at this depth. */
-static int prune(const struct sl_field *f, int32_t first, const bool *sel, int depth,
-                 struct pq_leaf *copies, struct sl_field *out) {
+static int prune(const struct sl_field *f, int32_t first, const bool *sel,
+                 int depth, struct pq_leaf *copies, struct sl_field *out) {
   int rc = sl_field_init(out, f->name, f->type, f->nullable);
   if (rc) return rc;
   if (f->type == SL_TYPE_STRUCT) {
@@ -292,7 +304,8 @@ static int prune(const struct sl_field *f, int32_t first, const bool *sel, int d
         rc = prune(&f->children[c], at, sel, depth + 1, copies, &child);
         if (!rc) rc = sl_field_add_child(out, &child);
         sl_field_release(&child);
-        for (int32_t i = 0; i < cnt; i++) copies[at + i].nodes[depth].child = kept;
+        for (int32_t i = 0; i < cnt; i++)
+          copies[at + i].nodes[depth].child = kept;
         kept++;
       }
       at += cnt;
@@ -324,7 +337,8 @@ static int make_projection(const struct sl_parquet_file *f,
   }
   if (nl) memcpy(p->leaves, f->leaves, (size_t)nl * sizeof *p->leaves);
   if (!o->columns) {
-    for (int32_t i = 0; i < nl; i++) sel[i] = true;
+    for (int32_t i = 0; i < nl; i++)
+      sel[i] = true;
   } else {
     for (int32_t i = 0; i < o->n_columns && !rc; i++)
       rc = select_path(f, o->columns[i], sel, err);
@@ -335,7 +349,8 @@ static int make_projection(const struct sl_parquet_file *f,
     if (!any_sel(sel, first, cnt)) continue;
     for (int32_t i = 0; i < cnt; i++)
       if (sel[first + i] && f->leaves[first + i].unsupported) {
-        rc = sl_error_set(err, SL_ENOTSUP, "column '%s': %s", f->schema.fields[t].name,
+        rc = sl_error_set(err, SL_ENOTSUP, "column '%s': %s",
+                          f->schema.fields[t].name,
                           f->leaves[first + i].unsupported);
         goto cleanup;
       }
@@ -345,7 +360,8 @@ static int make_projection(const struct sl_parquet_file *f,
       rc = sl_error_set(err, SL_ENOMEM, "out of memory");
       goto cleanup;
     }
-    if ((rc = prune(&f->schema.fields[t], first, sel, 0, p->leaves, &pc->field))) {
+    if ((rc = prune(&f->schema.fields[t], first, sel, 0, p->leaves,
+                    &pc->field))) {
       sl_free(pc->leaves);
       pc->leaves = NULL;
       rc = sl_error_set(err, rc, "out of memory");
@@ -417,14 +433,14 @@ static bool stat_decode(const struct pq_leaf *l, const uint8_t *p, uint32_t n,
     v->s = p;
     v->n = n;
     return true;
-  default:
-    return false;
+  default: return false;
   }
 }
 
 /* <0, 0, >0 comparing stat value a with predicate b; false when they do not
  * compare. */
-static bool cmp(const struct statval *a, const struct sl_parquet_predicate *b, int *out) {
+static bool cmp(const struct statval *a, const struct sl_parquet_predicate *b,
+                int *out) {
   if (a->kind == 2) {
     if (b->kind != SL_PQ_STRING || !b->s) return false;
     int64_t bn = b->s_len >= 0 ? b->s_len : (int64_t)strlen(b->s);
@@ -473,7 +489,8 @@ static bool can_skip(const struct sl_parquet_file *f, int32_t g, int32_t leaf,
   const uint8_t *mn = NULL, *mx = NULL;
   uint32_t mnl = 0, mxl = 0;
   if (s->has_min_value && s->has_max_value) {
-    mn = s->min_value, mx = s->max_value, mnl = s->min_value_len, mxl = s->max_value_len;
+    mn = s->min_value, mx = s->max_value, mnl = s->min_value_len,
+    mxl = s->max_value_len;
   } else if (s->has_min && s->has_max && l->phys != PQ_BYTE_ARRAY &&
              l->phys != PQ_BOOLEAN) {
     mn = s->min, mx = s->max, mnl = s->min_len, mxl = s->max_len;
@@ -481,7 +498,8 @@ static bool can_skip(const struct sl_parquet_file *f, int32_t g, int32_t leaf,
     return false;
   }
   struct statval vmin, vmax;
-  if (!stat_decode(l, mn, mnl, &vmin) || !stat_decode(l, mx, mxl, &vmax)) return false;
+  if (!stat_decode(l, mn, mnl, &vmin) || !stat_decode(l, mx, mxl, &vmax))
+    return false;
   int cmin, cmax;
   if (!cmp(&vmin, pr, &cmin) || !cmp(&vmax, pr, &cmax)) return false;
   switch (pr->op) {
@@ -527,43 +545,52 @@ static int read_col(void *ctx, int64_t ci, int worker) {
     dp[i] = &data[i];
     lp[i] = &t->p->leaves[li];
     for (int32_t g = 0; g < t->n_groups && !rc; g++) {
-      const struct pq_column_chunk *cc = &t->f->meta.row_groups[t->groups[g]].columns[li];
-      rc = pq_read_chunk(t->f->data, t->f->size, cc, lp[i], &t->lim,
-                         t->scratch ? &t->scratch[worker] : NULL, &data[i], err);
+      const struct pq_column_chunk *cc =
+          &t->f->meta.row_groups[t->groups[g]].columns[li];
+      rc =
+          pq_read_chunk(t->f->data, t->f->size, cc, lp[i], &t->lim,
+                        t->scratch ? &t->scratch[worker] : NULL, &data[i], err);
       if (rc) {
         char path[256] = "";
         size_t at = 0;
         for (int32_t k = 0; k < lp[i]->n_path && at + 2 < sizeof path; k++)
-          at += (size_t)snprintf(path + at, sizeof path - at, "%s%s", k ? "." : "",
-                                 lp[i]->path[k]);
+          at += (size_t)snprintf(path + at, sizeof path - at, "%s%s",
+                                 k ? "." : "", lp[i]->path[k]);
         sl_error_prefix(err, "row group %d, column '%s': ", t->groups[g], path);
       }
     }
   }
   if (!rc) {
     rc = pq_assemble(&pc->field, lp, dp, n, t->rows, &t->out[ci], err);
-    if (rc && t->n_groups == 1) sl_error_prefix(err, "row group %d: ", t->groups[0]);
+    if (rc && t->n_groups == 1)
+      sl_error_prefix(err, "row group %d: ", t->groups[0]);
   }
 cleanup:
   if (data)
-    for (int32_t i = 0; i < n; i++) pq_chunk_data_release(&data[i]);
+    for (int32_t i = 0; i < n; i++)
+      pq_chunk_data_release(&data[i]);
   sl_free(data);
   sl_free(dp);
   sl_free(lp);
   return rc;
 }
 
-static int read_groups(const struct sl_parquet_file *f, const struct projection *p,
-                       const int32_t *groups, int32_t n_groups,
+static int read_groups(const struct sl_parquet_file *f,
+                       const struct projection *p, const int32_t *groups,
+                       int32_t n_groups,
                        const struct sl_parquet_read_options *o,
                        struct pq_read_scratch *scratch, struct sl_batch **out,
                        struct sl_error *err) {
   *out = NULL;
-  struct rg_task t = {.f = f, .p = p, .groups = groups, .n_groups = n_groups,
+  struct rg_task t = {.f = f,
+                      .p = p,
+                      .groups = groups,
+                      .n_groups = n_groups,
                       .scratch = scratch};
   t.lim.max_page_bytes = o->max_page_bytes;
   t.lim.max_chunk_values = o->max_chunk_values;
-  for (int32_t g = 0; g < n_groups; g++) t.rows += f->meta.row_groups[groups[g]].num_rows;
+  for (int32_t g = 0; g < n_groups; g++)
+    t.rows += f->meta.row_groups[groups[g]].num_rows;
   int32_t nc = p->n_cols;
   t.out = sl_calloc((size_t)(nc ? nc : 1), sizeof *t.out);
   t.errs = sl_calloc((size_t)(nc ? nc : 1), sizeof *t.errs);
@@ -584,7 +611,8 @@ static int read_groups(const struct sl_parquet_file *f, const struct projection 
   rc = sl_batch_make(&p->schema, t.out, t.rows, out, err);
 cleanup:
   if (t.out)
-    for (int32_t i = 0; i < nc; i++) sl_array_release(t.out[i]);
+    for (int32_t i = 0; i < nc; i++)
+      sl_array_release(t.out[i]);
   sl_free(t.out);
   sl_free(t.errs);
   if (rc) sl_error_prefix(err, "reading '%s': ", f->name);
@@ -645,7 +673,8 @@ static void rdr_release(struct sl_batch_reader *r) {
   if (!r) return;
   struct rdr *d = r->private_data;
   sl_batch_free(d->cur);
-  for (int32_t i = 0; i < d->n_scratch; i++) pq_read_scratch_release(&d->scratch[i]);
+  for (int32_t i = 0; i < d->n_scratch; i++)
+    pq_read_scratch_release(&d->scratch[i]);
   sl_free(d->scratch);
   projection_release(&d->p);
   sl_free(d->groups);
@@ -655,19 +684,22 @@ static void rdr_release(struct sl_batch_reader *r) {
   sl_free(r);
 }
 
-static int plan(struct sl_parquet_file *f, const struct sl_parquet_read_options *o,
-                struct rdr *d, struct sl_error *err) {
+static int plan(struct sl_parquet_file *f,
+                const struct sl_parquet_read_options *o, struct rdr *d,
+                struct sl_error *err) {
   int rc = make_projection(f, o, &d->p, err);
   if (rc) return rc;
   int32_t ng = f->meta.n_row_groups;
   d->groups = sl_malloc((size_t)(ng ? ng : 1) * sizeof *d->groups);
-  int32_t *pleaf = sl_malloc((size_t)(o->n_predicates ? o->n_predicates : 1) * sizeof *pleaf);
+  int32_t *pleaf = sl_malloc((size_t)(o->n_predicates ? o->n_predicates : 1) *
+                             sizeof *pleaf);
   if (!d->groups || !pleaf) {
     sl_free(pleaf);
     return sl_error_set(err, SL_ENOMEM, "out of memory");
   }
   for (int32_t i = 0; i < o->n_predicates; i++) {
-    pleaf[i] = o->predicates[i].column ? find_leaf(f, o->predicates[i].column) : -1;
+    pleaf[i] =
+        o->predicates[i].column ? find_leaf(f, o->predicates[i].column) : -1;
     if (pleaf[i] < 0 && o->predicates[i].column &&
         sl_schema_find(&f->schema, o->predicates[i].column) < 0 &&
         !strchr(o->predicates[i].column, '.')) {
@@ -681,8 +713,10 @@ static int plan(struct sl_parquet_file *f, const struct sl_parquet_read_options 
     bool skip = false;
     for (int32_t i = 0; i < o->n_predicates && !skip; i++)
       if (pleaf[i] >= 0) skip = can_skip(f, g, pleaf[i], &o->predicates[i]);
-    if (skip) d->skipped++;
-    else d->groups[d->n_groups++] = g;
+    if (skip)
+      d->skipped++;
+    else
+      d->groups[d->n_groups++] = g;
   }
   sl_free(pleaf);
   return 0;
@@ -723,8 +757,10 @@ int sl_parquet_file_reader(struct sl_parquet_file *f,
   if (!rc) {
     int32_t ns = sl_pool_size(d->o.pool);
     d->scratch = sl_calloc((size_t)ns, sizeof *d->scratch);
-    if (!d->scratch) rc = sl_error_set(err, SL_ENOMEM, "out of memory");
-    else d->n_scratch = ns;
+    if (!d->scratch)
+      rc = sl_error_set(err, SL_ENOMEM, "out of memory");
+    else
+      d->n_scratch = ns;
   }
   if (!rc) rc = plan(f, opts, d, err);
   if (rc) {
@@ -736,7 +772,8 @@ int sl_parquet_file_reader(struct sl_parquet_file *f,
   return 0;
 }
 
-int sl_parquet_open(const char *path, const struct sl_parquet_read_options *opts,
+int sl_parquet_open(const char *path,
+                    const struct sl_parquet_read_options *opts,
                     struct sl_batch_reader **out, struct sl_error *err) {
   struct sl_parquet_file *f;
   int rc = sl_parquet_file_open(path, &f, err);
@@ -755,14 +792,16 @@ int32_t sl_parquet_reader_skipped(struct sl_batch_reader *r) {
   return ((struct rdr *)r->private_data)->skipped;
 }
 
-int sl_parquet_read_file(const char *path, const struct sl_parquet_read_options *opts,
+int sl_parquet_read_file(const char *path,
+                         const struct sl_parquet_read_options *opts,
                          struct sl_batch **out, struct sl_error *err) {
   *out = NULL;
   struct sl_batch_reader *r;
   int rc = sl_parquet_open(path, opts, &r, err);
   if (rc) return rc;
   struct rdr *d = r->private_data;
-  rc = read_groups(d->f, &d->p, d->groups, d->n_groups, &d->o, d->scratch, out, err);
+  rc = read_groups(d->f, &d->p, d->groups, d->n_groups, &d->o, d->scratch, out,
+                   err);
   rdr_release(r);
   return rc;
 }

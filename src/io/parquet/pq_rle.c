@@ -45,8 +45,7 @@ static bool get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v) {
   return false;
 }
 
-static int emit_rle(struct pq_buf *out, uint32_t value, int64_t count,
-                    int bw) {
+static int emit_rle(struct pq_buf *out, uint32_t value, int64_t count, int bw) {
   int rc = pq_varint_put(out, (uint64_t)count << 1);
   if (rc) return rc;
   uint8_t b[4];
@@ -58,60 +57,61 @@ static int emit_rle(struct pq_buf *out, uint32_t value, int64_t count,
  * 8 until a run of 8 or more equal values starts on a group boundary; only
  * the last group of the whole stream may be padded (the reader knows how
  * many values to take). */
-#define RLE_ENCODE(NAME, T)                                                  \
-  static int64_t NAME##_run(const T *v, int64_t i, int64_t n) {              \
-    int64_t j = i + 1;                                                       \
-    while (j < n && v[j] == v[i]) j++;                                       \
-    return j - i;                                                            \
-  }                                                                          \
-  static int NAME##_packed(struct pq_buf *out, const T *v, int64_t n,        \
-                           int bw) {                                         \
-    int64_t groups = (n + 7) / 8;                                            \
-    int rc = pq_varint_put(out, (uint64_t)groups << 1 | 1);                  \
-    if (rc) return rc;                                                       \
-    size_t bytes = (size_t)groups * (size_t)bw;                              \
-    if ((rc = pq_buf_reserve(out, bytes + 8))) return rc;                    \
-    uint8_t *p = out->data + out->size;                                      \
-    uint64_t acc = 0;                                                        \
-    int nbits = 0;                                                           \
-    for (int64_t i = 0; i < groups * 8; i++) {                               \
-      acc |= (uint64_t)(i < n ? v[i] : 0) << nbits;                          \
-      nbits += bw;                                                           \
-      while (nbits >= 8) {                                                   \
-        *p++ = (uint8_t)acc;                                                 \
-        acc >>= 8;                                                           \
-        nbits -= 8;                                                          \
-      }                                                                      \
-    }                                                                        \
-    out->size += bytes;                                                      \
-    return 0;                                                                \
-  }                                                                          \
-  int NAME(const T *v, int64_t n, int bw, struct pq_buf *out) {              \
-    if (bw == 0) return n ? pq_varint_put(out, (uint64_t)n << 1) : 0;        \
-    int64_t i = 0;                                                           \
-    while (i < n) {                                                          \
-      int64_t r = NAME##_run(v, i, n);                                       \
-      if (r >= 8) {                                                          \
-        int rc = emit_rle(out, v[i], r, bw);                                 \
-        if (rc) return rc;                                                   \
-        i += r;                                                              \
-        continue;                                                            \
-      }                                                                      \
-      int64_t j = i;                                                         \
-      for (;;) {                                                             \
-        j += 8;                                                              \
-        if (j >= n) {                                                        \
-          j = n;                                                             \
-          break;                                                             \
-        }                                                                    \
-        if (j - i >= 8 * 1000) break;                                        \
-        if (NAME##_run(v, j, n < j + 8 ? n : j + 8) >= 8) break;             \
-      }                                                                      \
-      int rc = NAME##_packed(out, v + i, j - i, bw);                         \
-      if (rc) return rc;                                                     \
-      i = j;                                                                 \
-    }                                                                        \
-    return 0;                                                                \
+#define RLE_ENCODE(NAME, T)                                                    \
+  static int64_t NAME##_run(const T *v, int64_t i, int64_t n) {                \
+    int64_t j = i + 1;                                                         \
+    while (j < n && v[j] == v[i])                                              \
+      j++;                                                                     \
+    return j - i;                                                              \
+  }                                                                            \
+  static int NAME##_packed(struct pq_buf *out, const T *v, int64_t n,          \
+                           int bw) {                                           \
+    int64_t groups = (n + 7) / 8;                                              \
+    int rc = pq_varint_put(out, (uint64_t)groups << 1 | 1);                    \
+    if (rc) return rc;                                                         \
+    size_t bytes = (size_t)groups * (size_t)bw;                                \
+    if ((rc = pq_buf_reserve(out, bytes + 8))) return rc;                      \
+    uint8_t *p = out->data + out->size;                                        \
+    uint64_t acc = 0;                                                          \
+    int nbits = 0;                                                             \
+    for (int64_t i = 0; i < groups * 8; i++) {                                 \
+      acc |= (uint64_t)(i < n ? v[i] : 0) << nbits;                            \
+      nbits += bw;                                                             \
+      while (nbits >= 8) {                                                     \
+        *p++ = (uint8_t)acc;                                                   \
+        acc >>= 8;                                                             \
+        nbits -= 8;                                                            \
+      }                                                                        \
+    }                                                                          \
+    out->size += bytes;                                                        \
+    return 0;                                                                  \
+  }                                                                            \
+  int NAME(const T *v, int64_t n, int bw, struct pq_buf *out) {                \
+    if (bw == 0) return n ? pq_varint_put(out, (uint64_t)n << 1) : 0;          \
+    int64_t i = 0;                                                             \
+    while (i < n) {                                                            \
+      int64_t r = NAME##_run(v, i, n);                                         \
+      if (r >= 8) {                                                            \
+        int rc = emit_rle(out, v[i], r, bw);                                   \
+        if (rc) return rc;                                                     \
+        i += r;                                                                \
+        continue;                                                              \
+      }                                                                        \
+      int64_t j = i;                                                           \
+      for (;;) {                                                               \
+        j += 8;                                                                \
+        if (j >= n) {                                                          \
+          j = n;                                                               \
+          break;                                                               \
+        }                                                                      \
+        if (j - i >= 8 * 1000) break;                                          \
+        if (NAME##_run(v, j, n < j + 8 ? n : j + 8) >= 8) break;               \
+      }                                                                        \
+      int rc = NAME##_packed(out, v + i, j - i, bw);                           \
+      if (rc) return rc;                                                       \
+      i = j;                                                                   \
+    }                                                                          \
+    return 0;                                                                  \
   }
 
 RLE_ENCODE(pq_rle_encode_u16, uint16_t)
@@ -131,66 +131,68 @@ static inline uint32_t unpack_one(const uint8_t *p, size_t len, uint64_t bit,
     for (size_t k = 0; byte + k < len && k < 8; k++)
       x |= (uint64_t)p[byte + k] << (8 * k);
   }
-  return (uint32_t)((x >> shift) & ((bw == 32) ? 0xFFFFFFFFu
-                                               : ((1u << bw) - 1)));
+  return (uint32_t)((x >> shift) &
+                    ((bw == 32) ? 0xFFFFFFFFu : ((1u << bw) - 1)));
 }
 
-#define RLE_DECODE(NAME, T)                                                  \
-  int NAME(const uint8_t *p, size_t len, int bw, T *out, int64_t n,          \
-           uint32_t limit, struct sl_error *err) {                           \
-    if (bw < 0 || bw > 32)                                                   \
-      return sl_error_set(err, SL_EINVAL,                                    \
-                          "RLE bit width %d out of range 0..32", bw);        \
-    const uint8_t *end = p + len, *q = p;                                    \
-    int64_t got = 0;                                                         \
-    size_t vbytes = (size_t)(bw + 7) / 8;                                    \
-    while (got < n) {                                                        \
-      uint64_t h;                                                            \
-      if (!get_varint(&q, end, &h))                                          \
-        return sl_error_set(err, SL_EINVAL,                                  \
-                            "RLE data ends after %lld of %lld values",       \
-                            (long long)got, (long long)n);                   \
-      if (h & 1) {                                                           \
-        uint64_t groups = h >> 1;                                            \
-        size_t left = (size_t)(end - q);                                     \
-        uint64_t want = groups * 8;                                          \
-        if (groups > ((uint64_t)1 << 40)) want = (uint64_t)1 << 43;          \
-        uint64_t avail = bw ? (uint64_t)left * 8 / (uint64_t)bw : want;      \
-        uint64_t take = want < avail ? want : avail;                         \
-        if (take > (uint64_t)(n - got)) take = (uint64_t)(n - got);          \
-        if (take == 0 && want > 0)                                           \
-          return sl_error_set(err, SL_EINVAL,                                \
-                              "bit-packed run past the end of the data");    \
-        for (uint64_t k = 0; k < take; k++) {                                \
-          uint32_t v = bw ? unpack_one(q, left, k * (uint64_t)bw, bw) : 0;   \
-          if (limit && v >= limit)                                           \
-            return sl_error_set(err, SL_EINVAL,                              \
-                                "value %u at index %lld out of range "       \
-                                "(limit %u)",                                \
-                                v, (long long)(got + (int64_t)k), limit);    \
-          out[got + (int64_t)k] = (T)v;                                      \
-        }                                                                    \
-        got += (int64_t)take;                                                \
-        uint64_t used = groups * (uint64_t)bw;                               \
-        q += used < left ? used : left;                                      \
-      } else {                                                               \
-        uint64_t count = h >> 1;                                             \
-        if ((size_t)(end - q) < vbytes)                                      \
-          return sl_error_set(err, SL_EINVAL,                                \
-                              "RLE run value past the end of the data");     \
-        uint32_t v = 0;                                                      \
-        for (size_t k = 0; k < vbytes; k++) v |= (uint32_t)q[k] << (8 * k);  \
-        q += vbytes;                                                         \
-        if (limit && v >= limit && count)                                    \
-          return sl_error_set(err, SL_EINVAL,                                \
-                              "RLE value %u out of range (limit %u)", v,     \
-                              limit);                                        \
-        if (count > (uint64_t)(n - got)) count = (uint64_t)(n - got);        \
-        for (uint64_t k = 0; k < count; k++) out[got + (int64_t)k] = (T)v;   \
-        got += (int64_t)count;                                               \
-      }                                                                      \
-    }                                                                        \
-    return 0;                                                                \
+#define RLE_DECODE(NAME, T)                                                    \
+  int NAME(const uint8_t *p, size_t len, int bw, T *out, int64_t n,            \
+           uint32_t limit, struct sl_error *err) {                             \
+    if (bw < 0 || bw > 32)                                                     \
+      return sl_error_set(err, SL_EINVAL,                                      \
+                          "RLE bit width %d out of range 0..32", bw);          \
+    const uint8_t *end = p + len, *q = p;                                      \
+    int64_t got = 0;                                                           \
+    size_t vbytes = (size_t)(bw + 7) / 8;                                      \
+    while (got < n) {                                                          \
+      uint64_t h;                                                              \
+      if (!get_varint(&q, end, &h))                                            \
+        return sl_error_set(err, SL_EINVAL,                                    \
+                            "RLE data ends after %lld of %lld values",         \
+                            (long long)got, (long long)n);                     \
+      if (h & 1) {                                                             \
+        uint64_t groups = h >> 1;                                              \
+        size_t left = (size_t)(end - q);                                       \
+        uint64_t want = groups * 8;                                            \
+        if (groups > ((uint64_t)1 << 40)) want = (uint64_t)1 << 43;            \
+        uint64_t avail = bw ? (uint64_t)left * 8 / (uint64_t)bw : want;        \
+        uint64_t take = want < avail ? want : avail;                           \
+        if (take > (uint64_t)(n - got)) take = (uint64_t)(n - got);            \
+        if (take == 0 && want > 0)                                             \
+          return sl_error_set(err, SL_EINVAL,                                  \
+                              "bit-packed run past the end of the data");      \
+        for (uint64_t k = 0; k < take; k++) {                                  \
+          uint32_t v = bw ? unpack_one(q, left, k * (uint64_t)bw, bw) : 0;     \
+          if (limit && v >= limit)                                             \
+            return sl_error_set(err, SL_EINVAL,                                \
+                                "value %u at index %lld out of range "         \
+                                "(limit %u)",                                  \
+                                v, (long long)(got + (int64_t)k), limit);      \
+          out[got + (int64_t)k] = (T)v;                                        \
+        }                                                                      \
+        got += (int64_t)take;                                                  \
+        uint64_t used = groups * (uint64_t)bw;                                 \
+        q += used < left ? used : left;                                        \
+      } else {                                                                 \
+        uint64_t count = h >> 1;                                               \
+        if ((size_t)(end - q) < vbytes)                                        \
+          return sl_error_set(err, SL_EINVAL,                                  \
+                              "RLE run value past the end of the data");       \
+        uint32_t v = 0;                                                        \
+        for (size_t k = 0; k < vbytes; k++)                                    \
+          v |= (uint32_t)q[k] << (8 * k);                                      \
+        q += vbytes;                                                           \
+        if (limit && v >= limit && count)                                      \
+          return sl_error_set(err, SL_EINVAL,                                  \
+                              "RLE value %u out of range (limit %u)", v,       \
+                              limit);                                          \
+        if (count > (uint64_t)(n - got)) count = (uint64_t)(n - got);          \
+        for (uint64_t k = 0; k < count; k++)                                   \
+          out[got + (int64_t)k] = (T)v;                                        \
+        got += (int64_t)count;                                                 \
+      }                                                                        \
+    }                                                                          \
+    return 0;                                                                  \
   }
 
 RLE_DECODE(pq_rle_decode_u16, uint16_t)
@@ -202,8 +204,12 @@ RLE_DECODE(pq_rle_decode_u32, uint32_t)
 #define DELTA_MINIBLOCKS 4
 #define DELTA_MINI (DELTA_BLOCK / DELTA_MINIBLOCKS)
 
-static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+static uint64_t zz(int64_t v) {
+  return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static int64_t unzz(uint64_t v) {
+  return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
 
 /* Packs 32 values of width bw (0..64). */
 static int pack_u64_mini(const uint64_t *v, int bw, struct pq_buf *out) {
@@ -268,7 +274,8 @@ static int delta_encode(const void *vals, bool is32, int64_t n,
     int used_minis = (int)((m + DELTA_MINI - 1) / DELTA_MINI);
     for (int mb = 0; mb < used_minis; mb++) {
       uint64_t mx = 0;
-      for (int k = 0; k < DELTA_MINI; k++) mx |= d[mb * DELTA_MINI + k];
+      for (int k = 0; k < DELTA_MINI; k++)
+        mx |= d[mb * DELTA_MINI + k];
       widths[mb] = (uint8_t)pq_bit_width(mx);
     }
     if ((rc = pq_buf_append(out, widths, sizeof widths))) return rc;
@@ -293,7 +300,8 @@ static uint64_t unpack_wide(const uint8_t *p, size_t len, uint64_t bit,
     size_t byte = (size_t)(bit >> 3);
     int off = (int)(bit & 7);
     int take = 8 - off < bw - b ? 8 - off : bw - b;
-    uint64_t chunk = byte < len ? (uint64_t)((p[byte] >> off) & ((1u << take) - 1)) : 0;
+    uint64_t chunk =
+        byte < len ? (uint64_t)((p[byte] >> off) & ((1u << take) - 1)) : 0;
     x |= chunk << b;
     b += take;
     bit += (uint64_t)take;
@@ -328,8 +336,10 @@ static int delta_decode(const uint8_t *p, size_t len, void *outv, bool is32,
   int maxw = 64;
   int64_t got = 0;
   if (n > 0) {
-    if (is32) o32[0] = (int32_t)cur;
-    else o64[0] = cur;
+    if (is32)
+      o32[0] = (int32_t)cur;
+    else
+      o64[0] = cur;
     got = 1;
   }
   while (got < n) {
@@ -379,11 +389,11 @@ static int delta_decode(const uint8_t *p, size_t len, void *outv, bool is32,
   return 0;
 }
 
-int pq_delta_decode_i32(const uint8_t *p, size_t len, int32_t *out,
-                        int64_t n, size_t *used, struct sl_error *err) {
+int pq_delta_decode_i32(const uint8_t *p, size_t len, int32_t *out, int64_t n,
+                        size_t *used, struct sl_error *err) {
   return delta_decode(p, len, out, true, n, used, err);
 }
-int pq_delta_decode_i64(const uint8_t *p, size_t len, int64_t *out,
-                        int64_t n, size_t *used, struct sl_error *err) {
+int pq_delta_decode_i64(const uint8_t *p, size_t len, int64_t *out, int64_t n,
+                        size_t *used, struct sl_error *err) {
   return delta_decode(p, len, out, false, n, used, err);
 }

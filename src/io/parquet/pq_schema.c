@@ -45,9 +45,9 @@ static int phys_of(enum sl_type_id t) {
   }
 }
 
-static int walk(struct leaf_vec *lv, struct pq_leaf *cur, const struct sl_field *f,
-                const char *name, int depth, int16_t d, int16_t rep_ctx,
-                struct sl_error *err) {
+static int walk(struct leaf_vec *lv, struct pq_leaf *cur,
+                const struct sl_field *f, const char *name, int depth,
+                int16_t d, int16_t rep_ctx, struct sl_error *err) {
   if (depth >= PQ_MAX_DEPTH || cur->n_path + 2 >= PQ_MAX_PATH)
     return sl_error_set(err, SL_ERANGE, "field '%s' is nested deeper than %d",
                         f->name, PQ_MAX_DEPTH);
@@ -123,7 +123,8 @@ static int32_t count_elems(const struct sl_field *f) {
   if (f->type == SL_TYPE_LIST) return 2 + count_elems(&f->children[0]);
   int32_t n = 1;
   if (f->type == SL_TYPE_STRUCT)
-    for (int32_t i = 0; i < f->n_children; i++) n += count_elems(&f->children[i]);
+    for (int32_t i = 0; i < f->n_children; i++)
+      n += count_elems(&f->children[i]);
   return n;
 }
 
@@ -191,18 +192,16 @@ static void encode_field(struct tc_writer *w, const struct sl_field *f,
     tc_struct_end(w);
     break;
   }
-  case SL_TYPE_NULL:
-    logical(w, PQ_LT_UNKNOWN);
-    break;
-  default:
-    break;
+  case SL_TYPE_NULL: logical(w, PQ_LT_UNKNOWN); break;
+  default: break;
   }
   tc_struct_end(w);
 }
 
 void pq_schema_encode(struct tc_writer *w, const struct sl_schema *s) {
   int32_t n = 1;
-  for (int32_t i = 0; i < s->n_fields; i++) n += count_elems(&s->fields[i]);
+  for (int32_t i = 0; i < s->n_fields; i++)
+    n += count_elems(&s->fields[i]);
   tc_field_list(w, 2, TC_STRUCT, n);
   tc_struct_begin(w);
   tc_field_string(w, 4, "schema");
@@ -253,8 +252,10 @@ static void leaf_type(const struct pq_schema_elem *e, struct pq_leaf *l,
     return;
   case PQ_INT64:
     if (lt == PQ_LT_TIMESTAMP) {
-      if (e->ts_unit == PQ_UNIT_MILLIS) *t = SL_TYPE_TIMESTAMP_MS;
-      else if (e->ts_unit == PQ_UNIT_MICROS) *t = SL_TYPE_TIMESTAMP_US;
+      if (e->ts_unit == PQ_UNIT_MILLIS)
+        *t = SL_TYPE_TIMESTAMP_MS;
+      else if (e->ts_unit == PQ_UNIT_MICROS)
+        *t = SL_TYPE_TIMESTAMP_US;
       else if (e->ts_unit == PQ_UNIT_NANOS) {
         *t = SL_TYPE_TIMESTAMP_US;
         l->conv = PQ_CONV_NANOS_TO_US;
@@ -282,9 +283,7 @@ static void leaf_type(const struct pq_schema_elem *e, struct pq_leaf *l,
   case PQ_FIXED_LEN_BYTE_ARRAY:
     l->unsupported = "FIXED_LEN_BYTE_ARRAY columns are not supported";
     return;
-  default:
-    l->unsupported = "unknown physical type";
-    return;
+  default: l->unsupported = "unknown physical type"; return;
   }
 }
 

@@ -42,7 +42,8 @@ static int reserve_levels(struct pq_colbuf *cb, const struct pq_leaf *leaf,
                           int64_t extra) {
   if (cb->cap_levels > 0 && cb->cap_levels - cb->n_levels >= extra) return 0;
   int64_t cap = cb->cap_levels ? cb->cap_levels : 1024;
-  while (cap - cb->n_levels < extra) cap *= 2;
+  while (cap - cb->n_levels < extra)
+    cap *= 2;
   if (leaf->max_def > 0) {
     uint16_t *p = sl_realloc(cb->def, (size_t)cap * sizeof *p);
     if (!p) return SL_ENOMEM;
@@ -82,8 +83,7 @@ static int gather(struct pq_colbuf *cb, const struct sl_array *a,
   int64_t k = 0;
   bool all_valid = idx == NULL && a->validity == NULL;
   switch (a->type) {
-  case SL_TYPE_NULL:
-    return 0;
+  case SL_TYPE_NULL: return 0;
   case SL_TYPE_BOOL:
     for (int64_t j = 0; j < n; j++) {
       int64_t i = idx ? idx[j] : start + j;
@@ -105,7 +105,8 @@ static int gather(struct pq_colbuf *cb, const struct sl_array *a,
       const uint64_t *s64 = (const uint64_t *)(const void *)src;
       uint64_t *d64 = (uint64_t *)(void *)dst;
       if (idx) {
-        for (int64_t j = 0; j < n; j++) d64[k++] = s64[idx[j]];
+        for (int64_t j = 0; j < n; j++)
+          d64[k++] = s64[idx[j]];
       } else {
         for (int64_t j = 0; j < n; j++)
           if (sl_array_is_valid(a, start + j)) d64[k++] = s64[start + j];
@@ -114,7 +115,8 @@ static int gather(struct pq_colbuf *cb, const struct sl_array *a,
       const uint32_t *s32 = (const uint32_t *)(const void *)src;
       uint32_t *d32 = (uint32_t *)(void *)dst;
       if (idx) {
-        for (int64_t j = 0; j < n; j++) d32[k++] = s32[idx[j]];
+        for (int64_t j = 0; j < n; j++)
+          d32[k++] = s32[idx[j]];
       } else {
         for (int64_t j = 0; j < n; j++)
           if (sl_array_is_valid(a, start + j)) d32[k++] = s32[start + j];
@@ -220,16 +222,19 @@ int pq_shred(const struct pq_leaf *leaf, struct sl_array *top,
       if (top->type == SL_TYPE_NULL) {
         memset(def, 0, (size_t)n * sizeof *def);
       } else if (!top->validity) {
-        for (int64_t i = 0; i < n; i++) def[i] = 1;
+        for (int64_t i = 0; i < n; i++)
+          def[i] = 1;
       } else {
-        for (int64_t i = 0; i < n; i++) def[i] = sl_array_is_valid(top, i);
+        for (int64_t i = 0; i < n; i++)
+          def[i] = sl_array_is_valid(top, i);
       }
     }
     cb->n_levels += n;
     return gather(cb, top, NULL, 0, n);
   }
   struct shred s = {.leaf = leaf, .cb = cb};
-  for (int64_t i = 0; i < top->length && !s.rc; i++) walk(&s, 0, top, i, 0);
+  for (int64_t i = 0; i < top->length && !s.rc; i++)
+    walk(&s, 0, top, i, 0);
   rc = s.rc;
   if (!rc && s.n_idx) {
     /* Every value comes from the same leaf array: follow the path. */

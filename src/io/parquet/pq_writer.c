@@ -113,7 +113,8 @@ static void free_rgs(struct sl_parquet_writer *w) {
 
 static void writer_free(struct sl_parquet_writer *w) {
   if (!w) return;
-  for (int32_t i = 0; i < w->n_pending; i++) sl_batch_free(w->pending[i]);
+  for (int32_t i = 0; i < w->n_pending; i++)
+    sl_batch_free(w->pending[i]);
   sl_free(w->pending);
   free_rgs(w);
   for (int32_t i = 0; i < w->n_kv; i++) {
@@ -122,10 +123,12 @@ static void writer_free(struct sl_parquet_writer *w) {
   }
   sl_free(w->kv_keys);
   sl_free(w->kv_values);
-  for (int32_t i = 0; i < w->n_scratch; i++) pq_scratch_release(&w->scratch[i]);
+  for (int32_t i = 0; i < w->n_scratch; i++)
+    pq_scratch_release(&w->scratch[i]);
   sl_free(w->scratch);
   if (w->chunk_bytes)
-    for (int32_t i = 0; i < w->n_leaves; i++) pq_buf_release(&w->chunk_bytes[i]);
+    for (int32_t i = 0; i < w->n_leaves; i++)
+      pq_buf_release(&w->chunk_bytes[i]);
   sl_free(w->chunk_bytes);
   sl_free(w->leaves);
   sl_schema_release(&w->schema);
@@ -164,15 +167,17 @@ int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
   }
   if (!pq_codec_supported((int)opts->compression) ||
       opts->compression == (enum sl_parquet_codec)PQ_CODEC_LZ4)
-    return sl_error_set(err, SL_EINVAL, "parquet writer: unknown compression %d",
+    return sl_error_set(err, SL_EINVAL,
+                        "parquet writer: unknown compression %d",
                         (int)opts->compression);
   if (opts->data_page_version != 1 && opts->data_page_version != 2)
     return sl_error_set(err, SL_EINVAL,
                         "parquet writer: data_page_version must be 1 or 2, "
                         "got %d",
                         opts->data_page_version);
-  if (opts->row_group_rows <= 0 || opts->page_bytes <= 0 || opts->page_rows <= 0 ||
-      opts->row_group_bytes <= 0 || opts->dictionary_bytes < 0)
+  if (opts->row_group_rows <= 0 || opts->page_bytes <= 0 ||
+      opts->page_rows <= 0 || opts->row_group_bytes <= 0 ||
+      opts->dictionary_bytes < 0)
     return sl_error_set(err, SL_EINVAL,
                         "parquet writer: row group and page sizes must be "
                         "positive");
@@ -290,7 +295,8 @@ static int flush_task(void *ctx, int64_t i, int worker) {
 
 int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
   if (w->failed)
-    return sl_error_set(err, SL_EINVAL, "parquet writer: an earlier write failed");
+    return sl_error_set(err, SL_EINVAL,
+                        "parquet writer: an earlier write failed");
   if (w->pending_rows == 0) return 0;
   int32_t n = w->n_leaves;
   int rc = 0;
@@ -360,7 +366,8 @@ int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
   cols = NULL;
   w->n_rgs++;
   w->total_rows += w->pending_rows;
-  for (int32_t i = 0; i < w->n_pending; i++) sl_batch_free(w->pending[i]);
+  for (int32_t i = 0; i < w->n_pending; i++)
+    sl_batch_free(w->pending[i]);
   w->n_pending = 0;
   w->pending_rows = 0;
   w->pending_bytes = 0;
@@ -415,7 +422,8 @@ int sl_parquet_writer_write(struct sl_parquet_writer *w,
                             const struct sl_batch *batch,
                             struct sl_error *err) {
   if (w->failed)
-    return sl_error_set(err, SL_EINVAL, "parquet writer: an earlier write failed");
+    return sl_error_set(err, SL_EINVAL,
+                        "parquet writer: an earlier write failed");
   if (batch->n_columns != w->schema.n_fields)
     return sl_error_set(err, SL_EINVAL,
                         "parquet writer: batch has %d columns, the file %d",
@@ -497,7 +505,8 @@ static void encode_footer(struct sl_parquet_writer *w, struct tc_writer *t) {
       for (int e = 0; e < 32; e++)
         if (cr->encodings & (1u << e)) tc_list_i32(t, e);
       tc_field_list(t, 3, TC_BINARY, l->n_path);
-      for (int32_t p = 0; p < l->n_path; p++) tc_list_string(t, l->path[p]);
+      for (int32_t p = 0; p < l->n_path; p++)
+        tc_list_string(t, l->path[p]);
       tc_field_i32(t, 4, w->cfg.codec);
       tc_field_i64(t, 5, cr->num_values);
       tc_field_i64(t, 6, cr->total_uncompressed);
@@ -508,7 +517,8 @@ static void encode_footer(struct sl_parquet_writer *w, struct tc_writer *t) {
       /* encoding_stats: lets readers know every page is dictionary-encoded
        * (parquet-mr's dictionary filtering) without guessing. */
       int32_t n_es = cr->dict_pages > 0;
-      for (int e = 0; e < 10; e++) n_es += cr->data_pages[e] > 0;
+      for (int e = 0; e < 10; e++)
+        n_es += cr->data_pages[e] > 0;
       tc_field_list(t, 13, TC_STRUCT, n_es);
       if (cr->dict_pages) {
         tc_struct_begin(t);
@@ -520,7 +530,8 @@ static void encode_footer(struct sl_parquet_writer *w, struct tc_writer *t) {
       for (int e = 0; e < 10; e++)
         if (cr->data_pages[e]) {
           tc_struct_begin(t);
-          tc_field_i32(t, 1, w->cfg.page_version == 2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
+          tc_field_i32(
+              t, 1, w->cfg.page_version == 2 ? PQ_PAGE_DATA_V2 : PQ_PAGE_DATA);
           tc_field_i32(t, 2, e);
           tc_field_i32(t, 3, cr->data_pages[e]);
           tc_struct_end(t);

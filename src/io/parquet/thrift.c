@@ -87,8 +87,7 @@ void tc_field_bool(struct tc_writer *w, int16_t id, bool v) {
   field_header(w, id, v ? TC_TRUE : TC_FALSE);
 }
 
-void tc_field_binary(struct tc_writer *w, int16_t id, const void *p,
-                     size_t n) {
+void tc_field_binary(struct tc_writer *w, int16_t id, const void *p, size_t n) {
   field_header(w, id, TC_BINARY);
   put_varint(w, n);
   if (!w->rc && pq_buf_append(w->out, p, n)) w->rc = SL_ENOMEM;
@@ -98,8 +97,7 @@ void tc_field_string(struct tc_writer *w, int16_t id, const char *s) {
   tc_field_binary(w, id, s, strlen(s));
 }
 
-void tc_field_list(struct tc_writer *w, int16_t id, int elem_type,
-                   int32_t n) {
+void tc_field_list(struct tc_writer *w, int16_t id, int elem_type, int32_t n) {
   field_header(w, id, TC_LIST);
   if (n < 15) {
     put_byte(w, (uint8_t)(n << 4 | elem_type));
@@ -109,7 +107,9 @@ void tc_field_list(struct tc_writer *w, int16_t id, int elem_type,
   }
 }
 
-void tc_list_i32(struct tc_writer *w, int32_t v) { put_varint(w, zigzag(v)); }
+void tc_list_i32(struct tc_writer *w, int32_t v) {
+  put_varint(w, zigzag(v));
+}
 
 void tc_list_string(struct tc_writer *w, const char *s) {
   size_t n = strlen(s);
@@ -264,26 +264,29 @@ bool tc_enter_struct(struct tc_reader *r, int type) {
   return !r->rc;
 }
 
-void tc_leave_struct(struct tc_reader *r) { r->depth--; }
+void tc_leave_struct(struct tc_reader *r) {
+  r->depth--;
+}
 
 void tc_skip(struct tc_reader *r, int type) {
   if (r->rc) return;
   switch (type) {
   case TC_TRUE:
-  case TC_FALSE:
-    return;
+  case TC_FALSE: return;
   case TC_BYTE:
-    if (r->p >= r->end) tc_fail(r, "byte past the end");
-    else r->p++;
+    if (r->p >= r->end)
+      tc_fail(r, "byte past the end");
+    else
+      r->p++;
     return;
   case TC_I16:
   case TC_I32:
-  case TC_I64:
-    (void)get_varint(r);
-    return;
+  case TC_I64: (void)get_varint(r); return;
   case TC_DOUBLE:
-    if (r->end - r->p < 8) tc_fail(r, "double past the end");
-    else r->p += 8;
+    if (r->end - r->p < 8)
+      tc_fail(r, "double past the end");
+    else
+      r->p += 8;
     return;
   case TC_BINARY: {
     uint32_t n;
@@ -333,11 +336,11 @@ void tc_skip(struct tc_reader *r, int type) {
     if (!tc_enter_struct(r, type)) return;
     int16_t last = 0, id;
     int t;
-    while (tc_next_field(r, &last, &id, &t)) tc_skip(r, t);
+    while (tc_next_field(r, &last, &id, &t))
+      tc_skip(r, t);
     tc_leave_struct(r);
     return;
   }
-  default:
-    tc_fail(r, "unknown type to skip");
+  default: tc_fail(r, "unknown type to skip");
   }
 }

@@ -71,7 +71,7 @@ struct sl_deploy_plan {
   bool hosts_fixed;            /* pod_text listens on 0.0.0.0 (verified) */
   const char *name, *ns;
   char image[512];
-  char hash[17];  /* xxh64 of spec text + handler bytes + version, hex */
+  char hash[17]; /* xxh64 of spec text + handler bytes + version, hex */
   char source_dir[1024];
 
   struct sl_deploy_quantity requests[8], limits[8];
@@ -87,11 +87,11 @@ struct sl_deploy_plan {
 
   struct sl_deploy_kafka kafka[SL_DEPLOY_MAX_KAFKA];
   int n_kafka;
-  int64_t partitions;       /* 0: unknown */
-  const char *partitions_from; /* "--partitions", "the brokers", ... */
+  int64_t partitions;                /* 0: unknown */
+  const char *partitions_from;       /* "--partitions", "the brokers", ... */
   char probe_note[SL_ERROR_MSG_MAX]; /* why the brokers could not tell */
-  int64_t flush_ms;          /* longest time a record waits to be durable */
-  const char *flush_from;    /* what set flush_ms, for the comment */
+  int64_t flush_ms;       /* longest time a record waits to be durable */
+  const char *flush_from; /* what set flush_ms, for the comment */
   int64_t target_rate;
   int64_t lag_threshold;
   bool lag_threshold_given;

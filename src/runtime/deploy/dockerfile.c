@@ -80,7 +80,8 @@ void sl__deploy_dockerfile(const struct sl_deploy_plan *p, FILE *f) {
   for (int i = 0; source_dirs[i]; i++)
     fprintf(f, "COPY --from=sluice-src %s/ %s/\n", source_dirs[i],
             source_dirs[i]);
-  for (int i = 0; build_steps[i]; i++) fprintf(f, "RUN %s\n", build_steps[i]);
+  for (int i = 0; build_steps[i]; i++)
+    fprintf(f, "RUN %s\n", build_steps[i]);
   fprintf(f,
           "# The binary and the shared libraries it links, but the C and C++\n"
           "# runtime that every base image has.\n"
@@ -109,8 +110,9 @@ void sl__deploy_dockerfile(const struct sl_deploy_plan *p, FILE *f) {
             " && rm -f /out/*.o\n");
   }
 
-  fprintf(f, "\n# %d. The function: runtime image, non-root.\n"
-             "FROM ${RUNTIME_IMAGE}\n",
+  fprintf(f,
+          "\n# %d. The function: runtime image, non-root.\n"
+          "FROM ${RUNTIME_IMAGE}\n",
           p->gpu ? 3 : 2);
   fprintf(f,
           "RUN groupadd --system --gid %d sluice \\\n"
@@ -118,8 +120,7 @@ void sl__deploy_dockerfile(const struct sl_deploy_plan *p, FILE *f) {
           "      --shell /usr/sbin/nologin sluice\n"
           "COPY --from=build /opt/sluice/ /opt/sluice/\n",
           SL_DEPLOY_UID, SL_DEPLOY_UID, SL_DEPLOY_UID);
-  if (p->gpu)
-    fprintf(f, "COPY --from=cuda-build /out/ /opt/sluice/lib/\n");
+  if (p->gpu) fprintf(f, "COPY --from=cuda-build /out/ /opt/sluice/lib/\n");
   fprintf(f, "ENV PATH=/opt/sluice/bin:$PATH \\\n"
              "    LD_LIBRARY_PATH=/opt/sluice/lib");
   if (p->gpu)
@@ -127,7 +128,8 @@ void sl__deploy_dockerfile(const struct sl_deploy_plan *p, FILE *f) {
                "    NVIDIA_VISIBLE_DEVICES=all \\\n"
                "    NVIDIA_DRIVER_CAPABILITIES=compute,utility");
   fprintf(f, " \\\n    SLUICE_HOST=0.0.0.0\n");
-  if (p->handler_context) copy_json(f, NULL, p->handler_context, p->handler_dst);
+  if (p->handler_context)
+    copy_json(f, NULL, p->handler_context, p->handler_dst);
   /* The spec is baked in for `docker run`; in the cluster the ConfigMap is
    * mounted over it. */
   copy_json(f, NULL, "function.yaml", SL_DEPLOY_SPEC_DIR "/function.yaml");
@@ -136,8 +138,9 @@ void sl__deploy_dockerfile(const struct sl_deploy_plan *p, FILE *f) {
   for (int i = 0; i < p->n_http; i++)
     fprintf(f, "EXPOSE %lld\n", (long long)p->http[i].port);
   if (p->admin_separate) fprintf(f, "EXPOSE %lld\n", (long long)p->health_port);
-  fprintf(f, "STOPSIGNAL SIGTERM\n"
-             "ENTRYPOINT [\"/opt/sluice/bin/sluice\"]\n"
-             "CMD [\"run\", \"%s/function.yaml\"]\n",
+  fprintf(f,
+          "STOPSIGNAL SIGTERM\n"
+          "ENTRYPOINT [\"/opt/sluice/bin/sluice\"]\n"
+          "CMD [\"run\", \"%s/function.yaml\"]\n",
           SL_DEPLOY_SPEC_DIR);
 }

@@ -67,8 +67,9 @@ void sl__deploy_metadata(const struct sl_deploy_plan *p, FILE *f,
 }
 
 void sl__deploy_configmap(const struct sl_deploy_plan *p, FILE *f) {
-  fprintf(f, "# The function spec, mounted at %s/function.yaml.\n"
-             "apiVersion: v1\nkind: ConfigMap\n",
+  fprintf(f,
+          "# The function spec, mounted at %s/function.yaml.\n"
+          "apiVersion: v1\nkind: ConfigMap\n",
           SL_DEPLOY_SPEC_DIR);
   sl__deploy_metadata(p, f, p->name);
   annotations(p, f, 2);
@@ -141,8 +142,8 @@ static void env(const struct sl_deploy_plan *p, FILE *f) {
                "                  fieldPath: \"metadata.namespace\"\n");
 }
 
-static void probe(FILE *f, const char *kind, const char *path,
-                  const char *port, int initial, int period, int failures) {
+static void probe(FILE *f, const char *kind, const char *path, const char *port,
+                  int initial, int period, int failures) {
   fprintf(f,
           "          %s:\n"
           "            httpGet:\n"
@@ -167,8 +168,9 @@ void sl__deploy_deployment(const struct sl_deploy_plan *p, FILE *f) {
   fprintf(f, "  revisionHistoryLimit: 5\n"
              "  selector:\n    matchLabels:\n");
   selector(p, f, 6);
-  fprintf(f, "  strategy:\n    type: RollingUpdate\n    rollingUpdate:\n"
-             "      maxSurge: %d\n      maxUnavailable: %d\n",
+  fprintf(f,
+          "  strategy:\n    type: RollingUpdate\n    rollingUpdate:\n"
+          "      maxSurge: %d\n      maxUnavailable: %d\n",
           p->gpu ? 0 : 1, p->gpu ? 1 : 0);
   fprintf(f, "  template:\n    metadata:\n      labels:\n");
   sl__deploy_labels(p, f, 8);
@@ -248,11 +250,10 @@ void sl__deploy_deployment(const struct sl_deploy_plan *p, FILE *f) {
       sl__ynode_write(f, m->items[k], 16);
     }
   }
-  fprintf(f,
-          "      volumes:\n"
-          "        - name: \"" SPEC_VOLUME "\"\n"
-          "          configMap:\n"
-          "            name: ");
+  fprintf(f, "      volumes:\n"
+             "        - name: \"" SPEC_VOLUME "\"\n"
+             "          configMap:\n"
+             "            name: ");
   sl__yq(f, p->name);
   fputc('\n', f);
   for (int32_t i = 0; v && i < v->n; i++) {

@@ -16,10 +16,10 @@ static void target(const struct sl_deploy_plan *p, FILE *f) {
 
 void sl__deploy_hpa(const struct sl_deploy_plan *p, FILE *f) {
   int64_t min = p->min_replicas < 1 ? 1 : p->min_replicas;
-  fprintf(f, "# Replicas %lld..%lld on average CPU use of %lld%% of the "
-             "request%s.\n",
-          (long long)min, (long long)p->max_replicas,
-          (long long)p->cpu_target,
+  fprintf(f,
+          "# Replicas %lld..%lld on average CPU use of %lld%% of the "
+          "request%s.\n",
+          (long long)min, (long long)p->max_replicas, (long long)p->cpu_target,
           p->default_cpu_request ? " (500m: the spec sets none)" : "");
   fprintf(f, "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n");
   sl__deploy_metadata(p, f, p->name);
@@ -51,7 +51,8 @@ static void meta_str(FILE *f, const char *key, const char *value) {
 void sl__deploy_scaledobject(const struct sl_deploy_plan *p, FILE *f) {
   long long flush_s = (long long)((p->flush_ms + 999) / 1000);
   if (flush_s < 1) flush_s = 1;
-  fprintf(f, "# KEDA scales the Deployment on the lag of the consumer group.\n");
+  fprintf(f,
+          "# KEDA scales the Deployment on the lag of the consumer group.\n");
   fprintf(f,
           "# sluice commits offsets only once the rows are durable, so a "
           "replica that\n"
@@ -60,8 +61,9 @@ void sl__deploy_scaledobject(const struct sl_deploy_plan *p, FILE *f) {
           "# flush interval %lld ms (%s).\n",
           (long long)p->flush_ms, p->flush_from);
   if (p->lag_threshold_given)
-    fprintf(f, "# lagThreshold %lld per replica was set with "
-               "--lag-threshold.\n",
+    fprintf(f,
+            "# lagThreshold %lld per replica was set with "
+            "--lag-threshold.\n",
             (long long)p->lag_threshold);
   else
     fprintf(f,
@@ -71,16 +73,18 @@ void sl__deploy_scaledobject(const struct sl_deploy_plan *p, FILE *f) {
             "flushing explains.\n",
             (long long)p->lag_threshold, (long long)p->target_rate, flush_s);
   if (p->partitions > 0)
-    fprintf(f, "# maxReplicaCount %lld: capped at the %lld partitions (%s); "
-               "more replicas\n# would sit idle in the group.\n",
+    fprintf(f,
+            "# maxReplicaCount %lld: capped at the %lld partitions (%s); "
+            "more replicas\n# would sit idle in the group.\n",
             (long long)p->max_replicas, (long long)p->partitions,
             p->partitions_from);
   else
-    fprintf(f, "# maxReplicaCount %lld from spec.maxReplicas: the partition "
-               "count was not known\n"
-               "# (pass --partitions N); KEDA still never runs more "
-               "consumers than partitions\n"
-               "# (allowIdleConsumers: false).\n",
+    fprintf(f,
+            "# maxReplicaCount %lld from spec.maxReplicas: the partition "
+            "count was not known\n"
+            "# (pass --partitions N); KEDA still never runs more "
+            "consumers than partitions\n"
+            "# (allowIdleConsumers: false).\n",
             (long long)p->max_replicas);
   fprintf(f, "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n");
   sl__deploy_metadata(p, f, p->name);

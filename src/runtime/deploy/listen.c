@@ -43,7 +43,8 @@ static size_t offset_of(const char *t, size_t len, int line, int col) {
   for (int c = 1; c < col; c++) {
     if (i >= len || t[i] == '\n') return SIZE_MAX;
     i++;
-    while (i < len && ((unsigned char)t[i] & 0xc0) == 0x80) i++;
+    while (i < len && ((unsigned char)t[i] & 0xc0) == 0x80)
+      i++;
   }
   return i;
 }
@@ -109,9 +110,11 @@ static bool insert_key(struct edits *E, const struct sl_ynode *m,
   size_t off = offset_of(t, E->len, m->key_lines[0], m->key_cols[0]);
   if (off == SIZE_MAX) return false;
   size_t ls = off;
-  while (ls > 0 && t[ls - 1] != '\n') ls--;
+  while (ls > 0 && t[ls - 1] != '\n')
+    ls--;
   size_t k = off;
-  while (k > ls && (t[k - 1] == ' ' || t[k - 1] == '\t')) k--;
+  while (k > ls && (t[k - 1] == ' ' || t[k - 1] == '\t'))
+    k--;
   if (k > ls && (t[k - 1] == '{' || t[k - 1] == ',')) {
     snprintf(buf, sizeof buf, "%s, ", kv);
     return add(E, off, 0, buf, m->key_lines[0]);
@@ -133,12 +136,12 @@ static bool loopback(const char *host) {
 static void fix_host(struct edits *E, const struct sl_ynode *holder,
                      const char *section, const char *typed_host) {
   if (!loopback(typed_host)) return;
-  const struct sl_ynode *parent =
-      holder && holder->kind == SL_YNODE_MAP ? sl__ynode_get(holder, section)
-                                             : NULL;
-  const struct sl_ynode *h =
-      parent && parent->kind == SL_YNODE_MAP ? sl__ynode_get(parent, "host")
-                                             : NULL;
+  const struct sl_ynode *parent = holder && holder->kind == SL_YNODE_MAP
+                                      ? sl__ynode_get(holder, section)
+                                      : NULL;
+  const struct sl_ynode *h = parent && parent->kind == SL_YNODE_MAP
+                                 ? sl__ynode_get(parent, "host")
+                                 : NULL;
   if (h) {
     if (h->kind == SL_YNODE_SCALAR) replace_scalar(E, h);
     return;
@@ -194,7 +197,8 @@ int sl__deploy_pod_text(const struct sl_spec *s, const struct sl_ynode *root,
   }
   qsort(E->e, (size_t)E->n, sizeof E->e[0], by_offset_desc);
   size_t grow = 0;
-  for (int i = 0; i < E->n; i++) grow += strlen(E->e[i].ins);
+  for (int i = 0; i < E->n; i++)
+    grow += strlen(E->e[i].ins);
   char *r = sl_malloc(len + grow + 1);
   if (!r) {
     sl_free(E);

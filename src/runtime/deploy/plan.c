@@ -24,9 +24,8 @@ static const struct sl_ynode *spec_node(const struct sl_deploy_plan *p,
 static const struct sl_ynode *trigger_attr_node(const struct sl_deploy_plan *p,
                                                 const char *trigger,
                                                 const char *key) {
-  return tree_get(tree_get(tree_get(spec_node(p, "triggers"), trigger),
-                           "attributes"),
-                  key);
+  return tree_get(
+      tree_get(tree_get(spec_node(p, "triggers"), trigger), "attributes"), key);
 }
 
 /* A typed attribute of a trigger or sink, through its config table. */
@@ -170,8 +169,7 @@ static int resources(struct sl_deploy_plan *p, struct sl_error *err) {
   const char *gl = find_q(p->limits, p->n_limits, "nvidia.com/gpu");
   const char *gr = find_q(p->requests, p->n_requests, "nvidia.com/gpu");
   if (gl && gr && strcmp(gl, gr))
-    return fail(p, err,
-                tree_get(tree_get(r, "requests"), "nvidia.com/gpu"),
+    return fail(p, err, tree_get(tree_get(r, "requests"), "nvidia.com/gpu"),
                 "spec.resources.requests.nvidia.com/gpu",
                 "the same count as limits (GPUs cannot be overcommitted)");
   if (gr && !gl) { /* Kubernetes takes extended resources from limits. */
@@ -195,8 +193,10 @@ static int http_and_health(struct sl_deploy_plan *p, struct sl_error *err) {
     if (strcmp(t->kind, "http")) continue;
     char path[256];
     if (p->n_http >= SL_DEPLOY_MAX_HTTP)
-      return sl_error_set(err, SL_EINVAL, "%s: expected at most %d http "
-                          "triggers", s->file, SL_DEPLOY_MAX_HTTP);
+      return sl_error_set(err, SL_EINVAL,
+                          "%s: expected at most %d http "
+                          "triggers",
+                          s->file, SL_DEPLOY_MAX_HTTP);
     const char *host = attr_str(t->vt->config, t->attrs, "host");
     int64_t port = attr_int(t->vt->config, t->attrs, "port", 8080);
     if (loopback(host) && !p->hosts_fixed) {
@@ -274,31 +274,36 @@ static int kafka(struct sl_deploy_plan *p, const struct sl_deploy_opts *o,
     if (!is_kafka(t->kind)) continue;
     char path[256];
     if (p->n_kafka >= SL_DEPLOY_MAX_KAFKA)
-      return sl_error_set(err, SL_EINVAL, "%s: expected at most %d kafka "
-                          "triggers", s->file, SL_DEPLOY_MAX_KAFKA);
+      return sl_error_set(err, SL_EINVAL,
+                          "%s: expected at most %d kafka "
+                          "triggers",
+                          s->file, SL_DEPLOY_MAX_KAFKA);
     struct sl_deploy_kafka *k = &p->kafka[p->n_kafka++];
     k->trigger = t->name;
-    k->brokers = attr_joined(t, trigger_attr_node(p, t->name, "brokers"),
-                             "brokers");
-    char *topics = attr_joined(t, trigger_attr_node(p, t->name, "topics"),
-                               "topics");
+    k->brokers =
+        attr_joined(t, trigger_attr_node(p, t->name, "brokers"), "brokers");
+    char *topics =
+        attr_joined(t, trigger_attr_node(p, t->name, "topics"), "topics");
     const char *g = attr_str(t->vt->config, t->attrs, "consumerGroup");
     const struct sl_ynode *gn = trigger_attr_node(p, t->name, "consumerGroup");
     if (!g && gn && gn->kind == SL_YNODE_SCALAR) g = gn->str;
     const char *off = attr_str(t->vt->config, t->attrs, "initialOffset");
     k->group = g ? sl_strdup(g) : NULL;
-    k->initial_offset = sl_strdup(off && !strcmp(off, "earliest") ? "earliest"
-                                                                  : "latest");
+    k->initial_offset =
+        sl_strdup(off && !strcmp(off, "earliest") ? "earliest" : "latest");
     snprintf(path, sizeof path, "spec.triggers.%s.attributes", t->name);
     if (!k->brokers || !topics || !k->group) {
       sl_free(topics);
-      return fail(p, err, tree_get(tree_get(spec_node(p, "triggers"), t->name),
-                                   "attributes"),
-                  path, "brokers, topics and consumerGroup (KEDA reads the "
-                  "lag of that group)");
+      return fail(
+          p, err,
+          tree_get(tree_get(spec_node(p, "triggers"), t->name), "attributes"),
+          path,
+          "brokers, topics and consumerGroup (KEDA reads the "
+          "lag of that group)");
     }
     /* Split the joined topics into a list. */
-    for (char *c = topics; *c; c++) k->n_topics += *c == ',';
+    for (char *c = topics; *c; c++)
+      k->n_topics += *c == ',';
     k->n_topics++;
     k->topics = sl_calloc((size_t)k->n_topics, sizeof *k->topics);
     if (!k->topics || !k->initial_offset) {
@@ -358,8 +363,8 @@ static int kafka(struct sl_deploy_plan *p, const struct sl_deploy_opts *o,
     if (r > roll) roll = r;
   }
   p->flush_ms = max_wait + roll;
-  p->flush_from = roll ? "batch maxWait + Parquet rollInterval"
-                       : "batch maxWait";
+  p->flush_from =
+      roll ? "batch maxWait + Parquet rollInterval" : "batch maxWait";
   p->target_rate = o->target_rate > 0 ? o->target_rate : 10000;
   int64_t flush_s = (p->flush_ms + 999) / 1000;
   if (flush_s < 1) flush_s = 1;
@@ -409,8 +414,9 @@ static int check_volumes(struct sl_deploy_plan *p, struct sl_error *err) {
       return fail(p, err, mp ? mp : mnt, sub,
                   "a volume mount with an absolute mountPath");
     if (!strcmp(mp->str, SL_DEPLOY_SPEC_DIR))
-      return fail(p, err, mp, sub, "a mountPath other than " SL_DEPLOY_SPEC_DIR
-                                   " (the spec's own)");
+      return fail(p, err, mp, sub,
+                  "a mountPath other than " SL_DEPLOY_SPEC_DIR
+                  " (the spec's own)");
     if (!mn || mn->kind != SL_YNODE_SCALAR || strcmp(mn->str, vn->str))
       return fail(p, err, mn ? mn : mnt, sub,
                   "name equal to the volume's name");
@@ -440,7 +446,8 @@ static int handler_lib(struct sl_deploy_plan *p, struct sl_error *err) {
   char buf[PATH_MAX];
   snprintf(buf, sizeof buf, "handler/%s", base);
   p->handler_context = sl_strdup(buf);
-  while (!strncmp(src, "./", 2)) src += 2;
+  while (!strncmp(src, "./", 2))
+    src += 2;
   if (src[0] == '/')
     snprintf(buf, sizeof buf, "%s", src);
   else
@@ -461,7 +468,8 @@ static int hash_plan(struct sl_deploy_plan *p, struct sl_error *err) {
                           p->handler_src);
     char buf[65536];
     size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) h = XXH64(buf, k, h);
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+      h = XXH64(buf, k, h);
     fclose(f);
   }
   snprintf(p->hash, sizeof p->hash, "%016llx", (unsigned long long)h);
@@ -548,8 +556,8 @@ static int pod_copy(struct sl_deploy_plan *p, struct sl_error *err) {
 
 static int plan_build(const struct sl_spec *spec, const struct sl_ynode *root,
                       const char *text, size_t len,
-                      const struct sl_deploy_opts *o,
-                      struct sl_deploy_plan *p, struct sl_error *err) {
+                      const struct sl_deploy_opts *o, struct sl_deploy_plan *p,
+                      struct sl_error *err) {
   memset(p, 0, sizeof *p);
   p->spec = spec;
   p->root = root;
@@ -565,9 +573,11 @@ static int plan_build(const struct sl_spec *spec, const struct sl_ynode *root,
                 "digits and '-', starting with a letter, at most 63");
   if (!dns_label(p->ns, false))
     return o->namespace_
-               ? sl_error_set(err, SL_EINVAL, "--namespace: expected a DNS "
+               ? sl_error_set(err, SL_EINVAL,
+                              "--namespace: expected a DNS "
                               "label (lower-case letters, digits, '-'), "
-                              "found '%s'", o->namespace_)
+                              "found '%s'",
+                              o->namespace_)
                : fail(p, err, tree_get(meta, "namespace"), "metadata.namespace",
                       "a DNS label (lower-case letters, digits, '-')");
   const struct sl_strmap *l = &spec->meta.labels;
@@ -611,7 +621,8 @@ static int plan_build(const struct sl_spec *spec, const struct sl_ynode *root,
     snprintf(tag, sizeof tag, "%s-%.8s", SLUICE_VERSION, p->hash);
     if (o->registry && *o->registry) {
       size_t rl = strlen(o->registry);
-      while (rl > 0 && o->registry[rl - 1] == '/') rl--;
+      while (rl > 0 && o->registry[rl - 1] == '/')
+        rl--;
       snprintf(p->image, sizeof p->image, "%.*s/%s:%s", (int)rl, o->registry,
                p->name, tag);
     } else {
@@ -623,8 +634,8 @@ static int plan_build(const struct sl_spec *spec, const struct sl_ynode *root,
 
 int sl__deploy_plan(const struct sl_spec *spec, const struct sl_ynode *root,
                     const char *text, size_t len,
-                    const struct sl_deploy_opts *o,
-                    struct sl_deploy_plan *p, struct sl_error *err) {
+                    const struct sl_deploy_opts *o, struct sl_deploy_plan *p,
+                    struct sl_error *err) {
   int rc = plan_build(spec, root, text, len, o, p, err);
   if (rc) sl__deploy_plan_release(p); /* a failed plan owns nothing */
   return rc;
@@ -634,7 +645,8 @@ void sl__deploy_plan_release(struct sl_deploy_plan *p) {
   for (int i = 0; i < p->n_kafka; i++) {
     struct sl_deploy_kafka *k = &p->kafka[i];
     sl_free(k->brokers);
-    for (int32_t j = 0; j < k->n_topics; j++) sl_free(k->topics[j]);
+    for (int32_t j = 0; j < k->n_topics; j++)
+      sl_free(k->topics[j]);
     sl_free(k->topics);
     sl_free(k->group);
     sl_free(k->initial_offset);

@@ -29,14 +29,16 @@ void sl__yqn(FILE *f, const char *s, size_t n) {
   fputc('"', f);
 }
 
-void sl__yq(FILE *f, const char *s) { sl__yqn(f, s ? s : "", s ? strlen(s) : 0); }
+void sl__yq(FILE *f, const char *s) {
+  sl__yqn(f, s ? s : "", s ? strlen(s) : 0);
+}
 
 /* Words YAML 1.1 reads as booleans or null when plain. */
 static bool yaml11_special(const char *s) {
   static const char *const words[] = {
-      "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-      "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON",
-      "off", "Off", "OFF", "null", "Null", "NULL", "~", NULL};
+      "y",  "Y",    "yes",  "Yes",  "YES",   "n",     "N",     "no", "No",
+      "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
+      "ON", "off",  "Off",  "OFF",  "null",  "Null",  "NULL",  "~",  NULL};
   for (int i = 0; words[i]; i++)
     if (!strcmp(s, words[i])) return true;
   return false;

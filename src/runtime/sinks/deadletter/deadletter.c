@@ -39,9 +39,8 @@ int sl__deadletter_open(struct sl_runtime *rt, const char *path,
     if (d->fd < 0) {
       int e = errno;
       sl_free(d);
-      return sl_error_set(err, SL_EIO,
-                          "spec.deadLetter: cannot open '%s': %s", path,
-                          strerror(e));
+      return sl_error_set(err, SL_EIO, "spec.deadLetter: cannot open '%s': %s",
+                          path, strerror(e));
     }
     d->own_fd = true;
   }
@@ -65,11 +64,10 @@ void sl__deadletter_write(struct sl_deadletter *d, const char *record,
   int n = snprintf(head, sizeof head,
                    "{\"ts_ms\":%lld,\"trigger\":\"%s\",\"position\":{%s"
                    "\"%s\":%lld},\"reason\":\"%s\",\"record\":\"",
-                   (long long)sl__wall_ms(), tr, src,
-                   source ? "line" : "index", (long long)line, r);
+                   (long long)sl__wall_ms(), tr, src, source ? "line" : "index",
+                   (long long)line, r);
   if (len > 0 && record[len - 1] == '\n') len--;
-  if (sl__text_put(&t, head, (size_t)n) ||
-      sl__text_reserve(&t, len * 6 + 4)) {
+  if (sl__text_put(&t, head, (size_t)n) || sl__text_reserve(&t, len * 6 + 4)) {
     sl_free(t.p);
     return;
   }

@@ -41,9 +41,8 @@ static const struct sl_cfg_entry ksink_config[] = {
      "Column whose value keys each message (one row per message); unset: "
      "no key, `linesPerMessage` rows per message.",
      false},
-    {"linesPerMessage", SL_CFG_INT, "1", 1, 100000, NULL,
-     A(lines_per_message), "Rows (JSON lines) per message without `key`.",
-     false},
+    {"linesPerMessage", SL_CFG_INT, "1", 1, 100000, NULL, A(lines_per_message),
+     "Rows (JSON lines) per message without `key`.", false},
     {"compression", SL_CFG_ENUM, "lz4", 0, 0, "none|gzip|snappy|lz4|zstd",
      A(compression), "Producer compression.", false},
     {"linger", SL_CFG_DURATION, "5ms", 0, 60000, NULL, A(linger_ms),
@@ -59,8 +58,7 @@ static const struct sl_cfg_entry ksink_config[] = {
     {"sasl", SL_CFG_STRMAP, NULL, 0, 0, NULL, A(sasl),
      "SASL: enable, user, password, mechanism.", false},
     {"tls", SL_CFG_STRMAP, NULL, 0, 0, NULL, A(tls),
-     "TLS: enable, caCert, cert, key, keyPassword, insecureSkipVerify.",
-     false},
+     "TLS: enable, caCert, cert, key, keyPassword, insecureSkipVerify.", false},
     {"librdkafka", SL_CFG_STRMAP, NULL, 0, 0, NULL, A(librdkafka),
      "Any librdkafka producer property, passed through verbatim.", false},
     {NULL, 0, NULL, 0, 0, NULL, 0, NULL, false}};
@@ -118,7 +116,8 @@ static int build_conf(const struct sl_spec_sink *s, rd_kafka_conf_t **out,
   rd_kafka_conf_t *c = rd_kafka_conf_new();
   if (!c) return sl_error_set(err, SL_ENOMEM, "out of memory");
   int rc = 0;
-#define SET(k, val) SL_CHECK_GOTO(sl__kafka_set(c, k, val, where, err), rc, fail)
+#define SET(k, val)                                                            \
+  SL_CHECK_GOTO(sl__kafka_set(c, k, val, where, err), rc, fail)
   SET("enable.idempotence", "true");
   SET("acks", "all");
   SET("client.id", "sluice-sink");
@@ -149,7 +148,8 @@ static int ksink_validate(const struct sl_spec_sink *s, const char *file,
 
 static void *poll_main(void *arg) {
   struct ksink_state *st = arg;
-  while (!atomic_load(&st->stop)) rd_kafka_poll(st->rk, 100);
+  while (!atomic_load(&st->stop))
+    rd_kafka_poll(st->rk, 100);
   return NULL;
 }
 
@@ -248,17 +248,19 @@ static int ksink_write(struct sl_sink *s, const struct sl_batch *batch,
     const char *k = NULL;
     size_t kl = 0;
     if (kc >= 0 && key_of(batch->columns[kc], r, kb, sizeof kb, &k, &kl)) {
-      rc = sl_error_set(err, SL_ENOTSUP, "key column '%s' of type %s cannot "
-                        "key a message", a->key,
-                        sl_type_name(batch->columns[kc]->type));
+      rc = sl_error_set(err, SL_ENOTSUP,
+                        "key column '%s' of type %s cannot "
+                        "key a message",
+                        a->key, sl_type_name(batch->columns[kc]->type));
       break;
     }
     atomic_fetch_add(&p->left, 1);
     for (;;) {
       rd_kafka_resp_err_t e = rd_kafka_producev(
-          st->rk, RD_KAFKA_V_TOPIC(a->topic), RD_KAFKA_V_VALUE(text.p + start, len),
-          RD_KAFKA_V_KEY(k, kl), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+          st->rk, RD_KAFKA_V_TOPIC(a->topic),
+          RD_KAFKA_V_VALUE(text.p + start, len), RD_KAFKA_V_KEY(k, kl),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(p),
+          RD_KAFKA_V_END);
       if (!e) break;
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(st->rk, 20);

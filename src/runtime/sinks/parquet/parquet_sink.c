@@ -45,8 +45,8 @@ struct pq_attrs {
 static const struct sl_cfg_entry pq_config[] = {
     {"path", SL_CFG_STRING, NULL, 0, 0, NULL, A(path),
      "Root folder of the output (created when missing).", true},
-    {"compression", SL_CFG_ENUM, "zstd", 0, 0,
-     "zstd|snappy|gzip|lz4|none", A(compression), "Page compression.", false},
+    {"compression", SL_CFG_ENUM, "zstd", 0, 0, "zstd|snappy|gzip|lz4|none",
+     A(compression), "Page compression.", false},
     {"compressionLevel", SL_CFG_INT, "0", 0, 22, NULL, A(level),
      "Codec level (0: the codec's default).", false},
     {"partition", SL_CFG_STRING, NULL, 0, 0, NULL, A(partition),
@@ -123,8 +123,8 @@ static int pq_init(struct sl_sink *s, struct sl_error *err) {
   struct pq_state *st = sl_calloc(1, sizeof *st);
   if (!st) return sl_error_set(err, SL_ENOMEM, "out of memory");
   pthread_mutex_init(&st->mu, NULL);
-  const char *cname = strcmp(a->compression, "none") ? a->compression
-                                                     : "uncompressed";
+  const char *cname =
+      strcmp(a->compression, "none") ? a->compression : "uncompressed";
   if (sl_parquet_codec_parse(cname, &st->codec)) st->codec = SL_PARQUET_ZSTD;
   for (int32_t i = 0; i < s->rt->n_sinks; i++)
     if (&s->rt->sinks[i] == s) st->m = &s->rt->metrics.sinks[i];
@@ -150,8 +150,8 @@ static int publish(struct sl_sink *s, struct open_file *f,
     /* issue 7 (kafka): a replay that cut its batches at other offsets
      * supersedes the earlier run's overlapping files (runtime/supersede.h). */
     if (f->keyed && f->keyed->key[0])
-      sl__supersede_overlapping(f->dir, ((const struct pq_attrs *)s->attrs)->prefix,
-                                f->keyed->key);
+      sl__supersede_overlapping(
+          f->dir, ((const struct pq_attrs *)s->attrs)->prefix, f->keyed->key);
   }
   /* On failure the acks are kept back: those positions are never
    * committed, so a trigger that can replay (files, Kafka) will. */
@@ -276,8 +276,9 @@ static int open_new(struct sl_sink *s, const char *dir,
     n = snprintf(path, sizeof path, "%s/%.200s-%s.parquet", dir, a->prefix,
                  keyed->key);
   else
-    n = snprintf(path, sizeof path, "%s/%.200s-%" PRId64 "-%06" PRIu64
-                 ".parquet", dir, a->prefix, sl__wall_ms(), ++st->counter);
+    n = snprintf(path, sizeof path,
+                 "%s/%.200s-%" PRId64 "-%06" PRIu64 ".parquet", dir, a->prefix,
+                 sl__wall_ms(), ++st->counter);
   int rc = 0;
   if (n < 0 || (size_t)n >= sizeof path)
     rc = sl_error_set(err, SL_ERANGE, "file name too long in '%.100s'", dir);
@@ -380,8 +381,7 @@ static int gather(const struct sl_batch *b, const int64_t *rows, int64_t n,
                   struct sl_batch **out, struct sl_error *err) {
   for (int32_t c = 0; c < b->n_columns; c++) {
     enum sl_type_id t = b->schema.fields[c].type;
-    if (t == SL_TYPE_LIST || t == SL_TYPE_STRUCT)
-      return SL_ENOTSUP;
+    if (t == SL_TYPE_LIST || t == SL_TYPE_STRUCT) return SL_ENOTSUP;
   }
   struct sl_array **cols = sl_calloc((size_t)b->n_columns + 1, sizeof *cols);
   if (!cols) return sl_error_set(err, SL_ENOMEM, "out of memory");
@@ -400,27 +400,27 @@ static int gather(const struct sl_batch *b, const int64_t *rows, int64_t n,
         continue;
       }
       switch (col->type) {
-        case SL_TYPE_NULL: rc = sl_builder_append_null(&bd); break;
-        case SL_TYPE_BOOL:
-          rc = sl_builder_append_bool(&bd, sl_array_bool(col, r));
-          break;
-        case SL_TYPE_INT32:
-        case SL_TYPE_DATE32:
-          rc = sl_builder_append_int(&bd, sl_array_i32(col)[r]);
-          break;
-        case SL_TYPE_INT64:
-        case SL_TYPE_TIMESTAMP_MS:
-        case SL_TYPE_TIMESTAMP_US:
-          rc = sl_builder_append_int(&bd, sl_array_i64(col)[r]);
-          break;
-        case SL_TYPE_FLOAT64:
-          rc = sl_builder_append_double(&bd, sl_array_f64(col)[r]);
-          break;
-        default: {
-          int64_t len;
-          const char *sv = sl_array_str(col, r, &len);
-          rc = sl_builder_append_str(&bd, sv, len);
-        }
+      case SL_TYPE_NULL: rc = sl_builder_append_null(&bd); break;
+      case SL_TYPE_BOOL:
+        rc = sl_builder_append_bool(&bd, sl_array_bool(col, r));
+        break;
+      case SL_TYPE_INT32:
+      case SL_TYPE_DATE32:
+        rc = sl_builder_append_int(&bd, sl_array_i32(col)[r]);
+        break;
+      case SL_TYPE_INT64:
+      case SL_TYPE_TIMESTAMP_MS:
+      case SL_TYPE_TIMESTAMP_US:
+        rc = sl_builder_append_int(&bd, sl_array_i64(col)[r]);
+        break;
+      case SL_TYPE_FLOAT64:
+        rc = sl_builder_append_double(&bd, sl_array_f64(col)[r]);
+        break;
+      default: {
+        int64_t len;
+        const char *sv = sl_array_str(col, r, &len);
+        rc = sl_builder_append_str(&bd, sv, len);
+      }
       }
     }
     if (!rc) rc = sl_builder_finish(&bd, &cols[c]);
@@ -473,9 +473,9 @@ static int write_group(struct sl_sink *s, const struct sl_batch *batch,
   if (rc == SL_ENOTSUP) { /* nested columns: run by run */
     for (int64_t i = 0; i < g->n;) {
       int64_t j = i + 1;
-      while (j < g->n && g->rows[j] == g->rows[j - 1] + 1) j++;
-      SL_RETURN_NOT_OK(
-          sl_batch_slice(batch, g->rows[i], j - i, &part, err));
+      while (j < g->n && g->rows[j] == g->rows[j - 1] + 1)
+        j++;
+      SL_RETURN_NOT_OK(sl_batch_slice(batch, g->rows[i], j - i, &part, err));
       rc = write_part(s, g->dir, part, ack, err);
       sl_batch_free(part);
       part = NULL;
@@ -537,8 +537,8 @@ static int pq_write(struct sl_sink *s, const struct sl_batch *batch,
         groups = ng;
         cap_groups = nc;
       }
-      groups[n_groups] = (struct group){.dir = sl_strdup(dir),
-                                        .contiguous = true};
+      groups[n_groups] =
+          (struct group){.dir = sl_strdup(dir), .contiguous = true};
       if (!groups[n_groups].dir) {
         rc = sl_error_set(err, SL_ENOMEM, "out of memory");
         goto out;
@@ -577,7 +577,8 @@ static void pq_seal(struct sl_sink *s, struct sl_ack *ack) {
     if (f->rows == 0) { /* a roll marker that got no rows */
       sl_parquet_writer_abort(f->w);
       f->w = NULL;
-      for (int32_t i = 0; i < f->n_acks; i++) sl__ack_release(f->acks[i]);
+      for (int32_t i = 0; i < f->n_acks; i++)
+        sl__ack_release(f->acks[i]);
       sl_free(f->acks);
       sl_free(f->dir);
       sl_schema_release(&f->schema);

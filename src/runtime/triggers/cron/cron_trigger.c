@@ -63,12 +63,12 @@ static int cron_validate(const struct sl_spec_trigger *t, const char *file,
   struct sl_cron c;
   char why[300];
   if (compile(a, &c, why, sizeof why))
-    return sl_error_set(err, SL_EINVAL,
-                        "%s:%d:%d: spec.triggers.%s.attributes.%s: %s", file,
-                        t->line, t->col, t->name,
-                        a->schedule ? "schedule" : "interval", why);
+    return sl_error_set(
+        err, SL_EINVAL, "%s:%d:%d: spec.triggers.%s.attributes.%s: %s", file,
+        t->line, t->col, t->name, a->schedule ? "schedule" : "interval", why);
   const char *b = a->body;
-  while (*b == ' ' || *b == '\n' || *b == '\t') b++;
+  while (*b == ' ' || *b == '\n' || *b == '\t')
+    b++;
   if (*b != '{')
     return sl_error_set(err, SL_EINVAL,
                         "%s:%d:%d: spec.triggers.%s.attributes.body: expected "
@@ -81,19 +81,20 @@ static void fire(struct sl_trigger *t, int64_t when_ms) {
   const struct cron_attrs *a = t->attrs;
   struct sl_text rec = {0};
   const char *b = a->body;
-  while (*b == ' ' || *b == '\n' || *b == '\t') b++;
+  while (*b == ' ' || *b == '\n' || *b == '\t')
+    b++;
   if (a->add_ts) {
     time_t secs = (time_t)(when_ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     char ts[96];
     const char *rest = b + 1;
-    while (*rest == ' ' || *rest == '\n' || *rest == '\t') rest++;
-    int n = snprintf(ts, sizeof ts,
-                     "{\"cron_ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (int)(when_ms % 1000),
-                     *rest == '}' ? "" : ",");
+    while (*rest == ' ' || *rest == '\n' || *rest == '\t')
+      rest++;
+    int n = snprintf(
+        ts, sizeof ts, "{\"cron_ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"%s",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+        tm.tm_sec, (int)(when_ms % 1000), *rest == '}' ? "" : ",");
     if (sl__text_put(&rec, ts, (size_t)n) ||
         sl__text_put(&rec, rest, strlen(rest))) {
       sl_free(rec.p);
@@ -109,8 +110,7 @@ static void fire(struct sl_trigger *t, int64_t when_ms) {
   struct sl_rt_pos pos = {.a = (uint64_t)when_ms};
   sl__count(&t->m->requests, 1);
   if (sl__batcher_append(t->batcher, rec.p, rec.len, 1, NULL, &pos, &err))
-    sl_log(t->rt, SL_LOG_ERROR, "cron event lost", "\"error\":\"%s\"",
-           err.msg);
+    sl_log(t->rt, SL_LOG_ERROR, "cron event lost", "\"error\":\"%s\"", err.msg);
   sl_free(rec.p);
 }
 
@@ -124,7 +124,8 @@ static void *cron_main(void *arg) {
     if (next < 0) {
       sl_log(t->rt, SL_LOG_WARN, "cron schedule never fires again",
              "\"trigger\":\"%s\"", t->spec->name);
-      while (!st->stop) pthread_cond_wait(&st->cv, &st->mu);
+      while (!st->stop)
+        pthread_cond_wait(&st->cv, &st->mu);
       break;
     }
     for (;;) {

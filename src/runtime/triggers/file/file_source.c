@@ -59,16 +59,11 @@ int64_t sl__fsrc_read(struct sl_fsrc *s, char *buf, size_t cap) {
   int64_t k;
   if (cap > (1u << 30)) cap = 1u << 30;
   switch (s->kind) {
-    case PLAIN:
-      do {
-        k = pread(s->fd, buf, cap, s->pos);
-      } while (k < 0 && errno == EINTR);
-      break;
-    case GZ:
-      k = gzread(s->gz, buf, (unsigned)cap);
-      break;
-    default:
-      k = read_zst(s, buf, cap);
+  case PLAIN: do { k = pread(s->fd, buf, cap, s->pos);
+    } while (k < 0 && errno == EINTR);
+    break;
+  case GZ: k = gzread(s->gz, buf, (unsigned)cap); break;
+  default: k = read_zst(s, buf, cap);
   }
   if (k > 0) s->pos += k;
   return k;
@@ -84,8 +79,7 @@ int sl__fsrc_open(const char *path, int64_t offset, struct sl_fsrc **out,
   if (s->fd < 0) {
     int e = errno;
     sl_free(s);
-    return sl_error_set(err, SL_EIO, "cannot open '%s': %s", path,
-                        strerror(e));
+    return sl_error_set(err, SL_EIO, "cannot open '%s': %s", path, strerror(e));
   }
   if (s->kind == GZ) {
     s->gz = gzdopen(s->fd, "rb");
@@ -126,7 +120,9 @@ int sl__fsrc_open(const char *path, int64_t offset, struct sl_fsrc **out,
   return 0;
 }
 
-int64_t sl__fsrc_pos(const struct sl_fsrc *s) { return s->pos; }
+int64_t sl__fsrc_pos(const struct sl_fsrc *s) {
+  return s->pos;
+}
 
 void sl__fsrc_close(struct sl_fsrc *s) {
   if (!s) return;

@@ -50,8 +50,8 @@ static const struct sl_cfg_entry file_config[] = {
      "Where progress is recorded (default: .sluice-<function>-<trigger>.state "
      "in the working folder).",
      false},
-    {"chunkBytes", SL_CFG_SIZE, "1MiB", 4096, 1073741824, NULL,
-     A(chunk_bytes), "Bytes read per append (whole lines).", false},
+    {"chunkBytes", SL_CFG_SIZE, "1MiB", 4096, 1073741824, NULL, A(chunk_bytes),
+     "Bytes read per append (whole lines).", false},
     {"pollInterval", SL_CFG_DURATION, "1s", 10, 3600000, NULL, A(poll_ms),
      "mode watch: how often the folder is listed.", false},
     {NULL, 0, NULL, 0, 0, NULL, 0, NULL, false}};
@@ -188,9 +188,9 @@ static void load_state(struct file_state *st) {
         cur = nr;
         cap_cur = nc;
       }
-      cur[n_cur++] = (struct range){i, strtoll(e[0], NULL, 10),
-                                    strtoll(e[1], NULL, 10),
-                                    strtoll(e[2], NULL, 10)};
+      cur[n_cur++] =
+          (struct range){i, strtoll(e[0], NULL, 10), strtoll(e[1], NULL, 10),
+                         strtoll(e[2], NULL, 10)};
     } else if (!strcmp(line, "T") && k == 3) {
       int32_t i = add_file(st, e[2]);
       if (i < 0) break;
@@ -236,9 +236,9 @@ static int write_all(int fd, const char *p, size_t n) {
 static int put_range(int fd, const struct file_state *st,
                      const struct range *r) {
   char line[4300];
-  int n = snprintf(line, sizeof line, "S\t%lld\t%lld\t%lld\t%s\n",
-                   (long long)r->a, (long long)r->end, (long long)r->line,
-                   st->files[r->file].path);
+  int n =
+      snprintf(line, sizeof line, "S\t%lld\t%lld\t%lld\t%s\n", (long long)r->a,
+               (long long)r->end, (long long)r->line, st->files[r->file].path);
   if (n <= 0 || (size_t)n >= sizeof line) return SL_ERANGE;
   return write_all(fd, line, (size_t)n);
 }
@@ -326,7 +326,8 @@ static bool file_position_key(struct sl_trigger *t,
     char head[64];
     int hl = snprintf(head, sizeof head, "%lld:%lld:", (long long)r[i].a,
                       (long long)r[i].end);
-    for (int j = 0; j < hl; j++) h = (h ^ (unsigned char)head[j]) * 1099511628211ull;
+    for (int j = 0; j < hl; j++)
+      h = (h ^ (unsigned char)head[j]) * 1099511628211ull;
     for (const char *p = st->files[r[i].file].path; *p; p++)
       h = (h ^ (unsigned char)*p) * 1099511628211ull;
   }
@@ -380,7 +381,8 @@ static int64_t read_source(struct sl_trigger *t, int32_t idx,
       }
     }
     int64_t lines = 0;
-    for (size_t j = 0; j < cut; j++) lines += buf[j] == '\n';
+    for (size_t j = 0; j < cut; j++)
+      lines += buf[j] == '\n';
     if (cut && buf[cut - 1] != '\n') lines++;
     /* The position's file index travels in a: high 24 bits. */
     struct sl_rt_pos pos = {.source = path,
@@ -416,7 +418,8 @@ static int64_t line_at(const char *path, int64_t off) {
     int64_t want = off - pos;
     int64_t k = sl__fsrc_read(s, tmp, (size_t)(want < 65536 ? want : 65536));
     if (k <= 0) break;
-    for (int64_t j = 0; j < k; j++) line_no += tmp[j] == '\n';
+    for (int64_t j = 0; j < k; j++)
+      line_no += tmp[j] == '\n';
     pos += k;
   }
   sl__fsrc_close(s);
@@ -474,25 +477,30 @@ static void replay(struct sl_trigger *t) {
       size_t want = (size_t)(r->end - r->a);
       struct sl_fsrc *src = NULL;
       bufs[j] = sl_malloc(want + 1);
-      ok = bufs[j] && r->end > r->a && !sl__fsrc_open(f->path, r->a, &src, NULL);
+      ok =
+          bufs[j] && r->end > r->a && !sl__fsrc_open(f->path, r->a, &src, NULL);
       size_t got = 0;
       while (ok && got < want) {
         int64_t k = sl__fsrc_read(src, bufs[j] + got, want - got);
-        if (k <= 0) ok = false;
-        else got += (size_t)k;
+        if (k <= 0)
+          ok = false;
+        else
+          got += (size_t)k;
       }
       sl__fsrc_close(src);
       if (!ok) break;
       int64_t nl = 0;
-      for (size_t q = 0; q < want; q++) nl += bufs[j][q] == '\n';
+      for (size_t q = 0; q < want; q++)
+        nl += bufs[j][q] == '\n';
       if (bufs[j][want - 1] != '\n') nl++;
       data[j] = bufs[j];
       len[j] = want;
       lines[j] = nl;
-      pos[j] = (struct sl_rt_pos){.source = f->path,
-                                  .a = ((uint64_t)r->file << 40) | (uint64_t)r->a,
-                                  .b = (uint64_t)r->line,
-                                  .end = (uint64_t)r->end};
+      pos[j] =
+          (struct sl_rt_pos){.source = f->path,
+                             .a = ((uint64_t)r->file << 40) | (uint64_t)r->a,
+                             .b = (uint64_t)r->line,
+                             .end = (uint64_t)r->end};
     }
     struct sl_error err = {0};
     if (ok) {
@@ -510,10 +518,12 @@ static void replay(struct sl_trigger *t) {
       pthread_mutex_unlock(&st->mu);
     }
     if (!ok)
-      sl_log(t->rt, SL_LOG_WARN, "cannot replay a recorded batch; its files "
+      sl_log(t->rt, SL_LOG_WARN,
+             "cannot replay a recorded batch; its files "
              "are read again from their durable offsets",
              "\"trigger\":\"%s\",\"error\":\"%s\"", t->spec->name, err.msg);
-    for (int32_t j = 0; j < n; j++) sl_free(bufs[j]);
+    for (int32_t j = 0; j < n; j++)
+      sl_free(bufs[j]);
   }
 }
 
@@ -599,7 +609,8 @@ static void file_cut(struct sl_trigger *t, uint64_t seq,
     struct range r[MAX_RANGES];
     int32_t k = batch_ranges(segs, n, r, MAX_RANGES);
     int rc = k > 0 ? 0 : SL_ERANGE;
-    for (int32_t i = 0; i < k && !rc; i++) rc = put_range(st->state_fd, st, &r[i]);
+    for (int32_t i = 0; i < k && !rc; i++)
+      rc = put_range(st->state_fd, st, &r[i]);
     char line[32];
     int ln = snprintf(line, sizeof line, "B\t%d\n", (int)k);
     if (!rc) rc = write_all(st->state_fd, line, (size_t)ln);
@@ -709,10 +720,12 @@ static void file_destroy(struct sl_trigger *t) {
   if (!st) return;
   file_stop(t);
   if (st->state_fd >= 0) close(st->state_fd);
-  for (int32_t i = 0; i < st->n_files; i++) sl_free(st->files[i].path);
+  for (int32_t i = 0; i < st->n_files; i++)
+    sl_free(st->files[i].path);
   sl_free(st->files);
   sl_free(st->marks);
-  for (int32_t i = 0; i < st->n_pending; i++) sl_free(st->pending[i].r);
+  for (int32_t i = 0; i < st->n_pending; i++)
+    sl_free(st->pending[i].r);
   sl_free(st->pending);
   sl_free(st->state_path);
   pthread_mutex_destroy(&st->mu);

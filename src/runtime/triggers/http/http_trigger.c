@@ -45,8 +45,8 @@ static const struct sl_cfg_entry http_config[] = {
      A(max_body), "Larger bodies are answered 413.", false},
     {"keepAlive", SL_CFG_BOOL, "true", 0, 0, NULL, A(keep_alive),
      "Keep connections open between requests (HTTP/1.1).", false},
-    {"connectionLimit", SL_CFG_INT, "1024", 1, 65536, NULL,
-     A(connection_limit), "Most concurrent connections.", false},
+    {"connectionLimit", SL_CFG_INT, "1024", 1, 65536, NULL, A(connection_limit),
+     "Most concurrent connections.", false},
     {"idleTimeout", SL_CFG_INT, "60", 0, 86400, NULL, A(idle_timeout_s),
      "Seconds an idle connection stays open (0: forever).", false},
     {"retryAfter", SL_CFG_INT, "1", 0, 3600, NULL, A(retry_after_s),
@@ -109,8 +109,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
 static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
                                   const char *json, int64_t retry_after,
                                   bool keep_alive) {
-  return reply(c, status, "application/json", (char *)json, strlen(json),
-               false, retry_after, keep_alive);
+  return reply(c, status, "application/json", (char *)json, strlen(json), false,
+               retry_after, keep_alive);
 }
 
 static bool enter(struct sl_trigger *t, struct http_state *st) {
@@ -135,8 +135,7 @@ static enum MHD_Result ingest(struct sl_trigger *t, struct MHD_Connection *c,
   sl__count(&t->m->requests, 1);
   if (!enter(t, st))
     return reply_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                      "{\"error\":\"draining\"}\n", a->retry_after_s,
-                      false);
+                      "{\"error\":\"draining\"}\n", a->retry_after_s, false);
   if (!sl__batcher_admit(t->batcher, t->spec->worker_timeout_ms)) {
     leave(st);
     sl__count(&t->m->rejected_503, 1);
@@ -147,8 +146,8 @@ static enum MHD_Result ingest(struct sl_trigger *t, struct MHD_Connection *c,
   struct sl_text lines = {0};
   int64_t n = 0;
   const char *why = NULL;
-  int rc = sl__split_records(rq->body ? rq->body : "", rq->len, &lines, &n,
-                             &why);
+  int rc =
+      sl__split_records(rq->body ? rq->body : "", rq->len, &lines, &n, &why);
   if (rc) {
     leave(st);
     sl_free(lines.p);
@@ -156,8 +155,8 @@ static enum MHD_Result ingest(struct sl_trigger *t, struct MHD_Connection *c,
       return reply_json(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
                         "{\"error\":\"out of memory\"}\n", -1, a->keep_alive);
     if (t->rt->dead)
-      sl__deadletter_write(t->rt->dead, rq->body ? rq->body : "", rq->len,
-                           why, t->spec->name, NULL, -1);
+      sl__deadletter_write(t->rt->dead, rq->body ? rq->body : "", rq->len, why,
+                           t->spec->name, NULL, -1);
     sl__count(&t->m->dead_letters, 1);
     snprintf(msg, sizeof msg,
              "{\"accepted\":0,\"rejected\":1,\"error\":\"%s\"}\n", why);
@@ -181,8 +180,10 @@ static enum MHD_Result ingest(struct sl_trigger *t, struct MHD_Connection *c,
     char esc[200];
     const char *m = rc ? err.msg : tk.reason;
     sl__json_escape(esc, sizeof esc, m, strlen(m));
-    snprintf(msg, sizeof msg, "{\"accepted\":0,\"rejected\":%lld,"
-             "\"error\":\"%s\"}\n", (long long)n, esc);
+    snprintf(msg, sizeof msg,
+             "{\"accepted\":0,\"rejected\":%lld,"
+             "\"error\":\"%s\"}\n",
+             (long long)n, esc);
     status = MHD_HTTP_INTERNAL_SERVER_ERROR;
   } else {
     if (tk.accepted == 0 && tk.rejected > 0) status = MHD_HTTP_BAD_REQUEST;
@@ -190,10 +191,10 @@ static enum MHD_Result ingest(struct sl_trigger *t, struct MHD_Connection *c,
       size_t cap = tk.results_len + 128;
       char *body = malloc(cap); /* MHD frees it with free() */
       if (body) {
-        int k = snprintf(body, cap,
-                         "{\"accepted\":%lld,\"rejected\":%lld,\"results\":[%s]}\n",
-                         (long long)tk.accepted, (long long)tk.rejected,
-                         tk.results);
+        int k = snprintf(
+            body, cap,
+            "{\"accepted\":%lld,\"rejected\":%lld,\"results\":[%s]}\n",
+            (long long)tk.accepted, (long long)tk.rejected, tk.results);
         sl__ticket_destroy(&tk);
         return reply(c, status, "application/json", body, (size_t)k, true, -1,
                      a->keep_alive);
@@ -228,7 +229,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
       } else {
         if (rq->len + k > rq->cap) {
           size_t ncap = rq->cap ? rq->cap * 2 : 65536;
-          while (ncap < rq->len + k) ncap *= 2;
+          while (ncap < rq->len + k)
+            ncap *= 2;
           char *nb = sl_realloc(rq->body, ncap);
           if (!nb) return MHD_NO;
           rq->body = nb;
@@ -326,7 +328,8 @@ static void http_stop(struct sl_trigger *t) {
   struct http_state *st = t->state;
   pthread_mutex_lock(&st->mu);
   st->closed = true;
-  while (st->in_flight > 0) pthread_cond_wait(&st->cv, &st->mu);
+  while (st->in_flight > 0)
+    pthread_cond_wait(&st->cv, &st->mu);
   pthread_mutex_unlock(&st->mu);
 }
 
@@ -364,8 +367,11 @@ static int http_missing(struct sl_trigger *t, struct sl_error *err) {
 }
 static const struct sl_cfg_entry http_config[] = {
     {NULL, 0, NULL, 0, 0, NULL, 0, NULL, false}};
-const struct sl_trigger_vtable sl__trigger_http = {
-    .name = "http", .abi_version = SL_RT_ABI_VERSION,
-    .doc = "Not built in.", .config = http_config, .config_size = 1,
-    .init = http_missing};
+const struct sl_trigger_vtable sl__trigger_http = {.name = "http",
+                                                   .abi_version =
+                                                       SL_RT_ABI_VERSION,
+                                                   .doc = "Not built in.",
+                                                   .config = http_config,
+                                                   .config_size = 1,
+                                                   .init = http_missing};
 #endif

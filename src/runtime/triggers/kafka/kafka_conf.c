@@ -19,8 +19,9 @@ int sl__kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value,
                   const char *where, struct sl_error *err) {
   char why[512];
   if (rd_kafka_conf_set(conf, key, value, why, sizeof why) != RD_KAFKA_CONF_OK)
-    return sl_error_set(err, SL_EINVAL, "%s: librdkafka property '%s' = '%s': %s",
-                        where, key, value, why);
+    return sl_error_set(err, SL_EINVAL,
+                        "%s: librdkafka property '%s' = '%s': %s", where, key,
+                        value, why);
   return 0;
 }
 
@@ -40,7 +41,8 @@ static int check_keys(const struct sl_strmap *m, const char *const *known,
                       struct sl_error *err) {
   for (int32_t i = 0; m && i < m->n; i++) {
     int ok = 0;
-    for (int k = 0; known[k]; k++) ok |= !strcmp(known[k], m->keys[i]);
+    for (int k = 0; known[k]; k++)
+      ok |= !strcmp(known[k], m->keys[i]);
     if (!ok)
       return sl_error_set(err, SL_EINVAL,
                           "%s.%s: unknown key '%s' (expected one of the "
@@ -51,21 +53,23 @@ static int check_keys(const struct sl_strmap *m, const char *const *known,
   return 0;
 }
 
-int sl__kafka_conf_common(rd_kafka_conf_t *conf, const struct sl_strlist *brokers,
+int sl__kafka_conf_common(rd_kafka_conf_t *conf,
+                          const struct sl_strlist *brokers,
                           const struct sl_strmap *sasl,
                           const struct sl_strmap *tls,
                           const struct sl_strmap *passthrough,
                           const char *where, struct sl_error *err) {
-  static const char *const sasl_keys[] = {"enable", "user", "password",
+  static const char *const sasl_keys[] = {"enable",    "user",      "password",
                                           "mechanism", "handshake", NULL};
-  static const char *const tls_keys[] = {"enable", "caCert", "cert", "key",
-                                         "keyPassword", "insecureSkipVerify",
-                                         NULL};
+  static const char *const tls_keys[] = {
+      "enable", "caCert", "cert", "key", "keyPassword", "insecureSkipVerify",
+      NULL};
   SL_RETURN_NOT_OK(check_keys(sasl, sasl_keys, where, "sasl", err));
   SL_RETURN_NOT_OK(check_keys(tls, tls_keys, where, "tls", err));
   if (brokers && brokers->n > 0) {
     size_t total = 1;
-    for (int32_t i = 0; i < brokers->n; i++) total += strlen(brokers->v[i]) + 1;
+    for (int32_t i = 0; i < brokers->n; i++)
+      total += strlen(brokers->v[i]) + 1;
     char list[8192];
     if (total > sizeof list)
       return sl_error_set(err, SL_ERANGE, "%s: brokers: list too long", where);
@@ -74,22 +78,26 @@ int sl__kafka_conf_common(rd_kafka_conf_t *conf, const struct sl_strlist *broker
       if (i) strcat(list, ",");
       strcat(list, brokers->v[i]);
     }
-    SL_RETURN_NOT_OK(sl__kafka_set(conf, "bootstrap.servers", list, where, err));
+    SL_RETURN_NOT_OK(
+        sl__kafka_set(conf, "bootstrap.servers", list, where, err));
   }
   int use_sasl = truthy(map_get(sasl, "enable"));
   int use_tls = truthy(map_get(tls, "enable"));
   if (use_sasl || use_tls) {
-    const char *proto = use_sasl ? (use_tls ? "SASL_SSL" : "SASL_PLAINTEXT")
-                                 : "SSL";
-    SL_RETURN_NOT_OK(sl__kafka_set(conf, "security.protocol", proto, where, err));
+    const char *proto =
+        use_sasl ? (use_tls ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL";
+    SL_RETURN_NOT_OK(
+        sl__kafka_set(conf, "security.protocol", proto, where, err));
   }
   if (use_sasl) {
     const char *mech = map_get(sasl, "mechanism");
-    SL_RETURN_NOT_OK(sl__kafka_set(conf, "sasl.mechanisms", mech ? mech : "PLAIN",
-                                   where, err));
+    SL_RETURN_NOT_OK(sl__kafka_set(conf, "sasl.mechanisms",
+                                   mech ? mech : "PLAIN", where, err));
     const char *u = map_get(sasl, "user"), *p = map_get(sasl, "password");
-    if (u) SL_RETURN_NOT_OK(sl__kafka_set(conf, "sasl.username", u, where, err));
-    if (p) SL_RETURN_NOT_OK(sl__kafka_set(conf, "sasl.password", p, where, err));
+    if (u)
+      SL_RETURN_NOT_OK(sl__kafka_set(conf, "sasl.username", u, where, err));
+    if (p)
+      SL_RETURN_NOT_OK(sl__kafka_set(conf, "sasl.password", p, where, err));
   }
   if (use_tls) {
     const char *v;

@@ -20,7 +20,8 @@ int sl__kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value,
                   const char *where, struct sl_error *err);
 /* Applies brokers, Nuclio-style sasl/tls maps and the passthrough map.
  * Any of them may be empty. */
-int sl__kafka_conf_common(rd_kafka_conf_t *conf, const struct sl_strlist *brokers,
+int sl__kafka_conf_common(rd_kafka_conf_t *conf,
+                          const struct sl_strlist *brokers,
                           const struct sl_strmap *sasl,
                           const struct sl_strmap *tls,
                           const struct sl_strmap *passthrough,

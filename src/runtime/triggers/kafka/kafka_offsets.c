@@ -108,7 +108,8 @@ void sl__kafka_cut(struct sl_trigger *t, uint64_t seq,
       pthread_mutex_unlock(&st->mu);
       return;
     }
-    for (size_t i = 0; i < p->qlen; i++) nq[i] = p->q[(p->qhead + i) % p->qcap];
+    for (size_t i = 0; i < p->qlen; i++)
+      nq[i] = p->q[(p->qhead + i) % p->qcap];
     sl_free(p->q);
     p->q = nq;
     p->qhead = 0;
@@ -272,12 +273,14 @@ static void revoke(struct sl_trigger *t,
   }
   bool closing = atomic_load(&st->closing);
   if (!lost && !closing) {
-    for (int i = 0; i < n; i++) sl__kafka_handover(t, idx[i], true);
+    for (int i = 0; i < n; i++)
+      sl__kafka_handover(t, idx[i], true);
     int64_t deadline = sl__now_ms() + a->rebalance_wait_ms;
     for (;;) {
       pthread_mutex_lock(&st->mu);
       bool pending = false;
-      for (int i = 0; i < n; i++) pending |= st->parts[idx[i]]->qlen > 0;
+      for (int i = 0; i < n; i++)
+        pending |= st->parts[idx[i]]->qlen > 0;
       if (pending && sl__now_ms() < deadline) wait_ms(st, 50);
       pthread_mutex_unlock(&st->mu);
       if (!pending || sl__now_ms() >= deadline) break;
@@ -290,7 +293,8 @@ static void revoke(struct sl_trigger *t,
     struct kafka_part *p = st->parts[idx[i]];
     if (p->qlen > 0 || lost) {
       if (p->qlen > 0) sl__count(&st->abandoned, (long long)p->qlen);
-      sl_log(t->rt, SL_LOG_WARN, "kafka partition revoked with batches not "
+      sl_log(t->rt, SL_LOG_WARN,
+             "kafka partition revoked with batches not "
              "durable: left uncommitted for the next owner",
              "\"trigger\":\"%s\",\"partition\":\"%s\",\"batches\":%lld,"
              "\"lost\":%s",
@@ -385,8 +389,8 @@ void sl__kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       rd_kafka_assign(rk, NULL);
     if (e) rd_kafka_error_destroy(e);
     sl_log(t->rt, SL_LOG_INFO, "kafka partitions revoked",
-           "\"trigger\":\"%s\",\"partitions\":[%s],\"lost\":%s",
-           t->spec->name, list, lost ? "true" : "false");
+           "\"trigger\":\"%s\",\"partitions\":[%s],\"lost\":%s", t->spec->name,
+           list, lost ? "true" : "false");
   } else {
     sl_log(t->rt, SL_LOG_ERROR, "kafka rebalance error", "\"error\":\"%s\"",
            rd_kafka_err2str(err));
@@ -400,11 +404,14 @@ int sl__kafka_metrics(void *ctx, char **text, size_t *len) {
   struct sl_text o = {0};
   char line[1024];
   const char *tn = t->spec->name;
-#define PUT(...)                                                  \
-  do {                                                            \
-    int n_ = snprintf(line, sizeof line, __VA_ARGS__);            \
-    if (n_ > 0 && sl__text_put(&o, line, (size_t)(n_ < (int)sizeof line ? n_ : (int)sizeof line - 1))) \
-      goto oom;                                                   \
+#define PUT(...)                                                               \
+  do {                                                                         \
+    int n_ = snprintf(line, sizeof line, __VA_ARGS__);                         \
+    if (n_ > 0 &&                                                              \
+        sl__text_put(                                                          \
+            &o, line,                                                          \
+            (size_t)(n_ < (int)sizeof line ? n_ : (int)sizeof line - 1)))      \
+      goto oom;                                                                \
   } while (0)
   PUT("# HELP sluice_kafka_consumer_lag Records in the partition after the "
       "committed (durable) offset: high watermark - committed.\n"

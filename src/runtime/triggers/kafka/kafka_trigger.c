@@ -24,15 +24,17 @@ static const struct sl_cfg_entry kafka_config[] = {
      "Consumer group: processes with the same group share the partitions.",
      true},
     {"initialOffset", SL_CFG_ENUM, "earliest", 0, 0, "earliest|latest",
-     A(initial_offset),
-     "Where a group without a committed offset starts.", false},
+     A(initial_offset), "Where a group without a committed offset starts.",
+     false},
     {"sessionTimeout", SL_CFG_DURATION, "10s", 1000, 3600000, NULL,
-     A(session_ms), "Group session timeout (a dead member's partitions move "
-                    "after this long).", false},
+     A(session_ms),
+     "Group session timeout (a dead member's partitions move "
+     "after this long).",
+     false},
     {"heartbeatInterval", SL_CFG_DURATION, "3s", 100, 3600000, NULL,
      A(heartbeat_ms), "Group heartbeat interval.", false},
-    {"maxWaitHandlerDuringRebalance", SL_CFG_DURATION, "20s", 0, 3600000,
-     NULL, A(rebalance_wait_ms),
+    {"maxWaitHandlerDuringRebalance", SL_CFG_DURATION, "20s", 0, 3600000, NULL,
+     A(rebalance_wait_ms),
      "On revoke, how long to wait for the revoked partitions' batches to "
      "become durable and be committed; after that they are abandoned "
      "uncommitted (the next owner reads them again).",
@@ -60,8 +62,8 @@ static const struct sl_cfg_entry kafka_config[] = {
      "fetch.max.bytes (per fetch request). Below 32 MiB the C library reuses "
      "fetch buffers instead of mapping fresh pages for each response.",
      false},
-    {"maxWaitTime", SL_CFG_DURATION, "100ms", 0, 60000, NULL,
-     A(fetch_wait_ms), "fetch.wait.max.ms.", false},
+    {"maxWaitTime", SL_CFG_DURATION, "100ms", 0, 60000, NULL, A(fetch_wait_ms),
+     "fetch.wait.max.ms.", false},
     {"queuedMaxBytes", SL_CFG_SIZE, "256MiB", 1048576, 2147483647LL, NULL,
      A(queued_max_bytes),
      "Prefetch buffer of the consumer (queued.max.messages.kbytes).", false},
@@ -114,11 +116,12 @@ static int build_conf(const struct sl_spec_trigger *t, rd_kafka_conf_t **out,
   rd_kafka_conf_t *c = rd_kafka_conf_new();
   if (!c) return sl_error_set(err, SL_ENOMEM, "out of memory");
   int rc = 0;
-#define SET(k, val) SL_CHECK_GOTO(sl__kafka_set(c, k, val, where, err), rc, fail)
-#define SETI(k, n)                                   \
-  do {                                               \
-    snprintf(v, sizeof v, "%lld", (long long)(n));   \
-    SET(k, v);                                       \
+#define SET(k, val)                                                            \
+  SL_CHECK_GOTO(sl__kafka_set(c, k, val, where, err), rc, fail)
+#define SETI(k, n)                                                             \
+  do {                                                                         \
+    snprintf(v, sizeof v, "%lld", (long long)(n));                             \
+    SET(k, v);                                                                 \
   } while (0)
   SET("group.id", a->group);
   SET("client.id", "sluice");
@@ -136,7 +139,8 @@ static int build_conf(const struct sl_spec_trigger *t, rd_kafka_conf_t **out,
   SETI("fetch.wait.max.ms", a->fetch_wait_ms);
   SETI("queued.max.messages.kbytes", a->queued_max_bytes / 1024);
   SETI("receive.message.max.bytes",
-       (a->fetch_max < 2147483135 - 1048576 ? a->fetch_max : 2147483135 - 1048576) +
+       (a->fetch_max < 2147483135 - 1048576 ? a->fetch_max
+                                            : 2147483135 - 1048576) +
            1048576);
   SL_CHECK_GOTO(sl__kafka_conf_common(c, &a->brokers, &a->sasl, &a->tls,
                                       &a->librdkafka, where, err),
@@ -177,8 +181,10 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
   struct sl_trigger *t = rd_kafka_opaque(rk);
   char esc[600];
   sl__json_escape(esc, sizeof esc, buf, strlen(buf));
-  sl_log(t ? t->rt : NULL, level <= 3 ? SL_LOG_ERROR : level <= 4 ? SL_LOG_WARN
-                                                                   : SL_LOG_DEBUG,
+  sl_log(t ? t->rt : NULL,
+         level <= 3   ? SL_LOG_ERROR
+         : level <= 4 ? SL_LOG_WARN
+                      : SL_LOG_DEBUG,
          "librdkafka", "\"facility\":\"%s\",\"detail\":\"%s\"", fac, esc);
 }
 
@@ -211,11 +217,11 @@ static int kafka_init(struct sl_trigger *t, struct sl_error *err) {
   st->seqmap = sl_calloc((size_t)st->window, sizeof *st->seqmap);
   if (!st->seqmap) return sl_error_set(err, SL_ENOMEM, "out of memory");
   const struct kafka_attrs *a = t->attrs;
-  st->retry = (struct sl_retry_policy){
-      .retries = a->retries,
-      .backoff_ms = a->retry_backoff_ms,
-      .max_backoff_ms = a->max_retry_backoff_ms,
-      .dead_letter = a->dead_letter_on_error};
+  st->retry =
+      (struct sl_retry_policy){.retries = a->retries,
+                               .backoff_ms = a->retry_backoff_ms,
+                               .max_backoff_ms = a->max_retry_backoff_ms,
+                               .dead_letter = a->dead_letter_on_error};
   t->retry = &st->retry;
   st->ordered = !strcmp(a->alloc_mode, "static");
   t->delivery.on_done = sl__kafka_on_done;
@@ -319,7 +325,8 @@ static void on_message(struct sl_trigger *t, rd_kafka_message_t *m) {
       /* A new accumulator gets a whole batch's room at once (no regrowth
        * copies); one message above maxBytes grows it. */
       size_t nc = p->cap ? p->cap * 2 : (size_t)lim->max_bytes + 1;
-      while (nc < p->len + n + 1) nc *= 2;
+      while (nc < p->len + n + 1)
+        nc *= 2;
       char *nb = sl_realloc(p->buf, nc);
       if (!nb) {
         sl__count(&st->consume_errors, 1);
@@ -363,7 +370,8 @@ static int64_t expire(struct sl_trigger *t, bool all) {
     struct kafka_part *p = st->parts[i];
     if (!p->len) continue;
     int64_t left = p->opened_ms + lim->max_wait_ms - now;
-    bool full = p->lines >= lim->max_events || (int64_t)p->len >= lim->max_bytes;
+    bool full =
+        p->lines >= lim->max_events || (int64_t)p->len >= lim->max_bytes;
     if (all || left <= 0 || full) {
       bool handed = sl__kafka_handover(t, i, all);
       if (!handed && next > 5) next = 5;
@@ -384,8 +392,8 @@ static void *poll_main(void *arg) {
   rd_kafka_message_t *msgs[POLL_BATCH];
   int64_t wait = 100, next_commit = sl__now_ms() + 1000;
   while (!atomic_load(&st->stop)) {
-    ssize_t n = rd_kafka_consume_batch_queue(st->queue, (int)wait, msgs,
-                                             POLL_BATCH);
+    ssize_t n =
+        rd_kafka_consume_batch_queue(st->queue, (int)wait, msgs, POLL_BATCH);
     for (ssize_t i = 0; i < n; i++) {
       on_message(t, msgs[i]);
       rd_kafka_message_destroy(msgs[i]);
@@ -415,8 +423,10 @@ static int kafka_start(struct sl_trigger *t, struct sl_error *err) {
   st->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why);
   if (!st->rk) {
     rd_kafka_conf_destroy(c);
-    return sl_error_set(err, SL_EINVAL, "trigger %s: cannot create the Kafka "
-                        "consumer: %s", t->spec->name, why);
+    return sl_error_set(err, SL_EINVAL,
+                        "trigger %s: cannot create the Kafka "
+                        "consumer: %s",
+                        t->spec->name, why);
   }
   rd_kafka_poll_set_consumer(st->rk);
   st->queue = rd_kafka_queue_get_consumer(st->rk);

@@ -61,15 +61,15 @@ struct kafka_part {
   /* Under st->mu. */
   atomic_bool assigned; /* written under st->mu, read without it */
   bool abandoned;
-  uint32_t gen; /* bumped at each assignment */
+  uint32_t gen;             /* bumped at each assignment */
   struct kafka_inflight *q; /* cut batches in sequence order */
   size_t qhead, qlen, qcap;
   int64_t durable;   /* offset after the durable prefix; -1: none yet */
   int64_t committed; /* last offset sent in a commit; -1: none */
   /* For metrics (relaxed atomics). */
-  atomic_llong position;  /* next offset the poll thread expects */
-  atomic_llong acked;     /* last commit the broker acknowledged; -1 none */
-  atomic_llong commits;   /* commits acknowledged for this partition */
+  atomic_llong position; /* next offset the poll thread expects */
+  atomic_llong acked;    /* last commit the broker acknowledged; -1 none */
+  atomic_llong commits;  /* commits acknowledged for this partition */
 };
 
 struct kafka_state {

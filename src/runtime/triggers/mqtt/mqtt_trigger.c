@@ -64,8 +64,8 @@ static const struct sl_cfg_entry mqtt_config[] = {
      "false: the broker keeps the subscription and unacknowledged messages "
      "while the function is down.",
      false},
-    {"keepAlive", SL_CFG_DURATION, "60s", 5000, 65535000, NULL,
-     A(keepalive_ms), "MQTT keep-alive interval.", false},
+    {"keepAlive", SL_CFG_DURATION, "60s", 5000, 65535000, NULL, A(keepalive_ms),
+     "MQTT keep-alive interval.", false},
     {"protocol", SL_CFG_ENUM, "3.1.1", 0, 0, "3.1.1|5", A(protocol),
      "MQTT protocol version.", false},
     {"username", SL_CFG_STRING, NULL, 0, 0, NULL, A(username),
@@ -73,8 +73,7 @@ static const struct sl_cfg_entry mqtt_config[] = {
     {"password", SL_CFG_STRING, NULL, 0, 0, NULL, A(password),
      "Password (`${ENV}` recommended).", false},
     {"maxInflight", SL_CFG_INT, "50000", 1, 10000000, NULL, A(max_inflight),
-     "QoS 1: most messages read before their acknowledgements are due.",
-     false},
+     "QoS 1: most messages read before their acknowledgements are due.", false},
     {"ackInterval", SL_CFG_DURATION, "250ms", 1, 600000, NULL,
      A(ack_interval_ms),
      "QoS 1: how long messages are read before the reader waits for them to "
@@ -155,7 +154,9 @@ static int mqtt_validate(const struct sl_spec_trigger *t, const char *file,
 #include <mosquitto.h>
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static void lib_init(void) { mosquitto_lib_init(); }
+static void lib_init(void) {
+  mosquitto_lib_init();
+}
 
 struct mqtt_state {
   pthread_t th;
@@ -224,7 +225,8 @@ static void on_message(struct mosquitto *m, void *obj,
   size_t need = st->chunk_len + (size_t)len + 1;
   if (need > st->chunk_cap) {
     size_t nc = st->chunk_cap ? st->chunk_cap : 65536;
-    while (nc < need) nc *= 2;
+    while (nc < need)
+      nc *= 2;
     char *np = sl_realloc(st->chunk, nc);
     if (!np) {
       st->oom = 1;
@@ -356,8 +358,7 @@ static int ack_cycle(struct sl_trigger *t, struct mqtt_state *st) {
   if (rc) return rc;
   int64_t t_us = now_us();
   for (size_t i = 0; i < st->pending; i++)
-    sl__hist_observe(&t->m->ack_seconds,
-                     (double)(t_us - st->recv_us[i]) / 1e6);
+    sl__hist_observe(&t->m->ack_seconds, (double)(t_us - st->recv_us[i]) / 1e6);
   sl__count(&t->m->acks, (long long)st->pending);
   st->pending = 0;
   return 0;
@@ -477,7 +478,8 @@ static int mqtt_init(struct sl_trigger *t, struct sl_error *err) {
                                                  : (int)a->max_inflight);
   }
   mosquitto_int_option(st->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-  if (a->username) mosquitto_username_pw_set(st->mosq, a->username, a->password);
+  if (a->username)
+    mosquitto_username_pw_set(st->mosq, a->username, a->password);
   mosquitto_connect_callback_set(st->mosq, on_connect);
   mosquitto_disconnect_callback_set(st->mosq, on_disconnect);
   mosquitto_message_callback_set(st->mosq, on_message);

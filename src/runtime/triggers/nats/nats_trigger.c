@@ -8,10 +8,10 @@
  * JetStream (jetstream: true): a durable push consumer with a deliver group
  * of the same name, so replicas that name the same durable share its
  * messages. (Not a pull consumer: natsSubscription_Fetch of libnats 3.4.1
- * overran its own message array under load in our benchmark.) Every message is acknowledged one by
- * one, and only after the batch holding its records is durable in every sink
- * (the runtime's `committed`), so a crash or kill -9 before that makes the
- * server deliver it again (at least once, as for Kafka).
+ * overran its own message array under load in our benchmark.) Every message is
+ * acknowledged one by one, and only after the batch holding its records is
+ * durable in every sink (the runtime's `committed`), so a crash or kill -9
+ * before that makes the server deliver it again (at least once, as for Kafka).
  *
  * Each message payload holds one or more JSON Lines records. Messages of one
  * fetch are appended as one chunk; the chunk's position (`pos.a`) is the
@@ -165,7 +165,8 @@ static int chunk_reserve(struct nats_state *st, size_t more) {
   size_t need = st->chunk_len + more;
   if (need <= st->chunk_cap) return 0;
   size_t nc = st->chunk_cap ? st->chunk_cap : 65536;
-  while (nc < need) nc *= 2;
+  while (nc < need)
+    nc *= 2;
   char *p = sl_realloc(st->chunk, nc);
   if (!p) return SL_ENOMEM;
   st->chunk = p;
@@ -247,8 +248,8 @@ static int ring_push(struct nats_state *st, natsMsg *m, int64_t t_us) {
 static void append_chunk(struct sl_trigger *t, struct nats_state *st,
                          int64_t lines) {
   if (lines <= 0) return;
-  struct sl_rt_pos pos = {.source = NULL, .a = st->next_idx, .b = 0,
-                          .end = st->next_idx};
+  struct sl_rt_pos pos = {
+      .source = NULL, .a = st->next_idx, .b = 0, .end = st->next_idx};
   struct sl_error err = {0};
   if (sl__batcher_append(t->batcher, st->chunk, st->chunk_len, lines, NULL,
                          &pos, &err))
@@ -435,7 +436,9 @@ static int subscribe(struct sl_trigger *t, struct nats_state *st,
     else
       s = natsConnection_SubscribeSync(&st->sub, st->nc, a->subject);
     if (s == NATS_OK)
-      s = natsSubscription_SetPendingLimits(st->sub, -1, (int)(a->pending_bytes > INT32_MAX ? INT32_MAX : a->pending_bytes));
+      s = natsSubscription_SetPendingLimits(
+          st->sub, -1,
+          (int)(a->pending_bytes > INT32_MAX ? INT32_MAX : a->pending_bytes));
     if (s != NATS_OK)
       return sl_error_set(err, SL_EIO,
                           "trigger %s: cannot subscribe to '%s': %s",
@@ -511,11 +514,10 @@ static int nats_init(struct sl_trigger *t, struct sl_error *err) {
   t->state = st;
   sl__hist_init(&t->m->ack_seconds, sl__seconds_buckets);
   char def[512];
-  snprintf(def, sizeof def, "%s-%s", sl_spec_name(t->rt->spec),
-           t->spec->name);
+  snprintf(def, sizeof def, "%s-%s", sl_spec_name(t->rt->spec), t->spec->name);
   for (char *p = def; *p; p++)
     if (*p == '.' || *p == ' ' || *p == '*' || *p == '>') *p = '_';
-  st->durable = sl_strdup(a->durable ? a->durable
+  st->durable = sl_strdup(a->durable       ? a->durable
                           : a->queue_group ? a->queue_group
                                            : def);
   if (!st->durable) return sl_error_set(err, SL_ENOMEM, "out of memory");
