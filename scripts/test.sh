@@ -28,6 +28,10 @@ scripts/fuzz.sh "${SLUICE_FUZZ_SECONDS:-20}"
 step "CLI under valgrind"
 scripts/valgrind-cli.sh
 
+step "format (.clang-format; reported, not enforced)"
+scripts/format.sh --check >/tmp/sluice-format.txt 2>&1 && echo "format: every file follows .clang-format" \
+  || echo "format: $(wc -l </tmp/sluice-format.txt) files differ (scripts/format.sh fixes them)"
+
 step "integration tests (pytest)"
 set +e
 SLUICE_BUILD="$PWD/build" .venv/bin/python -m pytest -q -p no:cacheprovider tests/py
