@@ -15,7 +15,8 @@ static const char *const kSchemas[] = {
     NULL,
     "a: int64, b: utf8, c: float64, d: bool, t: timestamp[ms]",
     "a: utf8, g: struct<x: int64, y: list<utf8>>, l: list<struct<k: float64>>",
-    "a.b.c: int64, a.d: utf8, e: list<list<int64>>, f: date32, u: timestamp[us]",
+    "a.b.c: int64, a.d: utf8, e: list<list<int64>>, f: date32, u: "
+    "timestamp[us]",
 };
 
 struct counts {
@@ -39,7 +40,8 @@ static void setup(struct sl_json_options *o, uint8_t sel, struct counts *c) {
   const char *schema = kSchemas[sel & 3];
   if (schema) sl_json_options_set(o, "schema", schema, &err);
   o->nested = (sel >> 2) & 1 ? SL_JSON_NESTED_FLATTEN : SL_JSON_NESTED_STRUCT;
-  o->mismatch = (sel >> 3) & 1 ? SL_JSON_MISMATCH_BAD_LINE : SL_JSON_MISMATCH_NULL;
+  o->mismatch =
+      (sel >> 3) & 1 ? SL_JSON_MISMATCH_BAD_LINE : SL_JSON_MISMATCH_NULL;
   o->batch_rows = (sel >> 4) & 1 ? 3 : 1000;
   o->chunk_bytes = (sel >> 5) & 1 ? 7 : 0;
   o->max_depth = (sel >> 6) & 1 ? 6 : 64;
@@ -75,7 +77,8 @@ static struct counts read_buffer(const uint8_t *data, size_t size, uint8_t sel,
   return c;
 }
 
-static struct counts read_stream(const uint8_t *data, size_t size, uint8_t sel) {
+static struct counts read_stream(const uint8_t *data, size_t size,
+                                 uint8_t sel) {
   struct counts c = {0};
   struct sl_json_options o;
   setup(&o, sel, &c);
@@ -84,7 +87,8 @@ static struct counts read_stream(const uint8_t *data, size_t size, uint8_t sel) 
   struct sl_schema s;
   struct sl_error err = {0};
   int have = 0;
-  if (!o.schema && sl_json_infer_schema((const char *)data, size, &o, &s, &err) == 0) {
+  if (!o.schema &&
+      sl_json_infer_schema((const char *)data, size, &o, &s, &err) == 0) {
     o.schema = &s;
     have = 1;
   }
@@ -98,7 +102,8 @@ static struct counts read_stream(const uint8_t *data, size_t size, uint8_t sel) 
       pos += n;
       if (pos == size) sl_json_stream_end(st);
       struct sl_batch *b;
-      while (c.rc == 0 && (c.rc = sl_json_stream_next(st, &b, &err)) == 0 && b) {
+      while (c.rc == 0 && (c.rc = sl_json_stream_next(st, &b, &err)) == 0 &&
+             b) {
         c.rows += b->length;
         sl_batch_free(b);
       }

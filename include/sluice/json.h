@@ -160,8 +160,8 @@ int sl_json_parse_schema(const char *text, struct sl_schema *out,
  * null = utf8; an array's element type is inferred across all elements.
  * Bad lines in the sample are ignored here. out is initialised by the call. */
 int sl_json_infer_schema(const char *buf, size_t len,
-                         const struct sl_json_options *o,
-                         struct sl_schema *out, struct sl_error *err);
+                         const struct sl_json_options *o, struct sl_schema *out,
+                         struct sl_error *err);
 
 /* Reads buf[0, len): a batch of messages. The buffer is borrowed and must stay
  * alive and unchanged until the reader is released. o is copied (its schema
@@ -189,8 +189,8 @@ struct sl_json_stream;
 int sl_json_stream_new(const struct sl_json_options *o,
                        struct sl_json_stream **out, struct sl_error *err);
 /* Appends bytes. Fails (SL_EINVAL) after sl_json_stream_end. */
-int sl_json_stream_push(struct sl_json_stream *s, const void *data,
-                        size_t len, struct sl_error *err);
+int sl_json_stream_push(struct sl_json_stream *s, const void *data, size_t len,
+                        struct sl_error *err);
 /* Marks the end of input: a last line without '\n' becomes a record. */
 void sl_json_stream_end(struct sl_json_stream *s);
 /* Parses the complete lines buffered so far. *out is a new batch (caller

@@ -33,8 +33,8 @@ static void test_block_kernels_match_scalar(void **state) {
   enum sl_json_simd got2, got512;
   sl__json_block_fn f2 = sl__json_block_pick(SL_JSON_SIMD_AVX2, &got2);
   sl__json_block_fn f512 = sl__json_block_pick(SL_JSON_SIMD_AVX512, &got512);
-  static const uint8_t alphabet[] = {'"', '\\', 'a', ' ', 0x00, 0x1f, 0x20,
-                                     0x7f, 0x80, 0xc3, 0xff, '{', 'z', '\n'};
+  static const uint8_t alphabet[] = {'"',  '\\', 'a',  ' ',  0x00, 0x1f, 0x20,
+                                     0x7f, 0x80, 0xc3, 0xff, '{',  'z',  '\n'};
   uint8_t b[64];
   for (int it = 0; it < 200000; it++) {
     for (int i = 0; i < 64; i++)
@@ -61,18 +61,18 @@ static void test_utf8(void **state) {
       {"M\xc3\xbcnchen", true},
       {"\xe6\x9d\xb1\xe4\xba\xac", true},
       {"\xf0\x9f\x98\x80", true},
-      {"\xc0\xaf", false},          /* overlong */
-      {"\xe0\x80\xaf", false},      /* overlong */
-      {"\xed\xa0\x80", false},      /* surrogate */
-      {"\xf4\x90\x80\x80", false},  /* > U+10FFFF */
-      {"\xc3", false},              /* truncated */
-      {"\x80", false},              /* stray continuation */
+      {"\xc0\xaf", false},         /* overlong */
+      {"\xe0\x80\xaf", false},     /* overlong */
+      {"\xed\xa0\x80", false},     /* surrogate */
+      {"\xf4\x90\x80\x80", false}, /* > U+10FFFF */
+      {"\xc3", false},             /* truncated */
+      {"\x80", false},             /* stray continuation */
       {"abcdefgh\xff", false},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    assert_int_equal(sl__json_utf8_valid((const uint8_t *)cases[i].s,
-                                         strlen(cases[i].s)),
-                     cases[i].ok);
+    assert_int_equal(
+        sl__json_utf8_valid((const uint8_t *)cases[i].s, strlen(cases[i].s)),
+        cases[i].ok);
 }
 
 /* ---- numbers ------------------------------------------------------------ */
@@ -88,11 +88,25 @@ static double parse_f64(const char *s) {
 
 static void test_numbers_match_strtod(void **state) {
   (void)state;
-  const char *fixed[] = {"0", "-0", "-0.0", "1e3", "0.1", "0.3", "1.7976931348623157e308",
-                         "5e-324", "2.2250738585072011e-308", "1e400", "-1e400",
-                         "123456789012345678901234567890", "9007199254740993",
-                         "0.000000000000000000000000000001", "3.141592653589793238462643",
-                         "1E+2", "1e-7", "4.9406564584124654e-324", "123.456e-300"};
+  const char *fixed[] = {"0",
+                         "-0",
+                         "-0.0",
+                         "1e3",
+                         "0.1",
+                         "0.3",
+                         "1.7976931348623157e308",
+                         "5e-324",
+                         "2.2250738585072011e-308",
+                         "1e400",
+                         "-1e400",
+                         "123456789012345678901234567890",
+                         "9007199254740993",
+                         "0.000000000000000000000000000001",
+                         "3.141592653589793238462643",
+                         "1E+2",
+                         "1e-7",
+                         "4.9406564584124654e-324",
+                         "123.456e-300"};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
     double a = parse_f64(fixed[i]), b = strtod(fixed[i], NULL);
     assert_memory_equal(&a, &b, sizeof a);
@@ -105,16 +119,19 @@ static void test_numbers_match_strtod(void **state) {
                (unsigned long long)(rnd() % 1000000), (int)(rnd() % 8 + 1),
                (unsigned long long)(rnd() % 100000000));
     else if (kind == 1)
-      snprintf(buf, sizeof buf, "%llue%d", (unsigned long long)(rnd() % 100000000000ull),
+      snprintf(buf, sizeof buf, "%llue%d",
+               (unsigned long long)(rnd() % 100000000000ull),
                (int)(rnd() % 80) - 40);
     else if (kind == 2)
       snprintf(buf, sizeof buf, "%.17g", (double)rnd() / (double)(rnd() | 1));
     else
-      snprintf(buf, sizeof buf, "%llu.%llue%d", (unsigned long long)(rnd() % 10),
-               (unsigned long long)rnd(), (int)(rnd() % 600) - 300);
+      snprintf(buf, sizeof buf, "%llu.%llue%d",
+               (unsigned long long)(rnd() % 10), (unsigned long long)rnd(),
+               (int)(rnd() % 600) - 300);
     if (strchr(buf, 'n') || strchr(buf, 'i')) continue;
     double a = parse_f64(buf), b = strtod(buf, NULL);
-    if (memcmp(&a, &b, sizeof a) != 0) fail_msg("%s: %.17g vs strtod %.17g", buf, a, b);
+    if (memcmp(&a, &b, sizeof a) != 0)
+      fail_msg("%s: %.17g vs strtod %.17g", buf, a, b);
   }
 }
 
@@ -124,11 +141,20 @@ static void test_integers(void **state) {
     const char *s;
     int ok;
     int64_t v;
-  } c[] = {{"0", 0, 0}, {"-0", 0, 0}, {"-0.0", 0, 0}, {"1e3", 0, 1000}, {"2.0", 0, 2},
-           {"2.5", -1, 0}, {"9223372036854775807", 0, INT64_MAX},
-           {"-9223372036854775808", 0, INT64_MIN}, {"9223372036854775808", -1, 0},
-           {"-9223372036854775809", -1, 0}, {"1e19", -1, 0}, {"12345e-2", -1, 0},
-           {"1200e-2", 0, 12}, {"100000000000000000000", -1, 0}};
+  } c[] = {{"0", 0, 0},
+           {"-0", 0, 0},
+           {"-0.0", 0, 0},
+           {"1e3", 0, 1000},
+           {"2.0", 0, 2},
+           {"2.5", -1, 0},
+           {"9223372036854775807", 0, INT64_MAX},
+           {"-9223372036854775808", 0, INT64_MIN},
+           {"9223372036854775808", -1, 0},
+           {"-9223372036854775809", -1, 0},
+           {"1e19", -1, 0},
+           {"12345e-2", -1, 0},
+           {"1200e-2", 0, 12},
+           {"100000000000000000000", -1, 0}};
   for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
     struct sl__jnum n;
     const uint8_t *s = (const uint8_t *)c[i].s;
@@ -171,9 +197,11 @@ static void test_timestamps(void **state) {
   };
   for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
     int64_t v = 0;
-    int rc = sl__json_parse_ts((const uint8_t *)c[i].s, strlen(c[i].s), 1000000, false, &v, NULL);
+    int rc = sl__json_parse_ts((const uint8_t *)c[i].s, strlen(c[i].s), 1000000,
+                               false, &v, NULL);
     if (rc != c[i].ok) fail_msg("%s: rc %d", c[i].s, rc);
-    if (!rc && v != c[i].us) fail_msg("%s: %lld != %lld", c[i].s, (long long)v, (long long)c[i].us);
+    if (!rc && v != c[i].us)
+      fail_msg("%s: %lld != %lld", c[i].s, (long long)v, (long long)c[i].us);
   }
   for (int64_t d = -800000; d < 800000; d += 997) {
     /* days_from_civil against a walk over the calendar from 1970 */
@@ -214,7 +242,8 @@ static int read_all(const char *text, size_t len, const char *schema,
   sl_json_options_init(&o);
   o.threads = 1;
   o.batch_rows = 1 << 20;
-  if (schema) assert_int_equal(sl_json_options_set(&o, "schema", schema, err), 0);
+  if (schema)
+    assert_int_equal(sl_json_options_set(&o, "schema", schema, err), 0);
   for (int i = 0; opts && opts[i]; i += 2)
     assert_int_equal(sl_json_options_set(&o, opts[i], opts[i + 1], err), 0);
   if (bad) {
@@ -263,12 +292,14 @@ static void assert_str(const struct sl_array *a, int64_t i, const char *want) {
 static void test_values_and_nulls(void **state) {
   (void)state;
   const char *text =
-      "{\"a\": 1, \"b\": \"x\", \"c\": true, \"d\": 1.5, \"t\": \"2024-03-01T12:00:00Z\"}\n"
+      "{\"a\": 1, \"b\": \"x\", \"c\": true, \"d\": 1.5, \"t\": "
+      "\"2024-03-01T12:00:00Z\"}\n"
       "{\"b\": null, \"a\": null}\n"
       "  {  \"d\" :  -0.0 ,\"a\":  1e3 , \"c\":false , \"t\": 86400000 }  \r\n"
       "\n"
       "   \r\n"
-      "{\"a\": 2, \"a\": 3, \"b\": \"\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\\b\\f\\r\\t\"}";
+      "{\"a\": 2, \"a\": 3, \"b\": "
+      "\"\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\\b\\f\\r\\t\"}";
   struct sl_batch *b;
   struct sl_json_stats st;
   struct sl_error err = {0};
@@ -302,9 +333,11 @@ static void test_values_and_nulls(void **state) {
 static void test_nested_struct_list_flatten(void **state) {
   (void)state;
   const char *text =
-      "{\"geo\": {\"country\": \"DE\", \"city\": \"M\\u00fcnchen\"}, \"tags\": [\"a\", \"b\"]}\n"
+      "{\"geo\": {\"country\": \"DE\", \"city\": \"M\\u00fcnchen\"}, \"tags\": "
+      "[\"a\", \"b\"]}\n"
       "{\"geo\": null, \"tags\": []}\n"
-      "{\"tags\": null, \"geo\": {\"city\": \"Paris\", \"zip\": {\"x\": [1, 2]}}}\n"
+      "{\"tags\": null, \"geo\": {\"city\": \"Paris\", \"zip\": {\"x\": [1, "
+      "2]}}}\n"
       "{\"geo\": {\"country\": \"US\"}, \"tags\": [null, \"c\"]}\n";
   struct sl_batch *b;
   struct sl_error err = {0};
@@ -337,7 +370,8 @@ static void test_nested_struct_list_flatten(void **state) {
   sl_batch_free(b);
 
   /* the same through dotted paths */
-  rc = read_all(text, strlen(text), "geo.city: utf8, geo.zip.x: list<int64>, geo.country: utf8",
+  rc = read_all(text, strlen(text),
+                "geo.city: utf8, geo.zip.x: list<int64>, geo.country: utf8",
                 NULL, NULL, &b, NULL, &err);
   if (rc) fail_msg("%s", err.msg);
   assert_str(col(b, "geo.city"), 0, "M\xc3\xbcnchen");
@@ -363,25 +397,29 @@ static void test_nested_struct_list_flatten(void **state) {
 
 static void test_mismatch_policy(void **state) {
   (void)state;
-  const char *text = "{\"a\": 1}\n{\"a\": \"x\"}\n{\"a\": 2.5}\n{\"a\": [1]}\n{\"a\": 7}\n";
+  const char *text =
+      "{\"a\": 1}\n{\"a\": \"x\"}\n{\"a\": 2.5}\n{\"a\": [1]}\n{\"a\": 7}\n";
   struct sl_batch *b;
   struct sl_json_stats st;
   struct sl_error err = {0};
-  assert_int_equal(read_all(text, strlen(text), "a: int64", NULL, NULL, &b, &st, &err), 0);
+  assert_int_equal(
+      read_all(text, strlen(text), "a: int64", NULL, NULL, &b, &st, &err), 0);
   assert_int_equal(b->length, 5);
   assert_int_equal(st.type_mismatches, 3);
   assert_false(sl_array_is_valid(col(b, "a"), 1));
   assert_true(sl_array_i64(col(b, "a"))[4] == 7);
   sl_batch_free(b);
   /* a utf8 column keeps other kinds as JSON text */
-  assert_int_equal(read_all(text, strlen(text), "a: utf8", NULL, NULL, &b, &st, &err), 0);
+  assert_int_equal(
+      read_all(text, strlen(text), "a: utf8", NULL, NULL, &b, &st, &err), 0);
   assert_str(col(b, "a"), 0, "1");
   assert_str(col(b, "a"), 2, "2.5");
   assert_str(col(b, "a"), 3, "[1]");
   sl_batch_free(b);
   struct bad_log bad = {0};
   const char *o[] = {"mismatch", "bad_line", NULL};
-  assert_int_equal(read_all(text, strlen(text), "a: int64", o, &bad, &b, &st, &err), 0);
+  assert_int_equal(
+      read_all(text, strlen(text), "a: int64", o, &bad, &b, &st, &err), 0);
   assert_int_equal(b->length, 2);
   assert_int_equal(bad.n, 3);
   assert_int_equal(bad.line[0], 2);
@@ -392,25 +430,25 @@ static void test_mismatch_policy(void **state) {
 static void test_bad_lines(void **state) {
   (void)state;
   const char *lines[] = {
-      "{\"a\": 1}",                      /* 1 ok */
-      "{\"a\": 1",                       /* 2 truncated */
-      "[1, 2]",                          /* 3 not an object */
-      "{\"a\": \"\\ud800\"}",            /* 4 lone surrogate */
-      "{\"a\": \"\\udc00x\"}",           /* 5 lone low surrogate */
-      "{\"a\": \"x\ty\"}",               /* 6 control character */
-      "{\"a\": \"\xc3\x28\"}",           /* 7 invalid UTF-8 */
-      "{\"a\": 01}",                     /* 8 leading zero */
-      "{\"a\": 1,}",                     /* 9 trailing comma */
-      "{\"a\": NaN}",                    /* 10 */
-      "{\"a\": 1} x",                    /* 11 trailing text */
-      "{\"b\": [[[[[[[[[[1]]]]]]]]]]}",  /* 12 too deep (max_depth 8) */
-      "{\"a\": 2}",                      /* 13 ok */
-      "\xef\xbb\xbf{\"a\": 3}",          /* 14 BOM not at start */
-      "{'a': 1}",                        /* 15 */
-      "{\"a\" 1}",                       /* 16 */
-      "{\"a\": tru}",                    /* 17 */
-      "{\"a\": \"\\x\"}",                /* 18 bad escape */
-      "{\"a\": 5}",                      /* 19 ok */
+      "{\"a\": 1}",                     /* 1 ok */
+      "{\"a\": 1",                      /* 2 truncated */
+      "[1, 2]",                         /* 3 not an object */
+      "{\"a\": \"\\ud800\"}",           /* 4 lone surrogate */
+      "{\"a\": \"\\udc00x\"}",          /* 5 lone low surrogate */
+      "{\"a\": \"x\ty\"}",              /* 6 control character */
+      "{\"a\": \"\xc3\x28\"}",          /* 7 invalid UTF-8 */
+      "{\"a\": 01}",                    /* 8 leading zero */
+      "{\"a\": 1,}",                    /* 9 trailing comma */
+      "{\"a\": NaN}",                   /* 10 */
+      "{\"a\": 1} x",                   /* 11 trailing text */
+      "{\"b\": [[[[[[[[[[1]]]]]]]]]]}", /* 12 too deep (max_depth 8) */
+      "{\"a\": 2}",                     /* 13 ok */
+      "\xef\xbb\xbf{\"a\": 3}",         /* 14 BOM not at start */
+      "{'a': 1}",                       /* 15 */
+      "{\"a\" 1}",                      /* 16 */
+      "{\"a\": tru}",                   /* 17 */
+      "{\"a\": \"\\x\"}",               /* 18 bad escape */
+      "{\"a\": 5}",                     /* 19 ok */
   };
   char text[2048] = "";
   for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -422,14 +460,17 @@ static void test_bad_lines(void **state) {
   struct sl_json_stats st;
   struct sl_error err = {0};
   const char *o[] = {"max_depth", "8", NULL};
-  assert_int_equal(read_all(text, strlen(text), "a: int64", o, &bad, &b, &st, &err), 0);
+  assert_int_equal(
+      read_all(text, strlen(text), "a: int64", o, &bad, &b, &st, &err), 0);
   assert_int_equal(b->length, 3);
   assert_true(sl_array_i64(col(b, "a"))[2] == 5);
   assert_int_equal(bad.n, 16);
   assert_int_equal(st.bad_lines, 16);
   int64_t want[] = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18};
   for (int i = 0; i < 16; i++) {
-    if (bad.line[i] != want[i]) fail_msg("bad #%d: line %lld (%s)", i, (long long)bad.line[i], bad.reason[i]);
+    if (bad.line[i] != want[i])
+      fail_msg("bad #%d: line %lld (%s)", i, (long long)bad.line[i],
+               bad.reason[i]);
   }
   assert_int_equal(bad.off[0], 9); /* "{"a": 1}\n" */
   assert_string_equal(bad.text[0], "{\"a\": 1");
@@ -443,7 +484,8 @@ static void test_bad_lines(void **state) {
   const char *lim[] = {"max_line_bytes", "10", NULL};
   memset(&bad, 0, sizeof bad);
   const char *t2 = "{\"a\": 1}\n{\"a\": 123456789}\n{\"a\": 2}\n";
-  assert_int_equal(read_all(t2, strlen(t2), "a: int64", lim, &bad, &b, &st, &err), 0);
+  assert_int_equal(
+      read_all(t2, strlen(t2), "a: int64", lim, &bad, &b, &st, &err), 0);
   assert_int_equal(b->length, 2);
   assert_int_equal(bad.n, 1);
   assert_non_null(strstr(bad.reason[0], "max_line_bytes"));
@@ -455,7 +497,8 @@ static void test_bom_and_empty(void **state) {
   const char *text = "\xef\xbb\xbf{\"a\": 1}\n";
   struct sl_batch *b;
   struct sl_error err = {0};
-  assert_int_equal(read_all(text, strlen(text), NULL, NULL, NULL, &b, NULL, &err), 0);
+  assert_int_equal(
+      read_all(text, strlen(text), NULL, NULL, NULL, &b, NULL, &err), 0);
   assert_int_equal(b->length, 1);
   assert_true(sl_array_i64(col(b, "a"))[0] == 1);
   sl_batch_free(b);
@@ -470,10 +513,11 @@ static void test_bom_and_empty(void **state) {
 
 static void test_inference(void **state) {
   (void)state;
-  const char *text =
-      "{\"i\": 1, \"f\": 1, \"s\": \"x\", \"t\": \"2024-01-01T00:00:00Z\", \"m\": 1, "
-      "\"n\": null, \"o\": {\"k\": true}, \"l\": [1, 2.5], \"u\": \"2024-01-01T00:00:00.123456Z\"}\n"
-      "{\"f\": 2.5, \"m\": \"two\", \"late\": 1, \"u\": null}\n";
+  const char *text = "{\"i\": 1, \"f\": 1, \"s\": \"x\", \"t\": "
+                     "\"2024-01-01T00:00:00Z\", \"m\": 1, "
+                     "\"n\": null, \"o\": {\"k\": true}, \"l\": [1, 2.5], "
+                     "\"u\": \"2024-01-01T00:00:00.123456Z\"}\n"
+                     "{\"f\": 2.5, \"m\": \"two\", \"late\": 1, \"u\": null}\n";
   struct sl_schema s;
   struct sl_error err = {0};
   assert_int_equal(sl_json_infer_schema(text, strlen(text), NULL, &s, &err), 0);
@@ -484,22 +528,23 @@ static void test_inference(void **state) {
     buf[k++] = ';';
   }
   buf[k] = 0;
-  assert_string_equal(buf,
-                      "i: int64;f: float64;s: utf8;t: timestamp[ms];m: utf8;n: utf8;"
-                      "o: struct<k: bool>;l: list<float64>;u: timestamp[us];late: int64;");
+  assert_string_equal(
+      buf, "i: int64;f: float64;s: utf8;t: timestamp[ms];m: utf8;n: utf8;"
+           "o: struct<k: bool>;l: list<float64>;u: timestamp[us];late: int64;");
   sl_schema_release(&s);
 }
 
 static void test_timestamp_column_forms(void **state) {
   (void)state;
   /* the reader's cached-date fast path must agree with the full parser */
-  const char *forms[] = {"2024-03-01T12:00:00.123Z", "2024-03-01T12:00:00Z",
-                         "2024-03-01T12:00:00.1Z", "2024-03-01T23:59:59.999999999Z",
-                         "2024-03-01T12:00:00.1234567891Z", "2024-03-02T00:00:00.5Z",
-                         "2024-02-29T12:00:00.000Z", "2023-02-29T12:00:00.000Z",
-                         "2024-03-01T12:00:00.Z", "2024-03-01T12:60:00.000Z",
-                         "2024-03-01T12:00:00.000+01:00", "2024-03-01 12:00:00.000Z",
-                         "2024-03-01T1a:00:00.000Z", "1969-12-31T23:59:59.999Z"};
+  const char *forms[] = {
+      "2024-03-01T12:00:00.123Z",        "2024-03-01T12:00:00Z",
+      "2024-03-01T12:00:00.1Z",          "2024-03-01T23:59:59.999999999Z",
+      "2024-03-01T12:00:00.1234567891Z", "2024-03-02T00:00:00.5Z",
+      "2024-02-29T12:00:00.000Z",        "2023-02-29T12:00:00.000Z",
+      "2024-03-01T12:00:00.Z",           "2024-03-01T12:60:00.000Z",
+      "2024-03-01T12:00:00.000+01:00",   "2024-03-01 12:00:00.000Z",
+      "2024-03-01T1a:00:00.000Z",        "1969-12-31T23:59:59.999Z"};
   char text[4096] = "";
   for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
     strcat(text, "{\"t\": \"");
@@ -510,17 +555,22 @@ static void test_timestamp_column_forms(void **state) {
   }
   struct sl_batch *b;
   struct sl_error err = {0};
-  assert_int_equal(read_all(text, strlen(text), "t: timestamp[ms], u: timestamp[us]", NULL,
-                            NULL, &b, NULL, &err),
+  assert_int_equal(read_all(text, strlen(text),
+                            "t: timestamp[ms], u: timestamp[us]", NULL, NULL,
+                            &b, NULL, &err),
                    0);
   for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
     int64_t ms, us;
-    int rms = sl__json_parse_ts((const uint8_t *)forms[i], strlen(forms[i]), 1000, false, &ms, NULL);
-    int rus = sl__json_parse_ts((const uint8_t *)forms[i], strlen(forms[i]), 1000000, false, &us, NULL);
+    int rms = sl__json_parse_ts((const uint8_t *)forms[i], strlen(forms[i]),
+                                1000, false, &ms, NULL);
+    int rus = sl__json_parse_ts((const uint8_t *)forms[i], strlen(forms[i]),
+                                1000000, false, &us, NULL);
     const struct sl_array *t = col(b, "t"), *u = col(b, "u");
     assert_int_equal(sl_array_is_valid(t, (int64_t)i), rms == 0);
     assert_int_equal(sl_array_is_valid(u, (int64_t)i), rus == 0);
-    if (rms == 0 && sl_array_i64(t)[i] != ms) fail_msg("%s: ms %lld != %lld", forms[i], (long long)sl_array_i64(t)[i], (long long)ms);
+    if (rms == 0 && sl_array_i64(t)[i] != ms)
+      fail_msg("%s: ms %lld != %lld", forms[i], (long long)sl_array_i64(t)[i],
+               (long long)ms);
     if (rus == 0 && sl_array_i64(u)[i] != us) fail_msg("%s: us", forms[i]);
   }
   sl_batch_free(b);
@@ -532,13 +582,16 @@ static char *gen_text(size_t rows, size_t *len) {
   size_t cap = rows * 256 + 64, n = 0;
   char *t = malloc(cap);
   for (size_t i = 0; i < rows; i++) {
-    n += (size_t)snprintf(t + n, cap - n,
-                          "{\"id\": %zu, \"s\": \"v%llu\\u00e9 \\\"q\\\" caf\xc3\xa9 %0*d\", "
-                          "\"x\": %.6f, \"skip\": {\"deep\": [1, \"%.*s\"]}, \"tags\": [\"t%zu\"]}\n",
-                          i, (unsigned long long)(rnd() % 1000), (int)(rnd() % 90), 7,
-                          (double)(rnd() % 100000) / 7.0, (int)(rnd() % 70),
-                          "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz",
-                          i % 5);
+    n += (size_t)snprintf(
+        t + n, cap - n,
+        "{\"id\": %zu, \"s\": \"v%llu\\u00e9 \\\"q\\\" caf\xc3\xa9 %0*d\", "
+        "\"x\": %.6f, \"skip\": {\"deep\": [1, \"%.*s\"]}, \"tags\": "
+        "[\"t%zu\"]}\n",
+        i, (unsigned long long)(rnd() % 1000), (int)(rnd() % 90), 7,
+        (double)(rnd() % 100000) / 7.0, (int)(rnd() % 70),
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqr"
+        "stuvwxyz",
+        i % 5);
   }
   *len = n;
   return t;
@@ -597,7 +650,8 @@ static void test_simd_paths_agree(void **state) {
       assert_int_equal(sl_json_stream_next(st, &sb, &err), 0);
       if (!sb) break;
       for (int64_t r = 0; r < sb->length; r++, row++)
-        assert_true(sl_array_i64(col(sb, "id"))[r] == sl_array_i64(col(ref, "id"))[row]);
+        assert_true(sl_array_i64(col(sb, "id"))[r] ==
+                    sl_array_i64(col(ref, "id"))[row]);
       sl_batch_free(sb);
     }
   }
@@ -655,7 +709,8 @@ static void test_files_plain_gz_zst(void **state) {
   }
   struct sl_batch_reader *r;
   struct sl_error err = {0};
-  assert_int_equal(sl_json_open_file("/nonexistent/x.jsonl", NULL, &r, &err), SL_ENOENT);
+  assert_int_equal(sl_json_open_file("/nonexistent/x.jsonl", NULL, &r, &err),
+                   SL_ENOENT);
   assert_non_null(strstr(err.msg, "/nonexistent/x.jsonl"));
   free(text);
 }
@@ -679,8 +734,10 @@ static void test_recycled_buffers_outlive_reader(void **state) {
     while (r->next(r, &b, &err) == 0 && b) {
       for (int64_t i = 0; i < b->length; i++, rows++)
         assert_true(sl_array_i64(col(b, "id"))[i] == rows);
-      if (keep && n < 64) all[n++] = b;
-      else sl_batch_free(b); /* its memory goes back to the pool */
+      if (keep && n < 64)
+        all[n++] = b;
+      else
+        sl_batch_free(b); /* its memory goes back to the pool */
     }
     assert_int_equal(rows, 60000);
     r->release(r); /* batches still held keep the pool alive */
@@ -701,9 +758,9 @@ static void test_recycled_buffers_outlive_reader(void **state) {
 
 static void test_alloc_failures(void **state) {
   (void)state;
-  const char *text =
-      "{\"a\": 1, \"b\": \"x\\u00e9\", \"g\": {\"c\": [1, 2]}, \"t\": \"2024-01-01T00:00:00Z\"}\n"
-      "{\"a\": null, \"b\": \"yy\", \"g\": null}\nbad\n";
+  const char *text = "{\"a\": 1, \"b\": \"x\\u00e9\", \"g\": {\"c\": [1, 2]}, "
+                     "\"t\": \"2024-01-01T00:00:00Z\"}\n"
+                     "{\"a\": null, \"b\": \"yy\", \"g\": null}\nbad\n";
   int64_t live0 = sl_alloc_live();
   for (int64_t n = 1; n < 400; n++) {
     sl_alloc_fail_after(n, 1);
@@ -715,11 +772,13 @@ static void test_alloc_failures(void **state) {
     struct sl_error err = {0};
     if (sl_json_read_buffer(text, strlen(text), &o, &r, &err) == 0) {
       struct sl_batch *b;
-      while (r->next(r, &b, &err) == 0 && b) sl_batch_free(b);
+      while (r->next(r, &b, &err) == 0 && b)
+        sl_batch_free(b);
       r->release(r);
     }
     sl_alloc_fail_after(0, 0);
-    if (sl_alloc_live() != live0) fail_msg("leak after failing allocation %lld", (long long)n);
+    if (sl_alloc_live() != live0)
+      fail_msg("leak after failing allocation %lld", (long long)n);
   }
 }
 

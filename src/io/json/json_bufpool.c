@@ -37,7 +37,8 @@ int sl__jpool_new(int64_t max_bytes, struct sl__jpool **out) {
 
 void sl__jpool_release(struct sl__jpool *p) {
   if (!p || atomic_fetch_sub(&p->refs, 1) != 1) return;
-  for (int32_t i = 0; i < p->n; i++) sl_aligned_free(p->blk[i]);
+  for (int32_t i = 0; i < p->n; i++)
+    sl_aligned_free(p->blk[i]);
   pthread_mutex_destroy(&p->mu);
   sl_free(p);
 }

@@ -39,7 +39,8 @@ void sl__jcol_release(struct sl__jcol *c) {
   sl_bytes_release(&c->valid);
   sl_bytes_release(&c->data);
   sl_bytes_release(&c->offs);
-  for (int32_t i = 0; i < c->n_kids; i++) sl__jcol_release(&c->kids[i]);
+  for (int32_t i = 0; i < c->n_kids; i++)
+    sl__jcol_release(&c->kids[i]);
   sl_free(c->kids);
   memset(c, 0, sizeof *c);
 }
@@ -64,15 +65,12 @@ int sl__jcol_null(struct sl__jcol *c) {
   c->valid.data[c->valid.size++] = 0;
   int w = sl_type_width(c->type);
   switch (c->type) {
-  case SL_TYPE_NULL:
-    break;
-  case SL_TYPE_BOOL:
-    rc = sl_bytes_append(&c->data, "\0", 1);
-    break;
+  case SL_TYPE_NULL: break;
+  case SL_TYPE_BOOL: rc = sl_bytes_append(&c->data, "\0", 1); break;
   case SL_TYPE_UTF8:
   case SL_TYPE_LIST: {
     int32_t o = c->type == SL_TYPE_LIST ? (int32_t)c->kids[0].len
-                                         : (int32_t)c->data.size;
+                                        : (int32_t)c->data.size;
     rc = sl_bytes_append(&c->offs, &o, 4);
     break;
   }
@@ -110,11 +108,8 @@ void sl__jcol_truncate(struct sl__jcol *c, int64_t n) {
   }
   if (c->valid.data) c->valid.size = n;
   switch (c->type) {
-  case SL_TYPE_NULL:
-    break;
-  case SL_TYPE_BOOL:
-    c->data.size = n;
-    break;
+  case SL_TYPE_NULL: break;
+  case SL_TYPE_BOOL: c->data.size = n; break;
   case SL_TYPE_UTF8:
     c->data.size = ((const int32_t *)(const void *)c->offs.data)[n];
     c->offs.size = (n + 1) * 4;
@@ -129,11 +124,10 @@ void sl__jcol_truncate(struct sl__jcol *c, int64_t n) {
     c->offs.size = (n + 1) * 4;
     break;
   case SL_TYPE_STRUCT:
-    for (int32_t i = 0; i < c->n_kids; i++) sl__jcol_truncate(&c->kids[i], n);
+    for (int32_t i = 0; i < c->n_kids; i++)
+      sl__jcol_truncate(&c->kids[i], n);
     break;
-  default:
-    c->data.size = n * sl_type_width(c->type);
-    break;
+  default: c->data.size = n * sl_type_width(c->type); break;
   }
   c->len = n;
 }
@@ -183,7 +177,8 @@ static int pack_bits(const uint8_t *v, int64_t n, struct sl_buffer **out) {
   }
   if (i < n) {
     uint8_t b = 0;
-    for (int64_t k = 0; i + k < n; k++) b |= (uint8_t)((v[i + k] & 1) << k);
+    for (int64_t k = 0; i + k < n; k++)
+      b |= (uint8_t)((v[i + k] & 1) << k);
     bits[i >> 3] = b;
   }
   return 0;
@@ -201,7 +196,8 @@ int sl__jcol_finish(struct sl__jcol *c, const struct sl_field *f,
     a->null_count = c->len;
   } else if (c->valid.data) {
     int64_t nulls = 0;
-    for (int64_t i = 0; i < c->len; i++) nulls += c->valid.data[i] == 0;
+    for (int64_t i = 0; i < c->len; i++)
+      nulls += c->valid.data[i] == 0;
     if (nulls) {
       SL_CHECK_GOTO(pack_bits(c->valid.data, c->len, &a->validity), rc, fail);
       a->null_count = nulls;
@@ -212,8 +208,7 @@ int sl__jcol_finish(struct sl__jcol *c, const struct sl_field *f,
   c->hint_offs = c->offs.size;
   switch (c->type) {
   case SL_TYPE_NULL:
-  case SL_TYPE_STRUCT:
-    break;
+  case SL_TYPE_STRUCT: break;
   case SL_TYPE_BOOL:
     SL_CHECK_GOTO(pack_bits(c->data.data, c->len, &a->data), rc, fail);
     c->data.size = 0;
@@ -238,9 +233,9 @@ int sl__jcol_finish(struct sl__jcol *c, const struct sl_field *f,
     }
     a->n_children = c->n_kids;
     for (int32_t i = 0; i < c->n_kids; i++)
-      SL_CHECK_GOTO(sl__jcol_finish(&c->kids[i], &f->children[i], pool,
-                                    &a->children[i]),
-                    rc, fail);
+      SL_CHECK_GOTO(
+          sl__jcol_finish(&c->kids[i], &f->children[i], pool, &a->children[i]),
+          rc, fail);
   }
   c->len = 0;
   if (has_offs(c->type)) {

@@ -19,9 +19,10 @@
 static int check_options(const struct sl_json_options *o,
                          struct sl_error *err) {
   if (o->batch_rows < 1 || o->batch_rows > (1LL << 31))
-    return sl_error_set(err, SL_EINVAL,
-                        "JSON options: batch_rows must be in [1, 2^31], got %lld",
-                        (long long)o->batch_rows);
+    return sl_error_set(
+        err, SL_EINVAL,
+        "JSON options: batch_rows must be in [1, 2^31], got %lld",
+        (long long)o->batch_rows);
   if (o->max_line_bytes < 1 || o->max_line_bytes > MAX_CHUNK)
     return sl_error_set(err, SL_EINVAL,
                         "JSON options: max_line_bytes must be in [1, 1 GiB], "
@@ -117,7 +118,8 @@ int sl__jengine_init(struct sl__jengine *e, const struct sl_json_options *o,
     /* aim at one batch of batch_rows rows per chunk */
     int64_t lines = 0;
     size_t n = sample_len < (1u << 20) ? sample_len : (1u << 20);
-    for (size_t i = 0; i < n; i++) lines += sample[i] == '\n';
+    for (size_t i = 0; i < n; i++)
+      lines += sample[i] == '\n';
     int64_t avg = lines > 0 ? (int64_t)n / lines : 512;
     int64_t c = avg * e->opt.batch_rows;
     if (c < (1 << 20)) c = 1 << 20;
@@ -125,10 +127,12 @@ int sl__jengine_init(struct sl__jengine *e, const struct sl_json_options *o,
     e->chunk_bytes = c;
   }
   /* free column memory kept for reuse: about two windows of output */
-  SL_CHECK_GOTO(sl__jpool_new(2 * e->chunk_bytes * e->n_workers, &e->buffers), rc, fail);
+  SL_CHECK_GOTO(sl__jpool_new(2 * e->chunk_bytes * e->n_workers, &e->buffers),
+                rc, fail);
   return 0;
 fail:
-  if (rc && err && !err->code) sl_error_set(err, rc, "JSON reader: %s", sl_status_name(rc));
+  if (rc && err && !err->code)
+    sl_error_set(err, rc, "JSON reader: %s", sl_status_name(rc));
   sl__jengine_release(e);
   return rc;
 }
@@ -138,7 +142,8 @@ void sl__jengine_release(struct sl__jengine *e) {
     for (int i = 0; i < e->n_workers; i++)
       sl__jworker_release(&e->workers[i], &e->plan);
   sl_free(e->workers);
-  for (int64_t i = 0; i < e->cap_tasks; i++) sl__jtask_clear(&e->tasks[i]);
+  for (int64_t i = 0; i < e->cap_tasks; i++)
+    sl__jtask_clear(&e->tasks[i]);
   sl_free(e->tasks);
   for (int64_t i = 0; i < e->q_len; i++)
     sl_batch_free(e->queue[e->q_head + i]);
@@ -160,7 +165,8 @@ struct sl_batch *sl__jengine_pop(struct sl__jengine *e) {
 static int enqueue(struct sl__jengine *e, struct sl_batch *b) {
   if (e->q_head + e->q_len == e->q_cap) {
     if (e->q_head > 0) {
-      memmove(e->queue, e->queue + e->q_head, (size_t)e->q_len * sizeof *e->queue);
+      memmove(e->queue, e->queue + e->q_head,
+              (size_t)e->q_len * sizeof *e->queue);
       e->q_head = 0;
     } else {
       int64_t cap = e->q_cap ? e->q_cap * 2 : 16;
@@ -174,12 +180,11 @@ static int enqueue(struct sl__jengine *e, struct sl_batch *b) {
   return 0;
 }
 
-int sl__jengine_bad_line(struct sl__jengine *e, const uint8_t *line,
-                         size_t len, int64_t line_no, int64_t offset,
-                         const char *reason, struct sl_error *err) {
+int sl__jengine_bad_line(struct sl__jengine *e, const uint8_t *line, size_t len,
+                         int64_t line_no, int64_t offset, const char *reason,
+                         struct sl_error *err) {
   if (e->opt.bad_lines == SL_JSON_BAD_FAIL)
-    return sl_error_set(err, SL_EINVAL,
-                        "JSON line %lld (byte offset %lld): %s",
+    return sl_error_set(err, SL_EINVAL, "JSON line %lld (byte offset %lld): %s",
                         (long long)line_no, (long long)offset, reason);
   e->stats.bad_lines++;
   if (e->opt.on_bad_line)
@@ -200,7 +205,8 @@ static int run_task(void *ctx, int64_t i, int worker) {
 int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
                       struct sl_error *err) {
   if (len == 0) return 0;
-  int64_t n = (int64_t)((len + (size_t)e->chunk_bytes - 1) / (size_t)e->chunk_bytes);
+  int64_t n =
+      (int64_t)((len + (size_t)e->chunk_bytes - 1) / (size_t)e->chunk_bytes);
   int64_t by_cores = (int64_t)(len / MIN_CHUNK);
   if (by_cores > e->n_workers) by_cores = e->n_workers;
   if (n < by_cores) n = by_cores;
@@ -220,7 +226,8 @@ int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
     if (i < n - 1) {
       const uint8_t *want = buf + (size_t)((__int128)len * (i + 1) / n);
       if (want < p) want = p;
-      const uint8_t *nl = want < end ? memchr(want, '\n', (size_t)(end - want)) : NULL;
+      const uint8_t *nl =
+          want < end ? memchr(want, '\n', (size_t)(end - want)) : NULL;
       cut = nl ? nl + 1 : end;
     }
     struct sl__jtask *t = &e->tasks[k];
@@ -285,6 +292,7 @@ int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
   e->line_base = line;
   e->byte_base += (int64_t)len;
 done:
-  for (int64_t i = 0; i < k; i++) sl__jtask_clear(&e->tasks[i]);
+  for (int64_t i = 0; i < k; i++)
+    sl__jtask_clear(&e->tasks[i]);
   return rc;
 }

@@ -60,7 +60,8 @@ size_t sl_json_infer_schema_text(const char *buf, size_t len,
     k += need;
     if (k >= cap) {
       sl_schema_release(&s);
-      sl_error_set(err, SL_ERANGE, "schema text needs more than %zu bytes", cap);
+      sl_error_set(err, SL_ERANGE, "schema text needs more than %zu bytes",
+                   cap);
       return 0;
     }
   }

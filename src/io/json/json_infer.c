@@ -24,8 +24,8 @@ enum {
 
 struct inode {
   uint32_t seen;
-  bool non_ts;   /* a string that is not a timestamp */
-  bool ts_fine;  /* a timestamp with more than 3 fraction digits */
+  bool non_ts;  /* a string that is not a timestamp */
+  bool ts_fine; /* a timestamp with more than 3 fraction digits */
   int32_t n_kids, cap_kids;
   struct inode *kids;
   char **keys;
@@ -78,7 +78,8 @@ oom:
 }
 
 static const uint8_t *iws(const uint8_t *p, const uint8_t *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+    p++;
   return p;
 }
 
@@ -101,8 +102,7 @@ static const uint8_t *istr(const uint8_t *p, const uint8_t *end, bool *esc) {
 
 static const uint8_t *ivalue(struct iw *w, const uint8_t *p, struct inode *n);
 
-static const uint8_t *iobject(struct iw *w, const uint8_t *p,
-                              struct inode *n) {
+static const uint8_t *iobject(struct iw *w, const uint8_t *p, struct inode *n) {
   if (++w->depth > w->max_depth) return NULL;
   n->seen |= K_OBJ;
   p = iws(p + 1, w->end);
@@ -141,8 +141,7 @@ static const uint8_t *iobject(struct iw *w, const uint8_t *p,
 static const uint8_t *ivalue(struct iw *w, const uint8_t *p, struct inode *n) {
   if (p >= w->end) return NULL;
   switch (*p) {
-  case '{':
-    return iobject(w, p, n);
+  case '{': return iobject(w, p, n);
   case '[': {
     if (++w->depth > w->max_depth) return NULL;
     n->seen |= K_ARR;
@@ -246,13 +245,18 @@ static int to_field(const struct inode *n, const char *name,
   (void)flat;
   uint32_t s = n->seen & ~(uint32_t)K_NULL;
   enum sl_type_id t = SL_TYPE_UTF8;
-  if (s == K_BOOL) t = SL_TYPE_BOOL;
-  else if (s == K_INT) t = SL_TYPE_INT64;
-  else if (s == K_FLOAT || s == (K_INT | K_FLOAT)) t = SL_TYPE_FLOAT64;
+  if (s == K_BOOL)
+    t = SL_TYPE_BOOL;
+  else if (s == K_INT)
+    t = SL_TYPE_INT64;
+  else if (s == K_FLOAT || s == (K_INT | K_FLOAT))
+    t = SL_TYPE_FLOAT64;
   else if (s == K_STR && !n->non_ts)
     t = n->ts_fine ? SL_TYPE_TIMESTAMP_US : SL_TYPE_TIMESTAMP_MS;
-  else if (s == K_OBJ && n->n_kids > 0) t = SL_TYPE_STRUCT;
-  else if (s == K_ARR) t = SL_TYPE_LIST;
+  else if (s == K_OBJ && n->n_kids > 0)
+    t = SL_TYPE_STRUCT;
+  else if (s == K_ARR)
+    t = SL_TYPE_LIST;
   SL_RETURN_NOT_OK(sl_field_init(out, name, t, true));
   int rc = 0;
   if (t == SL_TYPE_STRUCT) {
@@ -305,7 +309,8 @@ int sl__json_infer(const uint8_t *buf, size_t len,
   size_t n = len;
   if ((int64_t)n > o->infer_sample_bytes) {
     n = (size_t)o->infer_sample_bytes;
-    while (n > 0 && buf[n - 1] != '\n') n--;
+    while (n > 0 && buf[n - 1] != '\n')
+      n--;
   }
   struct inode root = {0};
   struct iw w = {0};
@@ -363,7 +368,7 @@ int sl__json_infer(const uint8_t *buf, size_t len,
 }
 
 int sl_json_infer_schema(const char *buf, size_t len,
-                         const struct sl_json_options *o,
-                         struct sl_schema *out, struct sl_error *err) {
+                         const struct sl_json_options *o, struct sl_schema *out,
+                         struct sl_error *err) {
   return sl__json_infer((const uint8_t *)buf, len, o, out, err);
 }

@@ -111,7 +111,7 @@ struct sl__jnode {
   char *key; /* the key in the parent object (not for list elements) */
   uint32_t key_len;
   uint64_t key_w[2]; /* first 16 key bytes, zero padded, for fast compares */
-  const char *path; /* column name for messages (borrowed from the schema) */
+  const char *path;  /* column name for messages (borrowed from the schema) */
   /* key lookup: open addressing over kids, 2^bits slots, -1 = empty */
   int32_t *slots;
   uint32_t slot_mask;
@@ -120,9 +120,9 @@ struct sl__jnode {
 
 struct sl__jplan {
   struct sl__jnode root;
-  int32_t n_cols;           /* flat columns, depth-first over the schema */
-  int32_t n_objs;           /* object and struct nodes */
-  struct sl_schema schema;  /* output schema (owned) */
+  int32_t n_cols;          /* flat columns, depth-first over the schema */
+  int32_t n_objs;          /* object and struct nodes */
+  struct sl_schema schema; /* output schema (owned) */
 };
 
 int sl__jplan_build(struct sl__jplan *p, const struct sl_schema *schema,
@@ -132,7 +132,8 @@ const struct sl__jnode *sl__jplan_lookup(const struct sl__jnode *obj,
                                          const uint8_t *key, size_t n);
 /* Hash of a key given its first 16 bytes zero padded (w) and its length. */
 static inline uint64_t sl__jkey_hash(const uint64_t w[2], size_t n) {
-  uint64_t h = (w[0] ^ (w[1] * 0x9E3779B97F4A7C15ull) ^ n) * 0xff51afd7ed558ccdull;
+  uint64_t h =
+      (w[0] ^ (w[1] * 0x9E3779B97F4A7C15ull) ^ n) * 0xff51afd7ed558ccdull;
   return h ^ (h >> 31);
 }
 static inline void sl__jkey_words(const uint8_t *k, size_t n, uint64_t w[2]) {
@@ -177,10 +178,10 @@ struct sl__jkcache {
 
 struct sl__jworker {
   struct sl__jkcache *kcache; /* n_objs x SL__JKEY_POSITIONS */
-  struct sl__jcol *tops;  /* one per schema field */
-  struct sl__jcol **flat; /* plan column index -> builder */
-  uint8_t ts_date[10];    /* the last date parsed by a timestamp column... */
-  int64_t ts_days;        /* ...and its day number (logs repeat the date) */
+  struct sl__jcol *tops;      /* one per schema field */
+  struct sl__jcol **flat;     /* plan column index -> builder */
+  uint8_t ts_date[10]; /* the last date parsed by a timestamp column... */
+  int64_t ts_days;     /* ...and its day number (logs repeat the date) */
   uint8_t *scratch;
   size_t scratch_cap;
 };
@@ -227,9 +228,9 @@ int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
 struct sl_batch *sl__jengine_pop(struct sl__jengine *e);
 /* Reports one line that could not even be framed (longer than the limit);
  * FAIL policy: returns SL_EINVAL with the message in err. */
-int sl__jengine_bad_line(struct sl__jengine *e, const uint8_t *line,
-                         size_t len, int64_t line_no, int64_t offset,
-                         const char *reason, struct sl_error *err);
+int sl__jengine_bad_line(struct sl__jengine *e, const uint8_t *line, size_t len,
+                         int64_t line_no, int64_t offset, const char *reason,
+                         struct sl_error *err);
 /* Infers the schema (json_infer.c). */
 int sl__json_infer(const uint8_t *buf, size_t len,
                    const struct sl_json_options *o, struct sl_schema *out,

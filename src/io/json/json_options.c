@@ -31,10 +31,13 @@ void sl_json_options_init(struct sl_json_options *o) {
   o->simd = SL_JSON_SIMD_AUTO;
 }
 
-size_t sl_json_options_size(void) { return sizeof(struct sl_json_options); }
+size_t sl_json_options_size(void) {
+  return sizeof(struct sl_json_options);
+}
 
 static void owned_free_proj(struct owned *w) {
-  for (int32_t i = 0; i < w->n_proj; i++) sl_free(w->proj[i]);
+  for (int32_t i = 0; i < w->n_proj; i++)
+    sl_free(w->proj[i]);
   sl_free(w->proj);
   w->proj = NULL;
   w->n_proj = 0;
@@ -63,13 +66,14 @@ struct sp {
 };
 
 static void sp_ws(struct sp *p) {
-  while (p->s[p->i] && isspace((unsigned char)p->s[p->i])) p->i++;
+  while (p->s[p->i] && isspace((unsigned char)p->s[p->i]))
+    p->i++;
 }
 
 static int sp_fail(struct sp *p, const char *what) {
   return sl_error_set(p->err, SL_EINVAL,
-                      "schema text: expected %s at character %zu of '%s'",
-                      what, p->i + 1, p->s);
+                      "schema text: expected %s at character %zu of '%s'", what,
+                      p->i + 1, p->s);
 }
 
 static int parse_field(struct sp *p, struct sl_field *f, char stop);
@@ -78,10 +82,10 @@ static int parse_type(struct sp *p, const char *name, struct sl_field *f) {
   sp_ws(p);
   size_t b = p->i;
   while (p->s[p->i] && (isalnum((unsigned char)p->s[p->i]) ||
-                        p->s[p->i] == '_' || p->s[p->i] == '['))
-  {
+                        p->s[p->i] == '_' || p->s[p->i] == '[')) {
     if (p->s[p->i] == '[') {
-      while (p->s[p->i] && p->s[p->i] != ']') p->i++;
+      while (p->s[p->i] && p->s[p->i] != ']')
+        p->i++;
       if (p->s[p->i] == ']') p->i++;
       break;
     }
@@ -93,7 +97,8 @@ static int parse_type(struct sp *p, const char *name, struct sl_field *f) {
   bool is_list = n == 4 && memcmp(t, "list", 4) == 0;
   bool is_struct = n == 6 && memcmp(t, "struct", 6) == 0;
   if (is_list || is_struct) {
-    SL_RETURN_NOT_OK(sl_field_init(f, name, is_list ? SL_TYPE_LIST : SL_TYPE_STRUCT, true));
+    SL_RETURN_NOT_OK(
+        sl_field_init(f, name, is_list ? SL_TYPE_LIST : SL_TYPE_STRUCT, true));
     sp_ws(p);
     if (p->s[p->i] != '<') return sp_fail(p, "'<'");
     p->i++;
@@ -133,7 +138,8 @@ static int parse_field(struct sp *p, struct sl_field *f, char stop) {
          p->s[p->i] != stop)
     p->i++;
   size_t e = p->i;
-  while (e > b && isspace((unsigned char)p->s[e - 1])) e--;
+  while (e > b && isspace((unsigned char)p->s[e - 1]))
+    e--;
   if (e == b) return sp_fail(p, "a column name");
   if (p->s[p->i] != ':') return sp_fail(p, "':' after the column name");
   p->i++;
@@ -154,8 +160,8 @@ int sl_json_parse_schema(const char *text, struct sl_schema *out,
     struct sl_field f;
     int rc = parse_field(&p, &f, 0);
     if (!rc && sl_schema_find(out, f.name) >= 0)
-      rc = sl_error_set(err, SL_EINVAL, "schema text: column '%s' appears twice",
-                        f.name);
+      rc = sl_error_set(err, SL_EINVAL,
+                        "schema text: column '%s' appears twice", f.name);
     if (!rc) rc = sl_schema_add_field(out, &f);
     sl_field_release(&f);
     if (rc) {
@@ -182,16 +188,17 @@ static int parse_i64(const char *key, const char *v, int64_t lo, int64_t hi,
   errno = 0;
   long long x = strtoll(v, &e, 10);
   if (errno || e == v || *e || x < lo || x > hi)
-    return sl_error_set(err, SL_EINVAL,
-                        "JSON option '%s': expected an integer in [%lld, %lld], "
-                        "found '%s'",
-                        key, (long long)lo, (long long)hi, v);
+    return sl_error_set(
+        err, SL_EINVAL,
+        "JSON option '%s': expected an integer in [%lld, %lld], "
+        "found '%s'",
+        key, (long long)lo, (long long)hi, v);
   *out = x;
   return 0;
 }
 
-static int pick(const char *key, const char *v, const char *const *names,
-                int n, int *out, struct sl_error *err) {
+static int pick(const char *key, const char *v, const char *const *names, int n,
+                int *out, struct sl_error *err) {
   for (int i = 0; i < n; i++)
     if (strcmp(v, names[i]) == 0) {
       *out = i;
@@ -203,7 +210,8 @@ static int pick(const char *key, const char *v, const char *const *names,
     if (i + 1 < n) strncat(list, "|", sizeof list - strlen(list) - 1);
   }
   return sl_error_set(err, SL_EINVAL,
-                      "JSON option '%s': expected %s, found '%s'", key, list, v);
+                      "JSON option '%s': expected %s, found '%s'", key, list,
+                      v);
 }
 
 static struct owned *owned(struct sl_json_options *o) {
@@ -216,15 +224,18 @@ static int set_projection(struct sl_json_options *o, const char *v) {
   if (!w) return SL_ENOMEM;
   owned_free_proj(w);
   int32_t n = 0;
-  for (const char *s = v; *s; s++) n += *s == ',';
+  for (const char *s = v; *s; s++)
+    n += *s == ',';
   w->proj = sl_calloc((size_t)n + 1, sizeof *w->proj);
   if (!w->proj) return SL_ENOMEM;
   const char *s = v;
   for (;;) {
     const char *c = strchr(s, ',');
     size_t len = c ? (size_t)(c - s) : strlen(s);
-    while (len && isspace((unsigned char)*s)) s++, len--;
-    while (len && isspace((unsigned char)s[len - 1])) len--;
+    while (len && isspace((unsigned char)*s))
+      s++, len--;
+    while (len && isspace((unsigned char)s[len - 1]))
+      len--;
     if (len) {
       w->proj[w->n_proj] = sl_strndup(s, len);
       if (!w->proj[w->n_proj]) return SL_ENOMEM;

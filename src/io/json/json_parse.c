@@ -34,7 +34,8 @@ struct jp {
 
 static inline const uint8_t *ws(const uint8_t *p, const uint8_t *end) {
   /* one compare in the common case (compact JSON: no whitespace) */
-  while (p < end && *p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+  while (p < end && *p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r'))
+    p++;
   return p;
 }
 
@@ -314,8 +315,8 @@ static int scratch(struct sl__jworker *w, size_t n) {
   return 0;
 }
 
-static const uint8_t *literal(struct jp *jp, const uint8_t *p,
-                              const char *word, size_t n) {
+static const uint8_t *literal(struct jp *jp, const uint8_t *p, const char *word,
+                              size_t n) {
   if ((size_t)(jp->end - p) < n || memcmp(p, word, n) != 0)
     return bad_found(jp, p, "a value");
   return p + n;
@@ -368,8 +369,7 @@ static const uint8_t *skip_value(struct jp *jp, const uint8_t *p, int depth) {
     return p ? p + 1 : NULL;
   }
   case '{':
-  case '[':
-    return skip_container(jp, p, depth);
+  case '[': return skip_container(jp, p, depth);
   case 't': return literal(jp, p, "true", 4);
   case 'f': return literal(jp, p, "false", 5);
   case 'n': return literal(jp, p, "null", 4);
@@ -500,7 +500,8 @@ static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
       if (len) memcpy(c->data.data + c->data.size, s, len);
       c->data.size += (int64_t)len;
     } else {
-      c->data.size += (int64_t)unescape(jp, s, len, c->data.data + c->data.size);
+      c->data.size +=
+          (int64_t)unescape(jp, s, len, c->data.data + c->data.size);
     }
     rc = end_string(c);
     return rc ? hard(jp, rc) : q + 1;
@@ -531,8 +532,7 @@ static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
     }
     return mismatch(jp, n, c, p, q + 1, "a string that is not a date/time");
   }
-  default:
-    return mismatch(jp, n, c, p, q + 1, "a string");
+  default: return mismatch(jp, n, c, p, q + 1, "a string");
   }
 }
 
@@ -573,8 +573,7 @@ static const uint8_t *number_value(struct jp *jp, const uint8_t *p,
   case SL_TYPE_LARGE_UTF8:
     rc = put_raw(c, p, (size_t)(q - p));
     return rc ? hard(jp, rc) : q;
-  default:
-    return mismatch(jp, n, c, p, q, "a number");
+  default: return mismatch(jp, n, c, p, q, "a number");
   }
 }
 
@@ -647,7 +646,8 @@ static const uint8_t *value(struct jp *jp, const uint8_t *p,
     if (ch == '-' || (ch >= '0' && ch <= '9')) return number_value(jp, p, n, c);
     if (ch == 't' || ch == 'f') {
       bool v = ch == 't';
-      const uint8_t *q = v ? literal(jp, p, "true", 4) : literal(jp, p, "false", 5);
+      const uint8_t *q =
+          v ? literal(jp, p, "true", 4) : literal(jp, p, "false", 5);
       if (!q) return NULL;
       int rc;
       if (n->type == SL_TYPE_BOOL) {
@@ -772,7 +772,8 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
 /* ---- the chunk loop ------------------------------------------------------ */
 
 void sl__jtask_clear(struct sl__jtask *t) {
-  for (int64_t i = 0; i < t->n_batches; i++) sl_batch_free(t->batches[i]);
+  for (int64_t i = 0; i < t->n_batches; i++)
+    sl_batch_free(t->batches[i]);
   sl_free(t->batches);
   sl_free(t->bad);
   memset(t, 0, sizeof *t);
@@ -788,7 +789,8 @@ static int emit(const struct sl__jengine *e, struct sl__jworker *w,
     rc = sl__jcol_finish(&w->tops[i], &e->plan.schema.fields[i], e->buffers,
                          &cols[i]);
   if (rc) {
-    for (int32_t i = 0; i < nf; i++) sl_array_release(cols[i]);
+    for (int32_t i = 0; i < nf; i++)
+      sl_array_release(cols[i]);
     sl_free(cols);
     return rc;
   }
@@ -796,7 +798,8 @@ static int emit(const struct sl__jengine *e, struct sl__jworker *w,
     int64_t cap = t->cap_batches ? t->cap_batches * 2 : 4;
     struct sl_batch **b = sl_realloc(t->batches, (size_t)cap * sizeof *b);
     if (!b) {
-      for (int32_t i = 0; i < nf; i++) sl_array_release(cols[i]);
+      for (int32_t i = 0; i < nf; i++)
+        sl_array_release(cols[i]);
       sl_free(cols);
       return SL_ENOMEM;
     }
@@ -879,7 +882,8 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
       q = object(&jp, p, root, rows + 1, 1);
       if (q) {
         q = ws(q, end);
-        if (q < end && *q != '\n') q = bad_found(&jp, q, "end of line after the object");
+        if (q < end && *q != '\n')
+          q = bad_found(&jp, q, "end of line after the object");
       }
     } else {
       q = bad_found(&jp, p, "a JSON object at the start of the line");
@@ -915,7 +919,8 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
       continue;
     }
     /* bad line: roll back, find its end, record it */
-    for (int32_t i = 0; i < nf; i++) sl__jcol_truncate(&w->tops[i], rows);
+    for (int32_t i = 0; i < nf; i++)
+      sl__jcol_truncate(&w->tops[i], rows);
     const uint8_t *from = jp.err_at && jp.err_at > line ? jp.err_at : line;
     if (from > end) from = end;
     const uint8_t *nl = memchr(from, '\n', (size_t)(end - from));
@@ -936,7 +941,8 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
   if (rc) {
     /* the builders may be half finished: the engine is unusable from here
      * (front ends stop at the first hard error) */
-    if (!t->err.code) sl_error_set(&t->err, rc, "JSON reader: %s", sl_status_name(rc));
+    if (!t->err.code)
+      sl_error_set(&t->err, rc, "JSON reader: %s", sl_status_name(rc));
   }
   return rc;
 }

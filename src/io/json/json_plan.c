@@ -28,7 +28,8 @@ const struct sl__jnode *sl__jplan_lookup(const struct sl__jnode *obj,
 }
 
 static void node_release(struct sl__jnode *n) {
-  for (int32_t i = 0; i < n->n_kids; i++) node_release(&n->kids[i]);
+  for (int32_t i = 0; i < n->n_kids; i++)
+    node_release(&n->kids[i]);
   sl_free(n->kids);
   sl_free(n->key);
   sl_free(n->slots);
@@ -98,9 +99,7 @@ static int build_node(struct sl__jnode *n, const struct sl_field *f,
                         "schema: column '%s': the JSON reader does not build "
                         "dict_utf8 columns; use utf8",
                         path);
-  default:
-    n->kind = SL__JN_SCALAR;
-    return 0;
+  default: n->kind = SL__JN_SCALAR; return 0;
   }
 }
 
@@ -110,7 +109,8 @@ static int build_slots(struct sl__jnode *n, int32_t *n_objs) {
   if (n->kind != SL__JN_OBJECT && n->kind != SL__JN_STRUCT) return 0;
   n->obj_id = (*n_objs)++;
   uint32_t size = 8;
-  while (size < (uint32_t)n->n_kids * 2u) size *= 2;
+  while (size < (uint32_t)n->n_kids * 2u)
+    size *= 2;
   n->slots = sl_malloc(size * sizeof *n->slots);
   if (!n->slots) return SL_ENOMEM;
   memset(n->slots, 0xff, size * sizeof *n->slots);
@@ -118,7 +118,8 @@ static int build_slots(struct sl__jnode *n, int32_t *n_objs) {
   for (int32_t i = 0; i < n->n_kids; i++) {
     uint32_t s = (uint32_t)sl__jkey_hash(n->kids[i].key_w, n->kids[i].key_len) &
                  n->slot_mask;
-    while (n->slots[s] >= 0) s = (s + 1) & n->slot_mask;
+    while (n->slots[s] >= 0)
+      s = (s + 1) & n->slot_mask;
     n->slots[s] = i;
   }
   return 0;
@@ -199,7 +200,8 @@ fail:
 
 static void flatten(struct sl__jcol *c, struct sl__jcol **flat, int32_t *i) {
   flat[(*i)++] = c;
-  for (int32_t k = 0; k < c->n_kids; k++) flatten(&c->kids[k], flat, i);
+  for (int32_t k = 0; k < c->n_kids; k++)
+    flatten(&c->kids[k], flat, i);
 }
 
 int sl__jworker_init(struct sl__jworker *w, const struct sl__jplan *p) {
@@ -207,10 +209,11 @@ int sl__jworker_init(struct sl__jworker *w, const struct sl__jplan *p) {
   int32_t nf = p->schema.n_fields;
   w->tops = sl_calloc(nf ? (size_t)nf : 1, sizeof *w->tops);
   w->flat = sl_calloc(p->n_cols ? (size_t)p->n_cols : 1, sizeof *w->flat);
-  w->kcache = sl_malloc((size_t)(p->n_objs ? p->n_objs : 1) * SL__JKEY_POSITIONS *
-                        sizeof *w->kcache);
+  w->kcache = sl_malloc((size_t)(p->n_objs ? p->n_objs : 1) *
+                        SL__JKEY_POSITIONS * sizeof *w->kcache);
   if (!w->tops || !w->flat || !w->kcache) return SL_ENOMEM;
-  for (int32_t i = 0; i < (p->n_objs ? p->n_objs : 1) * SL__JKEY_POSITIONS; i++) {
+  for (int32_t i = 0; i < (p->n_objs ? p->n_objs : 1) * SL__JKEY_POSITIONS;
+       i++) {
     w->kcache[i].len = UINT32_MAX;
     w->kcache[i].kid = -1;
   }

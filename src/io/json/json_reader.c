@@ -41,8 +41,8 @@ struct jreader {
   ZSTD_DStream *zs;
   uint8_t *in;
   size_t in_len, in_pos, in_cap;
-  bool mid_frame; /* the compressed input stopped inside a frame */
-  bool skipping; /* inside a line longer than the limit */
+  bool mid_frame;             /* the compressed input stopped inside a frame */
+  bool skipping;              /* inside a line longer than the limit */
   struct sl_json_options opt; /* kept until the engine starts */
   struct sl_schema schema_copy;
   bool has_schema;
@@ -274,8 +274,9 @@ static int start_engine(struct jreader *r, struct sl_error *err) {
       sample = r->mem;
       n = r->mem_len;
     } else if (r->kind == SRC_MAP) {
-      n = (size_t)(r->file_size < o->infer_sample_bytes ? r->file_size
-                                                           : o->infer_sample_bytes);
+      n = (size_t)(r->file_size < o->infer_sample_bytes
+                       ? r->file_size
+                       : o->infer_sample_bytes);
       if (n > 0) {
         void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, r->fd, 0);
         if (m == MAP_FAILED)
@@ -318,7 +319,8 @@ static int jr_next(struct sl_batch_reader *b, struct sl_batch **out,
     }
     if (rc) {
       r->failed = true;
-      if (!r->err.code) sl_error_set(&r->err, rc, "JSON reader: %s", sl_status_name(rc));
+      if (!r->err.code)
+        sl_error_set(&r->err, rc, "JSON reader: %s", sl_status_name(rc));
       if (r->path) sl_error_prefix(&r->err, "'%s': ", r->path);
       if (err) *err = r->err;
       return rc;
@@ -331,8 +333,10 @@ static int new_reader(const struct sl_json_options *o, struct jreader **out,
   struct jreader *r = sl_calloc(1, sizeof *r);
   if (!r) return sl_error_set(err, SL_ENOMEM, "JSON reader: out of memory");
   r->fd = -1;
-  if (o) r->opt = *o;
-  else sl_json_options_init(&r->opt);
+  if (o)
+    r->opt = *o;
+  else
+    sl_json_options_init(&r->opt);
   r->opt.owned_ = NULL;
   if (r->opt.schema) {
     sl_schema_init(&r->schema_copy);
@@ -377,7 +381,8 @@ int sl_json_read_buffer(const char *buf, size_t len,
                         struct sl_batch_reader **out, struct sl_error *err) {
   *out = NULL;
   if (!buf && len)
-    return sl_error_set(err, SL_EINVAL, "JSON reader: NULL buffer of %zu bytes", len);
+    return sl_error_set(err, SL_EINVAL, "JSON reader: NULL buffer of %zu bytes",
+                        len);
   struct jreader *r;
   SL_RETURN_NOT_OK(new_reader(o, &r, err));
   r->kind = SRC_MEM;

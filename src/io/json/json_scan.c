@@ -27,18 +27,18 @@ uint64_t sl__json_block_scalar(const uint8_t *b, uint64_t *high) {
   return stop;
 }
 
-__attribute__((target("avx2"))) uint64_t
-sl__json_block_avx2(const uint8_t *b, uint64_t *high) {
+__attribute__((target("avx2"))) uint64_t sl__json_block_avx2(const uint8_t *b,
+                                                             uint64_t *high) {
   const __m256i quote = _mm256_set1_epi8('"');
   const __m256i bslash = _mm256_set1_epi8('\\');
   const __m256i ctl = _mm256_set1_epi8(0x1f);
   uint64_t stop = 0, h = 0;
   for (int half = 0; half < 2; half++) {
-    __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(b + 32 * half));
-    __m256i m = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(x, quote),
-                        _mm256_cmpeq_epi8(x, bslash)),
-        _mm256_cmpeq_epi8(_mm256_min_epu8(x, ctl), x));
+    __m256i x =
+        _mm256_loadu_si256((const __m256i *)(const void *)(b + 32 * half));
+    __m256i m = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, quote),
+                                                _mm256_cmpeq_epi8(x, bslash)),
+                                _mm256_cmpeq_epi8(_mm256_min_epu8(x, ctl), x));
     stop |= (uint64_t)(uint32_t)_mm256_movemask_epi8(m) << (32 * half);
     h |= (uint64_t)(uint32_t)_mm256_movemask_epi8(x) << (32 * half);
   }
@@ -58,13 +58,15 @@ sl__json_block_avx512(const uint8_t *b, uint64_t *high) {
 sl__json_block_fn sl__json_block_pick(enum sl_json_simd want,
                                       enum sl_json_simd *got) {
   __builtin_cpu_init();
-  bool has512 = __builtin_cpu_supports("avx512f") &&
-                __builtin_cpu_supports("avx512bw");
+  bool has512 =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
   bool has2 = __builtin_cpu_supports("avx2");
   enum sl_json_simd g = SL_JSON_SIMD_SCALAR;
   if (want == SL_JSON_SIMD_AUTO || want == SL_JSON_SIMD_AVX512) {
-    if (has512) g = SL_JSON_SIMD_AVX512;
-    else if (has2) g = SL_JSON_SIMD_AVX2;
+    if (has512)
+      g = SL_JSON_SIMD_AVX512;
+    else if (has2)
+      g = SL_JSON_SIMD_AVX2;
   } else if (want == SL_JSON_SIMD_AVX2 && has2) {
     g = SL_JSON_SIMD_AVX2;
   }

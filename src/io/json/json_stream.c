@@ -24,8 +24,10 @@ int sl_json_stream_new(const struct sl_json_options *o,
   *out = NULL;
   struct sl_json_stream *s = sl_calloc(1, sizeof *s);
   if (!s) return sl_error_set(err, SL_ENOMEM, "JSON stream: out of memory");
-  if (o) s->opt = *o;
-  else sl_json_options_init(&s->opt);
+  if (o)
+    s->opt = *o;
+  else
+    sl_json_options_init(&s->opt);
   s->opt.owned_ = NULL;
   int rc = 0;
   if (s->opt.schema) {
@@ -61,14 +63,15 @@ void sl_json_stream_free(struct sl_json_stream *s) {
   if (!s) return;
   if (s->ready) sl__jengine_release(&s->e);
   if (s->has_schema) sl_schema_release(&s->schema);
-  for (int32_t i = 0; i < s->n_proj; i++) sl_free(s->proj[i]);
+  for (int32_t i = 0; i < s->n_proj; i++)
+    sl_free(s->proj[i]);
   sl_free(s->proj);
   sl_bytes_release(&s->pending);
   sl_free(s);
 }
 
-int sl_json_stream_push(struct sl_json_stream *s, const void *data,
-                        size_t len, struct sl_error *err) {
+int sl_json_stream_push(struct sl_json_stream *s, const void *data, size_t len,
+                        struct sl_error *err) {
   if (s->ended)
     return sl_error_set(err, SL_EINVAL,
                         "JSON stream: push after the end of input");
@@ -79,7 +82,9 @@ int sl_json_stream_push(struct sl_json_stream *s, const void *data,
   return 0;
 }
 
-void sl_json_stream_end(struct sl_json_stream *s) { s->ended = true; }
+void sl_json_stream_end(struct sl_json_stream *s) {
+  s->ended = true;
+}
 
 const struct sl_schema *sl_json_stream_schema(struct sl_json_stream *s) {
   if (s->ready) return &s->e.plan.schema;
@@ -88,8 +93,10 @@ const struct sl_schema *sl_json_stream_schema(struct sl_json_stream *s) {
 
 void sl_json_stream_stats(const struct sl_json_stream *s,
                           struct sl_json_stats *out) {
-  if (s->ready) *out = s->e.stats;
-  else memset(out, 0, sizeof *out);
+  if (s->ready)
+    *out = s->e.stats;
+  else
+    memset(out, 0, sizeof *out);
 }
 
 static void consume(struct sl_json_stream *s, size_t n) {
@@ -125,7 +132,8 @@ static int stream_next(struct sl_json_stream *s, struct sl_batch **out,
     size_t n = nl ? (size_t)(nl - p) + 1 : 0;
     if (s->ended) n = len;
     if (!s->ready) {
-      if (n == 0 && !s->ended && (int64_t)len <= s->opt.max_line_bytes) return 0;
+      if (n == 0 && !s->ended && (int64_t)len <= s->opt.max_line_bytes)
+        return 0;
       SL_RETURN_NOT_OK(sl__jengine_init(&s->e, &s->opt, p, n ? n : len, err));
       s->ready = true;
     }
@@ -142,9 +150,9 @@ static int stream_next(struct sl_json_stream *s, struct sl_batch **out,
       char why[128];
       snprintf(why, sizeof why, "line longer than max_line_bytes %lld",
                (long long)s->e.opt.max_line_bytes);
-      int rc = sl__jengine_bad_line(&s->e, p, (size_t)s->e.opt.max_line_bytes,
-                                    s->e.line_base + 1, s->e.byte_base, why,
-                                    err);
+      int rc =
+          sl__jengine_bad_line(&s->e, p, (size_t)s->e.opt.max_line_bytes,
+                               s->e.line_base + 1, s->e.byte_base, why, err);
       s->e.stats.lines++;
       s->e.line_base++;
       s->skipping = true;

@@ -14,7 +14,9 @@
 
 #include "io/json/json_internal.h"
 
-static inline bool is_digit(uint8_t c) { return (uint8_t)(c - '0') < 10; }
+static inline bool is_digit(uint8_t c) {
+  return (uint8_t)(c - '0') < 10;
+}
 
 const uint8_t *sl__json_number(const uint8_t *p, const uint8_t *end,
                                struct sl__jnum *n) {
@@ -29,8 +31,8 @@ const uint8_t *sl__json_number(const uint8_t *p, const uint8_t *end,
     p++;
   }
   if (p >= end || !is_digit(*p)) return NULL;
-  int sig = 0;       /* significant digits taken into mant */
-  int32_t drop = 0;  /* integer digits that did not fit */
+  int sig = 0;      /* significant digits taken into mant */
+  int32_t drop = 0; /* integer digits that did not fit */
   if (*p == '0') {
     p++;
     if (p < end && is_digit(*p)) return NULL; /* leading zero */
@@ -85,10 +87,9 @@ const uint8_t *sl__json_number(const uint8_t *p, const uint8_t *end,
   return p;
 }
 
-static const double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                                1e18, 1e19, 1e20, 1e21, 1e22};
+static const double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 static const uint64_t kPow10u[] = {1ull,
                                    10ull,
                                    100ull,
@@ -193,10 +194,10 @@ int sl__json_num_i64(const struct sl__jnum *n, int64_t *out) {
 int64_t sl__json_days_from_civil(int64_t y, int m, int d) {
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;                           /* [0, 399] */
-  int64_t mp = (m + 9) % 12;                             /* March = 0 */
-  int64_t doy = (153 * mp + 2) / 5 + d - 1;              /* [0, 365] */
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;   /* [0, 146096] */
+  int64_t yoe = y - era * 400;                         /* [0, 399] */
+  int64_t mp = (m + 9) % 12;                           /* March = 0 */
+  int64_t doy = (153 * mp + 2) / 5 + d - 1;            /* [0, 365] */
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* [0, 146096] */
   return era * 146097 + doe - 719468;
 }
 
