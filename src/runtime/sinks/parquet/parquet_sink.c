@@ -56,7 +56,10 @@ static const struct sl_cfg_entry pq_config[] = {
     {"rollRows", SL_CFG_INT, "1000000", 1, 1000000000, NULL, A(roll_rows),
      "Publish a file at this many rows.", false},
     {"rollBytes", SL_CFG_SIZE, "128MiB", 1024, 17179869184LL, NULL,
-     A(roll_bytes), "... or at this many bytes.", false},
+     A(roll_bytes),
+     "... or at this many bytes of encoded Parquet (rows buffered in memory "
+     "are encoded as a row group once they reach this size).",
+     false},
     {"rollInterval", SL_CFG_DURATION, "60s", 100, 86400000, NULL, A(roll_ms),
      "... or this long after the file was opened.", false},
     {"rowGroupRows", SL_CFG_INT, "1048576", 1, 1000000000, NULL,
@@ -353,6 +356,11 @@ static int write_part(struct sl_sink *s, const char *dir,
   SL_RETURN_NOT_OK(sl_parquet_writer_write(f->w, part, err));
   f->rows += part->length;
   SL_RETURN_NOT_OK(hold_ack(f, ack, err));
+  /* The file's size is only known for encoded row groups: once the rows
+   * buffered in memory reach rollBytes, encode them, so that rolling by
+   * size sees real (compressed) bytes and memory stays bounded. */
+  if (sl_parquet_writer_pending_bytes(f->w) >= a->roll_bytes)
+    SL_RETURN_NOT_OK(sl_parquet_writer_flush(f->w, err));
   if (f->rows >= a->roll_rows ||
       sl_parquet_writer_bytes(f->w) >= a->roll_bytes) {
     if (keyed) {
