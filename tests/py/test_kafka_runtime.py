@@ -516,6 +516,9 @@ def test_static_allocation_keeps_partition_order(broker, tmp_path):
     assert len(by_part) == 4
     for part, files in by_part.items():
         files.sort()
-        assert len(files) > 5
+        # How many batches a partition's records make depends on fetch
+        # timing (a fetch of many messages is one append); two files are
+        # enough to see the order.
+        assert len(files) >= 2
         times = [m for _, m in files]
         assert times == sorted(times), f"{part}: published out of offset order"
