@@ -27,23 +27,9 @@ conf="$dir/mosquitto.conf"
 
 say() { echo "mosquitto: $*"; }
 die() { echo "mosquitto: error: $*" >&2; exit 1; }
-
-running_pid() {
-  local pid cmdline=""
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile" 2>/dev/null || true)"
-  if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
-  fi
-  if [[ "$cmdline" == *mosquitto* ]]; then
-    echo "$pid"
-    return 0
-  fi
-  rm -f "$pidfile"
-  return 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+svc_proc=mosquitto
+# shellcheck source=lib/service.sh
+. "$root/scripts/lib/service.sh"
 
 round_trip() {
   local out
@@ -56,12 +42,12 @@ round_trip() {
 
 cmd_start() {
   local pid
-  if pid="$(running_pid)"; then
+  if pid="$(svc_running_pid)"; then
     say "already running (pid $pid) on 127.0.0.1:$port"
     return 0
   fi
   command -v mosquitto >/dev/null 2>&1 || die "mosquitto is not installed (apt-get install mosquitto mosquitto-clients)"
-  port_open "$port" && die "port $port on 127.0.0.1 is already in use (set SLUICE_MQTT_PORT)"
+  svc_port_open "$port" && die "port $port on 127.0.0.1 is already in use (set SLUICE_MQTT_PORT)"
   rm -rf "$dir"
   mkdir -p "$dir/data"
   cat >"$conf" <<CONF
@@ -82,56 +68,8 @@ CONF
   setsid mosquitto -c "$conf" >"$logfile" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pidfile"
-  local deadline=$((SECONDS + start_timeout))
-  until port_open "$port" && round_trip; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$pidfile"
-      tail -n 30 "$logfile" >&2 || true
-      die "mosquitto exited during startup"
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      tail -n 30 "$logfile" >&2 || true
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$pidfile"
-      die "mosquitto not ready after ${start_timeout}s (log: $logfile)"
-    fi
-    sleep 0.1
-  done
+  svc_wait_ready "$pid" round_trip
   say "started (pid $pid) on 127.0.0.1:$port (data: $dir/data)"
 }
 
-cmd_stop() {
-  local pid waited=0
-  if ! pid="$(running_pid)"; then
-    say "not running"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ "$waited" -ge 100 ]; then
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  rm -f "$pidfile"
-  say "stopped (pid $pid)"
-}
-
-cmd_status() {
-  local pid
-  if pid="$(running_pid)"; then
-    say "running (pid $pid) on 127.0.0.1:$port"
-    return 0
-  fi
-  say "not running"
-  return 1
-}
-
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+svc_main "$@"

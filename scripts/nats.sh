@@ -26,23 +26,9 @@ logfile="$dir/nats.log"
 
 say() { echo "nats: $*"; }
 die() { echo "nats: error: $*" >&2; exit 1; }
-
-running_pid() {
-  local pid cmdline=""
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile" 2>/dev/null || true)"
-  if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
-  fi
-  if [[ "$cmdline" == *nats-server* ]]; then
-    echo "$pid"
-    return 0
-  fi
-  rm -f "$pidfile"
-  return 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+svc_proc=nats-server
+# shellcheck source=lib/service.sh
+. "$root/scripts/lib/service.sh"
 
 # GET /healthz?js-enabled-only=true on the monitoring port: 200 once
 # JetStream is up.
@@ -56,13 +42,13 @@ healthy() {
 
 cmd_start() {
   local pid
-  if pid="$(running_pid)"; then
+  if pid="$(svc_running_pid)"; then
     say "already running (pid $pid) on 127.0.0.1:$port"
     return 0
   fi
   command -v nats-server >/dev/null 2>&1 || die "nats-server is not installed (apt-get install nats-server)"
   for p in "$port" "$mport"; do
-    port_open "$p" && die "port $p on 127.0.0.1 is already in use (set SLUICE_NATS_PORT)"
+    svc_port_open "$p" && die "port $p on 127.0.0.1 is already in use (set SLUICE_NATS_PORT)"
   done
   rm -rf "$dir"
   mkdir -p "$dir/store"
@@ -70,56 +56,8 @@ cmd_start() {
     -n sluice-test >"$logfile" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pidfile"
-  local deadline=$((SECONDS + start_timeout))
-  until port_open "$port" && healthy; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$pidfile"
-      tail -n 30 "$logfile" >&2 || true
-      die "nats-server exited during startup"
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      tail -n 30 "$logfile" >&2 || true
-      kill -KILL "$pid" 2>/dev/null || true
-      rm -f "$pidfile"
-      die "nats-server not ready after ${start_timeout}s (log: $logfile)"
-    fi
-    sleep 0.1
-  done
+  svc_wait_ready "$pid" healthy
   say "started (pid $pid) on 127.0.0.1:$port with JetStream (store: $dir/store)"
 }
 
-cmd_stop() {
-  local pid waited=0
-  if ! pid="$(running_pid)"; then
-    say "not running"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ "$waited" -ge 100 ]; then
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  rm -f "$pidfile"
-  say "stopped (pid $pid)"
-}
-
-cmd_status() {
-  local pid
-  if pid="$(running_pid)"; then
-    say "running (pid $pid) on 127.0.0.1:$port"
-    return 0
-  fi
-  say "not running"
-  return 1
-}
-
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+svc_main "$@"
