@@ -235,6 +235,41 @@ static void build_cmd(const struct sl_deploy_plan *p, const struct files *d,
   arg(c, d->out);
 }
 
+/* The commands deploy runs, and prints when it cannot run them: built in
+ * one place so that what is printed is exactly what would run. */
+static void push_cmd(const char *eng, const char *image, struct cmd *c) {
+  arg(c, eng);
+  arg(c, "push");
+  arg(c, image);
+}
+
+/* kubectl <verb> namespace NS (verb: get or create). */
+static void ns_cmd(const char *verb, const char *ns, struct cmd *c) {
+  arg(c, "kubectl");
+  arg(c, verb);
+  arg(c, "namespace");
+  arg(c, ns);
+}
+
+static void apply_cmd(const struct files *d, struct cmd *c) {
+  arg(c, "kubectl");
+  arg(c, "apply");
+  arg(c, "-f");
+  arg(c, d->k8s);
+}
+
+static void rollout_cmd(const struct sl_deploy_plan *p, struct cmd *c) {
+  char dep[300];
+  snprintf(dep, sizeof dep, "deployment/%s", p->name);
+  arg(c, "kubectl");
+  arg(c, "-n");
+  arg(c, p->ns);
+  arg(c, "rollout");
+  arg(c, "status");
+  arg(c, dep);
+  arg(c, "--timeout=5m");
+}
+
 /* Whether the image names a registry ("host[:port]/..." or "a/b"). */
 static bool has_registry(const char *image) {
   return strchr(image, '/');
@@ -249,9 +284,7 @@ static void finish_by_hand(const struct sl_deploy_plan *p,
   sl__exec_print(stdout, "  ", c.argv);
   if (has_registry(p->image)) {
     struct cmd push = {0};
-    arg(&push, eng ? eng : "docker");
-    arg(&push, "push");
-    arg(&push, p->image);
+    push_cmd(eng ? eng : "docker", p->image, &push);
     sl__exec_print(stdout, "  ", push.argv);
   } else {
     printf("  # no --registry: load the image into the cluster's nodes "
@@ -260,31 +293,16 @@ static void finish_by_hand(const struct sl_deploy_plan *p,
   }
   if (strcmp(p->ns, "default")) {
     struct cmd ns = {0};
-    arg(&ns, "kubectl");
-    arg(&ns, "create");
-    arg(&ns, "namespace");
-    arg(&ns, p->ns);
+    ns_cmd("create", p->ns, &ns);
     sl__exec_print(stdout, "  ", ns.argv);
   }
   if (sl__deploy_has_scaledobject(p))
     printf("  # Kafka triggers scale through KEDA: its CRDs must be "
            "installed (docs/deploy.md)\n");
-  struct cmd apply = {0};
-  arg(&apply, "kubectl");
-  arg(&apply, "apply");
-  arg(&apply, "-f");
-  arg(&apply, d->k8s);
+  struct cmd apply = {0}, roll = {0};
+  apply_cmd(d, &apply);
   sl__exec_print(stdout, "  ", apply.argv);
-  struct cmd roll = {0};
-  char dep[300];
-  snprintf(dep, sizeof dep, "deployment/%s", p->name);
-  arg(&roll, "kubectl");
-  arg(&roll, "-n");
-  arg(&roll, p->ns);
-  arg(&roll, "rollout");
-  arg(&roll, "status");
-  arg(&roll, dep);
-  arg(&roll, "--timeout=5m");
+  rollout_cmd(p, &roll);
   sl__exec_print(stdout, "  ", roll.argv);
 }
 
@@ -318,9 +336,7 @@ static int ship(const struct sl_deploy_plan *p, const struct files *d,
     if (run_step("image build", &c)) return 1;
     if (has_registry(p->image)) {
       struct cmd push = {0};
-      arg(&push, eng);
-      arg(&push, "push");
-      arg(&push, p->image);
+      push_cmd(eng, p->image, &push);
       if (run_step("image push", &push)) return 1;
     }
   }
@@ -340,35 +356,17 @@ static int ship(const struct sl_deploy_plan *p, const struct files *d,
   }
   if (strcmp(p->ns, "default")) {
     struct cmd ns = {0};
-    arg(&ns, "kubectl");
-    arg(&ns, "get");
-    arg(&ns, "namespace");
-    arg(&ns, p->ns);
+    ns_cmd("get", p->ns, &ns);
     if (sl__exec_run(ns.argv, true)) {
       struct cmd mk = {0};
-      arg(&mk, "kubectl");
-      arg(&mk, "create");
-      arg(&mk, "namespace");
-      arg(&mk, p->ns);
+      ns_cmd("create", p->ns, &mk);
       if (run_step("namespace creation", &mk)) return 1;
     }
   }
-  struct cmd apply = {0};
-  arg(&apply, "kubectl");
-  arg(&apply, "apply");
-  arg(&apply, "-f");
-  arg(&apply, d->k8s);
+  struct cmd apply = {0}, roll = {0};
+  apply_cmd(d, &apply);
   if (run_step("kubectl apply", &apply)) return 1;
-  struct cmd roll = {0};
-  char dep[300];
-  snprintf(dep, sizeof dep, "deployment/%s", p->name);
-  arg(&roll, "kubectl");
-  arg(&roll, "-n");
-  arg(&roll, p->ns);
-  arg(&roll, "rollout");
-  arg(&roll, "status");
-  arg(&roll, dep);
-  arg(&roll, "--timeout=5m");
+  rollout_cmd(p, &roll);
   return run_step("rollout", &roll) ? 1 : 0;
 }
 
