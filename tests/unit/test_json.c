@@ -173,6 +173,53 @@ static void test_integers(void **state) {
   }
 }
 
+/* The 8-digits-at-a-time scanner against the byte loop: every length of
+ * integer and fraction part around the 8- and 16-digit boundaries, leading
+ * zeros, exponents, signs and odd bytes after the number, each followed by
+ * enough bytes for the fast path and also cut near the end of the input. */
+static void test_number_fast_matches_scalar(void **state) {
+  (void)state;
+  static const char *after[] = {",", "}", " ", "]", ":", "/", "\n", "x",
+                                "\x80", "e5", "E-3", ".", ".5e2", "-"};
+  char buf[96];
+  for (int it = 0; it < 400000; it++) {
+    size_t k = 0;
+    if (rnd() % 3 == 0) buf[k++] = '-';
+    int ni = (int)(rnd() % 21); /* 0..20 integer digits */
+    for (int i = 0; i < ni; i++)
+      buf[k++] = (char)('0' + (i == 0 && rnd() % 4 ? 1 + rnd() % 9 : rnd() % 10));
+    if (rnd() % 2) {
+      buf[k++] = '.';
+      int nf = (int)(rnd() % 12);
+      for (int i = 0; i < nf; i++)
+        buf[k++] = (char)('0' + rnd() % 10);
+    }
+    const char *a = after[rnd() % (sizeof after / sizeof after[0])];
+    size_t al = strlen(a);
+    memcpy(buf + k, a, al);
+    k += al;
+    size_t total = rnd() % 4 ? sizeof buf : k; /* padded, or cut at the end */
+    for (size_t i = k; i < total; i++)
+      buf[i] = (char)(" ,}1.e"[rnd() % 6]);
+    const uint8_t *b = (const uint8_t *)buf, *e = b + total;
+    struct sl__jnum x, y;
+    memset(&x, 0, sizeof x);
+    memset(&y, 0, sizeof y);
+    const uint8_t *rx = sl__json_number(b, e, &x);
+    const uint8_t *ry = sl__json_number_fast(b, e, &y);
+    if (rx != ry)
+      fail_msg("%.*s: end %td vs %td", (int)k, buf, rx ? rx - b : -1,
+               ry ? ry - b : -1);
+    if (!rx) continue;
+    if (x.mant != y.mant || x.exp10 != y.exp10 || x.neg != y.neg ||
+        x.is_int != y.is_int || x.many != y.many || x.start != y.start ||
+        x.end != y.end)
+      fail_msg("%.*s: fields differ (mant %llu/%llu exp %d/%d)", (int)k, buf,
+               (unsigned long long)x.mant, (unsigned long long)y.mant,
+               (int)x.exp10, (int)y.exp10);
+  }
+}
+
 static void test_timestamps(void **state) {
   (void)state;
   struct {
@@ -787,6 +834,7 @@ int main(void) {
       cmocka_unit_test(test_block_kernels_match_scalar),
       cmocka_unit_test(test_utf8),
       cmocka_unit_test(test_numbers_match_strtod),
+      cmocka_unit_test(test_number_fast_matches_scalar),
       cmocka_unit_test(test_integers),
       cmocka_unit_test(test_timestamps),
       cmocka_unit_test(test_timestamp_column_forms),

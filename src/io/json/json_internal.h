@@ -41,6 +41,76 @@ struct sl__jnum {
  * NULL when the text is not a number. */
 const uint8_t *sl__json_number(const uint8_t *p, const uint8_t *end,
                                struct sl__jnum *n);
+/* SWAR digit helpers. x is 8 input bytes XOR '0' (digits become 0..9),
+ * the first byte in the low bits. */
+static inline unsigned sl__jdigits_lead(uint64_t x) {
+  /* a byte is a digit when its high nibble is 0 and low nibble + 6 < 16 */
+  uint64_t bad = (x & 0xF0F0F0F0F0F0F0F0ull) |
+                 (((x & 0x0F0F0F0F0F0F0F0Full) + 0x0606060606060606ull) &
+                  0x1010101010101010ull);
+  return bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+}
+/* The value of 8 digit bytes (0..9 each, first = most significant). */
+static inline uint64_t sl__jdigits_8(uint64_t x) {
+  x = ((x & 0x0F0F0F0F0F0F0F0Full) * 2561) >> 8;
+  x = ((x & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
+  return ((x & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
+}
+/* The value of the first k (1..8) digit bytes of x. */
+static inline uint64_t sl__jdigits_k(uint64_t x, unsigned k) {
+  return sl__jdigits_8(x << (64 - 8 * k));
+}
+extern const uint64_t sl__jpow10u[20];
+/* sl__json_number with the common shapes ([-]int up to 16 digits, an
+ * optional fraction of up to 7 digits, no exponent, at most 19 digits)
+ * read 8 digits at a time; everything else, near the end of the input
+ * included, goes to sl__json_number. Same results, same grammar. */
+static inline const uint8_t *sl__json_number_fast(const uint8_t *p,
+                                                  const uint8_t *end,
+                                                  struct sl__jnum *n) {
+  if (end - p < 32) return sl__json_number(p, end, n);
+  const uint8_t *s = p;
+  bool neg = *p == '-';
+  p += neg;
+  uint64_t x;
+  memcpy(&x, p, 8);
+  x ^= 0x3030303030303030ull;
+  unsigned nd = sl__jdigits_lead(x);
+  if (nd == 0 || (nd > 1 && *p == '0')) return sl__json_number(s, end, n);
+  uint64_t mant;
+  if (nd < 8) {
+    mant = sl__jdigits_k(x, nd);
+  } else {
+    uint64_t x2;
+    memcpy(&x2, p + 8, 8);
+    x2 ^= 0x3030303030303030ull;
+    unsigned nd2 = sl__jdigits_lead(x2);
+    if (nd2 == 8) return sl__json_number(s, end, n);
+    mant = sl__jdigits_8(x);
+    if (nd2) mant = mant * sl__jpow10u[nd2] + sl__jdigits_k(x2, nd2);
+    nd += nd2;
+  }
+  p += nd;
+  int32_t frac = 0;
+  if (*p == '.') {
+    memcpy(&x, p + 1, 8);
+    x ^= 0x3030303030303030ull;
+    unsigned nf = sl__jdigits_lead(x);
+    if (nf == 0 || nf == 8 || nd + nf > 19) return sl__json_number(s, end, n);
+    mant = mant * sl__jpow10u[nf] + sl__jdigits_k(x, nf);
+    frac = (int32_t)nf;
+    p += 1 + nf;
+  }
+  if ((*p | 0x20) == 'e') return sl__json_number(s, end, n);
+  n->start = s;
+  n->end = p;
+  n->mant = mant;
+  n->exp10 = -frac;
+  n->neg = neg;
+  n->is_int = frac == 0;
+  n->many = false;
+  return p;
+}
 /* 0 when the number is an integer in int64 range (1e3, -0.0 included). */
 int sl__json_num_i64(const struct sl__jnum *n, int64_t *out);
 /* Correctly rounded double (exact fast path, else strtod on the digits). */
@@ -170,10 +240,10 @@ struct sl__jtask {
  * resolved by two word compares instead of a hash probe. */
 #define SL__JKEY_POSITIONS 32
 struct sl__jkcache {
-  uint64_t w[2]; /* the key's first 16 bytes, zero padded */
-  uint64_t m[2]; /* byte masks of the key's length */
-  uint32_t len;  /* UINT32_MAX: empty */
-  int32_t kid;   /* index into kids, -1 = not wanted */
+  uint64_t w[2]; /* the key and its closing quote, zero padded */
+  uint64_t m[2]; /* byte masks of the key's length + 1 */
+  uint32_t len;  /* key length (<= 15); UINT32_MAX: empty */
+  const struct sl__jnode *kid; /* NULL = not wanted */
 };
 
 struct sl__jworker {

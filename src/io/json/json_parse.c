@@ -203,12 +203,25 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
   if (__builtin_expect(b == jp->blk, 1)) {
     unsigned off = (unsigned)(p - b);
     uint64_t m = jp->blk_stop >> off;
+    uint64_t h = jp->blk_high >> off;
     if (m) {
       unsigned k = (unsigned)__builtin_ctzll(m);
-      if (p + k < jp->end && p[k] == '"' &&
-          ((jp->blk_high >> off) & ((1ull << k) - 1ull)) == 0) {
+      if (p + k < jp->end && p[k] == '"' && (h & ((1ull << k) - 1ull)) == 0) {
         *esc = false;
         return p + k;
+      }
+    } else if (h == 0 && jp->end - b >= 128) {
+      /* an ASCII string that goes on into the next (whole) block */
+      b += 64;
+      jp->blk = b;
+      jp->blk_stop = jp->block(b, &jp->blk_high);
+      m = jp->blk_stop;
+      if (m) {
+        unsigned k = (unsigned)__builtin_ctzll(m);
+        if (b[k] == '"' && (jp->blk_high & ((1ull << k) - 1ull)) == 0) {
+          *esc = false;
+          return b + k;
+        }
       }
     }
   }
@@ -219,7 +232,6 @@ static inline const struct sl__jnode *lookup(const struct jp *jp,
                                              const struct sl__jnode *obj,
                                              const uint8_t *k, size_t n,
                                              int32_t pos) {
-  if (!obj->slots) return NULL;
   uint64_t w[2];
   if (jp->end - k >= 16) {
     memcpy(&w[0], k, 8);
@@ -235,15 +247,9 @@ static inline const struct sl__jnode *lookup(const struct jp *jp,
   } else {
     sl__jkey_words(k, n, w);
   }
-  struct sl__jkcache *kc = NULL;
-  if (pos < SL__JKEY_POSITIONS && n <= 16) {
-    kc = &jp->w->kcache[obj->obj_id * SL__JKEY_POSITIONS + pos];
-    if (kc->len == n && kc->w[0] == w[0] && kc->w[1] == w[1])
-      return kc->kid >= 0 ? &obj->kids[kc->kid] : NULL;
-  }
   const struct sl__jnode *found = NULL;
   uint32_t i = (uint32_t)sl__jkey_hash(w, n) & obj->slot_mask;
-  for (;;) {
+  while (obj->slots) {
     int32_t s = obj->slots[i];
     if (s < 0) break;
     const struct sl__jnode *kid = &obj->kids[s];
@@ -254,13 +260,19 @@ static inline const struct sl__jnode *lookup(const struct jp *jp,
     }
     i = (i + 1) & obj->slot_mask;
   }
-  if (kc) {
-    kc->w[0] = w[0];
-    kc->w[1] = w[1];
-    kc->m[0] = n >= 8 ? ~0ull : (1ull << (8 * n)) - 1ull;
-    kc->m[1] = n >= 16 ? ~0ull : n <= 8 ? 0 : (1ull << (8 * (n - 8))) - 1ull;
+  /* remember the key (with its closing quote) for the prediction in
+   * object(); keys of 16 bytes and more are not predicted */
+  if (pos < SL__JKEY_POSITIONS && n <= 15) {
+    struct sl__jkcache *kc =
+        &jp->w->kcache[obj->obj_id * SL__JKEY_POSITIONS + pos];
+    uint64_t q[2] = {w[0], w[1]};
+    q[n / 8] |= (uint64_t)'"' << (8 * (n % 8));
+    kc->w[0] = q[0];
+    kc->w[1] = q[1];
+    kc->m[0] = n >= 7 ? ~0ull : (1ull << (8 * (n + 1))) - 1ull;
+    kc->m[1] = n >= 15 ? ~0ull : n < 7 ? 0 : (1ull << (8 * (n - 7))) - 1ull;
     kc->len = (uint32_t)n;
-    kc->kid = found ? (int32_t)(found - obj->kids) : -1;
+    kc->kid = found;
   }
   return found;
 }
@@ -375,7 +387,7 @@ static const uint8_t *skip_value(struct jp *jp, const uint8_t *p, int depth) {
   case 'n': return literal(jp, p, "null", 4);
   default: {
     struct sl__jnum num;
-    const uint8_t *q = sl__json_number(p, jp->end, &num);
+    const uint8_t *q = sl__json_number_fast(p, jp->end, &num);
     return q ? q : bad_found(jp, p, "a value");
   }
   }
@@ -468,7 +480,12 @@ static int ts_cached(struct sl__jworker *w, const uint8_t *s, size_t n,
       !two_digits(s + 17, &ss) || hh > 23 || mi > 59 || ss > 59)
     return -1;
   int64_t sub = 0;
-  if (n > 20) {
+  if (n == 24 && s[19] == '.') { /* milliseconds, the usual case */
+    unsigned a = (unsigned)(s[20] - '0'), b = (unsigned)(s[21] - '0'),
+             c = (unsigned)(s[22] - '0');
+    if (a > 9 || b > 9 || c > 9) return -1;
+    sub = (int64_t)(a * 100 + b * 10 + c) * (per == 1000 ? 1 : 1000);
+  } else if (n > 20) {
     if (s[19] != '.' || n < 22 || n - 21 > 9) return -1;
     int64_t scale = per;
     for (size_t i = 20; i < n - 1; i++) {
@@ -540,7 +557,7 @@ static const uint8_t *number_value(struct jp *jp, const uint8_t *p,
                                    const struct sl__jnode *n,
                                    struct sl__jcol *c) {
   struct sl__jnum num;
-  const uint8_t *q = sl__json_number(p, jp->end, &num);
+  const uint8_t *q = sl__json_number_fast(p, jp->end, &num);
   if (!q) return bad_found(jp, p, "a value");
   int rc;
   int64_t i;
@@ -674,7 +691,18 @@ static const uint8_t *value(struct jp *jp, const uint8_t *p,
 }
 
 /* Appends a null to every column under n that has no value at index t-1. */
-static int fill_missing(struct jp *jp, const struct sl__jnode *n, int64_t t) {
+static int fill_missing_slow(struct jp *jp, const struct sl__jnode *n,
+                             int64_t t);
+static inline int fill_missing(struct jp *jp, const struct sl__jnode *n,
+                               int64_t t) {
+  if (n->col >= 0) {
+    struct sl__jcol *c = jp->w->flat[n->col];
+    return c->len < t ? sl__jcol_null(c) : 0;
+  }
+  return fill_missing_slow(jp, n, t);
+}
+static int fill_missing_slow(struct jp *jp, const struct sl__jnode *n,
+                             int64_t t) {
   if (n->col >= 0) {
     struct sl__jcol *c = jp->w->flat[n->col];
     return c->len < t ? sl__jcol_null(c) : 0;
@@ -689,6 +717,8 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
   if (depth > jp->max_depth)
     return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
   const uint8_t *end = jp->end;
+  const struct sl__jkcache *kcache =
+      &jp->w->kcache[n->obj_id * SL__JKEY_POSITIONS];
   p = ws(p + 1, end);
   if (p < end && *p == '}') {
     p++;
@@ -702,15 +732,13 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
       /* Predicted key: the one seen at this position last time. Equal bytes
        * followed by a quote need no scan, no UTF-8 check and no lookup (the
        * cached key was a plain, validated string). */
-      if (pos < SL__JKEY_POSITIONS && end - k >= 17) {
-        const struct sl__jkcache *kc =
-            &jp->w->kcache[n->obj_id * SL__JKEY_POSITIONS + pos];
+      if (pos < SL__JKEY_POSITIONS && end - k >= 16) {
+        const struct sl__jkcache *kc = &kcache[pos];
         uint64_t a, b;
         memcpy(&a, k, 8);
         memcpy(&b, k + 8, 8);
-        if (kc->len <= 16 && k[kc->len] == '"' && (a & kc->m[0]) == kc->w[0] &&
-            (b & kc->m[1]) == kc->w[1]) {
-          kid = kc->kid >= 0 ? &n->kids[kc->kid] : NULL;
+        if ((a & kc->m[0]) == kc->w[0] && (b & kc->m[1]) == kc->w[1]) {
+          kid = kc->kid;
           q = k + kc->len;
           goto have_key;
         }

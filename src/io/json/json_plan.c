@@ -214,8 +214,13 @@ int sl__jworker_init(struct sl__jworker *w, const struct sl__jplan *p) {
   if (!w->tops || !w->flat || !w->kcache) return SL_ENOMEM;
   for (int32_t i = 0; i < (p->n_objs ? p->n_objs : 1) * SL__JKEY_POSITIONS;
        i++) {
+    /* w has a bit outside m: an empty entry never matches */
+    w->kcache[i].w[0] = 1;
+    w->kcache[i].m[0] = 0;
+    w->kcache[i].w[1] = 0;
+    w->kcache[i].m[1] = 0;
     w->kcache[i].len = UINT32_MAX;
-    w->kcache[i].kid = -1;
+    w->kcache[i].kid = NULL;
   }
   int32_t k = 0;
   for (int32_t i = 0; i < nf; i++) {

@@ -90,7 +90,7 @@ const uint8_t *sl__json_number(const uint8_t *p, const uint8_t *end,
 static const double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-static const uint64_t kPow10u[] = {1ull,
+const uint64_t sl__jpow10u[20] = {1ull,
                                    10ull,
                                    100ull,
                                    1000ull,
@@ -168,12 +168,12 @@ int sl__json_num_i64(const struct sl__jnum *n, int64_t *out) {
   }
   if (n->exp10 > 0) {
     if (n->exp10 > 19) return -1;
-    uint64_t p = kPow10u[n->exp10];
+    uint64_t p = sl__jpow10u[n->exp10];
     if (m > UINT64_MAX / p) return -1;
     m *= p;
   } else if (n->exp10 < 0) {
     if (n->exp10 < -19) return -1;
-    uint64_t p = kPow10u[-n->exp10];
+    uint64_t p = sl__jpow10u[-n->exp10];
     if (m % p) return -1;
     m /= p;
   }
