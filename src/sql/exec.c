@@ -40,6 +40,20 @@ void sl_query_counters(const struct sl_query *q, int64_t *rows_in,
   if (bad_lines) *bad_lines = q->bad_lines;
 }
 
+int sl__query_reset_partials(struct sl_query *q) {
+  struct sl_plan *p = q->plan;
+  enum sl_vt kt[256];
+  for (int32_t k = 0; k < p->n_keys && k < 256; k++)
+    kt[k] = p->keys[k]->type;
+  for (int i = 0; i < q->n_workers; i++) {
+    sl__hagg_free(q->partials[i]);
+    q->partials[i] = NULL;
+    SL_RETURN_NOT_OK(
+        sl__hagg_create(p->n_keys, kt, p->n_aggs, p->aggs, &q->partials[i]));
+  }
+  return 0;
+}
+
 int sl_query_prepare(const char *sql, const struct sl_query_options *o,
                      struct sl_query **out, struct sl_error *err) {
   int rc = SL_ENOMEM;
@@ -85,17 +99,11 @@ int sl_query_prepare(const char *sql, const struct sl_query_options *o,
   if (p->aggregate) {
     q->partials = sl_calloc((size_t)q->n_workers, sizeof *q->partials);
     if (!q->partials) goto fail;
-    enum sl_vt kt[256];
     if (p->n_keys > 256) {
       rc = sl_error_set(err, SL_ERANGE, "more than 256 GROUP BY keys");
       goto fail;
     }
-    for (int32_t k = 0; k < p->n_keys; k++)
-      kt[k] = p->keys[k]->type;
-    for (int i = 0; i < q->n_workers; i++)
-      SL_CHECK_GOTO(
-          sl__hagg_create(p->n_keys, kt, p->n_aggs, p->aggs, &q->partials[i]),
-          rc, fail);
+    SL_CHECK_GOTO(sl__query_reset_partials(q), rc, fail);
   }
   *out = q;
   return 0;
@@ -132,12 +140,12 @@ void sl_query_free(struct sl_query *q) {
 
 /* ---- stage 1 ------------------------------------------------------------- */
 
-static int input_vecs(struct sl_query *q, int64_t off, int64_t n,
-                      struct sl_arena *ar, struct sl_vec *cols,
-                      struct sl_error *err) {
+static int input_vecs(struct sl_query *q, const struct sl_resolved *res,
+                      int32_t file, int64_t off, int64_t n, struct sl_arena *ar,
+                      struct sl_vec *cols, struct sl_error *err) {
   struct sl_plan *p = q->plan;
   for (int32_t i = 0; i < p->n_inputs; i++) {
-    struct sl_resolved *r = &q->res[i];
+    const struct sl_resolved *r = &res[i];
     if (r->leaf) {
       int rc = sl__vec_from_resolved(r, off, n, ar, &cols[i]);
       if (rc == SL_ENOTSUP)
@@ -171,10 +179,9 @@ static int input_vecs(struct sl_query *q, int64_t off, int64_t n,
       struct sl_value v = {.type = p->input_types[i], .is_null = true};
       int32_t k = sl__source_partition(q->src, p->input_paths[i]);
       const char *pv =
-          k >= 0
-              ? q->src->part_values[(size_t)q->file * (size_t)q->src->n_parts +
-                                    (size_t)k]
-              : NULL;
+          k >= 0 ? q->src->part_values[(size_t)file * (size_t)q->src->n_parts +
+                                       (size_t)k]
+                 : NULL;
       if (pv) {
         v.is_null = false;
         if (v.type == SL_VT_I64)
@@ -198,18 +205,16 @@ static int eval_list(struct sl_expr **ex, int32_t k, const struct sl_vec *cols,
   return 0;
 }
 
-static int chunk_task(void *ctx, int64_t c, int worker) {
-  struct sl_query *q = ctx;
+int sl__query_stage1(struct sl_query *q, int worker,
+                     const struct sl_resolved *res, int32_t file, int64_t off,
+                     int64_t n, int64_t seq, struct chunk_out *o) {
   struct sl_plan *p = q->plan;
   struct sl_arena *ar = &q->arenas[worker];
   struct sl_error *err = &q->errs[worker];
-  int64_t off = c * q->chunk_rows;
-  int64_t n = q->batch->length - off < q->chunk_rows ? q->batch->length - off
-                                                     : q->chunk_rows;
   struct sl_vec *cols =
       sl_arena_alloc(ar, sizeof *cols * (size_t)(p->n_inputs + 1));
   if (!cols) return SL_ENOMEM;
-  SL_RETURN_NOT_OK(input_vecs(q, off, n, ar, cols, err));
+  SL_RETURN_NOT_OK(input_vecs(q, res, file, off, n, ar, cols, err));
   int32_t *sel = NULL;
   if (p->where) {
     struct sl_vec w;
@@ -239,17 +244,25 @@ static int chunk_task(void *ctx, int64_t c, int worker) {
         rc = eval_list(p->agg_args, p->n_agg_args, cols, n, ar, kv + p->n_keys,
                        true, err);
       if (!rc)
-        rc = sl__hagg_update(q->partials[worker], kv, kv + p->n_keys, n,
-                             q->seq + off, sel, ar, err);
+        rc = sl__hagg_update(q->partials[worker], kv, kv + p->n_keys, n, seq,
+                             sel, ar, err);
     }
     sl_arena_reset(ar);
     return rc;
   }
-  struct chunk_out *o = &q->chunks[c];
   o->n = n;
   o->cols = sl_arena_alloc(ar, sizeof *o->cols * (size_t)(p->n_proj + 1));
   if (!o->cols) return SL_ENOMEM;
   return eval_list(p->proj, p->n_proj, cols, n, ar, o->cols, false, err);
+}
+
+static int chunk_task(void *ctx, int64_t c, int worker) {
+  struct sl_query *q = ctx;
+  int64_t off = c * q->chunk_rows;
+  int64_t n = q->batch->length - off < q->chunk_rows ? q->batch->length - off
+                                                     : q->chunk_rows;
+  return sl__query_stage1(q, worker, q->res, q->file, off, n, q->seq + off,
+                          q->plan->aggregate ? NULL : &q->chunks[c]);
 }
 
 static int first_error(struct sl_query *q, int rc, struct sl_error *err) {

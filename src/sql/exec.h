@@ -49,5 +49,23 @@ struct sl_query {
 
 /* Reads and processes the next input batch; *done at the end of input. */
 int sl__query_step(struct sl_query *q, bool *done, struct sl_error *err);
+/* Stage 1 over rows [off, off+n) of a batch whose input columns are
+ * resolved in res (n_inputs entries; leaf NULL = a partition key or a
+ * missing column), read from file `file`, on worker `worker` (its arena,
+ * error and partial table). seq is the input position of row off (ties of
+ * first/last). Aggregates feed the worker's partial and reset its arena;
+ * plain queries write their projected rows into *o. */
+int sl__query_stage1(struct sl_query *q, int worker,
+                     const struct sl_resolved *res, int32_t file, int64_t off,
+                     int64_t n, int64_t seq, struct chunk_out *o);
+/* (Re)creates every worker's empty partial hash table. */
+int sl__query_reset_partials(struct sl_query *q);
+/* Aggregates over plain JSON files: each worker reads whole byte ranges of
+ * the input with its own reader and feeds its own partial table, with no
+ * hand-over between threads (exec_scan.c). *ran is false when the input does
+ * not qualify or the scan met an error; the caller then runs the in-order
+ * path, which reports errors at their first occurrence. */
+int sl__query_scan_parallel(struct sl_query *q, bool *ran,
+                            struct sl_error *err);
 
 #endif

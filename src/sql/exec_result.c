@@ -219,6 +219,11 @@ static int run_to_end(struct sl_query *q, struct sl_error *err) {
       types[i] = p->proj[i]->type;
     SL_RETURN_NOT_OK(sl__rowset_init(&q->acc, p->n_proj, types));
   }
+  if (p->aggregate) {
+    bool scanned;
+    SL_RETURN_NOT_OK(sl__query_scan_parallel(q, &scanned, err));
+    if (scanned) return finish_aggregate(q, err);
+  }
   for (;;) {
     bool done;
     SL_RETURN_NOT_OK(sl__query_step(q, &done, err));

@@ -561,6 +561,42 @@ static int32_t collect_predicates(const struct sl_expr *e,
   return 1;
 }
 
+int sl__source_json_schema(const struct sl__source *s, const char *const *paths,
+                           int32_t n_paths, struct sl_schema *out) {
+  sl_schema_init(out);
+  int rc = 0;
+  for (int32_t i = 0; i < n_paths; i++) {
+    if (sl__source_partition(s, paths[i]) >= 0) continue;
+    const struct sl_field *f =
+        field_by_path(s->schema.fields, s->schema.n_fields, paths[i]);
+    if (!f) continue;
+    struct sl_field g;
+    SL_CHECK_GOTO(sl_field_copy(&g, f), rc, fail);
+    sl_free(g.name);
+    g.name = sl_strdup(paths[i]);
+    rc = g.name ? sl_schema_add_field(out, &g) : SL_ENOMEM;
+    sl_field_release(&g);
+    if (rc) goto fail;
+  }
+  return 0;
+fail:
+  sl_schema_release(out);
+  return rc;
+}
+
+bool sl__source_plain_json(const struct sl__source *s) {
+  if (s->kind != SRC_JSON) return false;
+  for (int32_t i = 0; i < s->n_files; i++) {
+    const char *f = s->files[i];
+    struct stat st;
+    if ((!s->explicit && is_parquet_name(f)) || has_suffix(f, ".gz") ||
+        has_suffix(f, ".zst") || !strcmp(f, "-") || stat(f, &st) != 0 ||
+        !S_ISREG(st.st_mode))
+      return false;
+  }
+  return true;
+}
+
 int sl__source_reader(struct sl__source *s, int32_t file,
                       const char *const *paths, int32_t n_paths,
                       const struct sl_expr *where, struct sl_pool *pool,
@@ -596,20 +632,8 @@ int sl__source_reader(struct sl__source *s, int32_t file,
   }
   /* JSON: an explicit schema of exactly the columns the query reads */
   struct sl_schema sch;
-  sl_schema_init(&sch);
-  int rc = 0;
-  for (int32_t i = 0; i < nc; i++) {
-    const struct sl_field *f =
-        field_by_path(s->schema.fields, s->schema.n_fields, cols[i]);
-    if (!f) continue;
-    struct sl_field g;
-    SL_CHECK_GOTO(sl_field_copy(&g, f), rc, done);
-    sl_free(g.name);
-    g.name = sl_strdup(cols[i]);
-    rc = g.name ? sl_schema_add_field(&sch, &g) : SL_ENOMEM;
-    sl_field_release(&g);
-    if (rc) goto done;
-  }
+  int rc = sl__source_json_schema(s, paths, n_paths, &sch);
+  if (rc) return rc;
   struct sl_json_options jo;
   sl_json_options_init(&jo);
   jo.schema = &sch;
@@ -624,7 +648,6 @@ int sl__source_reader(struct sl__source *s, int32_t file,
   else
     rc = sl_json_open_file(name, &jo, out, err);
   if (rc) sl_error_prefix(err, "reading '%s': ", name);
-done:
   sl_schema_release(&sch);
   return rc;
 }

@@ -38,4 +38,13 @@ int sl__source_reader(struct sl__source *s, int32_t file,
                       const struct sl_expr *where, struct sl_pool *pool,
                       struct sl_batch_reader **out, struct sl_error *err);
 
+/* The explicit JSON schema that reads just `paths` (those found in the
+ * source's schema, named by their paths; partition keys left out). out is
+ * initialised by the call; release it with sl_schema_release. */
+int sl__source_json_schema(const struct sl__source *s, const char *const *paths,
+                           int32_t n_paths, struct sl_schema *out);
+/* Every input is an uncompressed regular JSON Lines file, which can be read
+ * in independent byte ranges. */
+bool sl__source_plain_json(const struct sl__source *s);
+
 #endif

@@ -5,6 +5,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import shutil
 import subprocess
 
@@ -170,8 +171,13 @@ def _peak_rss(cmd):
     """Peak RSS through /usr/bin/time: a child of this (large) Python process
     inherits its high-water mark at fork, so wait4() here would overstate."""
     timer = shutil.which("time") or "/usr/bin/time"
+    # Under ASan, freed blocks wait in a quarantine (up to 256 MB) before
+    # reuse, so the RSS of an ASan build grows with every reader released
+    # (one per byte range read); a small quarantine measures sluice instead.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    env = dict(os.environ, ASAN_OPTIONS=(asan + ":" if asan else "") + "quarantine_size_mb=8")
     p = subprocess.run([timer, "-f", "%M", *cmd], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, check=True)
+                       stderr=subprocess.PIPE, check=True, env=env)
     return int(p.stderr.decode().strip().splitlines()[-1]) * 1024
 
 

@@ -1,0 +1,154 @@
+"""Aggregates over plain JSON Lines files are read in parallel byte ranges
+(docs/sql.md, "How a query runs"): each thread reads whole ranges with its own
+reader and aggregates into its own table. These inputs are larger than
+several ranges, so rows, lines and groups cross the range boundaries; the
+results must match DuckDB (or Python's json module) exactly as the in-order
+path did, and errors must still name the first bad line in input order."""
+import json
+import subprocess
+
+import duckdb
+import pytest
+
+from sql_oracle import LOG_COLUMNS, compare, duck_columns, run_sluice, sluice_bin
+
+MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """About 24 MB of generated logs: several ranges at any range size from
+    1 to 8 MiB."""
+    d = tmp_path_factory.mktemp("scan")
+    f = d / "logs.jsonl"
+    subprocess.run([sluice_bin(), "gen", "--rows", "64000", "--seed", "3", "--output", str(f)],
+                   check=True)
+    con = duckdb.connect()
+    con.execute("SET threads=1")
+    return {"file": f, "con": con,
+            "duck": f"read_json('{f}', columns = {duck_columns(LOG_COLUMNS)})"}
+
+
+QUERIES = [
+    "SELECT service, status, count(*), sum(bytes), avg(latency_ms), max(latency_ms) "
+    "FROM {src} GROUP BY service, status",
+    "SELECT user_id, count(*), sum(bytes) FROM {src} GROUP BY user_id",
+    "SELECT host, path, count(*) FROM {src} WHERE status >= 500 GROUP BY host, path",
+    "SELECT date_trunc('minute', ts) AS m, region, count(*), min(bytes) FROM {src} GROUP BY 1, 2",
+    "SELECT geo.country, count(*), count(DISTINCT user_id) FROM {src} GROUP BY 1",
+    "SELECT count(*), sum(bytes), min(ts), max(ts) FROM {src}",
+    "SELECT service, median(latency_ms), quantile_disc(bytes, 0.25) FROM {src} GROUP BY service",
+    "SELECT status, count(*) FROM {src} WHERE error IS NOT NULL GROUP BY status",
+]
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+@pytest.mark.parametrize("sql", QUERIES, ids=[f"s{i}" for i in range(len(QUERIES))])
+def test_matches_duckdb(big, sql, threads):
+    got, _ = run_sluice(sql.format(src=f"'{big['file']}'"), "--threads", threads)
+    want = big["con"].sql(sql.format(src=big["duck"])).fetchall()
+    compare(got, want, False, sql)
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_first_last_follow_input_order(big, threads):
+    rows = [json.loads(x) for x in big["file"].read_text(encoding="utf-8").splitlines()]
+    first, last = {}, {}
+    for o in rows:
+        first.setdefault(o["region"], o["trace_id"])
+        last[o["region"]] = o["trace_id"]
+    got, _ = run_sluice(f"SELECT region, first(trace_id), last(trace_id) FROM '{big['file']}' "
+                        "GROUP BY region ORDER BY region", "--threads", threads)
+    assert got == [[r, first[r], last[r]] for r in sorted(first)]
+
+
+def write_lines(path, lines):
+    data = "".join(x + "\n" for x in lines)
+    path.write_text(data, encoding="utf-8")
+    return data
+
+
+def test_long_lines_across_ranges(tmp_path):
+    """Lines longer than a range, starting just before a range boundary;
+    NULL and empty-string group keys."""
+    lines, want = [], {}
+    i = 0
+    while sum(len(x) + 1 for x in lines) < 20 * MIB:
+        k = [None, "", "a", "b"][i % 4]
+        n = 5 * MIB + 17 if i % 5000 == 4999 else i % 50
+        lines.append(json.dumps({"k": k, "s": "x" * n}))
+        c, t = want.get(k, (0, 0))
+        want[k] = (c + 1, t + n)
+        i += 1
+    f = tmp_path / "long.jsonl"
+    write_lines(f, lines)
+    got, _ = run_sluice(f"SELECT k, count(*), sum(length(s)) FROM '{f}' GROUP BY k", "--threads", "2")
+    compare(got, [[k, c, t] for k, (c, t) in want.items()], False, "long lines")
+
+
+def bad_file(tmp_path, bad_at):
+    lines = [json.dumps({"k": f"g{i % 7}", "v": i}) for i in range(400000)]
+    for at in bad_at:
+        lines[at] = '{"k": "bad", "v": '
+    f = tmp_path / "bad.jsonl"
+    write_lines(f, lines)
+    return f, lines
+
+
+def test_bad_line_named_in_input_order(tmp_path):
+    f, lines = bad_file(tmp_path, [380000, 390000])  # both in late ranges
+    _, p = run_sluice(f"SELECT k, count(*) FROM '{f}' GROUP BY k", "--threads", "2", check=False)
+    off = sum(len(x) + 1 for x in lines[:380000])
+    assert p.returncode != 0
+    err = p.stderr.decode()
+    assert f"JSON line 380001 (byte offset {off}," in err, err
+
+
+def test_skipped_bad_lines_counted_once(tmp_path):
+    bad = [5, 150000, 150001, 399999]
+    f, lines = bad_file(tmp_path, bad)
+    got, _ = run_sluice(f"SELECT count(*), sum(v) FROM '{f}'", "--threads", "2", "--skip-bad-lines")
+    good = [i for i in range(len(lines)) if i not in bad]
+    assert got == [[len(good), sum(good)]]
+
+
+def test_byte_order_mark_only_at_file_start(tmp_path):
+    """A BOM starts the file (skipped) and lines at 1, 2, 4 and 8 MiB, where
+    ranges begin: there it is not the start of the input, so those lines are
+    bad, as when the file is read in order."""
+    out, pos, marks = [], 3, []
+    targets = [1 * MIB, 2 * MIB, 4 * MIB, 8 * MIB]
+    i = 0
+    while pos < 10 * MIB:
+        line = json.dumps({"v": i})
+        if targets and pos == targets[0]:
+            line = "\ufeff" + line
+            marks.append(i)
+            targets.pop(0)
+        elif targets and pos + len(line) + 1 > targets[0] - 64:
+            pad = targets[0] - pos - 1 - len(json.dumps({"v": i, "p": ""}))
+            line = json.dumps({"v": i, "p": "y" * pad})
+        out.append(line)
+        pos += len(line.encode()) + 1
+        i += 1
+    assert len(marks) == 4
+    f = tmp_path / "bom.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + "".join(x + "\n" for x in out).encode())
+    got, _ = run_sluice(f"SELECT count(*) FROM '{f}'", "--threads", "2", "--skip-bad-lines")
+    assert got == [[len(out) - len(marks)]]
+    _, p = run_sluice(f"SELECT count(*) FROM '{f}'", "--threads", "2", check=False)
+    assert p.returncode != 0 and f"JSON line {marks[0] + 1} " in p.stderr.decode()
+
+
+def test_partition_keys_per_file(tmp_path):
+    """Hive partition values come from the file each range belongs to."""
+    want = {}
+    for part, rows in (("a", 50000), ("b", 30000), ("c", 1)):
+        d = tmp_path / f"part={part}"
+        d.mkdir()
+        lines = [json.dumps({"v": i}) for i in range(rows)]
+        write_lines(d / "x.jsonl", lines)
+        want[part] = [part, rows, sum(range(rows))]
+    got, _ = run_sluice(f"SELECT part, count(*), sum(v) FROM '{tmp_path}' GROUP BY part",
+                        "--threads", "2")
+    compare(got, list(want.values()), False, "partitions")
