@@ -170,9 +170,29 @@ struct sl_parquet_read_options {
    * starts its own with `threads` threads (0 = one per core, 1 = inline). */
   struct sl_pool *pool;
   int threads;
+  /* Borrowed cache of freed column buffers (see sl_parquet_buffers_create);
+   * NULL = the reader keeps its own for as long as its batches live. */
+  struct sl_parquet_buffers *buffers;
 };
 
 void sl_parquet_read_options_init(struct sl_parquet_read_options *o);
+
+/* A cache of the memory of released column buffers, for readers to decode
+ * into: fresh memory costs a page fault per 4 KiB, which for large reads
+ * was more CPU than decompressing and decoding. Every batch a reader
+ * returns keeps a reference to the pool; when a batch's buffer is released
+ * its memory is kept here (up to max_bytes in all, the rest is freed) for
+ * the next column chunk of any reader given this pool. Thread-safe: readers
+ * on several threads may share one pool, and buffers may be released from
+ * any thread. The pool is freed when its creator has called
+ * sl_parquet_buffers_release and the last buffer made from it is gone. */
+struct sl_parquet_buffers;
+int sl_parquet_buffers_create(int64_t max_bytes,
+                              struct sl_parquet_buffers **out,
+                              struct sl_error *err);
+void sl_parquet_buffers_release(struct sl_parquet_buffers *b);
+/* Bytes of free memory held now. */
+int64_t sl_parquet_buffers_cached(struct sl_parquet_buffers *b);
 
 struct sl_parquet_file;
 
@@ -242,6 +262,13 @@ int sl_parquet_writer_write_arrow(struct sl_parquet_writer *w,
 int sl_parquet_open_stream(const char *path, const char *columns,
                            const char *predicates, int64_t batch_rows,
                            struct ArrowArrayStream *out, struct sl_error *err);
+/* The same with a shared buffer pool (may be NULL) and a thread count
+ * (0 = one per core, 1 = the calling thread only). */
+int sl_parquet_open_stream_with(const char *path, const char *columns,
+                                const char *predicates, int64_t batch_rows,
+                                struct sl_parquet_buffers *buffers,
+                                int threads, struct ArrowArrayStream *out,
+                                struct sl_error *err);
 /* Row groups a predicate string skips in path (tests of pruning). */
 int sl_parquet_count_skipped(const char *path, const char *predicates,
                              int32_t *skipped, struct sl_error *err);

@@ -86,6 +86,13 @@ def lib():
         L.sl_parquet_writer_abort.restype = None
         L.sl_parquet_open_stream.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                                              ctypes.c_int64, vp, ctypes.POINTER(SlError)]
+        L.sl_parquet_open_stream_with.argtypes = [ctypes.c_char_p, ctypes.c_char_p,
+                                                  ctypes.c_char_p, ctypes.c_int64, vp,
+                                                  ctypes.c_int, vp, ctypes.POINTER(SlError)]
+        L.sl_parquet_buffers_create.argtypes = [ctypes.c_int64, ctypes.POINTER(vp),
+                                                ctypes.POINTER(SlError)]
+        L.sl_parquet_buffers_cached.argtypes = [vp]
+        L.sl_parquet_buffers_cached.restype = ctypes.c_int64
         L.sl_parquet_count_skipped.argtypes = [ctypes.c_char_p, ctypes.c_char_p,
                                                ctypes.POINTER(ctypes.c_int32),
                                                ctypes.POINTER(SlError)]
@@ -140,20 +147,41 @@ def write(table, path, spec=None, batch_rows=None):
         _release(c_schema)
 
 
-def reader(path, columns=None, predicates=None, batch_rows=0):
-    """sluice's reader as a pyarrow RecordBatchReader."""
+_buffers = None
+
+
+def buffers():
+    """The process's cache of freed column buffers, shared by every read
+    (as pyarrow's reads share its default memory pool): released batches
+    give their memory back, so a later read decodes into pages that are
+    already mapped instead of faulting fresh ones in. Holds at most 2 GiB."""
+    global _buffers
+    if _buffers is None:
+        L = lib()
+        err = SlError()
+        b = ctypes.c_void_p()
+        _check(L.sl_parquet_buffers_create(2 << 30, ctypes.byref(b), ctypes.byref(err)), err)
+        _buffers = b
+    return _buffers
+
+
+def reader(path, columns=None, predicates=None, batch_rows=0, threads=0, pool=True):
+    """sluice's reader as a pyarrow RecordBatchReader. threads: 0 = one per
+    core, 1 = the calling thread only; pool=False reads without the shared
+    buffer cache (the reader keeps its own)."""
     L = lib()
     err = SlError()
     stream = ArrowArrayStream()
     cols = ",".join(columns).encode() if columns is not None else None
-    _check(L.sl_parquet_open_stream(str(path).encode(), cols,
-                                    predicates.encode() if predicates else None,
-                                    batch_rows, _ptr(stream), ctypes.byref(err)), err)
+    _check(L.sl_parquet_open_stream_with(str(path).encode(), cols,
+                                         predicates.encode() if predicates else None,
+                                         batch_rows, buffers() if pool else None, threads,
+                                         _ptr(stream), ctypes.byref(err)), err)
     return pa.RecordBatchReader._import_from_c(_ptr(stream))
 
 
-def read(path, columns=None, predicates=None, batch_rows=0):
-    return reader(path, columns, predicates, batch_rows).read_all()
+def read(path, columns=None, predicates=None, batch_rows=0, threads=0, pool=True):
+    return reader(path, columns, predicates, batch_rows, threads, pool).read_all()
 
 
 def skipped(path, predicates):

@@ -206,6 +206,19 @@ int pq_rle_decode_u16(const uint8_t *p, size_t len, int bit_width,
 int pq_rle_decode_u32(const uint8_t *p, size_t len, int bit_width,
                       uint32_t *out, int64_t n, uint32_t limit,
                       struct sl_error *err);
+/* Unpacks n values of bw bits (0..32), LSB first, from in[0, len): groups
+ * of 8 with the width fixed at compile time while 8 bytes past the group are
+ * still input, the rest one at a time (pq_unpack_ref, the reference the
+ * tests compare with). Bytes past len are never read (missing ones read as
+ * zero). */
+void pq_unpack(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t n);
+void pq_unpack_ref(const uint8_t *in, size_t len, int bw, uint32_t *out,
+                   size_t n);
+/* Definition levels of a flat optional column (bit width 1) as validity
+ * bits [at, at + n) of bm; *nonnull gets the number of ones. Bits of bm
+ * below `at` are kept. */
+int pq_def_to_bitmap(const uint8_t *p, size_t len, uint8_t *bm, int64_t at,
+                     int64_t n, int64_t *nonnull, struct sl_error *err);
 /* DELTA_BINARY_PACKED for int32 (width 32) and int64 (width 64). */
 int pq_delta_encode_i32(const int32_t *v, int64_t n, struct pq_buf *out);
 int pq_delta_encode_i64(const int64_t *v, int64_t n, struct pq_buf *out);
@@ -462,6 +475,20 @@ struct pq_scratch {
 };
 void pq_scratch_release(struct pq_scratch *s);
 
+/* ---- reader: buffer pool (pq_bufpool.c) --------------------------------- */
+struct sl_parquet_buffers;
+struct sl_parquet_buffers *pq_pool_retain(struct sl_parquet_buffers *p);
+/* Gives an empty b a pooled block of at least need bytes (p may be NULL);
+ * a b that has memory grows as with pq_buf_reserve(b, need). */
+int pq_pool_reserve(struct sl_parquet_buffers *p, struct pq_buf *b,
+                    size_t need);
+/* Returns b's block to p (or frees it); b is left empty. */
+void pq_pool_put(struct sl_parquet_buffers *p, struct pq_buf *b);
+/* Moves b into a new sl_buffer whose memory goes back to p when released
+ * (b is left empty). */
+int pq_pool_wrap(struct sl_parquet_buffers *p, struct pq_buf *b,
+                 struct sl_buffer **out);
+
 /* ---- reader: pages of one column chunk (pq_pages.c) -------------------- */
 struct pq_limits {
   int64_t max_page_bytes;
@@ -484,18 +511,65 @@ struct pq_chunk_data {
 };
 void pq_chunk_data_release(struct pq_chunk_data *c);
 
+/* A flat column (top-level leaf, no repetition) being decoded straight
+ * into its Arrow layout (pq_flat.c). Zero it, then set type, w, has_def and
+ * pool. */
+struct pq_flat {
+  enum sl_type_id type;
+  int w;        /* bytes per value of fixed-width types, else 0 */
+  bool has_def; /* optional: validity from definition levels */
+  struct sl_parquet_buffers *pool; /* may be NULL */
+  struct pq_buf valid;             /* bits of rows [0, rows) */
+  struct pq_buf data; /* fixed: rows * w; bool: bits; utf8: characters */
+  struct pq_buf offs; /* utf8: int32, rows + 1 */
+  int64_t rows, nulls;
+  int64_t chunk_end; /* rows when the current column chunk is done */
+};
+#define PQ_STR_SLACK 32
+/* Room for `rows` more rows (chars_hint: characters, 0 = unknown). */
+int pq_flat_reserve(struct pq_flat *f, int64_t rows, int64_t chars_hint);
+/* The array of f's rows; f's buffers move into it (f is left empty). */
+int pq_flat_finish(struct pq_flat *f, struct sl_array **out,
+                   struct sl_error *err);
+void pq_flat_release(struct pq_flat *f);
+
+/* State of the page decoder of one column chunk (pq_pages.c). */
+struct pq_page_ctx {
+  const struct pq_leaf *leaf;
+  const struct pq_limits *lim;
+  enum sl_type_id type;
+  int w; /* bytes per dense value; 0 for strings and null */
+  bool strings;
+  struct pq_values dict;
+  bool has_dict;
+  struct pq_buf page;    /* decompressed page */
+  struct pq_buf tmp;     /* physical values before conversion, indices */
+  struct pq_values dense; /* flat: values of encodings without a direct path */
+  int64_t first_level;   /* where this chunk's levels start in the output */
+  struct pq_flat *flat;  /* set: decode into it instead of levels + values */
+  struct sl_error *err;
+};
+/* n dense values of a page in encoding enc, appended to out. */
+int pq_decode_values(struct pq_page_ctx *c, int enc, const uint8_t *p,
+                     size_t len, int64_t n, struct pq_values *out);
+/* One data page of a flat column, decompressed: levels and values into f. */
+int pq_flat_page(struct pq_page_ctx *c, const struct pq_page_header *h,
+                 const uint8_t *p, size_t len, struct pq_flat *f);
+
 /* Reads and decodes the pages of column chunk cc of a file in memory,
- * appending to out (zero it first; chunks of several row groups of the same
- * column may be appended one after the other). On error out is left for
- * the caller to release. */
+ * appending to out, or with flat set (a flat leaf) to flat (zero them
+ * first; chunks of several row groups of the same column may be appended
+ * one after the other). On error out is left for the caller to release. */
 struct pq_read_scratch {
   struct pq_buf page, tmp; /* reused across chunks by one thread */
+  struct pq_values dense;
 };
 void pq_read_scratch_release(struct pq_read_scratch *s);
 int pq_read_chunk(const uint8_t *file, size_t file_size,
                   const struct pq_column_chunk *cc, const struct pq_leaf *leaf,
                   const struct pq_limits *lim, struct pq_read_scratch *scratch,
-                  struct pq_chunk_data *out, struct sl_error *err);
+                  struct pq_chunk_data *out, struct pq_flat *flat,
+                  struct sl_error *err);
 
 /* ---- reader: assembly into arrays (pq_assemble.c) ---------------------- */
 /* Builds the array of one top-level field from the decoded chunks of its

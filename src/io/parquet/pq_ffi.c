@@ -232,8 +232,19 @@ static int parse_cols(const char *spec, struct cols *c) {
 int sl_parquet_open_stream(const char *path, const char *columns,
                            const char *predicates, int64_t batch_rows,
                            struct ArrowArrayStream *out, struct sl_error *err) {
+  return sl_parquet_open_stream_with(path, columns, predicates, batch_rows,
+                                     NULL, 0, out, err);
+}
+
+int sl_parquet_open_stream_with(const char *path, const char *columns,
+                                const char *predicates, int64_t batch_rows,
+                                struct sl_parquet_buffers *buffers,
+                                int threads, struct ArrowArrayStream *out,
+                                struct sl_error *err) {
   struct sl_parquet_read_options o;
   sl_parquet_read_options_init(&o);
+  o.buffers = buffers;
+  o.threads = threads;
   struct cols c;
   struct preds p;
   int rc = parse_cols(columns, &c);

@@ -21,20 +21,6 @@ void pq_chunk_data_release(struct pq_chunk_data *c) {
   memset(c, 0, sizeof *c);
 }
 
-struct pctx {
-  const struct pq_leaf *leaf;
-  const struct pq_limits *lim;
-  enum sl_type_id type;
-  int w; /* bytes per dense value; 0 for strings and null */
-  bool strings;
-  struct pq_values dict;
-  bool has_dict;
-  struct pq_buf page;  /* decompressed page */
-  struct pq_buf tmp;   /* physical values before conversion */
-  int64_t first_level; /* where this chunk's levels start in the output */
-  struct sl_error *err;
-};
-
 #define BAD(...) sl_error_set(c->err, SL_EINVAL, __VA_ARGS__)
 #define OOM() sl_error_set(c->err, SL_ENOMEM, "out of memory decoding a page")
 
@@ -57,7 +43,7 @@ static int64_t floor_div(int64_t a, int64_t b) {
 }
 
 /* Converts n physical fixed-width values at src into the sluice layout. */
-static int convert_fixed(struct pctx *c, const uint8_t *src, int64_t n,
+static int convert_fixed(struct pq_page_ctx *c, const uint8_t *src, int64_t n,
                          struct pq_values *out) {
   if (c->type == SL_TYPE_NULL) {
     out->n += n;
@@ -122,7 +108,7 @@ static int phys_width(int phys) {
   }
 }
 
-static int append_string(struct pctx *c, struct pq_values *out,
+static int append_string(struct pq_page_ctx *c, struct pq_values *out,
                          const uint8_t *s, size_t n) {
   if (out->offs.size == 0) {
     int64_t zero = 0;
@@ -135,7 +121,7 @@ static int append_string(struct pctx *c, struct pq_values *out,
   return 0;
 }
 
-static int decode_plain(struct pctx *c, const uint8_t *p, size_t len, int64_t n,
+static int decode_plain(struct pq_page_ctx *c, const uint8_t *p, size_t len, int64_t n,
                         struct pq_values *out) {
   int phys = c->leaf->phys;
   if (phys == PQ_BOOLEAN) {
@@ -176,7 +162,7 @@ static int decode_plain(struct pctx *c, const uint8_t *p, size_t len, int64_t n,
   return convert_fixed(c, p, n, out);
 }
 
-static int decode_dict_indices(struct pctx *c, const uint8_t *p, size_t len,
+static int decode_dict_indices(struct pq_page_ctx *c, const uint8_t *p, size_t len,
                                int64_t n, struct pq_values *out) {
   if (!c->has_dict)
     return BAD("dictionary-encoded page without a dictionary page");
@@ -241,7 +227,7 @@ static int decode_dict_indices(struct pctx *c, const uint8_t *p, size_t len,
   return 0;
 }
 
-static int decode_delta(struct pctx *c, const uint8_t *p, size_t len, int64_t n,
+static int decode_delta(struct pq_page_ctx *c, const uint8_t *p, size_t len, int64_t n,
                         struct pq_values *out) {
   int phys = c->leaf->phys;
   if (phys != PQ_INT32 && phys != PQ_INT64)
@@ -257,7 +243,7 @@ static int decode_delta(struct pctx *c, const uint8_t *p, size_t len, int64_t n,
   return convert_fixed(c, c->tmp.data, n, out);
 }
 
-static int decode_delta_strings(struct pctx *c, const uint8_t *p, size_t len,
+static int decode_delta_strings(struct pq_page_ctx *c, const uint8_t *p, size_t len,
                                 int64_t n, bool with_prefix,
                                 struct pq_values *out) {
   if (!c->strings) return BAD("DELTA string encoding on a non-string column");
@@ -304,7 +290,7 @@ static int decode_delta_strings(struct pctx *c, const uint8_t *p, size_t len,
   return 0;
 }
 
-static int decode_byte_stream_split(struct pctx *c, const uint8_t *p,
+static int decode_byte_stream_split(struct pq_page_ctx *c, const uint8_t *p,
                                     size_t len, int64_t n,
                                     struct pq_values *out) {
   int pw = phys_width(c->leaf->phys);
@@ -322,7 +308,7 @@ static int decode_byte_stream_split(struct pctx *c, const uint8_t *p,
   return convert_fixed(c, c->tmp.data, n, out);
 }
 
-static int decode_rle_bool(struct pctx *c, const uint8_t *p, size_t len,
+static int decode_rle_bool(struct pq_page_ctx *c, const uint8_t *p, size_t len,
                            int64_t n, struct pq_values *out) {
   if (c->leaf->phys != PQ_BOOLEAN)
     return BAD("RLE values on a non-boolean column");
@@ -342,7 +328,7 @@ static int decode_rle_bool(struct pctx *c, const uint8_t *p, size_t len,
   return 0;
 }
 
-static int decode_values(struct pctx *c, int enc, const uint8_t *p, size_t len,
+int pq_decode_values(struct pq_page_ctx *c, int enc, const uint8_t *p, size_t len,
                          int64_t n, struct pq_values *out) {
   switch (enc) {
   case PQ_ENC_PLAIN: return decode_plain(c, p, len, n, out);
@@ -362,7 +348,7 @@ static int decode_values(struct pctx *c, int enc, const uint8_t *p, size_t len,
   }
 }
 
-static int grow_levels(struct pctx *c, struct pq_chunk_data *d, int64_t n) {
+static int grow_levels(struct pq_page_ctx *c, struct pq_chunk_data *d, int64_t n) {
   if (d->cap_levels > 0 && d->cap_levels - d->n_levels >= n) return 0;
   int64_t cap = d->cap_levels ? d->cap_levels : 1024;
   while (cap - d->n_levels < n)
@@ -381,7 +367,7 @@ static int grow_levels(struct pctx *c, struct pq_chunk_data *d, int64_t n) {
   return 0;
 }
 
-static int levels(struct pctx *c, const uint8_t **p, size_t *len, bool v1,
+static int levels(struct pq_page_ctx *c, const uint8_t **p, size_t *len, bool v1,
                   size_t v2_len, int max, uint16_t *out, int64_t n,
                   const char *what) {
   size_t l;
@@ -403,14 +389,15 @@ static int levels(struct pctx *c, const uint8_t **p, size_t *len, bool v1,
   return 0;
 }
 
-static int data_page(struct pctx *c, const struct pq_page_header *h,
+static int data_page(struct pq_page_ctx *c, const struct pq_page_header *h,
                      const uint8_t *body, int codec, struct pq_chunk_data *d) {
   const struct pq_leaf *leaf = c->leaf;
   int64_t n = h->num_values;
   bool v2 = h->type == PQ_PAGE_DATA_V2;
   if (!v2 && !h->has_data) return BAD("data page without its header");
   if (v2 && !h->has_v2) return BAD("data page v2 without its header");
-  if (d->n_levels - c->first_level + n > c->lim->max_chunk_values)
+  int64_t done = c->flat ? c->flat->rows : d->n_levels;
+  if (done - c->first_level + n > c->lim->max_chunk_values)
     return BAD("column chunk holds more than %lld values (limit)",
                (long long)c->lim->max_chunk_values);
   if (h->uncompressed_size > c->lim->max_page_bytes)
@@ -452,6 +439,7 @@ static int data_page(struct pctx *c, const struct pq_page_header *h,
   }
   p = c->page.data;
   len = c->page.size;
+  if (c->flat) return pq_flat_page(c, h, p, len, c->flat);
   if ((rc = grow_levels(c, d, n))) return rc;
   if (leaf->max_rep > 0) {
     size_t l2 = (size_t)h->rep_len;
@@ -480,10 +468,10 @@ static int data_page(struct pctx *c, const struct pq_page_header *h,
     return BAD("first repetition level of the chunk is %d, not 0",
                d->rep[d->n_levels]);
   d->n_levels += n;
-  return decode_values(c, h->encoding, p, len, nonnull, &d->v);
+  return pq_decode_values(c, h->encoding, p, len, nonnull, &d->v);
 }
 
-static int dict_page(struct pctx *c, const struct pq_page_header *h,
+static int dict_page(struct pq_page_ctx *c, const struct pq_page_header *h,
                      const uint8_t *body, int codec) {
   if (c->has_dict) return BAD("second dictionary page in one column chunk");
   if (!h->has_dict) return BAD("dictionary page without its header");
@@ -506,6 +494,10 @@ static int dict_page(struct pctx *c, const struct pq_page_header *h,
     int64_t zero = 0;
     if (pq_buf_append(&c->dict.offs, &zero, 8)) return OOM();
   }
+  /* Readable zeros past the end: flat strings copy short values in fixed
+   * blocks of PQ_STR_SLACK bytes. */
+  if (pq_buf_reserve(&c->dict.data, PQ_STR_SLACK)) return OOM();
+  memset(c->dict.data.data + c->dict.data.size, 0, PQ_STR_SLACK);
   c->has_dict = true;
   return 0;
 }
@@ -513,19 +505,23 @@ static int dict_page(struct pctx *c, const struct pq_page_header *h,
 void pq_read_scratch_release(struct pq_read_scratch *s) {
   pq_buf_release(&s->page);
   pq_buf_release(&s->tmp);
+  pq_values_release(&s->dense);
 }
 
 int pq_read_chunk(const uint8_t *file, size_t file_size,
                   const struct pq_column_chunk *cc, const struct pq_leaf *leaf,
                   const struct pq_limits *lim, struct pq_read_scratch *scratch,
-                  struct pq_chunk_data *out, struct sl_error *err) {
-  struct pctx ctx;
-  struct pctx *c = &ctx;
+                  struct pq_chunk_data *out, struct pq_flat *flat,
+                  struct sl_error *err) {
+  struct pq_page_ctx ctx;
+  struct pq_page_ctx *c = &ctx;
   memset(c, 0, sizeof *c);
   if (scratch) {
     c->page = scratch->page;
     c->tmp = scratch->tmp;
+    c->dense = scratch->dense;
   }
+  c->flat = flat;
   c->leaf = leaf;
   c->lim = lim;
   c->err = err;
@@ -568,20 +564,28 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
   }
   const uint8_t *p = file + start, *end = p + m->total_compressed;
   /* Reserve for the whole chunk up front: no copies as pages arrive. */
-  if (grow_levels(c, out, m->num_values) ||
-      (c->w &&
-       pq_buf_reserve(&out->v.data, (size_t)m->num_values * (size_t)c->w)) ||
-      (c->strings &&
-       pq_buf_reserve(&out->v.offs, (size_t)m->num_values * 8 + 8))) {
+  if (flat) {
+    flat->chunk_end = flat->rows + m->num_values;
+    if (pq_flat_reserve(flat, m->num_values, 0)) {
+      rc = OOM();
+      goto cleanup;
+    }
+  } else if (grow_levels(c, out, m->num_values) ||
+             (c->w && pq_buf_reserve(&out->v.data, (size_t)m->num_values *
+                                                       (size_t)c->w)) ||
+             (c->strings &&
+              pq_buf_reserve(&out->v.offs, (size_t)m->num_values * 8 + 8))) {
     rc = OOM();
     goto cleanup;
   }
-  int64_t base = out->n_levels; /* chunks of several row groups append */
+  /* chunks of several row groups append */
+#define DONE() (flat ? flat->rows : out->n_levels)
+  int64_t base = DONE();
   c->first_level = base;
-  while (out->n_levels - base < m->num_values) {
+  while (DONE() - base < m->num_values) {
     if (p >= end) {
       rc = BAD("column chunk ends after %lld of %lld values",
-               (long long)(out->n_levels - base), (long long)m->num_values);
+               (long long)(DONE() - base), (long long)m->num_values);
       goto cleanup;
     }
     struct pq_page_header h;
@@ -600,10 +604,9 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
     if (h.type == PQ_PAGE_DICTIONARY) {
       rc = dict_page(c, &h, body, m->codec);
     } else if (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2) {
-      if (h.num_values > m->num_values - (out->n_levels - base)) {
+      if (h.num_values > m->num_values - (DONE() - base)) {
         rc = BAD("page holds %d values, only %lld remain in the chunk",
-                 h.num_values,
-                 (long long)(m->num_values - (out->n_levels - base)));
+                 h.num_values, (long long)(m->num_values - (DONE() - base)));
         goto at;
       }
       rc = data_page(c, &h, body, m->codec, out);
@@ -616,7 +619,8 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
       goto cleanup;
     }
   }
-  if (c->strings && out->v.offs.size == 0) {
+#undef DONE
+  if (!flat && c->strings && out->v.offs.size == 0) {
     int64_t zero = 0;
     if (pq_buf_append(&out->v.offs, &zero, 8)) rc = OOM();
   }
@@ -625,9 +629,11 @@ cleanup:
   if (scratch) {
     scratch->page = c->page;
     scratch->tmp = c->tmp;
+    scratch->dense = c->dense;
   } else {
     pq_buf_release(&c->page);
     pq_buf_release(&c->tmp);
+    pq_values_release(&c->dense);
   }
   return rc;
 }

@@ -135,6 +135,92 @@ static inline uint32_t unpack_one(const uint8_t *p, size_t len, uint64_t bit,
                     ((bw == 32) ? 0xFFFFFFFFu : ((1u << bw) - 1)));
 }
 
+/* Groups of 8 values of a bit width known at compile time: every shift and
+ * offset is a constant, so each value is one unaligned load, a shift and a
+ * mask. A group of BW bytes is read with 64-bit loads that reach up to 8
+ * bytes past it, so callers keep that many bytes of input in hand. */
+#define UNPACK_BW(BW)                                                          \
+  static void unpack_##BW(const uint8_t *in, uint32_t *out, size_t groups) {   \
+    const uint64_t mask = BW == 32 ? 0xFFFFFFFFu : (1ull << BW) - 1;           \
+    for (size_t g = 0; g < groups; g++, in += BW, out += 8) {                  \
+      for (int i = 0; i < 8; i++) {                                            \
+        uint64_t w;                                                            \
+        memcpy(&w, in + (i * BW) / 8, 8);                                      \
+        out[i] = (uint32_t)((w >> ((i * BW) % 8)) & mask);                     \
+      }                                                                        \
+    }                                                                          \
+  }
+UNPACK_BW(1)
+UNPACK_BW(2)
+UNPACK_BW(3)
+UNPACK_BW(4)
+UNPACK_BW(5)
+UNPACK_BW(6)
+UNPACK_BW(7)
+UNPACK_BW(8)
+UNPACK_BW(9)
+UNPACK_BW(10)
+UNPACK_BW(11)
+UNPACK_BW(12)
+UNPACK_BW(13)
+UNPACK_BW(14)
+UNPACK_BW(15)
+UNPACK_BW(16)
+UNPACK_BW(17)
+UNPACK_BW(18)
+UNPACK_BW(19)
+UNPACK_BW(20)
+UNPACK_BW(21)
+UNPACK_BW(22)
+UNPACK_BW(23)
+UNPACK_BW(24)
+UNPACK_BW(25)
+UNPACK_BW(26)
+UNPACK_BW(27)
+UNPACK_BW(28)
+UNPACK_BW(29)
+UNPACK_BW(30)
+UNPACK_BW(31)
+UNPACK_BW(32)
+
+static void unpack_0(const uint8_t *in, uint32_t *out, size_t groups) {
+  (void)in;
+  memset(out, 0, groups * 8 * sizeof *out);
+}
+
+static void (*const unpack_fn[33])(const uint8_t *, uint32_t *, size_t) = {
+    unpack_0,  unpack_1,  unpack_2,  unpack_3,  unpack_4,  unpack_5,
+    unpack_6,  unpack_7,  unpack_8,  unpack_9,  unpack_10, unpack_11,
+    unpack_12, unpack_13, unpack_14, unpack_15, unpack_16, unpack_17,
+    unpack_18, unpack_19, unpack_20, unpack_21, unpack_22, unpack_23,
+    unpack_24, unpack_25, unpack_26, unpack_27, unpack_28, unpack_29,
+    unpack_30, unpack_31, unpack_32};
+
+void pq_unpack_ref(const uint8_t *in, size_t len, int bw, uint32_t *out,
+                   size_t n) {
+  for (size_t k = 0; k < n; k++)
+    out[k] = bw ? unpack_one(in, len, (uint64_t)k * (uint64_t)bw, bw) : 0;
+}
+
+void pq_unpack(const uint8_t *in, size_t len, int bw, uint32_t *out,
+               size_t n) {
+  /* Whole groups while 8 bytes past the group are still input; the rest
+   * (at most a few groups at the end of the data) one value at a time. */
+  size_t groups = n / 8;
+  size_t fast = len >= 8 + (size_t)bw ? (len - 8) / (size_t)(bw ? bw : 1) : 0;
+  if (bw == 0) fast = groups;
+  if (fast > groups) fast = groups;
+  unpack_fn[bw](in, out, fast);
+  size_t done = fast * 8;
+  for (size_t k = done; k < n; k++)
+    out[k] = bw ? unpack_one(in, len, (uint64_t)k * (uint64_t)bw, bw) : 0;
+}
+
+/* Bit-packed values go through a small buffer of uint32 so that one
+ * unpacker serves both output widths; the limit check runs over the whole
+ * block (a maximum), and only a failing block is searched for the index to
+ * report. */
+#define UNPACK_BLOCK 512
 #define RLE_DECODE(NAME, T)                                                    \
   int NAME(const uint8_t *p, size_t len, int bw, T *out, int64_t n,            \
            uint32_t limit, struct sl_error *err) {                             \
@@ -144,6 +230,7 @@ static inline uint32_t unpack_one(const uint8_t *p, size_t len, uint64_t bit,
     const uint8_t *end = p + len, *q = p;                                      \
     int64_t got = 0;                                                           \
     size_t vbytes = (size_t)(bw + 7) / 8;                                      \
+    uint32_t tmp[UNPACK_BLOCK];                                                \
     while (got < n) {                                                          \
       uint64_t h;                                                              \
       if (!get_varint(&q, end, &h))                                            \
@@ -161,14 +248,23 @@ static inline uint32_t unpack_one(const uint8_t *p, size_t len, uint64_t bit,
         if (take == 0 && want > 0)                                             \
           return sl_error_set(err, SL_EINVAL,                                  \
                               "bit-packed run past the end of the data");      \
-        for (uint64_t k = 0; k < take; k++) {                                  \
-          uint32_t v = bw ? unpack_one(q, left, k * (uint64_t)bw, bw) : 0;     \
-          if (limit && v >= limit)                                             \
-            return sl_error_set(err, SL_EINVAL,                                \
-                                "value %u at index %lld out of range "         \
-                                "(limit %u)",                                  \
-                                v, (long long)(got + (int64_t)k), limit);      \
-          out[got + (int64_t)k] = (T)v;                                        \
+        for (uint64_t k = 0; k < take; k += UNPACK_BLOCK) {                    \
+          size_t m = take - k < UNPACK_BLOCK ? (size_t)(take - k)              \
+                                             : UNPACK_BLOCK;                   \
+          size_t at = (size_t)(k / 8 * (uint64_t)bw);                          \
+          pq_unpack(q + at, left - at, bw, tmp, m);                            \
+          uint32_t mx = 0;                                                     \
+          for (size_t i = 0; i < m; i++) {                                     \
+            mx = tmp[i] > mx ? tmp[i] : mx;                                    \
+            out[got + (int64_t)(k + i)] = (T)tmp[i];                           \
+          }                                                                    \
+          if (limit && mx >= limit)                                            \
+            for (size_t i = 0; i < m; i++)                                     \
+              if (tmp[i] >= limit)                                             \
+                return sl_error_set(                                           \
+                    err, SL_EINVAL,                                            \
+                    "value %u at index %lld out of range (limit %u)", tmp[i],  \
+                    (long long)(got + (int64_t)(k + i)), limit);               \
         }                                                                      \
         got += (int64_t)take;                                                  \
         uint64_t used = groups * (uint64_t)bw;                                 \
@@ -197,6 +293,101 @@ static inline uint32_t unpack_one(const uint8_t *p, size_t len, uint64_t bit,
 
 RLE_DECODE(pq_rle_decode_u16, uint16_t)
 RLE_DECODE(pq_rle_decode_u32, uint32_t)
+
+/* Bits [at, at + n) of bm set to v (bits below `at` are kept). */
+static void bits_fill(uint8_t *bm, int64_t at, int64_t n, bool v) {
+  if (n <= 0) return;
+  int64_t end = at + n;
+  int64_t b0 = at >> 3, b1 = end >> 3;
+  uint8_t lo = (uint8_t)((1u << (at & 7)) - 1); /* bits kept in b0 */
+  if (b0 == b1) {
+    uint8_t m = (uint8_t)(((1u << (end & 7)) - 1) & ~lo);
+    bm[b0] = v ? (uint8_t)(bm[b0] | m) : (uint8_t)(bm[b0] & ~m);
+    return;
+  }
+  bm[b0] = v ? (uint8_t)(bm[b0] | ~lo) : (uint8_t)(bm[b0] & lo);
+  if (b1 > b0 + 1) memset(bm + b0 + 1, v ? 0xFF : 0, (size_t)(b1 - b0 - 1));
+  if (end & 7) bm[b1] = v ? (uint8_t)((1u << (end & 7)) - 1) : 0;
+}
+
+/* Copies n bits from src (starting at bit 0) to bm at bit `at`. Bits of bm
+ * below `at` are kept; bits at and after at + n in its last byte may be
+ * anything (they are written later or lie past the end). */
+static void bits_copy(uint8_t *bm, int64_t at, const uint8_t *src, int64_t n) {
+  if (n <= 0) return;
+  int sh = (int)(at & 7);
+  uint8_t *d = bm + (at >> 3);
+  size_t nb = (size_t)(n + 7) / 8;
+  if (sh == 0) {
+    memcpy(d, src, nb);
+    return;
+  }
+  uint8_t keep = (uint8_t)((1u << sh) - 1);
+  uint32_t acc = d[0] & keep;
+  size_t out_bytes = (size_t)((at & 7) + n + 7) / 8;
+  for (size_t i = 0; i < out_bytes; i++) {
+    uint32_t s = i < nb ? src[i] : 0;
+    acc |= s << sh;
+    d[i] = (uint8_t)acc;
+    acc >>= 8;
+  }
+}
+
+static int64_t popcount_bits(const uint8_t *src, int64_t n) {
+  int64_t c = 0, i = 0;
+  for (; i + 64 <= n; i += 64) {
+    uint64_t w;
+    memcpy(&w, src + i / 8, 8);
+    c += __builtin_popcountll(w);
+  }
+  for (; i < n; i++)
+    c += (src[i >> 3] >> (i & 7)) & 1;
+  return c;
+}
+
+int pq_def_to_bitmap(const uint8_t *p, size_t len, uint8_t *bm, int64_t at,
+                     int64_t n, int64_t *nonnull, struct sl_error *err) {
+  const uint8_t *end = p + len, *q = p;
+  int64_t got = 0, ones = 0;
+  while (got < n) {
+    uint64_t h;
+    if (!get_varint(&q, end, &h))
+      return sl_error_set(err, SL_EINVAL,
+                          "RLE data ends after %lld of %lld values",
+                          (long long)got, (long long)n);
+    if (h & 1) {
+      uint64_t groups = h >> 1;
+      size_t left = (size_t)(end - q);
+      uint64_t want = groups > ((uint64_t)1 << 40) ? (uint64_t)1 << 43
+                                                   : groups * 8;
+      uint64_t take = want < (uint64_t)left * 8 ? want : (uint64_t)left * 8;
+      if (take > (uint64_t)(n - got)) take = (uint64_t)(n - got);
+      if (take == 0 && want > 0)
+        return sl_error_set(err, SL_EINVAL,
+                            "bit-packed run past the end of the data");
+      /* Width 1, LSB first: the run is already a validity bitmap. */
+      bits_copy(bm, at + got, q, (int64_t)take);
+      ones += popcount_bits(q, (int64_t)take);
+      got += (int64_t)take;
+      q += groups < left ? groups : left;
+    } else {
+      uint64_t count = h >> 1;
+      if (q >= end)
+        return sl_error_set(err, SL_EINVAL,
+                            "RLE run value past the end of the data");
+      uint8_t v = *q++;
+      if (v > 1 && count)
+        return sl_error_set(err, SL_EINVAL,
+                            "RLE value %u out of range (limit 2)", v);
+      if (count > (uint64_t)(n - got)) count = (uint64_t)(n - got);
+      bits_fill(bm, at + got, (int64_t)count, v);
+      if (v) ones += (int64_t)count;
+      got += (int64_t)count;
+    }
+  }
+  *nonnull = ones;
+  return 0;
+}
 
 /* ---- DELTA_BINARY_PACKED ----------------------------------------------- */
 
