@@ -129,6 +129,114 @@ static void test_thrift_roundtrip(void **state) {
 
 /* ---- encodings --------------------------------------------------------- */
 
+/* Packs n values of bw bits LSB first, the layout of a bit-packed run
+ * (written bit by bit here, independently of the encoder). */
+static size_t pack_ref(const uint32_t *v, size_t n, int bw, uint8_t *out) {
+  size_t bytes = (n * (size_t)bw + 7) / 8;
+  memset(out, 0, bytes);
+  for (size_t i = 0; i < n; i++)
+    for (int b = 0; b < bw; b++)
+      if ((v[i] >> b) & 1) {
+        size_t bit = i * (size_t)bw + (size_t)b;
+        out[bit / 8] |= (uint8_t)(1u << (bit % 8));
+      }
+  return bytes;
+}
+
+/* The width-specialised unpacker against values packed bit by bit, for
+ * every width 0..32, counts that end inside a group and buffers that end
+ * exactly at the last value (so the one-at-a-time tail runs too). */
+static void test_unpack_widths(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  uint32_t v[N], got[N], ref[N];
+  uint8_t *packed = malloc(N * 4 + 8);
+  srand(11);
+  for (int bw = 0; bw <= 32; bw++) {
+    uint64_t mask = bw == 32 ? 0xFFFFFFFFu : ((1ull << bw) - 1);
+    for (int i = 0; i < N; i++)
+      v[i] = (uint32_t)(((uint32_t)rand() << 16 ^ (uint32_t)rand()) & mask);
+    if (bw > 0) v[5] = (uint32_t)mask; /* all ones */
+    for (size_t n = 0; n <= N; n = n < 40 ? n + 1 : n * 2 + 3) {
+      size_t bytes = pack_ref(v, n, bw, packed);
+      memset(got, 0xAB, sizeof got);
+      pq_unpack(packed, bytes, bw, got, n);
+      assert_memory_equal(got, v, n * 4);
+      pq_unpack_ref(packed, bytes, bw, ref, n);
+      assert_memory_equal(ref, v, n * 4);
+      assert_int_equal(got[n < N ? n : N - 1], n < N ? 0xABABABABu : v[N - 1]);
+    }
+    /* Through the hybrid decoder, with an index limit just above the
+     * largest value and just at it. */
+    struct pq_buf b = {0};
+    assert_int_equal(pq_rle_encode_u32(v, N, bw, &b), 0);
+    uint32_t mx = 0;
+    for (int i = 0; i < N; i++)
+      mx = v[i] > mx ? v[i] : mx;
+    struct sl_error err = {0};
+    uint32_t lim = mx == UINT32_MAX ? 0 : mx + 1;
+    assert_int_equal(pq_rle_decode_u32(b.data, b.size, bw, got, N, lim, &err),
+                     0);
+    assert_memory_equal(got, v, sizeof v);
+    if (mx > 0) {
+      assert_int_equal(
+          pq_rle_decode_u32(b.data, b.size, bw, got, N, mx, &err), SL_EINVAL);
+      assert_non_null(strstr(err.msg, "out of range"));
+    }
+    pq_buf_release(&b);
+  }
+  free(packed);
+}
+
+/* Definition levels of width 1 straight into validity bits, at every bit
+ * offset, for pages with no nulls, only nulls, runs and alternations:
+ * bits before the offset are kept and the count of ones is exact. */
+static void test_def_levels_to_bitmap(void **state) {
+  (void)state;
+  enum { N = 3000 };
+  uint16_t lv[N];
+  uint8_t bm[N / 8 + 16];
+  srand(5);
+  for (int pattern = 0; pattern < 5; pattern++) {
+    for (int i = 0; i < N; i++)
+      lv[i] = pattern == 0   ? 1
+              : pattern == 1 ? 0
+              : pattern == 2 ? (uint16_t)((i / 50) % 2)
+              : pattern == 3 ? (uint16_t)(i % 2)
+                             : (uint16_t)(rand() % 7 != 0);
+    for (int n = 0; n <= N; n = n * 2 + 5) {
+      struct pq_buf b = {0};
+      assert_int_equal(pq_rle_encode_u16(lv, n, 1, &b), 0);
+      for (int at = 0; at < 20; at++) {
+        memset(bm, 0x5A, sizeof bm);
+        int64_t nn = -1;
+        struct sl_error err = {0};
+        assert_int_equal(
+            pq_def_to_bitmap(b.data, b.size, bm, at, n, &nn, &err), 0);
+        int64_t ones = 0;
+        for (int i = 0; i < at; i++)
+          assert_int_equal((bm[i / 8] >> (i % 8)) & 1, (0x5A >> (i % 8)) & 1);
+        for (int i = 0; i < n; i++) {
+          int bit = at + i;
+          assert_int_equal((bm[bit / 8] >> (bit % 8)) & 1, lv[i]);
+          ones += lv[i];
+        }
+        assert_int_equal(nn, ones);
+      }
+      pq_buf_release(&b);
+    }
+  }
+  /* A level of 2 where the maximum is 1, and a stream cut short. */
+  int64_t nn;
+  struct sl_error err = {0};
+  const uint8_t run_of_two[] = {(uint8_t)(10 << 1), 2};
+  assert_int_equal(pq_def_to_bitmap(run_of_two, 2, bm, 0, 10, &nn, &err),
+                   SL_EINVAL);
+  assert_non_null(strstr(err.msg, "out of range"));
+  const uint8_t cut[] = {(uint8_t)(4 << 1 | 1), 0xFF};
+  assert_int_equal(pq_def_to_bitmap(cut, 2, bm, 0, 32, &nn, &err), SL_EINVAL);
+}
+
 static void test_rle_roundtrip(void **state) {
   (void)state;
   enum { N = 5000 };
@@ -674,6 +782,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_thrift_roundtrip),
       cmocka_unit_test(test_rle_roundtrip),
+      cmocka_unit_test(test_unpack_widths),
+      cmocka_unit_test(test_def_levels_to_bitmap),
       cmocka_unit_test(test_delta_roundtrip),
       cmocka_unit_test(test_codecs_and_bombs),
       cmocka_unit_test(test_write_read_roundtrip),
