@@ -239,11 +239,15 @@ struct sl__jtask {
  * what it resolved to. Log lines repeat their key order, so most keys are
  * resolved by two word compares instead of a hash probe. */
 #define SL__JKEY_POSITIONS 32
+#define SL__JKEY_PREDICT_MAX 31 /* longest predicted key */
 struct sl__jkcache {
-  uint64_t w[2]; /* the key and its closing quote, zero padded */
-  uint64_t m[2]; /* byte masks of the key's length + 1 */
-  uint32_t len;  /* key length (<= 15); UINT32_MAX: empty */
+  /* keys up to 15 bytes: the key and its closing quote, zero padded, and
+   * byte masks of the key's length + 1; w has a bit outside m otherwise */
+  uint64_t w[2], m[2];
+  uint32_t len;                /* key length; UINT32_MAX: empty */
   const struct sl__jnode *kid; /* NULL = not wanted */
+  /* keys of 16 to 31 bytes, likewise over 32 bytes (lm[0] = 0: none) */
+  uint64_t lw[4], lm[4];
 };
 
 struct sl__jworker {

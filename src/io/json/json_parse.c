@@ -228,7 +228,9 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
   return str_scan_slow(jp, p, esc);
 }
 
-static inline const struct sl__jnode *lookup(const struct jp *jp,
+/* Out of line: object() only gets here when the key prediction missed. */
+__attribute__((noinline)) static const struct sl__jnode *
+lookup(const struct jp *jp,
                                              const struct sl__jnode *obj,
                                              const uint8_t *k, size_t n,
                                              int32_t pos) {
@@ -260,17 +262,23 @@ static inline const struct sl__jnode *lookup(const struct jp *jp,
     }
     i = (i + 1) & obj->slot_mask;
   }
-  /* remember the key (with its closing quote) for the prediction in
-   * object(); keys of 16 bytes and more are not predicted */
-  if (pos < SL__JKEY_POSITIONS && n <= 15) {
+  /* remember the key (with its closing quote, which follows it: the key
+   * has no escapes) for the prediction in object() */
+  if (pos < SL__JKEY_POSITIONS && n <= SL__JKEY_PREDICT_MAX) {
     struct sl__jkcache *kc =
         &jp->w->kcache[obj->obj_id * SL__JKEY_POSITIONS + pos];
-    uint64_t q[2] = {w[0], w[1]};
-    q[n / 8] |= (uint64_t)'"' << (8 * (n % 8));
-    kc->w[0] = q[0];
-    kc->w[1] = q[1];
-    kc->m[0] = n >= 7 ? ~0ull : (1ull << (8 * (n + 1))) - 1ull;
-    kc->m[1] = n >= 15 ? ~0ull : n < 7 ? 0 : (1ull << (8 * (n - 7))) - 1ull;
+    uint8_t tw[32] = {0}, tm[32] = {0};
+    memcpy(tw, k, n + 1);
+    memset(tm, 0xFF, n + 1);
+    memset(kc, 0, sizeof *kc);
+    if (n < 16) {
+      memcpy(kc->w, tw, 16);
+      memcpy(kc->m, tm, 16);
+    } else {
+      kc->w[0] = 1;
+      memcpy(kc->lw, tw, 32);
+      memcpy(kc->lm, tm, 32);
+    }
     kc->len = (uint32_t)n;
     kc->kid = found;
   }
@@ -327,9 +335,14 @@ static int scratch(struct sl__jworker *w, size_t n) {
   return 0;
 }
 
-static const uint8_t *literal(struct jp *jp, const uint8_t *p, const char *word,
-                              size_t n) {
-  if ((size_t)(jp->end - p) < n || memcmp(p, word, n) != 0)
+/* word: "true", "false" or "null" (n = its length). */
+static inline const uint8_t *literal(struct jp *jp, const uint8_t *p,
+                                     const char *word, size_t n) {
+  uint32_t a, b;
+  if ((size_t)(jp->end - p) < n) return bad_found(jp, p, "a value");
+  memcpy(&a, p, 4);
+  memcpy(&b, word, 4);
+  if (a != b || (n == 5 && p[4] != (uint8_t)word[4]))
     return bad_found(jp, p, "a value");
   return p + n;
 }
@@ -511,10 +524,15 @@ static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
   switch (n->type) {
   case SL_TYPE_UTF8:
   case SL_TYPE_LARGE_UTF8:
-    rc = sl_bytes_reserve(&c->data, (int64_t)len);
+    rc = sl_bytes_reserve(&c->data, (int64_t)len + 32);
     if (rc) return hard(jp, rc);
     if (!esc) {
-      if (len) memcpy(c->data.data + c->data.size, s, len);
+      /* short strings: one fixed 32-byte copy (the room was reserved; the
+       * bytes past the string are overwritten by the next value) */
+      if (len <= 32 && jp->end - s >= 32)
+        memcpy(c->data.data + c->data.size, s, 32);
+      else if (len)
+        memcpy(c->data.data + c->data.size, s, len);
       c->data.size += (int64_t)len;
     } else {
       c->data.size +=
@@ -742,6 +760,17 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
           q = k + kc->len;
           goto have_key;
         }
+        if (kc->lm[0] && end - k >= 32) { /* a long key: 32 bytes */
+          uint64_t c, d;
+          memcpy(&c, k + 16, 8);
+          memcpy(&d, k + 24, 8);
+          if (a == kc->lw[0] && b == kc->lw[1] &&
+              (c & kc->lm[2]) == kc->lw[2] && (d & kc->lm[3]) == kc->lw[3]) {
+            kid = kc->kid;
+            q = k + kc->len;
+            goto have_key;
+          }
+        }
       }
       q = str_scan(jp, k, &esc);
       if (!q) return NULL;
@@ -764,12 +793,29 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
       }
       p = ws(p, end);
       if (kid) {
-        p = value(jp, p, kid, t, depth + 1);
+        /* plain strings and numbers of a leaf column (not a repeated key)
+         * go straight to their parser */
+        struct sl__jcol *c;
+        if (kid->kind == SL__JN_SCALAR && p < end &&
+            (c = jp->w->flat[kid->col])->len < t) {
+          if (*p == '"')
+            p = string_value(jp, p, kid, c);
+          else if (*p == '-' || (uint8_t)(*p - '0') < 10)
+            p = number_value(jp, p, kid, c);
+          else
+            p = value(jp, p, kid, t, depth + 1);
+        } else {
+          p = value(jp, p, kid, t, depth + 1);
+        }
       } else if (p < end && *p == '"') {
-        /* the most common skipped value, without a call */
+        /* the most common skipped values, without a call */
         bool e2;
         p = str_scan(jp, p + 1, &e2);
         if (p) p++;
+      } else if (p < end && (*p == '-' || (uint8_t)(*p - '0') < 10)) {
+        struct sl__jnum num;
+        const uint8_t *q2 = sl__json_number_fast(p, end, &num);
+        p = q2 ? q2 : bad_found(jp, p, "a value");
       } else {
         p = skip_value(jp, p, depth + 1);
       }

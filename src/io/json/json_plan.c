@@ -215,10 +215,8 @@ int sl__jworker_init(struct sl__jworker *w, const struct sl__jplan *p) {
   for (int32_t i = 0; i < (p->n_objs ? p->n_objs : 1) * SL__JKEY_POSITIONS;
        i++) {
     /* w has a bit outside m: an empty entry never matches */
+    memset(&w->kcache[i], 0, sizeof w->kcache[i]);
     w->kcache[i].w[0] = 1;
-    w->kcache[i].m[0] = 0;
-    w->kcache[i].w[1] = 0;
-    w->kcache[i].m[1] = 0;
     w->kcache[i].len = UINT32_MAX;
     w->kcache[i].kid = NULL;
   }
