@@ -625,6 +625,89 @@ static void test_timestamp_column_forms(void **state) {
 
 /* ---- SIMD paths and sources agree ---------------------------------------- */
 
+/* The fast paths at every position: string values that start at every
+ * offset of a 64-byte block and run into the next one (plain, non-ASCII,
+ * escaped), integers of 1 to 19 digits (the 8- and 16-digit boundaries),
+ * predicted keys of 15 to 31 bytes that differ only past byte 16, and
+ * skipped keys and values holding escaped quotes and brackets; each read
+ * with every kernel and checked against the values that were written. */
+static void test_fast_paths_at_every_offset(void **state) {
+  (void)state;
+  static const char *vals[][2] = {
+      {"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_+=!?",
+       "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_+=!?"},
+      {"M\xc3\xbcnchen, Gr\xc3\xbc\xc3\x9f" "e aus der Stadt an der Isar, 1234567890",
+       "M\xc3\xbcnchen, Gr\xc3\xbc\xc3\x9f" "e aus der Stadt an der Isar, 1234567890"},
+      {"say \\\"hi\\\" to the block boundary \\\\ and \\u00e9 and more text",
+       "say \"hi\" to the block boundary \\ and \xc3\xa9 and more text"},
+      {"", ""},
+      {"x", "x"}};
+  const size_t nv = sizeof vals / sizeof vals[0];
+  const char *longk[] = {"key_fifteen_abc", "longer_key_name_01",
+                         "longer_key_name_02",
+                         "a_key_of_thirty_one_bytes_12345"};
+  size_t cap = 1 << 20, len = 0;
+  char *text = malloc(cap);
+  assert_non_null(text);
+  int rows = 0;
+  for (int pad = 0; pad < 140; pad++) {
+    for (size_t v = 0; v < nv; v++, rows++) {
+      char padding[160];
+      memset(padding, 'a', (size_t)pad);
+      padding[pad] = 0;
+      uint64_t num = 1;
+      for (int d = 0; d < rows % 19; d++)
+        num *= 10;
+      num = num * 2 - 1 - (uint64_t)(rows % 2); /* 1, 19, 199, ... */
+      len += (size_t)snprintf(
+          text + len, cap - len,
+          "{\"p\":\"%s\",\"s\":\"%s\",\"%s\":\"k%d\",\"x\\\"y]\":[1,{\"}\":\"]\"},"
+          "\"\\\\\"],\"n\":%s%llu,\"f\":%llu.%03d}\n",
+          padding, vals[v][0], longk[rows % 4], rows,
+          rows % 3 ? "" : "-", (unsigned long long)num, (unsigned long long)num,
+          rows % 1000);
+      assert_true(len < cap - 1024);
+    }
+  }
+  const char *schema = "s: utf8, n: int64, f: float64, key_fifteen_abc: utf8, "
+                       "longer_key_name_01: utf8, "
+                       "a_key_of_thirty_one_bytes_12345: utf8";
+  const char *kern[] = {"scalar", "avx2", "avx512"};
+  for (int ki = 0; ki < 3; ki++) {
+    const char *opts[] = {"simd", kern[ki], NULL};
+    struct sl_batch *b;
+    struct sl_error err = {0};
+    assert_int_equal(read_all(text, len, schema, opts, NULL, &b, NULL, &err), 0);
+    assert_int_equal(b->length, rows);
+    const int64_t *n = sl_array_i64(col(b, "n"));
+    const double *f = sl_array_f64(col(b, "f"));
+    for (int r = 0; r < rows; r++) {
+      assert_str(col(b, "s"), r, vals[r % nv][1]);
+      uint64_t num = 1;
+      for (int d = 0; d < r % 19; d++)
+        num *= 10;
+      num = num * 2 - 1 - (uint64_t)(r % 2);
+      int64_t want = r % 3 ? (int64_t)num : -(int64_t)num;
+      if (n[r] != want)
+        fail_msg("%s row %d: n %lld != %lld", kern[ki], r, (long long)n[r],
+                 (long long)want);
+      char ftxt[32];
+      snprintf(ftxt, sizeof ftxt, "%llu.%03d", (unsigned long long)num,
+               r % 1000);
+      double fw = strtod(ftxt, NULL);
+      assert_memory_equal(&f[r], &fw, sizeof fw);
+      char kv[16];
+      snprintf(kv, sizeof kv, "k%d", r);
+      assert_str(col(b, "key_fifteen_abc"), r, r % 4 == 0 ? kv : NULL);
+      assert_str(col(b, "longer_key_name_01"), r, r % 4 == 1 ? kv : NULL);
+      assert_str(col(b, "a_key_of_thirty_one_bytes_12345"), r,
+                 r % 4 == 3 ? kv : NULL);
+    }
+    sl_batch_free(b);
+  }
+  free(text);
+}
+
 static char *gen_text(size_t rows, size_t *len) {
   size_t cap = rows * 256 + 64, n = 0;
   char *t = malloc(cap);
@@ -845,6 +928,7 @@ int main(void) {
       cmocka_unit_test(test_bom_and_empty),
       cmocka_unit_test(test_inference),
       cmocka_unit_test(test_simd_paths_agree),
+      cmocka_unit_test(test_fast_paths_at_every_offset),
       cmocka_unit_test(test_files_plain_gz_zst),
       cmocka_unit_test(test_recycled_buffers_outlive_reader),
       cmocka_unit_test(test_alloc_failures),
