@@ -85,6 +85,7 @@ FILE_SPEC = """metadata: {{name: files}}
 spec:
   runtime: passthrough
   admin: {{port: {admin}}}
+  logLevel: {log_level}
   input: {{schema: "ts: timestamp[ms], service: utf8, seq: int64, bytes: int64"}}
   triggers:
     files:
@@ -92,7 +93,7 @@ spec:
       numWorkers: 2
       maxWorkers: 3
       batch: {{maxEvents: 7000, maxWait: 5ms}}
-      attributes: {{path: "{logs}/*.jsonl*", chunkBytes: 32KiB}}
+      attributes: {{path: "{logs}/*.jsonl*", chunkBytes: 32KiB{extra}}}
   sinks:
     pq: {{kind: parquet, attributes: {{path: {out}, rollRows: 15000, fsync: false, partition: "s={{service}}"}}}}
 """
@@ -115,7 +116,8 @@ def test_file_trigger_survives_repeated_kill9_on_plain_gz_zst(tmp_path):
         else:
             name.write_text(text)
     out = tmp_path / "out"
-    spec = write(tmp_path / "f.yaml", FILE_SPEC.format(admin=free_port(), logs=logs, out=out))
+    spec = write(tmp_path / "f.yaml", FILE_SPEC.format(admin=free_port(), logs=logs, out=out, extra="",
+                                                         log_level="info"))
     rnd = random.Random(7)
     for _ in range(6):
         p = start(spec, tmp_path)
@@ -129,6 +131,49 @@ def test_file_trigger_survives_repeated_kill9_on_plain_gz_zst(tmp_path):
     assert rows == (n, n, n * (n - 1) // 2)
     names = [q.name for q in out.glob("**/*.parquet")]
     assert names and all(x.startswith("part-f") for x in names)
+
+
+def test_file_trigger_compacts_its_state_file_while_running(tmp_path):
+    """A long run appends ~100 bytes per batch to the state file; with
+    stateCompactBytes it is rewritten while running (also across kill -9)
+    and stays small, and the output is still exact."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    per_file, n = 20_000, 0
+    for f in range(6):
+        write(logs / ("f%02d.jsonl" % f), "\n".join(gen_lines(per_file, n)) + "\n")
+        n += per_file
+    sizes, compactions = {}, {}
+    for case, extra, kills in (("plain", "", 0), ("compact", ", stateCompactBytes: 1KiB", 0),
+                               ("killed", ", stateCompactBytes: 1KiB", 3)):
+        out, state = tmp_path / ("out-" + case), tmp_path / (case + ".state")
+        spec = FILE_SPEC.format(admin=free_port(), logs=logs, out=out, log_level="debug",
+                                extra=extra + ", stateFile: %s" % state)
+        spec = write(tmp_path / (case + ".yaml"), spec.replace("maxEvents: 7000", "maxEvents: 1000"))
+        rnd = random.Random(3)
+        for _ in range(kills):
+            p = start(spec, tmp_path)
+            time.sleep(rnd.uniform(0.03, 0.15))
+            p.kill()
+            p.wait()
+        p = start(spec, tmp_path)
+        _, stderr = p.communicate(timeout=120)
+        assert p.returncode == 0, stderr.decode()
+        rows = duckdb.sql(f"select count(*), count(distinct seq), sum(seq) from "
+                          f"read_parquet('{out}/**/*.parquet', hive_partitioning=true)").fetchall()[0]
+        assert rows == (n, n, n * (n - 1) // 2), case
+        sizes[case] = state.stat().st_size
+        logs_ = [json.loads(l) for l in stderr.decode().splitlines() if l.startswith("{")]
+        compactions[case] = [l for l in logs_ if l.get("msg") == "state file compacted"]
+        assert not (tmp_path / (case + ".state.tmp")).exists()
+    # 120 batches of 1000 lines: at the default threshold every batch left
+    # its lines until the clean stop compacted the file once; with a small
+    # one, it was rewritten while running too.
+    assert len(compactions["plain"]) == 1, compactions
+    assert compactions["plain"][0]["bytesBefore"] > 8000, compactions
+    assert len(compactions["compact"]) >= 3, compactions
+    assert all(c["bytesAfter"] < c["bytesBefore"] for c in compactions["compact"])
+    assert sizes["compact"] < 1000 and sizes["killed"] < 1000, sizes
 
 
 def test_partition_by_unsorted_column_groups_rows(tmp_path):

@@ -12,7 +12,9 @@
  * not yet durable with exactly its ranges (so it has the same rows and the
  * same position key, and a sink that names files after keys overwrites
  * what the killed run published), then resumes after them. Offsets are in
- * decompressed bytes. A plain file whose size shrank is read again. */
+ * decompressed bytes. A plain file whose size shrank is read again.
+ * The file is compacted (rewritten with the progress of every file and the
+ * batches not yet durable) at start and after stateCompactBytes of appends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -34,6 +36,7 @@ struct file_attrs {
   char *state_file;
   int64_t chunk_bytes;
   int64_t poll_ms;
+  int64_t compact_bytes;
 };
 
 #define A(f) offsetof(struct file_attrs, f)
@@ -54,6 +57,12 @@ static const struct sl_cfg_entry file_config[] = {
      "Bytes read per append (whole lines).", false},
     {"pollInterval", SL_CFG_DURATION, "1s", 10, 3600000, NULL, A(poll_ms),
      "mode watch: how often the folder is listed.", false},
+    {"stateCompactBytes", SL_CFG_SIZE, "1MiB", 1024, 1073741824, NULL,
+     A(compact_bytes),
+     "The state file is rewritten with only what is still needed once this "
+     "much was appended to it (and at least as much as its last compacted "
+     "size), so a long-running watch keeps it small.",
+     false},
     {NULL, 0, NULL, 0, 0, NULL, 0, NULL, false}};
 
 struct tracked {
@@ -80,6 +89,14 @@ struct cut_mark {
   int64_t end;
 };
 
+/* A batch cut (and recorded) by this run, not yet durable: kept so that a
+ * compaction of the state file can write its ranges again. */
+struct inflight {
+  uint64_t seq;
+  struct range *r;
+  int32_t n;
+};
+
 struct file_state {
   pthread_t th;
   bool started;
@@ -95,7 +112,14 @@ struct file_state {
   uint64_t committed;
   struct cut_rec *pending; /* recorded batches to re-cut at start */
   int32_t n_pending, cap_pending;
-  bool replaying; /* cut: do not record again */
+  bool replaying;       /* cut: do not record again */
+  struct inflight *fly; /* ring of recorded batches awaiting commit */
+  size_t fly_head, fly_len, fly_cap;
+  int64_t appended;  /* bytes appended to the state file since compaction */
+  int64_t compacted; /* size of the state file when last compacted */
+  int64_t progress_bytes; /* ... of which the progress of files */
+  int64_t compact_bytes;
+  bool fly_broken; /* a batch could not be remembered: no compaction */
 };
 
 static int file_validate(const struct sl_spec_trigger *t, const char *file,
@@ -256,8 +280,40 @@ static int put_file(int fd, const struct tracked *f) {
   return write_all(fd, line, (size_t)n);
 }
 
+/* Makes a rename in the state file's folder durable (best effort). */
+static void fsync_folder_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char dir[4300];
+  int n = slash
+              ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + 1, path)
+              : snprintf(dir, sizeof dir, ".");
+  if (n <= 0 || (size_t)n >= sizeof dir) return;
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  fsync(fd);
+  close(fd);
+}
+
+static int put_batch(int fd, const struct file_state *st, const struct range *r,
+                     int32_t n) {
+  int rc = 0;
+  for (int32_t j = 0; j < n && !rc; j++)
+    rc = put_range(fd, st, &r[j]);
+  char line[32];
+  int ln = snprintf(line, sizeof line, "B\t%d\n", (int)n);
+  return rc ? rc : write_all(fd, line, (size_t)ln);
+}
+
+static bool batch_open(const struct file_state *st, const struct range *r,
+                       int32_t n) {
+  for (int32_t j = 0; j < n; j++)
+    if (r[j].end > st->files[r[j].file].done) return true;
+  return false;
+}
+
 /* Rewrites the state file with what is still needed (progress of every file,
- * the batches to re-cut), atomically: temp, fsync, rename. */
+ * the recorded batches not yet durable), atomically: temp, fsync, rename,
+ * fsync of the folder. Called with st->mu held (or before the thread runs). */
 static int compact_state(struct file_state *st, struct sl_error *err) {
   char tmp[4300];
   snprintf(tmp, sizeof tmp, "%s.tmp", st->state_path);
@@ -269,13 +325,15 @@ static int compact_state(struct file_state *st, struct sl_error *err) {
   for (int32_t i = 0; i < st->n_files && !rc; i++)
     if (st->files[i].done > 0 || st->files[i].total >= 0)
       rc = put_file(fd, &st->files[i]);
-  for (int32_t i = 0; i < st->n_pending && !rc; i++) {
-    for (int32_t j = 0; j < st->pending[i].n && !rc; j++)
-      rc = put_range(fd, st, &st->pending[i].r[j]);
-    char line[32];
-    int n = snprintf(line, sizeof line, "B\t%d\n", (int)st->pending[i].n);
-    if (!rc) rc = write_all(fd, line, (size_t)n);
+  off_t progress = rc ? 0 : lseek(fd, 0, SEEK_CUR);
+  for (int32_t i = 0; i < st->n_pending && !rc; i++)
+    if (batch_open(st, st->pending[i].r, st->pending[i].n))
+      rc = put_batch(fd, st, st->pending[i].r, st->pending[i].n);
+  for (size_t i = 0; i < st->fly_len && !rc; i++) {
+    const struct inflight *b = &st->fly[(st->fly_head + i) % st->fly_cap];
+    rc = put_batch(fd, st, b->r, b->n);
   }
+  off_t size = rc ? 0 : lseek(fd, 0, SEEK_CUR);
   if (!rc && fsync(fd)) rc = SL_EIO;
   close(fd);
   if (!rc && rename(tmp, st->state_path)) rc = SL_EIO;
@@ -284,12 +342,50 @@ static int compact_state(struct file_state *st, struct sl_error *err) {
     return sl_error_set(err, rc, "cannot write the state file '%s'",
                         st->state_path);
   }
+  fsync_folder_of(st->state_path);
+  st->compacted = size > 0 ? (int64_t)size : 0;
+  st->progress_bytes = progress > 0 ? (int64_t)progress : 0;
+  st->appended = 0;
   return 0;
+}
+
+/* Once enough was appended since the last compaction, rewrites the state
+ * file and appends to the new one from then on. */
+static void maybe_compact(struct sl_trigger *t, struct file_state *st,
+                          bool force) {
+  if (st->state_fd < 0 || st->fly_broken) return;
+  if (!force &&
+      (st->appended < st->compact_bytes || st->appended < st->progress_bytes))
+    return;
+  int64_t before = st->compacted + st->appended;
+  struct sl_error err = {0};
+  if (compact_state(st, &err)) {
+    sl_log(t->rt, SL_LOG_WARN, "cannot compact the state file",
+           "\"trigger\":\"%s\",\"error\":\"%s\"", t->spec->name, err.msg);
+    st->appended = 0; /* try again after as much again */
+    return;
+  }
+  int fd = open(st->state_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) {
+    sl_log(t->rt, SL_LOG_ERROR, "cannot reopen the state file",
+           "\"trigger\":\"%s\",\"error\":\"%s\"", t->spec->name,
+           strerror(errno));
+    return; /* keep appending to the old (now unlinked) one: no progress
+               is recorded, so a restart repeats work, never loses it */
+  }
+  close(st->state_fd);
+  st->state_fd = fd;
+  sl_log(t->rt, SL_LOG_DEBUG, "state file compacted",
+         "\"trigger\":\"%s\",\"bytesBefore\":%lld,\"bytesAfter\":%lld",
+         t->spec->name, (long long)before, (long long)st->compacted);
 }
 
 static void record(struct file_state *st, int32_t i) {
   if (st->state_fd < 0) return;
+  off_t before = lseek(st->state_fd, 0, SEEK_END);
   if (put_file(st->state_fd, &st->files[i]) == 0) fdatasync(st->state_fd);
+  off_t after = lseek(st->state_fd, 0, SEEK_END);
+  if (before >= 0 && after > before) st->appended += (int64_t)(after - before);
 }
 
 /* The byte ranges of a batch: consecutive segments of one file merged. */
@@ -597,6 +693,36 @@ static void *file_main(void *arg) {
   return NULL;
 }
 
+/* Keeps a copy of a recorded batch's ranges until it is durable. On
+ * failure, compaction is held off (st->fly_broken) until a restart. */
+static int remember(struct file_state *st, uint64_t seq, const struct range *r,
+                    int32_t n) {
+  if (st->fly_broken) return SL_ENOMEM;
+  struct range *c = sl_malloc((size_t)n * sizeof *c);
+  if (!c) goto fail;
+  memcpy(c, r, (size_t)n * sizeof *c);
+  if (st->fly_len == st->fly_cap) {
+    size_t nc = st->fly_cap ? st->fly_cap * 2 : 64;
+    struct inflight *nf = sl_malloc(nc * sizeof *nf);
+    if (!nf) {
+      sl_free(c);
+      goto fail;
+    }
+    for (size_t i = 0; i < st->fly_len; i++)
+      nf[i] = st->fly[(st->fly_head + i) % st->fly_cap];
+    sl_free(st->fly);
+    st->fly = nf;
+    st->fly_head = 0;
+    st->fly_cap = nc;
+  }
+  st->fly[(st->fly_head + st->fly_len++) % st->fly_cap] =
+      (struct inflight){seq, c, n};
+  return 0;
+fail:
+  st->fly_broken = true;
+  return SL_ENOMEM;
+}
+
 /* Remembers where each file stands once batch seq is durable: the end of
  * the last segment of every file the batch touched. */
 static void file_cut(struct sl_trigger *t, uint64_t seq,
@@ -609,14 +735,19 @@ static void file_cut(struct sl_trigger *t, uint64_t seq,
     struct range r[MAX_RANGES];
     int32_t k = batch_ranges(segs, n, r, MAX_RANGES);
     int rc = k > 0 ? 0 : SL_ERANGE;
-    for (int32_t i = 0; i < k && !rc; i++)
-      rc = put_range(st->state_fd, st, &r[i]);
-    char line[32];
-    int ln = snprintf(line, sizeof line, "B\t%d\n", (int)k);
-    if (!rc) rc = write_all(st->state_fd, line, (size_t)ln);
+    off_t before = lseek(st->state_fd, 0, SEEK_END);
+    if (!rc) rc = put_batch(st->state_fd, st, r, k);
     if (!rc) fdatasync(st->state_fd);
+    off_t after = lseek(st->state_fd, 0, SEEK_END);
+    if (before >= 0 && after > before)
+      st->appended += (int64_t)(after - before);
     if (rc && k != 0)
       sl_log(t->rt, SL_LOG_ERROR, "cannot record a batch in the state file",
+             "\"trigger\":\"%s\"", t->spec->name);
+    if (!rc && remember(st, seq, r, k))
+      sl_log(t->rt, SL_LOG_WARN,
+             "out of memory: the state file is not compacted while this "
+             "batch is in flight",
              "\"trigger\":\"%s\"", t->spec->name);
   }
   for (int32_t i = 0; i < n; i++) {
@@ -661,6 +792,12 @@ static void file_committed(struct sl_trigger *t, uint64_t seq) {
     st->mark_len--;
   }
   if (last_file >= 0) record(st, last_file);
+  while (st->fly_len && st->fly[st->fly_head].seq <= st->committed) {
+    sl_free(st->fly[st->fly_head].r);
+    st->fly_head = (st->fly_head + 1) % st->fly_cap;
+    st->fly_len--;
+  }
+  maybe_compact(t, st, false);
   pthread_mutex_unlock(&st->mu);
 }
 
@@ -671,6 +808,7 @@ static int file_init(struct sl_trigger *t, struct sl_error *err) {
   pthread_mutex_init(&st->mu, NULL);
   pthread_cond_init(&st->cv, NULL);
   st->state_fd = -1;
+  st->compact_bytes = a->compact_bytes;
   t->state = st;
   char def[512];
   snprintf(def, sizeof def, ".sluice-%s-%s.state", sl_spec_name(t->rt->spec),
@@ -719,6 +857,9 @@ static void file_destroy(struct sl_trigger *t) {
   struct file_state *st = t->state;
   if (!st) return;
   file_stop(t);
+  /* A clean stop with every batch durable leaves only the progress. */
+  if (st->fly_len == 0 && st->mark_len == 0 && st->appended > 0)
+    maybe_compact(t, st, true);
   if (st->state_fd >= 0) close(st->state_fd);
   for (int32_t i = 0; i < st->n_files; i++)
     sl_free(st->files[i].path);
@@ -727,6 +868,9 @@ static void file_destroy(struct sl_trigger *t) {
   for (int32_t i = 0; i < st->n_pending; i++)
     sl_free(st->pending[i].r);
   sl_free(st->pending);
+  for (size_t i = 0; i < st->fly_len; i++)
+    sl_free(st->fly[(st->fly_head + i) % st->fly_cap].r);
+  sl_free(st->fly);
   sl_free(st->state_path);
   pthread_mutex_destroy(&st->mu);
   pthread_cond_destroy(&st->cv);
