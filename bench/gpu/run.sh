@@ -6,13 +6,15 @@
 #  2. correctness: Q1-Q6 on small clean and messy logs, through `sluice
 #     query --device gpu` and `--device cpu` and the raw device plans
 #     (`sluice bench-device`), each checked against the pure-Python oracle
-#     (bench/gpu/oracle.py); then the SQL oracle suite (tests/py, DuckDB as
-#     the oracle) with SLUICE_DEVICE=auto, counting the queries that ran on
-#     the GPU;
+#     (bench/gpu/oracle.py); then the SQL oracle suites (tests/py/
+#     test_sql_queries.py and test_device_sql.py, DuckDB as the oracle) with
+#     SLUICE_DEVICE=auto, counting the queries that ran on the GPU;
 #  3. benchmark: Q1-Q6 on GB-sized files, end to end (file in the page cache
 #     -> zstd Parquet) on the GPU and on all CPU cores, device-only (input
 #     resident on the GPU), and the CPU peers installed there.
-# Results go to $OUT (or ./gpu-results) as JSON Lines; a table at the end.
+# Results go to $OUT (or ./gpu-results) as JSON Lines (trace.log: where the
+# warm runs spend their time); a table at the end. bench/gpu/pack.sh packs a
+# binary built elsewhere with the sources for a machine without a toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 gb="${1:-4}"
@@ -58,7 +60,8 @@ if [ -f tests/py/test_sql_queries.py ]; then
   rm -f "$res/sql_suite_devices.log"
   SLUICE_BIN="$SLUICE" SLUICE_BUILD="$(dirname "$SLUICE")" SLUICE_DEVICE=auto \
   SLUICE_DEVICE_LOG="$res/sql_suite_devices.log" \
-    $py -m pytest -q -p no:cacheprovider tests/py/test_sql_queries.py 2>&1 | tail -5 || fail=1
+    $py -m pytest -q -p no:cacheprovider tests/py/test_sql_queries.py tests/py/test_device_sql.py \
+    2>&1 | tail -5 || fail=1
   echo "queries run on the GPU: $(grep -c '^gpu' "$res/sql_suite_devices.log" || true) of $(wc -l < "$res/sql_suite_devices.log")"
   grep -v '^gpu' "$res/sql_suite_devices.log" | cut -f1 | sort | uniq -c | sort -rn | head -8
 fi
@@ -123,7 +126,8 @@ for q in q1 q2 q3 q4 q5 q6; do
   timed $q "sluice gpu (one command)" end-to-end "$f" -- "$SLUICE" query --device gpu --no-progress "$(sqlq $q "$f")" --output "$data/$q.gpu.parquet"
   # Warm: the same plan in a process whose GPU context is already up (as in
   # a running function), file in the page cache -> zstd Parquet result.
-  "$SLUICE" bench-device --file "$f" --query $q --parquet "$data/$q.warm.parquet" 2>&1 >/dev/null | grep '^{' | \
+  SLUICE_TRACE=1 "$SLUICE" bench-device --file "$f" --query $q --parquet "$data/$q.warm.parquet" 2>&1 >/dev/null | \
+    tee -a "$res/trace.log" | grep '^{' | \
     $py -c "import json,sys; r=json.loads(sys.stdin.read()); r['engine']='sluice gpu (warm)'; print(json.dumps(r))" >> "$res/bench.jsonl"
   "$SLUICE" bench-device --file "$f" --query $q --resident 5 2>&1 >/dev/null | grep '^{' | \
     $py -c "import json,sys; r=json.loads(sys.stdin.read()); r['engine']='sluice gpu'; print(json.dumps(r))" >> "$res/bench.jsonl"

@@ -7,7 +7,8 @@
  *
  * The device runs a group-by plan (src/device/device_abi.h: columns read
  * from JSON Lines, AND-ed predicates, up to 4 keys with optional time
- * buckets, count/sum/min/max/avg) straight from JSON Lines bytes and returns
+ * buckets, count/sum/min/max/avg/variances/count(DISTINCT), IN and LIKE
+ * filters) straight from JSON Lines bytes and returns
  * an Arrow-layout batch. Thread-safety: one sl_device may be shared by
  * threads, calls are serialised inside. */
 #ifndef SLUICE_DEVICE_H
@@ -60,6 +61,15 @@ int sl_device_groupby_json(struct sl_device *d, const struct sl_dev_plan *plan,
                            size_t len, int resident_repeat,
                            struct sl_batch **out, struct sl_device_stats *stats,
                            struct sl_error *err);
+
+/* Same, reading bytes [0, len) of the open file fd: the backend preads it
+ * on all cores straight into pinned staging buffers, overlapped with the
+ * device copies and kernels of earlier chunks (no page-cache mapping, no
+ * extra copy). fd stays open and owned by the caller. */
+int sl_device_groupby_fd(struct sl_device *d, const struct sl_dev_plan *plan,
+                         const char *const *names, int fd, size_t len,
+                         struct sl_batch **out, struct sl_device_stats *stats,
+                         struct sl_error *err);
 
 /* Pinned host memory from the device (faster copies), or NULL. */
 void *sl_device_host_alloc(struct sl_device *d, size_t n);

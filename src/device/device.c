@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device/device_abi.h"
@@ -145,8 +146,11 @@ static enum sl_type_id key_type(const struct sl_dev_plan *p, int k) {
 
 static enum sl_type_id agg_type(const struct sl_dev_plan *p, int a) {
   int op = p->aggs[a].op;
-  if (op == SL_DEV_COUNT_STAR || op == SL_DEV_COUNT) return SL_TYPE_INT64;
-  if (op == SL_DEV_AVG || op >= SL_DEV_VAR_POP) return SL_TYPE_FLOAT64;
+  if (op == SL_DEV_COUNT_STAR || op == SL_DEV_COUNT ||
+      op == SL_DEV_COUNT_DISTINCT)
+    return SL_TYPE_INT64;
+  if (op == SL_DEV_AVG || (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP))
+    return SL_TYPE_FLOAT64;
   int t = p->columns[p->aggs[a].column].type;
   if (t == SL_DEV_FLOAT64) return SL_TYPE_FLOAT64;
   if (t == SL_DEV_TS_MS && op != SL_DEV_SUM) return SL_TYPE_TIMESTAMP_MS;
@@ -208,20 +212,24 @@ static int build_batch(const struct sl_dev_plan *p, const char *const *names,
   return rc;
 }
 
-int sl_device_groupby_json(struct sl_device *d, const struct sl_dev_plan *plan,
-                           const char *const *names, const char *data,
-                           size_t len, int resident_repeat,
-                           struct sl_batch **out, struct sl_device_stats *stats,
-                           struct sl_error *err) {
+/* Runs one of the backend's entry points: over data (fd < 0) or over the
+ * file fd, or resident on the device. */
+static int groupby(struct sl_device *d, const struct sl_dev_plan *plan,
+                   const char *const *names, const char *data, int fd,
+                   size_t len, int resident_repeat, struct sl_batch **out,
+                   struct sl_device_stats *stats, struct sl_error *err) {
   *out = NULL;
   struct sl_dev_result r;
   char ebuf[400] = "";
   pthread_mutex_lock(&d->mu);
-  int rc =
-      resident_repeat > 0
-          ? d->be->groupby_json_resident(d->ctx, plan, data, len,
-                                         resident_repeat, &r, ebuf, sizeof ebuf)
-          : d->be->groupby_json(d->ctx, plan, data, len, &r, ebuf, sizeof ebuf);
+  int rc;
+  if (resident_repeat > 0)
+    rc = d->be->groupby_json_resident(d->ctx, plan, data, len, resident_repeat,
+                                      &r, ebuf, sizeof ebuf);
+  else if (fd >= 0)
+    rc = d->be->groupby_fd(d->ctx, plan, fd, len, &r, ebuf, sizeof ebuf);
+  else
+    rc = d->be->groupby_json(d->ctx, plan, data, len, &r, ebuf, sizeof ebuf);
   pthread_mutex_unlock(&d->mu);
   if (rc) return sl_error_set(err, SL_EIO, "device: %s", ebuf);
   if (stats) {
@@ -233,7 +241,33 @@ int sl_device_groupby_json(struct sl_device *d, const struct sl_dev_plan *plan,
     stats->seconds_h2d = r.seconds_h2d;
     stats->seconds_kernels = r.seconds_kernels;
   }
+  struct timespec t0, t1;
+  int64_t groups = r.n_groups;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   rc = build_batch(plan, names, &r, out, err);
   d->be->free_result(d->ctx, &r);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (getenv("SLUICE_TRACE"))
+    fprintf(stderr, "device: result batch of %lld groups built in %.4f s\n",
+            (long long)groups,
+            (double)(t1.tv_sec - t0.tv_sec) +
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
   return rc;
+}
+
+int sl_device_groupby_json(struct sl_device *d, const struct sl_dev_plan *plan,
+                           const char *const *names, const char *data,
+                           size_t len, int resident_repeat,
+                           struct sl_batch **out, struct sl_device_stats *stats,
+                           struct sl_error *err) {
+  return groupby(d, plan, names, data, -1, len, resident_repeat, out, stats,
+                 err);
+}
+
+int sl_device_groupby_fd(struct sl_device *d, const struct sl_dev_plan *plan,
+                         const char *const *names, int fd, size_t len,
+                         struct sl_batch **out, struct sl_device_stats *stats,
+                         struct sl_error *err) {
+  if (fd < 0) return sl_error_set(err, SL_EINVAL, "device: no file to read");
+  return groupby(d, plan, names, NULL, fd, len, 0, out, stats, err);
 }

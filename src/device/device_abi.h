@@ -15,12 +15,14 @@
 extern "C" {
 #endif
 
-#define SL_DEVICE_ABI_VERSION 1
+#define SL_DEVICE_ABI_VERSION 2
 #define SL_DEV_MAX_COLUMNS 16
 #define SL_DEV_MAX_KEYS 4
 #define SL_DEV_MAX_AGGS 16
 #define SL_DEV_MAX_PREDS 8
 #define SL_DEV_MAX_PATH 64
+#define SL_DEV_MAX_LIST 32         /* constants of one IN list */
+#define SL_DEV_MAX_LIST_BYTES 1024 /* their string bytes */
 
 /* How a JSON value is read into a device column. */
 enum sl_dev_type {
@@ -42,6 +44,7 @@ enum sl_dev_agg_op {
   SL_DEV_VAR_SAMP,
   SL_DEV_STDDEV_POP,
   SL_DEV_STDDEV_SAMP,
+  SL_DEV_COUNT_DISTINCT, /* exact: a device set of (group, value) pairs */
 };
 
 enum sl_dev_cmp {
@@ -50,11 +53,15 @@ enum sl_dev_cmp {
   SL_DEV_LT,
   SL_DEV_LE,
   SL_DEV_GT,
-  SL_DEV_GE
+  SL_DEV_GE,
+  SL_DEV_IN,   /* column IN (list); `negate` for NOT IN */
+  SL_DEV_LIKE, /* string column LIKE str ('%' any run, '_' one code point);
+                  `negate` for NOT LIKE, `ci` for ILIKE (ASCII folding) */
 };
 
 struct sl_dev_column {
-  char path[SL_DEV_MAX_PATH]; /* "status" or "geo.country" (one level) */
+  char path[SL_DEV_MAX_PATH]; /* "status", "geo.country", "a.b.c" (up to
+                                 8 levels) */
   int32_t type;               /* enum sl_dev_type */
   /* SL_DEV_TS_MS: how many units of a JSON number make one millisecond
    * (1: epoch ms, 1000: epoch us), as the CPU reader reads numbers in the
@@ -72,14 +79,23 @@ struct sl_dev_agg {
   int32_t column; /* -1 for count(*) */
 };
 
-/* column CMP constant; rows where the column is null never pass. */
+/* column CMP constant; rows where the column is null never pass (NOT IN
+ * and NOT LIKE included, as in SQL). Strings compare decoded JSON bytes. */
 struct sl_dev_pred {
   int32_t column;
   int32_t cmp;
   int64_t i64;               /* for int64 / ts / bool columns */
   double f64;                /* for float64 columns */
-  char str[SL_DEV_MAX_PATH]; /* for string columns (EQ / NE only) */
+  char str[SL_DEV_MAX_PATH]; /* string columns: EQ / NE value, LIKE pattern */
   int32_t str_len;
+  int32_t negate, ci; /* IN, LIKE: NOT; LIKE: ILIKE */
+  /* IN: n_list constants, as i64 / f64 by the column's type, strings as
+   * list_str[list_off[k] .. list_off[k + 1]). */
+  int32_t n_list;
+  int32_t list_off[SL_DEV_MAX_LIST + 1];
+  int64_t list_i64[SL_DEV_MAX_LIST];
+  double list_f64[SL_DEV_MAX_LIST];
+  char list_str[SL_DEV_MAX_LIST_BYTES];
 };
 
 struct sl_dev_plan {
@@ -94,7 +110,8 @@ struct sl_dev_plan {
  *  key k: key_valid[k][g] (0 = null); int64 keys in key_i64[k][g]; string
  *  keys are bytes key_str_data[k][key_str_off[k][g] .. key_str_off[k][g+1]);
  *  agg a: agg_valid[a][g]; count/int sums in agg_i64[a][g]; float sums,
- *  min/max of floats and avg in agg_f64[a][g]; int min/max in agg_i64. */
+ *  min/max of floats and avg in agg_f64[a][g]; int min/max in agg_i64;
+ *  count(DISTINCT) in agg_i64. */
 struct sl_dev_result {
   int64_t n_groups;
   int64_t rows_in;      /* lines seen */
@@ -125,6 +142,12 @@ struct sl_device_backend {
   int (*groupby_json)(void *ctx, const struct sl_dev_plan *plan,
                       const char *data, size_t len, struct sl_dev_result *out,
                       char *errbuf, size_t errcap);
+  /* Same, reading bytes [0, len) of file descriptor fd itself (pread by
+   * all cores straight into pinned staging buffers, overlapped with the
+   * copies and kernels of earlier chunks). */
+  int (*groupby_fd)(void *ctx, const struct sl_dev_plan *plan, int fd,
+                    size_t len, struct sl_dev_result *out, char *errbuf,
+                    size_t errcap);
   /* Same, over input already on the device (for device-only timings):
    * copies `data` once to the device, then times `repeat` runs. */
   int (*groupby_json_resident)(void *ctx, const struct sl_dev_plan *plan,

@@ -12,7 +12,6 @@
 #include <time.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,9 +38,13 @@ static int column(const struct sl_plan *p, int32_t i, struct sl_dev_plan *dp,
                   int32_t *map, struct sl_error *why) {
   if (map[i] >= 0) return map[i];
   const char *path = p->input_paths[i];
-  const char *dot = strchr(path, '.');
-  if (strlen(path) >= SL_DEV_MAX_PATH || (dot && strchr(dot + 1, '.')))
-    return no(why, "column '%s' nests deeper than the device reads", path) * 0 -
+  int parts = 1;
+  for (const char *c = path; *c; c++)
+    parts += *c == '.';
+  if (strlen(path) >= SL_DEV_MAX_PATH || parts > 8)
+    return no(why, "column '%s' is longer or nests deeper than the device reads",
+              path) *
+               0 -
            1;
   int t = dev_type(p->input_types[i]);
   if (!t)
@@ -71,7 +74,83 @@ static int cmp_op(enum sl_xop op, bool flip) {
   }
 }
 
-/* WHERE: a tree of ANDs over `column CMP constant`. */
+/* `column [NOT] IN (constants)`. */
+static int add_in(const struct sl_plan *p, const struct sl_expr *e,
+                  struct sl_dev_plan *dp, int32_t *map, struct sl_error *why) {
+  const struct sl_expr *a = e->args[0];
+  if (a->op != SL_X_COL || e->n_args - 1 > SL_DEV_MAX_LIST)
+    return no(why, "WHERE '%s' is not a column IN a short constant list",
+              e->text);
+  struct sl_dev_pred *pr = &dp->preds[dp->n_preds];
+  memset(pr, 0, sizeof *pr);
+  int32_t bytes = 0;
+  for (int32_t k = 1; k < e->n_args; k++) {
+    const struct sl_expr *b = e->args[k];
+    if (b->op != SL_X_CONST)
+      return no(why, "WHERE '%s' has an IN list that is not constant",
+                e->text);
+    /* NULL in the list: never true for NOT IN; no effect on IN. */
+    if (b->value.is_null) {
+      if (e->negate)
+        return no(why, "WHERE '%s' is NOT IN a list with NULL", e->text);
+      continue;
+    }
+    if (b->value.type != a->type)
+      return no(why, "WHERE '%s' compares different types", e->text);
+    int32_t j = pr->n_list;
+    switch (a->type) {
+    case SL_VT_I64: pr->list_i64[j] = b->value.u.i; break;
+    case SL_VT_BOOL: pr->list_i64[j] = b->value.u.b; break;
+    case SL_VT_F64: pr->list_f64[j] = b->value.u.f; break;
+    case SL_VT_STR:
+      if (bytes + b->value.u.s.n > SL_DEV_MAX_LIST_BYTES)
+        return no(why, "WHERE '%s' has too long an IN list", e->text);
+      memcpy(pr->list_str + bytes, b->value.u.s.p, (size_t)b->value.u.s.n);
+      pr->list_off[j] = bytes;
+      bytes += (int32_t)b->value.u.s.n;
+      break;
+    default:
+      return no(why, "WHERE '%s' is an IN over a type the device does not run",
+                e->text);
+    }
+    pr->n_list++;
+    pr->list_off[pr->n_list] = bytes;
+  }
+  int c = column(p, a->col, dp, map, why);
+  if (c < 0) return SL_ENOTSUP;
+  pr->column = c;
+  pr->cmp = SL_DEV_IN;
+  pr->negate = e->negate;
+  dp->n_preds++;
+  return 0;
+}
+
+/* `column [NOT] [I]LIKE 'pattern'`. */
+static int add_like(const struct sl_plan *p, const struct sl_expr *e,
+                    struct sl_dev_plan *dp, int32_t *map,
+                    struct sl_error *why) {
+  const struct sl_expr *a = e->args[0], *b = e->args[1];
+  if (a->op != SL_X_COL || a->type != SL_VT_STR || b->op != SL_X_CONST ||
+      b->value.is_null || b->value.type != SL_VT_STR ||
+      b->value.u.s.n >= SL_DEV_MAX_PATH)
+    return no(why, "WHERE '%s' is not a column LIKE a short constant pattern",
+              e->text);
+  struct sl_dev_pred *pr = &dp->preds[dp->n_preds];
+  memset(pr, 0, sizeof *pr);
+  int c = column(p, a->col, dp, map, why);
+  if (c < 0) return SL_ENOTSUP;
+  pr->column = c;
+  pr->cmp = SL_DEV_LIKE;
+  pr->negate = e->negate;
+  pr->ci = e->part == 1;
+  memcpy(pr->str, b->value.u.s.p, (size_t)b->value.u.s.n);
+  pr->str_len = (int32_t)b->value.u.s.n;
+  dp->n_preds++;
+  return 0;
+}
+
+/* WHERE: a tree of ANDs over `column CMP constant`, `column IN (...)` and
+ * `column LIKE pattern`. */
 static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
                      struct sl_dev_plan *dp, int32_t *map,
                      struct sl_error *why) {
@@ -80,6 +159,12 @@ static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
       if (add_preds(p, e->args[k], dp, map, why)) return SL_ENOTSUP;
     return 0;
   }
+  if ((e->op == SL_X_IN || e->op == SL_X_LIKE) &&
+      dp->n_preds >= SL_DEV_MAX_PREDS)
+    return no(why, "more than 8 WHERE terms%s", "");
+  if (e->op == SL_X_IN && e->n_args >= 2) return add_in(p, e, dp, map, why);
+  if (e->op == SL_X_LIKE && e->n_args == 2)
+    return add_like(p, e, dp, map, why);
   if (e->n_args != 2 || !cmp_op(e->op, false))
     return no(why, "WHERE '%s' is not a comparison of a column with a constant",
               e->text);
@@ -121,17 +206,9 @@ static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
       return no(why,
                 "WHERE '%s' is a string comparison the device does not run",
                 e->text);
+    /* The device compares decoded JSON strings, as the CPU does. */
     memcpy(pr->str, b->value.u.s.p, (size_t)b->value.u.s.n);
     pr->str_len = (int32_t)b->value.u.s.n;
-    /* Device strings compare raw JSON bytes: a constant with characters
-     * that JSON may escape stays on the CPU. */
-    for (int32_t k = 0; k < pr->str_len; k++)
-      if ((unsigned char)pr->str[k] < 0x20 || pr->str[k] == '"' ||
-          pr->str[k] == '\\' || (unsigned char)pr->str[k] >= 0x80)
-        return no(
-            why,
-            "WHERE '%s' compares with a string the device cannot match raw",
-            e->text);
     break;
   default:
     return no(why, "WHERE '%s' compares a type the device does not run",
@@ -139,6 +216,22 @@ static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
   }
   dp->n_preds++;
   return 0;
+}
+
+static const char *agg_name(enum sl_agg_fn fn) {
+  switch (fn) {
+  case SL_AGG_QUANTILE_CONT: return "median/quantile_cont";
+  case SL_AGG_QUANTILE_DISC: return "quantile_disc";
+  case SL_AGG_APPROX_COUNT_DISTINCT: return "approx_count_distinct";
+  case SL_AGG_APPROX_QUANTILE: return "approx_quantile";
+  case SL_AGG_FIRST: return "first";
+  case SL_AGG_LAST: return "last";
+  case SL_AGG_ARG_MIN: return "arg_min";
+  case SL_AGG_ARG_MAX: return "arg_max";
+  case SL_AGG_BOOL_AND: return "bool_and";
+  case SL_AGG_BOOL_OR: return "bool_or";
+  default: return "(this one)";
+  }
 }
 
 static int64_t part_ms(int part) {
@@ -217,14 +310,23 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
     case SL_AGG_VAR_SAMP: da->op = SL_DEV_VAR_SAMP; break;
     case SL_AGG_STDDEV_POP: da->op = SL_DEV_STDDEV_POP; break;
     case SL_AGG_STDDEV_SAMP: da->op = SL_DEV_STDDEV_SAMP; break;
-    default: return no(why, "an aggregate has no device equivalent%s", "");
+    case SL_AGG_COUNT_DISTINCT: da->op = SL_DEV_COUNT_DISTINCT; break;
+    default:
+      return no(why, "aggregate %s has no device equivalent",
+                agg_name(s->fn));
     }
     if (da->op != SL_DEV_COUNT_STAR) {
       const struct sl_expr *arg = p->agg_args[s->arg];
       if (arg->op != SL_X_COL)
         return no(why, "aggregate argument '%s' is not a column", arg->text);
       bool numeric = arg->type == SL_VT_I64 || arg->type == SL_VT_F64;
-      if (da->op != SL_DEV_COUNT && !numeric)
+      /* Device timestamps are milliseconds: distinct microseconds could
+       * collapse into one. */
+      if (da->op == SL_DEV_COUNT_DISTINCT && arg->type == SL_VT_TS)
+        return no(why, "count(DISTINCT '%s') over a timestamp stays on the CPU",
+                  arg->text);
+      if (da->op != SL_DEV_COUNT && da->op != SL_DEV_COUNT_DISTINCT &&
+          !numeric)
         return no(why, "aggregate over '%s' needs a number on the device",
                   arg->text);
       da->column = column(p, arg->col, dp, map, why);
@@ -273,8 +375,8 @@ static int to_vec(struct sl_arena *ar, const struct sl_array *a, enum sl_vt t,
 /* Runs dp over data[0, len) (named `what` in errors) and converts the
  * result into vecs. */
 static int run_on(struct sl_query *q, struct sl_device *dev,
-                  const struct sl_dev_plan *dp, const char *data, size_t len,
-                  const char *what, struct sl_vec **out_cols,
+                  const struct sl_dev_plan *dp, const char *data, int fd,
+                  size_t len, const char *what, struct sl_vec **out_cols,
                   int64_t *out_groups, struct sl_device_stats *stats,
                   struct sl_error *err) {
   struct sl_plan *p = q->plan;
@@ -287,7 +389,10 @@ static int run_on(struct sl_query *q, struct sl_device *dev,
   struct sl_batch *b = NULL;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  int rc = sl_device_groupby_json(dev, dp, names, data, len, 0, &b, stats, err);
+  int rc = fd >= 0 ? sl_device_groupby_fd(dev, dp, names, fd, len, &b, stats,
+                                          err)
+                   : sl_device_groupby_json(dev, dp, names, data, len, 0, &b,
+                                            stats, err);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (getenv("SLUICE_TRACE"))
     fprintf(stderr, "sql: device group-by over %zu bytes: %.4f s\n", len,
@@ -328,8 +433,10 @@ int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
                        int64_t *out_groups, struct sl_device_stats *stats,
                        struct sl_error *err) {
   if (q->src->kind == SRC_TABLE) /* rows handed over as raw JSON Lines */
-    return run_on(q, dev, dp, q->opts.device_json, q->opts.device_json_len,
-                  "the events", out_cols, out_groups, stats, err);
+    return run_on(q, dev, dp, q->opts.device_json, -1,
+                  q->opts.device_json_len, "the events", out_cols, out_groups,
+                  stats, err);
+  /* A file: the backend reads it itself, straight into pinned memory. */
   const char *path = q->src->files[0];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
@@ -338,20 +445,8 @@ int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
     if (fd >= 0) close(fd);
     return sl_error_set(err, SL_EIO, "'%s': %s", path, strerror(e));
   }
-  size_t len = (size_t)st.st_size;
-  const char *data = "";
-  if (len) {
-    data = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-    if (data == MAP_FAILED) {
-      int e = errno;
-      close(fd);
-      return sl_error_set(err, SL_EIO, "'%s': cannot map: %s", path,
-                          strerror(e));
-    }
-  }
+  int rc = run_on(q, dev, dp, NULL, fd, (size_t)st.st_size, path, out_cols,
+                  out_groups, stats, err);
   close(fd);
-  int rc =
-      run_on(q, dev, dp, data, len, path, out_cols, out_groups, stats, err);
-  if (len) munmap((void *)data, len);
   return rc;
 }

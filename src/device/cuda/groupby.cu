@@ -1,23 +1,24 @@
 /* sluice CUDA backend: JSON Lines -> filter -> hash group-by, on the GPU.
  *
- * Per chunk of input (cut at a newline): one kernel finds line starts
- * (warp-aggregated atomics), one kernel parses one line per thread,
- * evaluates the predicates and folds the row into a global open-addressing
- * hash table with atomics. Chunks alternate between two streams and two
- * pinned staging buffers, so the host copy of chunk i+1 and the H2D copy
- * overlap the kernels of chunk i. See docs/gpu.md. */
+ * The host side: plans are checked and laid out (plan_info), input is
+ * streamed through the device in chunks cut at a newline, alternating
+ * between two streams and two pinned staging buffers, so that reading chunk
+ * i+1 into pinned memory (pread from the file, or a copy from memory, on all
+ * cores), the H2D copy and the kernels of chunk i overlap. The kernels are
+ * in kernels.cuh. See docs/gpu.md. */
 #include <cuda_runtime.h>
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <chrono>
-#include <string>
 
-#include "device/cuda/json_parse.cuh"
+#include "device/cuda/kernels.cuh"
 #include "device/device_abi.h"
 
 #define CK(call)                                                               \
@@ -30,24 +31,6 @@
     }                                                                          \
   } while (0)
 
-enum { SLOT_EMPTY = 0, SLOT_BUSY = 1, SLOT_READY = 2 };
-enum { ERR_TABLE_FULL = 1, ERR_HEAP_FULL = 2 };
-
-struct table {
-  int64_t n_slots; /* power of two */
-  uint32_t *state;
-  uint64_t *hash;
-  int64_t *key[SL_DEV_MAX_KEYS]; /* int value, or heap (offset<<24 | len) */
-  uint8_t *knull;                /* bit k: key k is null */
-  unsigned long long *agg_n[SL_DEV_MAX_AGGS];
-  long long *agg_i[SL_DEV_MAX_AGGS];
-  double *agg_f[SL_DEV_MAX_AGGS];
-  char *heap;
-  unsigned long long heap_cap;
-  unsigned long long *counters; /* [0] heap used, [1] groups, [2] error,
-                                   [3] rows, [4] matched, [5] bad, [6] lines */
-};
-
 struct cuda_ctx {
   int dev;
   cudaStream_t stream[2];
@@ -57,413 +40,14 @@ struct cuda_ctx {
   int64_t *d_starts[2];
   size_t chunk;
   int sms;
+  /* Device tables kept between runs (grown on demand), so a process that
+   * runs many plans (a function's micro-batches) allocates once. */
+  unsigned long long *rows, *set, *counters;
+  size_t rows_bytes, set_bytes;
+  char *heap;
 };
 
-/* ---- kernels ----------------------------------------------------------- */
-
-__global__ void k_find_lines(const char *buf, int64_t n, int64_t *starts,
-                             unsigned long long *count) {
-  /* Each thread looks at 16 bytes; a line starts at 0 and after every '\n'
-   * that is not the last byte. */
-  int64_t base = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 16;
-  int lane = threadIdx.x & 31;
-  int mine = 0;
-  int64_t pos[16];
-  if (base < n) {
-    if (base == 0) pos[mine++] = 0;
-    int64_t lim = base + 16 < n ? base + 16 : n;
-    for (int64_t i = base; i < lim; i++)
-      if (buf[i] == '\n' && i + 1 < n) pos[mine++] = i + 1;
-  }
-  int incl = mine;
-  for (int d = 1; d < 32; d <<= 1) {
-    int v = __shfl_up_sync(0xffffffffu, incl, d);
-    if (lane >= d) incl += v;
-  }
-  int total = __shfl_sync(0xffffffffu, incl, 31);
-  unsigned long long wbase = 0;
-  if (lane == 31 && total) wbase = atomicAdd(count, (unsigned long long)total);
-  wbase = __shfl_sync(0xffffffffu, wbase, 31);
-  int64_t at = (int64_t)wbase + incl - mine;
-  for (int k = 0; k < mine; k++)
-    starts[at + k] = pos[k];
-}
-
-__device__ __forceinline__ uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
-
-__device__ __forceinline__ uint64_t hash_bytes(const char *p, int64_t n) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w = 0;
-    for (int k = 0; k < 8; k++)
-      w |= (uint64_t)(uint8_t)p[i + k] << (8 * k);
-    h = mix64(h ^ w) + 0x9E3779B97F4A7C15ull;
-  }
-  uint64_t w = 0;
-  for (int k = 0; i + k < n; k++)
-    w |= (uint64_t)(uint8_t)p[i + k] << (8 * k);
-  return mix64(h ^ w ^ 0x1234567ull);
-}
-
-__device__ __forceinline__ void atomic_min_f64(double *a, double v) {
-  unsigned long long *p = (unsigned long long *)a;
-  unsigned long long old = *p;
-  while (v < __longlong_as_double((long long)old)) {
-    unsigned long long prev =
-        atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
-    if (prev == old) break;
-    old = prev;
-  }
-}
-
-__device__ __forceinline__ void atomic_max_f64(double *a, double v) {
-  unsigned long long *p = (unsigned long long *)a;
-  unsigned long long old = *p;
-  while (v > __longlong_as_double((long long)old)) {
-    unsigned long long prev =
-        atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
-    if (prev == old) break;
-    old = prev;
-  }
-}
-
-__device__ bool pred_pass(const struct sl_dev_pred *pr, int32_t type,
-                          const struct dev_value *v, const char *buf) {
-  if (!v->valid) return false;
-  int c;
-  if (type == SL_DEV_STRING) {
-    bool eq = v->s_len == pr->str_len;
-    for (int k = 0; eq && k < pr->str_len; k++)
-      eq = buf[v->s_off + k] == pr->str[k];
-    return pr->cmp == SL_DEV_EQ ? eq : pr->cmp == SL_DEV_NE ? !eq : false;
-  }
-  if (type == SL_DEV_FLOAT64)
-    c = v->f < pr->f64 ? -1 : v->f > pr->f64 ? 1 : 0;
-  else
-    c = v->i < pr->i64 ? -1 : v->i > pr->i64 ? 1 : 0;
-  switch (pr->cmp) {
-  case SL_DEV_EQ: return c == 0;
-  case SL_DEV_NE: return c != 0;
-  case SL_DEV_LT: return c < 0;
-  case SL_DEV_LE: return c <= 0;
-  case SL_DEV_GT: return c > 0;
-  case SL_DEV_GE: return c >= 0;
-  }
-  return false;
-}
-
-/* Matches key bytes p[i..i+n) against a plan path component. */
-__device__ __forceinline__ bool key_is(const char *p, int64_t i, int64_t n,
-                                       const char *want, int wn) {
-  if (n != wn) return false;
-  for (int k = 0; k < wn; k++)
-    if (p[i + k] != want[k]) return false;
-  return true;
-}
-
-struct plan_info { /* derived from the plan once, on the host */
-  /* Aggregates over the same column share one non-null count (and every
-   * count(*) shares one): count_src[a] is the aggregate that keeps it. */
-  int8_t count_src[SL_DEV_MAX_AGGS];
-  int8_t top_len[SL_DEV_MAX_COLUMNS]; /* length of the first component */
-  int8_t sub_off[SL_DEV_MAX_COLUMNS]; /* offset of the second, or -1 */
-  int8_t sub_len[SL_DEV_MAX_COLUMNS];
-};
-
-/* Parses an object body starting after '{' at depth `depth`; fills vals for
- * columns whose path matches. Returns index after '}' or -1. */
-__device__ int64_t parse_object(const char *p, int64_t i, int64_t end,
-                                const struct sl_dev_plan *plan,
-                                const struct plan_info *pi, int parent,
-                                struct dev_value *vals) {
-  i = dev_skip_ws(p, i, end);
-  if (i < end && p[i] == '}') return i + 1;
-  for (;;) {
-    i = dev_skip_ws(p, i, end);
-    if (i >= end || p[i] != '"') return -1;
-    int64_t ke = dev_skip_string(p, i, end);
-    if (ke < 0) return -1;
-    int64_t ks = i + 1, kn = ke - i - 2;
-    i = dev_skip_ws(p, ke, end);
-    if (i >= end || p[i] != ':') return -1;
-    i = dev_skip_ws(p, i + 1, end);
-    int64_t next = -2;
-    for (int c = 0; c < plan->n_columns && next == -2; c++) {
-      const char *path = plan->columns[c].path;
-      if (parent < 0) {
-        if (!key_is(p, ks, kn, path, pi->top_len[c])) continue;
-        if (pi->sub_off[c] >= 0) {
-          if (i < end && p[i] == '{')
-            next = parse_object(p, i + 1, end, plan, pi, c, vals);
-        } else {
-          /* Duplicate keys: the last one wins. */
-          vals[c].valid = 0;
-          next = dev_read_value(p, i, end, plan->columns[c].type,
-                                plan->columns[c].num_per_ms, &vals[c]);
-        }
-      } else {
-        /* inside object of column `parent`'s first component: match every
-         * column sharing that first component. */
-        if (pi->sub_off[c] < 0 || pi->top_len[c] != pi->top_len[parent] ||
-            !key_is(path, 0, pi->top_len[c], plan->columns[parent].path,
-                    pi->top_len[parent]))
-          continue;
-        if (!key_is(p, ks, kn, path + pi->sub_off[c], pi->sub_len[c])) continue;
-        vals[c].valid = 0;
-        next = dev_read_value(p, i, end, plan->columns[c].type,
-                              plan->columns[c].num_per_ms, &vals[c]);
-      }
-    }
-    if (next == -2) next = dev_skip_value(p, i, end);
-    if (next < 0) return -1;
-    i = dev_skip_ws(p, next, end);
-    if (i >= end) return -1;
-    if (p[i] == ',') {
-      i++;
-      continue;
-    }
-    if (p[i] == '}') return i + 1;
-    return -1;
-  }
-}
-
-__global__ void k_parse_aggregate(const char *buf, int64_t n,
-                                  const int64_t *starts,
-                                  const unsigned long long *n_lines,
-                                  const struct sl_dev_plan *plan,
-                                  const struct plan_info *pi, struct table t) {
-  int64_t lines = (int64_t)*n_lines;
-  unsigned long long rows = 0, matched = 0, bad = 0;
-  for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < lines;
-       l += (int64_t)gridDim.x * blockDim.x) {
-    /* One pass over the line: the parser stops at the '\n' that ends it
-     * (strings, numbers and nesting all treat a newline as the end), so
-     * the line's end is never searched for separately. */
-    int64_t i = dev_skip_ws(buf, starts[l], n);
-    if (i >= n || buf[i] == '\n') continue; /* empty line */
-    rows++;
-    struct dev_value vals[SL_DEV_MAX_COLUMNS];
-    for (int c = 0; c < plan->n_columns; c++)
-      vals[c].valid = 0;
-    int64_t r =
-        buf[i] == '{' ? parse_object(buf, i + 1, n, plan, pi, -1, vals) : -1;
-    if (r >= 0) {
-      r = dev_skip_ws(buf, r, n);
-      if (r < n && buf[r] != '\n') r = -1; /* more after the object */
-    }
-    if (r < 0) {
-      bad++;
-      rows--;
-      continue;
-    }
-    bool pass = true;
-    for (int k = 0; k < plan->n_preds && pass; k++)
-      pass =
-          pred_pass(&plan->preds[k], plan->columns[plan->preds[k].column].type,
-                    &vals[plan->preds[k].column], buf);
-    if (!pass) continue;
-    matched++;
-    /* Group key: values, null bits and hash. */
-    int64_t kv[SL_DEV_MAX_KEYS];
-    uint8_t knull = 0;
-    uint64_t h = 0x51ED270B27F3A1ull;
-    for (int k = 0; k < plan->n_keys; k++) {
-      const struct dev_value *v = &vals[plan->keys[k].column];
-      int32_t type = plan->columns[plan->keys[k].column].type;
-      uint64_t kh;
-      if (!v->valid) {
-        knull |= (uint8_t)(1u << k);
-        kv[k] = 0;
-        kh = 0xDEADBEEFull;
-      } else if (type == SL_DEV_STRING) {
-        kv[k] = 0;
-        kh = hash_bytes(buf + v->s_off, v->s_len);
-      } else if (type == SL_DEV_FLOAT64) {
-        double f = v->f == 0.0 ? 0.0 : v->f; /* -0.0 and 0.0 group together */
-        kv[k] = __double_as_longlong(f);
-        kh = mix64((uint64_t)kv[k]);
-      } else {
-        int64_t x = v->i;
-        int64_t b = plan->keys[k].bucket_ms;
-        if (b > 0) x = (x >= 0 ? x / b : -((-x + b - 1) / b)) * b;
-        kv[k] = x;
-        kh = mix64((uint64_t)x);
-      }
-      h = mix64(h ^ kh) + (uint64_t)k;
-    }
-    uint64_t mask = (uint64_t)t.n_slots - 1;
-    uint64_t s = h & mask;
-    int64_t slot = -1;
-    for (int64_t probes = 0; probes < t.n_slots; probes++, s = (s + 1) & mask) {
-      volatile uint32_t *st = (volatile uint32_t *)&t.state[s];
-      uint32_t cur = *st;
-      if (cur == SLOT_EMPTY) {
-        cur = atomicCAS(&t.state[s], SLOT_EMPTY, SLOT_BUSY);
-        if (cur == SLOT_EMPTY) {
-          /* Claimed: write the key, strings into the heap. */
-          bool ok = true;
-          for (int k = 0; k < plan->n_keys; k++) {
-            const struct dev_value *v = &vals[plan->keys[k].column];
-            if (!(knull & (1u << k)) &&
-                plan->columns[plan->keys[k].column].type == SL_DEV_STRING) {
-              unsigned long long at =
-                  atomicAdd(&t.counters[0], (unsigned long long)v->s_len);
-              if (at + v->s_len > t.heap_cap || v->s_len >= (1 << 24)) {
-                ok = false;
-                kv[k] = 0;
-              } else {
-                for (int64_t q = 0; q < v->s_len; q++)
-                  t.heap[at + q] = buf[v->s_off + q];
-                kv[k] = (int64_t)((at << 24) | (unsigned long long)v->s_len);
-              }
-            }
-            t.key[k][s] = kv[k];
-          }
-          if (!ok)
-            atomicExch((unsigned long long *)&t.counters[2], ERR_HEAP_FULL);
-          t.knull[s] = knull;
-          t.hash[s] = h;
-          unsigned long long g = atomicAdd(&t.counters[1], 1ull);
-          if (g * 10 > (unsigned long long)t.n_slots * 7)
-            atomicExch((unsigned long long *)&t.counters[2], ERR_TABLE_FULL);
-          __threadfence();
-          atomicExch(&t.state[s], SLOT_READY);
-          slot = (int64_t)s;
-          break;
-        }
-      }
-      while (cur == SLOT_BUSY)
-        cur = *st;
-      /* READY: compare. */
-      if (((volatile uint64_t *)t.hash)[s] != h ||
-          ((volatile uint8_t *)t.knull)[s] != knull)
-        continue;
-      bool eq = true;
-      for (int k = 0; k < plan->n_keys && eq; k++) {
-        if (knull & (1u << k)) continue;
-        int64_t stored = ((volatile int64_t *)t.key[k])[s];
-        if (plan->columns[plan->keys[k].column].type == SL_DEV_STRING) {
-          const struct dev_value *v = &vals[plan->keys[k].column];
-          int64_t len = stored & ((1 << 24) - 1),
-                  off = (int64_t)((uint64_t)stored >> 24);
-          eq = len == v->s_len;
-          /* The heap was written by another thread: read it past L1
-           * (a stale L1 line would split one group into two). */
-          const volatile char *hp = (const volatile char *)t.heap + off;
-          for (int64_t q = 0; eq && q < len; q++)
-            eq = hp[q] == buf[v->s_off + q];
-        } else {
-          eq = stored == kv[k];
-        }
-      }
-      if (eq) {
-        slot = (int64_t)s;
-        break;
-      }
-    }
-    if (slot < 0) {
-      atomicExch((unsigned long long *)&t.counters[2], ERR_TABLE_FULL);
-      continue;
-    }
-    for (int a = 0; a < plan->n_aggs; a++) {
-      int op = plan->aggs[a].op;
-      bool counts = pi->count_src[a] == a;
-      if (op == SL_DEV_COUNT_STAR) {
-        if (counts) atomicAdd(&t.agg_n[a][slot], 1ull);
-        continue;
-      }
-      const struct dev_value *v = &vals[plan->aggs[a].column];
-      if (!v->valid) continue;
-      if (counts) atomicAdd(&t.agg_n[a][slot], 1ull);
-      if (op == SL_DEV_COUNT) continue;
-      bool fl = plan->columns[plan->aggs[a].column].type == SL_DEV_FLOAT64;
-      switch (op) {
-      case SL_DEV_SUM:
-      case SL_DEV_AVG:
-        if (fl)
-          atomicAdd(&t.agg_f[a][slot], v->f);
-        else
-          atomicAdd((unsigned long long *)&t.agg_i[a][slot],
-                    (unsigned long long)v->i);
-        break;
-      case SL_DEV_VAR_POP:
-      case SL_DEV_VAR_SAMP:
-      case SL_DEV_STDDEV_POP:
-      case SL_DEV_STDDEV_SAMP: {
-        /* sum in agg_f, sum of squares (a double) in agg_i's storage */
-        double x = fl ? v->f : (double)v->i;
-        atomicAdd(&t.agg_f[a][slot], x);
-        atomicAdd((double *)&t.agg_i[a][slot], x * x);
-        break;
-      }
-      case SL_DEV_MIN:
-        if (fl)
-          atomic_min_f64(&t.agg_f[a][slot], v->f);
-        else
-          atomicMin(&t.agg_i[a][slot], (long long)v->i);
-        break;
-      case SL_DEV_MAX:
-        if (fl)
-          atomic_max_f64(&t.agg_f[a][slot], v->f);
-        else
-          atomicMax(&t.agg_i[a][slot], (long long)v->i);
-        break;
-      }
-    }
-  }
-  /* Block-free counter updates: one atomic per thread that did work. */
-  if (rows) atomicAdd(&t.counters[3], rows);
-  if (matched) atomicAdd(&t.counters[4], matched);
-  if (bad) atomicAdd(&t.counters[5], bad);
-}
-
-__global__ void k_init_table(struct table t, struct sl_dev_plan plan) {
-  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-       s < t.n_slots; s += (int64_t)gridDim.x * blockDim.x) {
-    t.state[s] = SLOT_EMPTY;
-    for (int a = 0; a < plan.n_aggs; a++) {
-      t.agg_n[a][s] = 0;
-      bool mn = plan.aggs[a].op == SL_DEV_MIN,
-           mx = plan.aggs[a].op == SL_DEV_MAX;
-      t.agg_i[a][s] = mn ? INT64_MAX : mx ? INT64_MIN : 0;
-      t.agg_f[a][s] =
-          mn   ? __longlong_as_double(0x7ff0000000000000ll)
-          : mx ? __longlong_as_double((long long)0xfff0000000000000ull)
-               : 0.0;
-    }
-  }
-}
-
-__global__ void k_compact(struct table t, int64_t *out,
-                          unsigned long long *n_out) {
-  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-       s < t.n_slots; s += (int64_t)gridDim.x * blockDim.x)
-    if (t.state[s] == SLOT_READY) out[atomicAdd(n_out, 1ull)] = s;
-}
-
-/* Gathers column `src` (8-byte elements) at slots idx into dst. */
-__global__ void k_gather8(const int64_t *src, const int64_t *idx, int64_t n,
-                          int64_t *dst) {
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-       i += (int64_t)gridDim.x * blockDim.x)
-    dst[i] = src[idx[i]];
-}
-__global__ void k_gather1(const uint8_t *src, const int64_t *idx, int64_t n,
-                          uint8_t *dst) {
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-       i += (int64_t)gridDim.x * blockDim.x)
-    dst[i] = src[idx[i]];
-}
-
-/* ---- host side --------------------------------------------------------- */
+/* ---- host helpers ------------------------------------------------------ */
 
 static double now_s(void) {
   return std::chrono::duration<double>(
@@ -477,6 +61,8 @@ static int grid_for(const struct cuda_ctx *c, int64_t work, int block) {
   if (g > cap) g = cap;
   return g < 1 ? 1 : (int)g;
 }
+
+static const unsigned long long HEAP_CAP = 256ull << 20;
 
 static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
                      char *errbuf, size_t errcap) {
@@ -497,6 +83,10 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
   CK(cudaSetDevice(index));
   CK(cudaGetDeviceProperties(&prop, index));
   c->sms = prop.multiProcessorCount;
+  /* parse_object recurses once per nesting level of a path, and the parse
+   * kernel keeps a buffer for decoding escaped strings: more than the
+   * default 1 KiB of stack per thread. */
+  CK(cudaDeviceSetLimit(cudaLimitStackSize, 4096));
   {
     const char *env = getenv("SLUICE_CUDA_CHUNK_MB");
     c->chunk = (size_t)(env ? atol(env) : 128) << 20;
@@ -507,10 +97,12 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
     CK(cudaEventCreateWithFlags(&c->staged[b], cudaEventDisableTiming));
     CK(cudaMallocHost((void **)&c->h_stage[b], c->chunk));
     CK(cudaMalloc((void **)&c->d_buf[b], c->chunk));
-    /* At most one line start per byte. */
+    /* At most one line start per two bytes. */
     CK(cudaMalloc((void **)&c->d_starts[b],
                   c->chunk / 2 * sizeof(int64_t) + 64));
   }
+  CK(cudaMalloc((void **)&c->counters, 8 * sizeof(unsigned long long)));
+  CK(cudaMalloc((void **)&c->heap, HEAP_CAP));
   snprintf(desc, desc_cap, "%s, %d SMs, %.0f GiB, compute %d.%d", prop.name,
            prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0,
            prop.major, prop.minor);
@@ -531,64 +123,72 @@ static void cuda_close(void *ctx) {
     cudaFree(c->d_buf[b]);
     cudaFree(c->d_starts[b]);
   }
+  cudaFree(c->rows);
+  cudaFree(c->set);
+  cudaFree(c->counters);
+  cudaFree(c->heap);
   free(c);
 }
 
 static void *cuda_host_alloc(void *ctx, size_t n) {
+  (void)ctx;
   void *p = NULL;
   return cudaMallocHost(&p, n) == cudaSuccess ? p : NULL;
 }
 static void cuda_host_free(void *ctx, void *p) {
+  (void)ctx;
   cudaFreeHost(p);
 }
 
-static void table_free(struct table *t) {
-  cudaFree(t->state);
-  cudaFree(t->hash);
-  for (int k = 0; k < SL_DEV_MAX_KEYS; k++)
-    cudaFree(t->key[k]);
-  cudaFree(t->knull);
-  for (int a = 0; a < SL_DEV_MAX_AGGS; a++) {
-    cudaFree(t->agg_n[a]);
-    cudaFree(t->agg_i[a]);
-    cudaFree(t->agg_f[a]);
-  }
-  cudaFree(t->heap);
-  cudaFree(t->counters);
-  memset(t, 0, sizeof *t);
+static int64_t pow2_at_least(int64_t want) {
+  int64_t p2 = 1024;
+  while (p2 < want)
+    p2 <<= 1;
+  return p2;
 }
 
-static int table_alloc(struct table *t, const struct sl_dev_plan *plan,
-                       size_t len, char *errbuf, size_t errcap) {
+/* Sizes the table for len input bytes and points it at the context's
+ * buffers (grown when too small). */
+static int table_setup(struct cuda_ctx *c, struct table *t,
+                       const struct plan_info *pi, size_t len, char *errbuf,
+                       size_t errcap) {
   memset(t, 0, sizeof *t);
   /* At most one group per 8 input bytes (a line with a key is longer), so
    * small micro-batches get small tables; 4 Mi slots at most by default. */
   const char *env = getenv("SLUICE_CUDA_SLOTS");
   int64_t cap = env ? atoll(env) : (int64_t)1 << 22;
   int64_t want = (int64_t)(len / 8) * 2 + 1024;
-  if (want > cap) want = cap;
-  int64_t p2 = 1024;
-  while (p2 < want)
-    p2 <<= 1;
-  t->n_slots = p2;
-  t->heap_cap = 256ull << 20;
-  size_t n = (size_t)t->n_slots;
-  CK(cudaMalloc((void **)&t->state, n * sizeof *t->state));
-  CK(cudaMalloc((void **)&t->hash, n * sizeof *t->hash));
-  CK(cudaMalloc((void **)&t->knull, n));
-  for (int k = 0; k < plan->n_keys; k++)
-    CK(cudaMalloc((void **)&t->key[k], n * 8));
-  for (int a = 0; a < plan->n_aggs; a++) {
-    CK(cudaMalloc((void **)&t->agg_n[a], n * 8));
-    CK(cudaMalloc((void **)&t->agg_i[a], n * 8));
-    CK(cudaMalloc((void **)&t->agg_f[a], n * 8));
+  t->n_slots = pow2_at_least(want < cap ? want : cap);
+  t->stride = pi->stride;
+  if (pi->has_distinct) {
+    env = getenv("SLUICE_CUDA_DISTINCT_SLOTS");
+    cap = env ? atoll(env) : (int64_t)1 << 24;
+    want = (int64_t)(len / 8) * 2 + 1024;
+    t->set_slots = pow2_at_least(want < cap ? want : cap);
   }
-  CK(cudaMalloc((void **)&t->heap, t->heap_cap));
-  CK(cudaMalloc((void **)&t->counters, 8 * sizeof(unsigned long long)));
-  CK(cudaMemset(t->counters, 0, 8 * sizeof(unsigned long long)));
+  size_t rb = (size_t)t->n_slots * (size_t)t->stride * 8,
+         sb = (size_t)t->set_slots * 32;
+  if (rb > c->rows_bytes) {
+    cudaFree(c->rows);
+    c->rows = NULL;
+    c->rows_bytes = 0;
+    CK(cudaMalloc((void **)&c->rows, rb));
+    c->rows_bytes = rb;
+  }
+  if (sb > c->set_bytes) {
+    cudaFree(c->set);
+    c->set = NULL;
+    c->set_bytes = 0;
+    CK(cudaMalloc((void **)&c->set, sb));
+    c->set_bytes = sb;
+  }
+  t->rows = c->rows;
+  t->set = c->set;
+  t->heap = c->heap;
+  t->heap_cap = HEAP_CAP;
+  t->counters = c->counters;
   return 0;
 fail:
-  table_free(t);
   return -1;
 }
 
@@ -604,50 +204,106 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
   }
   for (int c = 0; c < plan->n_columns; c++) {
     const char *p = plan->columns[c].path;
-    int len = (int)strnlen(p, SL_DEV_MAX_PATH);
+    int len = (int)strnlen(p, SL_DEV_MAX_PATH), start = 0, n = 0;
     if (len == 0 || len == SL_DEV_MAX_PATH) {
       snprintf(errbuf, errcap, "CUDA: column %d has an empty or too long path",
                c);
       return -1;
     }
-    const char *dot = (const char *)memchr(p, '.', (size_t)len);
-    if (dot && memchr(dot + 1, '.', (size_t)(p + len - dot - 1))) {
-      snprintf(errbuf, errcap, "CUDA: path '%s' nests deeper than one level",
-               p);
-      return -1;
+    for (int i = 0; i <= len; i++) {
+      if (i < len && p[i] != '.') continue;
+      if (n == MAX_COMPONENTS || i == start) {
+        snprintf(errbuf, errcap,
+                 "CUDA: path '%s' has an empty part or nests deeper than %d "
+                 "levels",
+                 p, MAX_COMPONENTS);
+        return -1;
+      }
+      pi->coff[c][n] = (int8_t)start;
+      pi->clen[c][n] = (int8_t)(i - start);
+      n++;
+      start = i + 1;
     }
-    pi->top_len[c] = (int8_t)(dot ? dot - p : len);
-    pi->sub_off[c] = (int8_t)(dot ? dot - p + 1 : -1);
-    pi->sub_len[c] = (int8_t)(dot ? p + len - dot - 1 : 0);
+    pi->ncomp[c] = (int8_t)n;
   }
   for (int k = 0; k < plan->n_keys; k++)
     if (plan->keys[k].column < 0 || plan->keys[k].column >= plan->n_columns) {
       snprintf(errbuf, errcap, "CUDA: key %d names no column", k);
       return -1;
     }
-  for (int a = 0; a < plan->n_aggs; a++)
-    if (plan->aggs[a].op != SL_DEV_COUNT_STAR &&
+  for (int a = 0; a < plan->n_aggs; a++) {
+    int op = plan->aggs[a].op;
+    if (op < SL_DEV_COUNT_STAR || op > SL_DEV_COUNT_DISTINCT) {
+      snprintf(errbuf, errcap, "CUDA: aggregate %d has an unknown kind %d", a,
+               op);
+      return -1;
+    }
+    if (op != SL_DEV_COUNT_STAR &&
         (plan->aggs[a].column < 0 || plan->aggs[a].column >= plan->n_columns)) {
       snprintf(errbuf, errcap, "CUDA: aggregate %d names no column", a);
       return -1;
     }
-  for (int a = 0; a < plan->n_aggs; a++) {
-    int col = plan->aggs[a].op == SL_DEV_COUNT_STAR ? -1 : plan->aggs[a].column;
-    pi->count_src[a] = (int8_t)a;
-    for (int b = 0; b < a; b++) {
-      int colb =
-          plan->aggs[b].op == SL_DEV_COUNT_STAR ? -1 : plan->aggs[b].column;
-      if (colb == col) {
-        pi->count_src[a] = (int8_t)b;
-        break;
-      }
-    }
   }
-  for (int k = 0; k < plan->n_preds; k++)
-    if (plan->preds[k].column < 0 || plan->preds[k].column >= plan->n_columns) {
+  for (int k = 0; k < plan->n_preds; k++) {
+    const struct sl_dev_pred *pr = &plan->preds[k];
+    if (pr->column < 0 || pr->column >= plan->n_columns) {
       snprintf(errbuf, errcap, "CUDA: predicate %d names no column", k);
       return -1;
     }
+    if (pr->str_len < 0 || pr->str_len >= SL_DEV_MAX_PATH || pr->n_list < 0 ||
+        pr->n_list > SL_DEV_MAX_LIST) {
+      snprintf(errbuf, errcap, "CUDA: predicate %d has constants out of range",
+               k);
+      return -1;
+    }
+    for (int j = 0; j < pr->n_list; j++)
+      if (pr->list_off[j] < 0 || pr->list_off[j] > pr->list_off[j + 1] ||
+          pr->list_off[j + 1] > SL_DEV_MAX_LIST_BYTES) {
+        snprintf(errbuf, errcap, "CUDA: predicate %d has a bad IN list", k);
+        return -1;
+      }
+  }
+  /* Row layout. */
+  int w = 2 + plan->n_keys;
+  for (int a = 0; a < plan->n_aggs; a++) {
+    int op = plan->aggs[a].op;
+    int col = op == SL_DEV_COUNT_STAR ? -1 : plan->aggs[a].column;
+    pi->off_n[a] = pi->off_v[a] = pi->off_q[a] = -1;
+    pi->count_src[a] = -1;
+    if (op != SL_DEV_COUNT_DISTINCT) {
+      pi->count_src[a] = (int8_t)a;
+      for (int b = 0; b < a; b++) {
+        int opb = plan->aggs[b].op;
+        int colb = opb == SL_DEV_COUNT_STAR ? -1 : plan->aggs[b].column;
+        if (opb != SL_DEV_COUNT_DISTINCT && colb == col) {
+          pi->count_src[a] = (int8_t)b;
+          break;
+        }
+      }
+      if (pi->count_src[a] == a) pi->off_n[a] = (int16_t)w++;
+    } else {
+      pi->has_distinct = 1;
+    }
+    bool fl = col >= 0 && plan->columns[col].type == SL_DEV_FLOAT64;
+    unsigned long long init = 0;
+    if (op == SL_DEV_MIN)
+      init = fl ? 0x7ff0000000000000ull : (unsigned long long)INT64_MAX;
+    if (op == SL_DEV_MAX)
+      init = fl ? 0xfff0000000000000ull : (unsigned long long)INT64_MIN;
+    if (op != SL_DEV_COUNT_STAR && op != SL_DEV_COUNT) {
+      pi->off_v[a] = (int16_t)w;
+      pi->init_row[w++] = init;
+    }
+    if (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP)
+      pi->off_q[a] = (int16_t)w++;
+  }
+  pi->used = w;
+  pi->stride = w <= 4 ? 4 : w <= 8 ? 8 : w <= 16 ? 16 : (w + 7) / 8 * 8;
+  if (pi->stride > MAX_ROW_WORDS) {
+    snprintf(errbuf, errcap, "CUDA: plan needs %d words per group (max %d)", w,
+             MAX_ROW_WORDS);
+    return -1;
+  }
   return 0;
 }
 
@@ -668,21 +324,21 @@ static size_t unescape(const char *s, size_t n, char *out) {
     case 'f': out[o++] = '\f'; break;
     case 'u': {
       if (i + 4 >= n) break;
-      unsigned cp =
-          (unsigned)strtoul(std::string(s + i + 1, 4).c_str(), NULL, 16);
+      char hex[5] = {s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0};
+      unsigned cp = (unsigned)strtoul(hex, NULL, 16);
       i += 4;
-      if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < n + 0 && s[i + 1] == '\\' &&
+      if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < n && s[i + 1] == '\\' &&
           s[i + 2] == 'u') {
-        unsigned lo =
-            (unsigned)strtoul(std::string(s + i + 3, 4).c_str(), NULL, 16);
+        char h2[5] = {s[i + 3], s[i + 4], s[i + 5], s[i + 6], 0};
+        unsigned lo = (unsigned)strtoul(h2, NULL, 16);
         if (lo >= 0xDC00 && lo < 0xE000) {
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           i += 6;
         }
       }
-      if (cp < 0x80)
+      if (cp < 0x80) {
         out[o++] = (char)cp;
-      else if (cp < 0x800) {
+      } else if (cp < 0x800) {
         out[o++] = (char)(0xC0 | (cp >> 6));
         out[o++] = (char)(0x80 | (cp & 0x3F));
       } else if (cp < 0x10000) {
@@ -704,6 +360,7 @@ static size_t unescape(const char *s, size_t n, char *out) {
 }
 
 static void free_result(void *ctx, struct sl_dev_result *r) {
+  (void)ctx;
   for (int k = 0; k < SL_DEV_MAX_KEYS; k++) {
     free(r->key_valid[k]);
     free(r->key_i64[k]);
@@ -718,31 +375,47 @@ static void free_result(void *ctx, struct sl_dev_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* Copies the table's groups back into r. */
+/* Copies the table's groups back into r: the occupied rows are listed and
+ * their words gathered word-major on the device, then copied back in one
+ * piece (through a pinned staging buffer when it fits). */
 static int collect(struct cuda_ctx *c, struct table *t,
                    const struct sl_dev_plan *plan, const struct plan_info *pi,
                    struct sl_dev_result *r, char *errbuf, size_t errcap) {
   unsigned long long counters[8];
-  int64_t *d_idx = NULL, *d_tmp = NULL;
-  uint8_t *d_tmp1 = NULL;
+  int64_t *d_idx = NULL;
+  int32_t *d_words = NULL, words[MAX_ROW_WORDS];
+  unsigned long long *d_out = NULL, *m = NULL;
+  bool m_owned = false;
   char *heap = NULL;
-  int64_t g = 0;
-  int64_t *hv = NULL;
-  uint8_t *hn = NULL;
+  int64_t g = 0, G = 1;
+  int nw = 0;
   CK(cudaDeviceSynchronize());
   CK(cudaMemcpy(counters, t->counters, sizeof counters,
                 cudaMemcpyDeviceToHost));
-  if (counters[2] == ERR_TABLE_FULL) {
+  switch (counters[2]) {
+  case ERR_TABLE_FULL:
     snprintf(errbuf, errcap,
              "CUDA: more groups than the device hash table holds (%lld slots; "
              "set SLUICE_CUDA_SLOTS)",
              (long long)t->n_slots);
     goto fail;
-  }
-  if (counters[2] == ERR_HEAP_FULL) {
+  case ERR_HEAP_FULL:
     snprintf(errbuf, errcap,
-             "CUDA: string group keys exceed the device key heap (%llu bytes)",
+             "CUDA: string group keys and distinct values exceed the device "
+             "key heap (%llu bytes)",
              t->heap_cap);
+    goto fail;
+  case ERR_SET_FULL:
+    snprintf(errbuf, errcap,
+             "CUDA: more distinct (group, value) pairs than the device set "
+             "holds (%lld slots; set SLUICE_CUDA_DISTINCT_SLOTS)",
+             (long long)t->set_slots);
+    goto fail;
+  case ERR_DECODE:
+    snprintf(errbuf, errcap,
+             "CUDA: a string with escapes longer than %d bytes in a WHERE or "
+             "count(DISTINCT) column",
+             DEV_DECODE_CAP);
     goto fail;
   }
   r->rows_in = (int64_t)counters[3];
@@ -754,123 +427,137 @@ static int collect(struct cuda_ctx *c, struct table *t,
   CK(cudaGetLastError());
   CK(cudaMemcpy(&counters[6], t->counters + 6, 8, cudaMemcpyDeviceToHost));
   g = (int64_t)counters[6];
+  G = g ? g : 1;
   r->n_groups = g;
-  CK(cudaMalloc((void **)&d_tmp, (size_t)(g ? g : 1) * 8));
-  CK(cudaMalloc((void **)&d_tmp1, (size_t)(g ? g : 1)));
-  hv = (int64_t *)malloc((size_t)(g ? g : 1) * 8);
-  hn = (uint8_t *)malloc((size_t)(g ? g : 1));
-  if (!hv || !hn) {
-    snprintf(errbuf, errcap, "CUDA: out of host memory");
-    goto fail;
+  /* Word 0 (null bits), the keys, then every aggregate word. */
+  words[nw++] = 0;
+  for (int w = 2; w < pi->used; w++)
+    words[nw++] = w;
+  CK(cudaMalloc((void **)&d_words, sizeof words));
+  CK(cudaMemcpy(d_words, words, sizeof words, cudaMemcpyHostToDevice));
+  CK(cudaMalloc((void **)&d_out, (size_t)G * (size_t)nw * 8));
+  k_gather<<<grid_for(c, g, 256), 256>>>(*t, d_idx, g, d_words, nw, d_out);
+  CK(cudaGetLastError());
+  if ((size_t)G * (size_t)nw * 8 <= c->chunk) {
+    m = (unsigned long long *)c->h_stage[0];
+  } else {
+    m = (unsigned long long *)malloc((size_t)G * (size_t)nw * 8);
+    m_owned = true;
+    if (!m) goto oom;
   }
-  k_gather1<<<grid_for(c, g, 256), 256>>>(t->knull, d_idx, g, d_tmp1);
-  CK(cudaMemcpy(hn, d_tmp1, (size_t)g, cudaMemcpyDeviceToHost));
+  CK(cudaMemcpy(m, d_out, (size_t)g * (size_t)nw * 8, cudaMemcpyDeviceToHost));
   if (counters[0]) {
     heap = (char *)malloc(counters[0]);
-    if (!heap) {
-      snprintf(errbuf, errcap, "CUDA: out of host memory");
-      goto fail;
-    }
+    if (!heap) goto oom;
     CK(cudaMemcpy(heap, t->heap, counters[0], cudaMemcpyDeviceToHost));
   }
-  for (int k = 0; k < plan->n_keys; k++) {
-    k_gather8<<<grid_for(c, g, 256), 256>>>(t->key[k], d_idx, g, d_tmp);
-    CK(cudaMemcpy(hv, d_tmp, (size_t)g * 8, cudaMemcpyDeviceToHost));
-    r->key_valid[k] = (uint8_t *)malloc((size_t)(g ? g : 1));
-    bool str = plan->columns[plan->keys[k].column].type == SL_DEV_STRING;
-    if (!r->key_valid[k]) goto oom;
-    for (int64_t i = 0; i < g; i++)
-      r->key_valid[k][i] = !(hn[i] & (1u << k));
-    if (!str) {
-      r->key_i64[k] = hv;
-      hv = (int64_t *)malloc((size_t)(g ? g : 1) * 8);
-      if (!hv) goto oom;
-      continue;
+  {
+    /* word w of group i is m[(index of w in words) * g + i] */
+    const unsigned long long *w0 = m;
+#define WORD(w, i) m[(int64_t)((w) - 1) * g + (i)] /* words[j] = j + 1, j>0 */
+    for (int k = 0; k < plan->n_keys; k++) {
+      bool str = plan->columns[plan->keys[k].column].type == SL_DEV_STRING;
+      r->key_valid[k] = (uint8_t *)malloc((size_t)G);
+      if (!r->key_valid[k]) goto oom;
+      for (int64_t i = 0; i < g; i++)
+        r->key_valid[k][i] = !((w0[i] >> 32) & (1u << k));
+      if (!str) {
+        r->key_i64[k] = (int64_t *)malloc((size_t)G * 8);
+        if (!r->key_i64[k]) goto oom;
+        for (int64_t i = 0; i < g; i++)
+          r->key_i64[k][i] = (int64_t)WORD(2 + k, i);
+        continue;
+      }
+      size_t total = 0;
+      for (int64_t i = 0; i < g; i++)
+        if (r->key_valid[k][i]) total += (size_t)(WORD(2 + k, i) & 0xFFFFFF);
+      r->key_str_off[k] = (int64_t *)malloc((size_t)(g + 1) * 8);
+      r->key_str_data[k] = (char *)malloc(total ? total : 1);
+      if (!r->key_str_off[k] || !r->key_str_data[k]) goto oom;
+      size_t o = 0;
+      for (int64_t i = 0; i < g; i++) {
+        r->key_str_off[k][i] = (int64_t)o;
+        if (!r->key_valid[k][i]) continue;
+        unsigned long long ref = WORD(2 + k, i);
+        o += unescape(heap + (ref >> 24), (size_t)(ref & 0xFFFFFF),
+                      r->key_str_data[k] + o);
+      }
+      r->key_str_off[k][g] = (int64_t)o;
     }
-    size_t total = 0;
-    for (int64_t i = 0; i < g; i++)
-      if (r->key_valid[k][i]) total += (size_t)(hv[i] & ((1 << 24) - 1));
-    r->key_str_off[k] = (int64_t *)malloc((size_t)(g + 1) * 8);
-    r->key_str_data[k] = (char *)malloc(total ? total : 1);
-    if (!r->key_str_off[k] || !r->key_str_data[k]) goto oom;
-    size_t o = 0;
-    for (int64_t i = 0; i < g; i++) {
-      r->key_str_off[k][i] = (int64_t)o;
-      if (!r->key_valid[k][i]) continue;
-      size_t len = (size_t)(hv[i] & ((1 << 24) - 1)),
-             off = (size_t)((uint64_t)hv[i] >> 24);
-      o += unescape(heap + off, len, r->key_str_data[k] + o);
-    }
-    r->key_str_off[k][g] = (int64_t)o;
-  }
-  for (int a = 0; a < plan->n_aggs; a++) {
-    int op = plan->aggs[a].op;
-    bool fl = op != SL_DEV_COUNT_STAR &&
-              plan->columns[plan->aggs[a].column].type == SL_DEV_FLOAT64;
-    int64_t *n = (int64_t *)malloc((size_t)(g ? g : 1) * 8);
-    r->agg_valid[a] = (uint8_t *)malloc((size_t)(g ? g : 1));
-    r->agg_i64[a] = (int64_t *)malloc((size_t)(g ? g : 1) * 8);
-    r->agg_f64[a] = (double *)malloc((size_t)(g ? g : 1) * 8);
-    if (!n || !r->agg_valid[a] || !r->agg_i64[a] || !r->agg_f64[a]) {
-      free(n);
-      goto oom;
-    }
-    k_gather8<<<grid_for(c, g, 256), 256>>>(
-        (const int64_t *)t->agg_n[pi->count_src[a]], d_idx, g, d_tmp);
-    CK(cudaMemcpy(n, d_tmp, (size_t)g * 8, cudaMemcpyDeviceToHost));
-    k_gather8<<<grid_for(c, g, 256), 256>>>((const int64_t *)t->agg_i[a], d_idx,
-                                            g, d_tmp);
-    CK(cudaMemcpy(r->agg_i64[a], d_tmp, (size_t)g * 8, cudaMemcpyDeviceToHost));
-    k_gather8<<<grid_for(c, g, 256), 256>>>((const int64_t *)t->agg_f[a], d_idx,
-                                            g, d_tmp);
-    CK(cudaMemcpy(r->agg_f64[a], d_tmp, (size_t)g * 8, cudaMemcpyDeviceToHost));
-    for (int64_t i = 0; i < g; i++) {
-      bool count = op == SL_DEV_COUNT_STAR || op == SL_DEV_COUNT;
-      r->agg_valid[a][i] = count || n[i] > 0;
-      if (count)
-        r->agg_i64[a][i] = n[i];
-      else if (op == SL_DEV_AVG)
-        r->agg_f64[a][i] =
-            n[i] ? (fl ? r->agg_f64[a][i] : (double)r->agg_i64[a][i]) /
-                       (double)n[i]
-                 : 0.0;
-      else if (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP) {
-        double sum = r->agg_f64[a][i], sq, nn = (double)n[i];
-        memcpy(&sq, &r->agg_i64[a][i], sizeof sq);
-        bool samp = op == SL_DEV_VAR_SAMP || op == SL_DEV_STDDEV_SAMP;
-        double m2 = sq - sum * (sum / (nn ? nn : 1));
-        if (m2 < 0) m2 = 0; /* rounding of a constant group */
-        double var = n[i] > (samp ? 1 : 0) ? m2 / (samp ? nn - 1 : nn) : 0.0;
-        r->agg_valid[a][i] = n[i] > (samp ? 1 : 0);
-        r->agg_f64[a][i] = op == SL_DEV_STDDEV_POP || op == SL_DEV_STDDEV_SAMP
-                               ? sqrt(var)
-                               : var;
+    for (int a = 0; a < plan->n_aggs; a++) {
+      int op = plan->aggs[a].op;
+      bool fl = op != SL_DEV_COUNT_STAR &&
+                plan->columns[plan->aggs[a].column].type == SL_DEV_FLOAT64;
+      r->agg_valid[a] = (uint8_t *)malloc((size_t)G);
+      r->agg_i64[a] = (int64_t *)malloc((size_t)G * 8);
+      r->agg_f64[a] = (double *)malloc((size_t)G * 8);
+      if (!r->agg_valid[a] || !r->agg_i64[a] || !r->agg_f64[a]) goto oom;
+      int cs = pi->count_src[a];
+      int on = cs >= 0 ? pi->off_n[cs] : -1, ov = pi->off_v[a],
+          oq = pi->off_q[a];
+      for (int64_t i = 0; i < g; i++) {
+        int64_t n = on >= 0 ? (int64_t)WORD(on, i) : 0;
+        unsigned long long v = ov >= 0 ? WORD(ov, i) : 0;
+        double vf;
+        memcpy(&vf, &v, sizeof vf);
+        bool valid = n > 0;
+        int64_t oi = (int64_t)v;
+        double of = vf;
+        switch (op) {
+        case SL_DEV_COUNT_STAR:
+        case SL_DEV_COUNT:
+          valid = true;
+          oi = n;
+          break;
+        case SL_DEV_COUNT_DISTINCT: valid = true; break;
+        case SL_DEV_AVG:
+          of = n ? (fl ? vf : (double)(int64_t)v) / (double)n : 0.0;
+          break;
+        case SL_DEV_VAR_POP:
+        case SL_DEV_VAR_SAMP:
+        case SL_DEV_STDDEV_POP:
+        case SL_DEV_STDDEV_SAMP: {
+          unsigned long long qw = WORD(oq, i);
+          double sum = vf, sq, nn = (double)n;
+          memcpy(&sq, &qw, sizeof sq);
+          bool samp = op == SL_DEV_VAR_SAMP || op == SL_DEV_STDDEV_SAMP;
+          double m2 = sq - sum * (sum / (nn ? nn : 1));
+          if (m2 < 0) m2 = 0; /* rounding of a constant group */
+          double var = n > (samp ? 1 : 0) ? m2 / (samp ? nn - 1 : nn) : 0.0;
+          valid = n > (samp ? 1 : 0);
+          of = op == SL_DEV_STDDEV_POP || op == SL_DEV_STDDEV_SAMP ? sqrt(var)
+                                                                   : var;
+          break;
+        }
+        default: break;
+        }
+        r->agg_valid[a][i] = valid;
+        r->agg_i64[a][i] = oi;
+        r->agg_f64[a][i] = of;
       }
     }
-    free(n);
+#undef WORD
   }
-  free(hv);
-  free(hn);
+  if (m_owned) free(m);
   free(heap);
   cudaFree(d_idx);
-  cudaFree(d_tmp);
-  cudaFree(d_tmp1);
+  cudaFree(d_words);
+  cudaFree(d_out);
   return 0;
 oom:
   snprintf(errbuf, errcap, "CUDA: out of host memory collecting %lld groups",
            (long long)g);
 fail:
-  free(hv);
-  free(hn);
+  if (m_owned) free(m);
   free(heap);
   cudaFree(d_idx);
-  cudaFree(d_tmp);
-  cudaFree(d_tmp1);
+  cudaFree(d_words);
+  cudaFree(d_out);
   free_result(c, r);
   return -1;
 }
 
-/* Launches the per-chunk kernels on stream b over d_buf[b][0..n). */
+/* Launches the per-chunk kernels on stream b over d_data[0..n). */
 static int launch_chunk(struct cuda_ctx *c, int b, const char *d_data,
                         int64_t n, const struct sl_dev_plan *d_plan,
                         const struct plan_info *d_pi, struct table *t,
@@ -907,8 +594,109 @@ static void parallel_copy(char *dst, const char *src, size_t n) {
   }
 }
 
+/* Reads n bytes at file offset off into dst, all cores; 0 or an errno. */
+static int parallel_pread(int fd, char *dst, size_t n, int64_t off) {
+  int threads = omp_get_max_threads(), err = 0;
+  size_t per = (n + (size_t)threads - 1) / (size_t)threads;
+  per = (per + 4095) & ~(size_t)4095;
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < threads; i++) {
+    size_t s = (size_t)i * per, got = 0;
+    size_t want = s >= n ? 0 : s + per > n ? n - s : per;
+    while (got < want) {
+      ssize_t r = pread(fd, dst + s + got, want - got,
+                        (off_t)(off + (int64_t)(s + got)));
+      if (r <= 0) {
+#pragma omp atomic write
+        err = r < 0 ? errno : EIO;
+        break;
+      }
+      got += (size_t)r;
+    }
+  }
+  return err;
+}
+
+/* Where the input comes from. */
+struct source {
+  const char *data; /* host memory (pageable), or NULL */
+  int fd;           /* else a file descriptor */
+  size_t len;
+  bool resident; /* copy to the device once, time `repeat` runs */
+};
+
+/* Streams src through the device: each chunk is read (pread) or copied into
+ * the pinned staging buffer of its stream, copied to the device and
+ * processed; the piece after the chunk's last newline is carried into the
+ * next staging buffer. */
+static int stream_input(struct cuda_ctx *c, const struct source *src,
+                        const struct sl_dev_plan *d_plan,
+                        const struct plan_info *d_pi, struct table *t,
+                        unsigned long long **d_count, double *host_s,
+                        char *errbuf, size_t errcap) {
+  int64_t len = (int64_t)src->len, pos = 0; /* bytes read so far */
+  size_t tail = 0, prev_send = 0;
+  for (int i = 0; pos < len || tail; i++) {
+    int b = i & 1;
+    /* Staging buffer b is free once its previous H2D copy finished. */
+    CK(cudaEventSynchronize(c->staged[b]));
+    double h0 = now_s();
+    int64_t send;
+    if (src->data) {
+      int64_t end = cut_at(src->data, pos, len, c->chunk);
+      if (end < 0) {
+        snprintf(errbuf, errcap,
+                 "CUDA: a line longer than the %zu-byte chunk at byte %lld "
+                 "(set SLUICE_CUDA_CHUNK_MB)",
+                 c->chunk, (long long)pos);
+        goto fail;
+      }
+      send = end - pos;
+      parallel_copy(c->h_stage[b], src->data + pos, (size_t)send);
+      pos = end;
+    } else {
+      if (tail) memcpy(c->h_stage[b], c->h_stage[b ^ 1] + prev_send, tail);
+      size_t want = c->chunk - tail;
+      if ((int64_t)want > len - pos) want = (size_t)(len - pos);
+      int e = parallel_pread(src->fd, c->h_stage[b] + tail, want, pos);
+      if (e) {
+        snprintf(errbuf, errcap, "CUDA: reading the input at byte %lld: %s",
+                 (long long)pos, strerror(e));
+        goto fail;
+      }
+      int64_t at = pos - (int64_t)tail; /* file offset of h_stage[b][0] */
+      pos += (int64_t)want;
+      size_t n = tail + want;
+      send = (int64_t)n;
+      if (pos < len) {
+        const char *nl = (const char *)memrchr(c->h_stage[b], '\n', n);
+        if (!nl) {
+          snprintf(errbuf, errcap,
+                   "CUDA: a line longer than the %zu-byte chunk at byte %lld "
+                   "(set SLUICE_CUDA_CHUNK_MB)",
+                   c->chunk, (long long)at);
+          goto fail;
+        }
+        send = nl - c->h_stage[b] + 1;
+      }
+      tail = n - (size_t)send;
+      prev_send = (size_t)send;
+    }
+    *host_s += now_s() - h0;
+    CK(cudaMemcpyAsync(c->d_buf[b], c->h_stage[b], (size_t)send,
+                       cudaMemcpyHostToDevice, c->stream[b]));
+    CK(cudaEventRecord(c->staged[b], c->stream[b]));
+    if (launch_chunk(c, b, c->d_buf[b], send, d_plan, d_pi, t, d_count[b],
+                     errbuf, errcap))
+      goto fail;
+  }
+  return 0;
+fail:
+  return -1;
+}
+
 static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
-                    const char *data, size_t len, bool resident, int repeat,
+                    const struct source *src, int repeat,
                     struct sl_dev_result *out, char *errbuf, size_t errcap) {
   struct plan_info pi;
   struct table t;
@@ -918,11 +706,12 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
   char *d_all = NULL;
   cudaEvent_t e0 = NULL, e1 = NULL;
   double t0 = now_s(), t_setup = 0, t_loop = 0;
+  int64_t len = (int64_t)src->len;
   memset(out, 0, sizeof *out);
   memset(&t, 0, sizeof t);
   if (check_plan(plan, &pi, errbuf, errcap)) return -1;
   CK(cudaSetDevice(c->dev));
-  if (table_alloc(&t, plan, len, errbuf, errcap)) return -1;
+  if (table_setup(c, &t, &pi, src->len, errbuf, errcap)) return -1;
   CK(cudaMalloc((void **)&d_plan, sizeof *plan));
   CK(cudaMalloc((void **)&d_pi, sizeof pi));
   CK(cudaMemcpy(d_plan, plan, sizeof *plan, cudaMemcpyHostToDevice));
@@ -931,73 +720,64 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
     CK(cudaMalloc((void **)&d_count[b], 8));
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
-  if (resident) {
-    CK(cudaMalloc((void **)&d_all, len ? len : 1));
+  if (src->resident) {
+    CK(cudaMalloc((void **)&d_all, len ? (size_t)len : 1));
     double h0 = now_s();
-    CK(cudaMemcpy(d_all, data, len, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d_all, src->data, (size_t)len, cudaMemcpyHostToDevice));
     out->seconds_h2d = now_s() - h0;
   }
   t_setup = now_s() - t0;
   t_loop = now_s();
-  for (int rep = 0; rep < (resident ? repeat + 1 : 1); rep++) {
+  for (int rep = 0; rep < (src->resident ? repeat + 1 : 1); rep++) {
     /* rep 0 of a resident run is the warm-up; each run starts clean. */
-    k_init_table<<<grid_for(c, t.n_slots, 256), 256>>>(t, *plan);
+    k_init_table<<<grid_for(c, t.n_slots * t.stride, 256), 256>>>(t, d_pi);
     CK(cudaGetLastError());
     CK(cudaMemset(t.counters, 0, 8 * sizeof(unsigned long long)));
     CK(cudaDeviceSynchronize());
     CK(cudaEventRecord(e0, 0));
-    double h2d = 0;
-    int64_t pos = 0;
-    for (int i = 0; pos < (int64_t)len; i++) {
-      int b = i & 1;
-      int64_t end = cut_at(data, pos, (int64_t)len, c->chunk);
-      if (end < 0) {
-        snprintf(errbuf, errcap,
-                 "CUDA: a line longer than the %zu-byte chunk at byte %lld",
-                 c->chunk, (long long)pos);
-        goto fail;
-      }
-      int64_t n = end - pos;
-      if (resident) {
-        if (launch_chunk(c, b, d_all + pos, n, d_plan, d_pi, &t, d_count[b],
-                         errbuf, errcap))
+    double host_s = 0;
+    if (src->resident) {
+      int64_t pos = 0;
+      for (int i = 0; pos < len; i++) {
+        int b = i & 1;
+        int64_t end = cut_at(src->data, pos, len, c->chunk);
+        if (end < 0) {
+          snprintf(errbuf, errcap,
+                   "CUDA: a line longer than the %zu-byte chunk at byte %lld",
+                   c->chunk, (long long)pos);
           goto fail;
-      } else {
-        /* Staging buffer b is free once its previous H2D copy finished. */
-        CK(cudaEventSynchronize(c->staged[b]));
-        double h0 = now_s();
-        parallel_copy(c->h_stage[b], data + pos, (size_t)n);
-        h2d += now_s() - h0;
-        CK(cudaMemcpyAsync(c->d_buf[b], c->h_stage[b], (size_t)n,
-                           cudaMemcpyHostToDevice, c->stream[b]));
-        CK(cudaEventRecord(c->staged[b], c->stream[b]));
-        if (launch_chunk(c, b, c->d_buf[b], n, d_plan, d_pi, &t, d_count[b],
-                         errbuf, errcap))
+        }
+        if (launch_chunk(c, b, d_all + pos, end - pos, d_plan, d_pi, &t,
+                         d_count[b], errbuf, errcap))
           goto fail;
+        pos = end;
       }
-      pos = end;
+    } else if (stream_input(c, src, d_plan, d_pi, &t, d_count, &host_s,
+                            errbuf, errcap)) {
+      goto fail;
     }
     CK(cudaDeviceSynchronize());
     CK(cudaEventRecord(e1, 0));
     CK(cudaEventSynchronize(e1));
     float ms = 0;
     CK(cudaEventElapsedTime(&ms, e0, e1));
-    if (!resident) out->seconds_h2d = h2d;
-    if (rep > 0 || !resident) out->seconds_kernels += ms / 1e3;
+    if (!src->resident) out->seconds_h2d = host_s;
+    if (rep > 0 || !src->resident) out->seconds_kernels += ms / 1e3;
   }
-  if (resident && repeat > 0) out->seconds_kernels /= repeat;
+  if (src->resident && repeat > 0) out->seconds_kernels /= repeat;
   {
     double tc = now_s();
     if (collect(c, &t, plan, &pi, out, errbuf, errcap)) goto fail;
     out->seconds_total = now_s() - t0;
     if (getenv("SLUICE_TRACE"))
       fprintf(stderr,
-              "cuda: %.1f MB in %.4f s: setup %.4f, chunks %.4f (host copies "
-              "%.4f), collect %.4f\n",
+              "cuda: %.1f MB in %.4f s: setup %.4f, chunks %.4f (reading "
+              "into pinned memory %.4f), collect %.4f (%lld groups, %d "
+              "words a row)\n",
               len / 1e6, out->seconds_total, t_setup, tc - t_loop,
-              out->seconds_h2d, now_s() - tc);
+              out->seconds_h2d, now_s() - tc, (long long)out->n_groups,
+              pi.stride);
   }
-  table_free(&t);
   cudaFree(d_plan);
   cudaFree(d_pi);
   cudaFree(d_count[0]);
@@ -1007,7 +787,7 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
   cudaEventDestroy(e1);
   return 0;
 fail:
-  table_free(&t);
+  cudaDeviceSynchronize();
   cudaFree(d_plan);
   cudaFree(d_pi);
   cudaFree(d_count[0]);
@@ -1022,16 +802,24 @@ static int cuda_groupby_json(void *ctx, const struct sl_dev_plan *plan,
                              const char *data, size_t len,
                              struct sl_dev_result *out, char *errbuf,
                              size_t errcap) {
-  return run_plan((struct cuda_ctx *)ctx, plan, data, len, false, 1, out,
-                  errbuf, errcap);
+  struct source s = {data, -1, len, false};
+  return run_plan((struct cuda_ctx *)ctx, plan, &s, 1, out, errbuf, errcap);
+}
+
+static int cuda_groupby_fd(void *ctx, const struct sl_dev_plan *plan, int fd,
+                           size_t len, struct sl_dev_result *out, char *errbuf,
+                           size_t errcap) {
+  struct source s = {NULL, fd, len, false};
+  return run_plan((struct cuda_ctx *)ctx, plan, &s, 1, out, errbuf, errcap);
 }
 
 static int cuda_groupby_json_resident(void *ctx, const struct sl_dev_plan *plan,
                                       const char *data, size_t len, int repeat,
                                       struct sl_dev_result *out, char *errbuf,
                                       size_t errcap) {
-  return run_plan((struct cuda_ctx *)ctx, plan, data, len, true,
-                  repeat < 1 ? 1 : repeat, out, errbuf, errcap);
+  struct source s = {data, -1, len, true};
+  return run_plan((struct cuda_ctx *)ctx, plan, &s, repeat < 1 ? 1 : repeat,
+                  out, errbuf, errcap);
 }
 
 extern "C" __attribute__((visibility("default")))
@@ -1041,6 +829,7 @@ const struct sl_device_backend sl_device_backend_v1 = {
     cuda_open,
     cuda_close,
     cuda_groupby_json,
+    cuda_groupby_fd,
     cuda_groupby_json_resident,
     free_result,
     cuda_host_alloc,

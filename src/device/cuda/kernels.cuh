@@ -1,0 +1,569 @@
+/* sluice CUDA backend: the device kernels (included by groupby.cu).
+ *
+ * Per chunk: k_find_lines lists line starts; k_parse_aggregate parses one
+ * line per thread, evaluates the predicates and folds the row into a global
+ * open-addressing hash table. A table row holds everything of one group in
+ * one place (state, key null bits, hash, keys, aggregate words), so a row
+ * update touches one or two 32-byte sectors instead of one per array; see
+ * docs/gpu.md. */
+#pragma once
+
+#include <stdint.h>
+
+#include "device/cuda/json_parse.cuh"
+#include "device/cuda/strings.cuh"
+#include "device/device_abi.h"
+
+enum { SLOT_EMPTY = 0, SLOT_BUSY = 1, SLOT_READY = 2 };
+enum {
+  ERR_TABLE_FULL = 1,
+  ERR_HEAP_FULL = 2,
+  ERR_SET_FULL = 3,
+  ERR_DECODE = 4
+};
+enum { MAX_ROW_WORDS = 64, MAX_COMPONENTS = 8 };
+
+/* Derived from the plan once, on the host. */
+struct plan_info {
+  /* Aggregates over the same column share one non-null count (and every
+   * count(*) shares one): count_src[a] is the aggregate that keeps it, -1
+   * for count(DISTINCT), which needs none. */
+  int8_t count_src[SL_DEV_MAX_AGGS];
+  /* Path components: component j of column c is
+   * path[coff[c][j] .. coff[c][j] + clen[c][j]). */
+  int8_t ncomp[SL_DEV_MAX_COLUMNS];
+  int8_t coff[SL_DEV_MAX_COLUMNS][MAX_COMPONENTS];
+  int8_t clen[SL_DEV_MAX_COLUMNS][MAX_COMPONENTS];
+  /* Row layout in 8-byte words: 0 state (low half) and key null bits (byte
+   * 4), 1 hash, 2.. keys, then per aggregate its count word (off_n, -1 when
+   * shared), its value word (off_v) and for variances the sum of squares
+   * (off_q). */
+  int32_t stride, used;
+  int16_t off_n[SL_DEV_MAX_AGGS], off_v[SL_DEV_MAX_AGGS],
+      off_q[SL_DEV_MAX_AGGS];
+  int32_t has_distinct;
+  unsigned long long init_row[MAX_ROW_WORDS];
+};
+
+struct table {
+  int64_t n_slots; /* power of two */
+  int32_t stride;  /* words per row */
+  unsigned long long *rows;
+  /* count(DISTINCT): a set of (group row * 16 + aggregate, value) entries,
+   * 4 words each: state, hash, group, value (or heap offset<<24 | len). */
+  int64_t set_slots;
+  unsigned long long *set;
+  char *heap;
+  unsigned long long heap_cap;
+  unsigned long long *counters; /* [0] heap used, [1] groups, [2] error,
+                                   [3] rows, [4] matched, [5] bad, [6] out,
+                                   [7] set entries */
+};
+
+__global__ void k_find_lines(const char *buf, int64_t n, int64_t *starts,
+                             unsigned long long *count) {
+  /* Each thread looks at 16 bytes; a line starts at 0 and after every '\n'
+   * that is not the last byte. */
+  int64_t base = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 16;
+  int lane = threadIdx.x & 31;
+  int mine = 0;
+  int64_t pos[16];
+  if (base < n) {
+    if (base == 0) pos[mine++] = 0;
+    int64_t lim = base + 16 < n ? base + 16 : n;
+    for (int64_t i = base; i < lim; i++)
+      if (buf[i] == '\n' && i + 1 < n) pos[mine++] = i + 1;
+  }
+  int incl = mine;
+  for (int d = 1; d < 32; d <<= 1) {
+    int v = __shfl_up_sync(0xffffffffu, incl, d);
+    if (lane >= d) incl += v;
+  }
+  int total = __shfl_sync(0xffffffffu, incl, 31);
+  unsigned long long wbase = 0;
+  if (lane == 31 && total) wbase = atomicAdd(count, (unsigned long long)total);
+  wbase = __shfl_sync(0xffffffffu, wbase, 31);
+  int64_t at = (int64_t)wbase + incl - mine;
+  for (int k = 0; k < mine; k++)
+    starts[at + k] = pos[k];
+}
+
+__device__ __forceinline__ uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+__device__ __forceinline__ uint64_t hash_bytes(const char *p, int64_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w = 0;
+    for (int k = 0; k < 8; k++)
+      w |= (uint64_t)(uint8_t)p[i + k] << (8 * k);
+    h = mix64(h ^ w) + 0x9E3779B97F4A7C15ull;
+  }
+  uint64_t w = 0;
+  for (int k = 0; i + k < n; k++)
+    w |= (uint64_t)(uint8_t)p[i + k] << (8 * k);
+  return mix64(h ^ w ^ 0x1234567ull);
+}
+
+__device__ __forceinline__ void atomic_min_f64(double *a, double v) {
+  unsigned long long *p = (unsigned long long *)a;
+  unsigned long long old = *p;
+  while (v < __longlong_as_double((long long)old)) {
+    unsigned long long prev =
+        atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
+    if (prev == old) break;
+    old = prev;
+  }
+}
+
+__device__ __forceinline__ void atomic_max_f64(double *a, double v) {
+  unsigned long long *p = (unsigned long long *)a;
+  unsigned long long old = *p;
+  while (v > __longlong_as_double((long long)old)) {
+    unsigned long long prev =
+        atomicCAS(p, old, (unsigned long long)__double_as_longlong(v));
+    if (prev == old) break;
+    old = prev;
+  }
+}
+
+__device__ __forceinline__ void set_error(struct table *t, int code) {
+  atomicExch(&t->counters[2], (unsigned long long)code);
+}
+
+/* A string predicate over the decoded value. */
+__device__ bool pred_str(const struct sl_dev_pred *pr, const char *s,
+                         int32_t n) {
+  switch (pr->cmp) {
+  case SL_DEV_EQ:
+  case SL_DEV_NE: {
+    bool eq = n == pr->str_len && dev_bytes_eq(s, pr->str, n);
+    return pr->cmp == SL_DEV_EQ ? eq : !eq;
+  }
+  case SL_DEV_IN: {
+    bool in = false;
+    for (int k = 0; k < pr->n_list && !in; k++) {
+      int32_t o = pr->list_off[k], l = pr->list_off[k + 1] - o;
+      in = l == n && dev_bytes_eq(s, pr->list_str + o, n);
+    }
+    return in != (pr->negate != 0);
+  }
+  case SL_DEV_LIKE:
+    return dev_like(s, n, pr->str, pr->str_len, pr->ci != 0) !=
+           (pr->negate != 0);
+  }
+  return false;
+}
+
+__device__ bool pred_pass(const struct sl_dev_pred *pr, int32_t type,
+                          const struct dev_value *v, const char *buf,
+                          struct table *t, char *tmp) {
+  if (!v->valid) return false;
+  if (type == SL_DEV_STRING) {
+    const char *s = buf + v->s_off;
+    if (!dev_has_backslash(s, v->s_len)) return pred_str(pr, s, v->s_len);
+    int32_t n = dev_unescape(s, v->s_len, tmp);
+    if (n < 0) {
+      set_error(t, ERR_DECODE);
+      return false;
+    }
+    return pred_str(pr, tmp, n);
+  }
+  if (pr->cmp == SL_DEV_IN) {
+    bool in = false;
+    for (int k = 0; k < pr->n_list && !in; k++)
+      in = type == SL_DEV_FLOAT64 ? v->f == pr->list_f64[k]
+                                  : v->i == pr->list_i64[k];
+    return in != (pr->negate != 0);
+  }
+  int c;
+  if (type == SL_DEV_FLOAT64)
+    c = v->f < pr->f64 ? -1 : v->f > pr->f64 ? 1 : 0;
+  else
+    c = v->i < pr->i64 ? -1 : v->i > pr->i64 ? 1 : 0;
+  switch (pr->cmp) {
+  case SL_DEV_EQ: return c == 0;
+  case SL_DEV_NE: return c != 0;
+  case SL_DEV_LT: return c < 0;
+  case SL_DEV_LE: return c <= 0;
+  case SL_DEV_GT: return c > 0;
+  case SL_DEV_GE: return c >= 0;
+  }
+  return false;
+}
+
+/* Matches key bytes p[i..i+n) against want[0..wn). */
+__device__ __forceinline__ bool key_is(const char *p, int64_t i, int64_t n,
+                                       const char *want, int wn) {
+  if (n != wn) return false;
+  for (int k = 0; k < wn; k++)
+    if (p[i + k] != want[k]) return false;
+  return true;
+}
+
+/* Parses an object body starting after '{' at nesting `depth` (0 = the
+ * line's object; inside, the object reached through the first `depth`
+ * components of column `parent`'s path); fills vals for columns whose path
+ * matches. Returns the index after '}' or -1. */
+__device__ int64_t parse_object(const char *p, int64_t i, int64_t end,
+                                const struct sl_dev_plan *plan,
+                                const struct plan_info *pi, int depth,
+                                int parent, struct dev_value *vals) {
+  i = dev_skip_ws(p, i, end);
+  if (i < end && p[i] == '}') return i + 1;
+  for (;;) {
+    i = dev_skip_ws(p, i, end);
+    if (i >= end || p[i] != '"') return -1;
+    int64_t ke = dev_skip_string(p, i, end);
+    if (ke < 0) return -1;
+    int64_t ks = i + 1, kn = ke - i - 2;
+    i = dev_skip_ws(p, ke, end);
+    if (i >= end || p[i] != ':') return -1;
+    i = dev_skip_ws(p, i + 1, end);
+    int64_t next = -2;
+    for (int c = 0; c < plan->n_columns && next == -2; c++) {
+      if (pi->ncomp[c] <= depth) continue;
+      const char *path = plan->columns[c].path;
+      if (depth > 0) {
+        /* Same first `depth` components as the parent (dots included). */
+        int pl = pi->coff[parent][depth];
+        if (pi->coff[c][depth] != pl ||
+            !key_is(path, 0, pl, plan->columns[parent].path, pl))
+          continue;
+      }
+      if (!key_is(p, ks, kn, path + pi->coff[c][depth], pi->clen[c][depth]))
+        continue;
+      if (pi->ncomp[c] == depth + 1) {
+        /* Duplicate keys: the last one wins. */
+        vals[c].valid = 0;
+        next = dev_read_value(p, i, end, plan->columns[c].type,
+                              plan->columns[c].num_per_ms, &vals[c]);
+      } else if (i < end && p[i] == '{') {
+        next = parse_object(p, i + 1, end, plan, pi, depth + 1, c, vals);
+      }
+    }
+    if (next == -2) next = dev_skip_value(p, i, end);
+    if (next < 0) return -1;
+    i = dev_skip_ws(p, next, end);
+    if (i >= end) return -1;
+    if (p[i] == ',') {
+      i++;
+      continue;
+    }
+    if (p[i] == '}') return i + 1;
+    return -1;
+  }
+}
+
+/* Copies n bytes into the key heap; returns (offset << 24 | n), or -1 when
+ * the heap is full. */
+__device__ __forceinline__ int64_t heap_put(struct table *t, const char *s,
+                                            int32_t n) {
+  unsigned long long at = atomicAdd(&t->counters[0], (unsigned long long)n);
+  if (at + (unsigned long long)n > t->heap_cap || n >= (1 << 24)) return -1;
+  for (int32_t q = 0; q < n; q++)
+    t->heap[at + q] = s[q];
+  return (int64_t)((at << 24) | (unsigned long long)n);
+}
+
+/* Compares heap string `ref` with s[0..n), reading the heap past L1 (it was
+ * written by another thread: a stale L1 line would split one group). */
+__device__ __forceinline__ bool heap_eq(const struct table *t, int64_t ref,
+                                        const char *s, int32_t n) {
+  int64_t len = ref & ((1 << 24) - 1), off = (int64_t)((uint64_t)ref >> 24);
+  if (len != n) return false;
+  const volatile char *hp = (const volatile char *)t->heap + off;
+  for (int64_t q = 0; q < len; q++)
+    if (hp[q] != s[q]) return false;
+  return true;
+}
+
+/* Waits while a row's state is BUSY; returns its first word once READY. */
+__device__ __forceinline__ unsigned long long
+wait_ready(volatile unsigned long long *w0, unsigned long long cur) {
+  bool waited = false;
+  while ((uint32_t)cur == SLOT_BUSY) {
+    cur = *w0;
+    waited = true;
+  }
+  if (waited) __threadfence(); /* the publisher's writes before READY */
+  return cur;
+}
+
+/* Inserts (group, value) into the count(DISTINCT) set; true when new. */
+__device__ bool set_insert(struct table *t, uint64_t group, bool is_str,
+                           int64_t val, const char *s, int32_t sn) {
+  uint64_t h = mix64(group * 0x9E3779B97F4A7C15ull ^
+                     (is_str ? hash_bytes(s, sn) : mix64((uint64_t)val)));
+  uint64_t mask = (uint64_t)t->set_slots - 1, at = h & mask;
+  for (int64_t probes = 0; probes < t->set_slots;
+       probes++, at = (at + 1) & mask) {
+    unsigned long long *e = t->set + at * 4;
+    volatile unsigned long long *ve = e;
+    unsigned long long cur = ve[0];
+    if ((uint32_t)cur == SLOT_EMPTY) {
+      unsigned prev = atomicCAS((unsigned *)e, SLOT_EMPTY, SLOT_BUSY);
+      if (prev == SLOT_EMPTY) {
+        int64_t v = val;
+        if (is_str) {
+          v = heap_put(t, s, sn);
+          if (v < 0) {
+            set_error(t, ERR_HEAP_FULL);
+            v = 0;
+          }
+        }
+        e[1] = h;
+        e[2] = group;
+        e[3] = (unsigned long long)v;
+        unsigned long long n = atomicAdd(&t->counters[7], 1ull);
+        if (n * 10 > (unsigned long long)t->set_slots * 7)
+          set_error(t, ERR_SET_FULL);
+        __threadfence();
+        atomicExch((unsigned *)e, SLOT_READY);
+        return true;
+      }
+      cur = ve[0];
+    }
+    wait_ready(ve, cur);
+    if (ve[1] != h || ve[2] != group) continue;
+    int64_t sv = (int64_t)ve[3];
+    if (is_str ? heap_eq(t, sv, s, sn) : sv == val) return false;
+  }
+  set_error(t, ERR_SET_FULL);
+  return false;
+}
+
+__global__ void k_parse_aggregate(const char *buf, int64_t n,
+                                  const int64_t *starts,
+                                  const unsigned long long *n_lines,
+                                  const struct sl_dev_plan *plan,
+                                  const struct plan_info *pi, struct table t) {
+  int64_t lines = (int64_t)*n_lines;
+  unsigned long long rows = 0, matched = 0, bad = 0;
+  const int stride = t.stride;
+  for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < lines;
+       l += (int64_t)gridDim.x * blockDim.x) {
+    /* One pass over the line: the parser stops at the '\n' that ends it
+     * (strings, numbers and nesting all treat a newline as the end), so
+     * the line's end is never searched for separately. */
+    int64_t i = dev_skip_ws(buf, starts[l], n);
+    if (i >= n || buf[i] == '\n') continue; /* empty line */
+    struct dev_value vals[SL_DEV_MAX_COLUMNS];
+    char tmp[DEV_DECODE_CAP]; /* strings with escapes, decoded */
+    for (int c = 0; c < plan->n_columns; c++)
+      vals[c].valid = 0;
+    int64_t r =
+        buf[i] == '{' ? parse_object(buf, i + 1, n, plan, pi, 0, -1, vals) : -1;
+    if (r >= 0) {
+      r = dev_skip_ws(buf, r, n);
+      if (r < n && buf[r] != '\n') r = -1; /* more after the object */
+    }
+    if (r < 0) {
+      bad++;
+      continue;
+    }
+    rows++;
+    bool pass = true;
+    for (int k = 0; k < plan->n_preds && pass; k++)
+      pass = pred_pass(&plan->preds[k],
+                       plan->columns[plan->preds[k].column].type,
+                       &vals[plan->preds[k].column], buf, &t, tmp);
+    if (!pass) continue;
+    matched++;
+    /* Group key: values, null bits and hash. */
+    int64_t kv[SL_DEV_MAX_KEYS];
+    uint32_t knull = 0;
+    uint64_t h = 0x51ED270B27F3A1ull;
+    for (int k = 0; k < plan->n_keys; k++) {
+      const struct dev_value *v = &vals[plan->keys[k].column];
+      int32_t type = plan->columns[plan->keys[k].column].type;
+      uint64_t kh;
+      if (!v->valid) {
+        knull |= 1u << k;
+        kv[k] = 0;
+        kh = 0xDEADBEEFull;
+      } else if (type == SL_DEV_STRING) {
+        kv[k] = 0;
+        kh = hash_bytes(buf + v->s_off, v->s_len);
+      } else if (type == SL_DEV_FLOAT64) {
+        double f = v->f == 0.0 ? 0.0 : v->f; /* -0.0 and 0.0 group together */
+        kv[k] = __double_as_longlong(f);
+        kh = mix64((uint64_t)kv[k]);
+      } else {
+        int64_t x = v->i;
+        int64_t b = plan->keys[k].bucket_ms;
+        if (b > 0) x = (x >= 0 ? x / b : -((-x + b - 1) / b)) * b;
+        kv[k] = x;
+        kh = mix64((uint64_t)x);
+      }
+      h = mix64(h ^ kh) + (uint64_t)k;
+    }
+    uint64_t mask = (uint64_t)t.n_slots - 1;
+    uint64_t s = h & mask;
+    unsigned long long *row = NULL;
+    for (int64_t probes = 0; probes < t.n_slots; probes++, s = (s + 1) & mask) {
+      unsigned long long *cand = t.rows + s * (uint64_t)stride;
+      volatile unsigned long long *vc = cand;
+      unsigned long long w0 = vc[0];
+      if ((uint32_t)w0 == SLOT_EMPTY) {
+        unsigned prev = atomicCAS((unsigned *)cand, SLOT_EMPTY, SLOT_BUSY);
+        if (prev == SLOT_EMPTY) {
+          /* Claimed: write the key, strings into the heap. */
+          for (int k = 0; k < plan->n_keys; k++) {
+            const struct dev_value *v = &vals[plan->keys[k].column];
+            if (!(knull & (1u << k)) &&
+                plan->columns[plan->keys[k].column].type == SL_DEV_STRING) {
+              kv[k] = heap_put(&t, buf + v->s_off, v->s_len);
+              if (kv[k] < 0) {
+                set_error(&t, ERR_HEAP_FULL);
+                kv[k] = 0;
+              }
+            }
+            cand[2 + k] = (unsigned long long)kv[k];
+          }
+          ((unsigned *)cand)[1] = knull;
+          cand[1] = h;
+          unsigned long long g = atomicAdd(&t.counters[1], 1ull);
+          if (g * 10 > (unsigned long long)t.n_slots * 7)
+            set_error(&t, ERR_TABLE_FULL);
+          __threadfence();
+          atomicExch((unsigned *)cand, SLOT_READY);
+          row = cand;
+          break;
+        }
+        w0 = vc[0];
+      }
+      w0 = wait_ready(vc, w0); /* READY, with the key's null bits */
+      if (vc[1] != h || (uint32_t)(w0 >> 32) != knull) continue;
+      bool eq = true;
+      for (int k = 0; k < plan->n_keys && eq; k++) {
+        if (knull & (1u << k)) continue;
+        int64_t stored = (int64_t)vc[2 + k];
+        if (plan->columns[plan->keys[k].column].type == SL_DEV_STRING) {
+          const struct dev_value *v = &vals[plan->keys[k].column];
+          eq = heap_eq(&t, stored, buf + v->s_off, v->s_len);
+        } else {
+          eq = stored == kv[k];
+        }
+      }
+      if (eq) {
+        row = cand;
+        break;
+      }
+    }
+    if (!row) {
+      set_error(&t, ERR_TABLE_FULL);
+      continue;
+    }
+    for (int a = 0; a < plan->n_aggs; a++) {
+      int op = plan->aggs[a].op;
+      int on = pi->off_n[a];
+      if (op == SL_DEV_COUNT_STAR) {
+        if (on >= 0) atomicAdd(&row[on], 1ull);
+        continue;
+      }
+      const struct dev_value *v = &vals[plan->aggs[a].column];
+      if (!v->valid) continue;
+      if (on >= 0) atomicAdd(&row[on], 1ull);
+      if (op == SL_DEV_COUNT) continue;
+      int32_t type = plan->columns[plan->aggs[a].column].type;
+      bool fl = type == SL_DEV_FLOAT64;
+      unsigned long long *w = &row[pi->off_v[a]];
+      switch (op) {
+      case SL_DEV_SUM:
+      case SL_DEV_AVG:
+        if (fl)
+          atomicAdd((double *)w, v->f);
+        else
+          atomicAdd(w, (unsigned long long)v->i);
+        break;
+      case SL_DEV_VAR_POP:
+      case SL_DEV_VAR_SAMP:
+      case SL_DEV_STDDEV_POP:
+      case SL_DEV_STDDEV_SAMP: {
+        double x = fl ? v->f : (double)v->i;
+        atomicAdd((double *)w, x);
+        atomicAdd((double *)&row[pi->off_q[a]], x * x);
+        break;
+      }
+      case SL_DEV_MIN:
+        if (fl)
+          atomic_min_f64((double *)w, v->f);
+        else
+          atomicMin((long long *)w, (long long)v->i);
+        break;
+      case SL_DEV_MAX:
+        if (fl)
+          atomic_max_f64((double *)w, v->f);
+        else
+          atomicMax((long long *)w, (long long)v->i);
+        break;
+      case SL_DEV_COUNT_DISTINCT: {
+        uint64_t group = (uint64_t)(row - t.rows) / (uint64_t)stride * 16 + a;
+        bool is_str = type == SL_DEV_STRING;
+        int64_t val = v->i;
+        if (fl) {
+          double f = v->f == 0.0 ? 0.0 : v->f;
+          val = __double_as_longlong(f);
+        }
+        const char *sp = buf + v->s_off;
+        int32_t sn = v->s_len;
+        if (is_str && dev_has_backslash(sp, sn)) {
+          /* Distinct by the decoded string, as on the CPU. */
+          sn = dev_unescape(sp, sn, tmp);
+          sp = tmp;
+          if (sn < 0) {
+            set_error(&t, ERR_DECODE);
+            break;
+          }
+        }
+        if (set_insert(&t, group, is_str, val, sp, sn)) atomicAdd(w, 1ull);
+        break;
+      }
+      }
+    }
+  }
+  /* Block-free counter updates: one atomic per thread that did work. */
+  if (rows) atomicAdd(&t.counters[3], rows);
+  if (matched) atomicAdd(&t.counters[4], matched);
+  if (bad) atomicAdd(&t.counters[5], bad);
+}
+
+__global__ void k_init_table(struct table t, const struct plan_info *pi) {
+  int64_t words = t.n_slots * t.stride;
+  for (int64_t w = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; w < words;
+       w += (int64_t)gridDim.x * blockDim.x)
+    t.rows[w] = pi->init_row[w % t.stride];
+  int64_t sw = t.set_slots * 4;
+  for (int64_t w = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; w < sw;
+       w += (int64_t)gridDim.x * blockDim.x)
+    t.set[w] = 0;
+}
+
+__global__ void k_compact(struct table t, int64_t *out,
+                          unsigned long long *n_out) {
+  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+       s < t.n_slots; s += (int64_t)gridDim.x * blockDim.x)
+    if ((uint32_t)t.rows[s * t.stride] == SLOT_READY)
+      out[atomicAdd(n_out, 1ull)] = s;
+}
+
+/* Gathers words[0..nw) of the rows at idx into dst, word-major: dst[j * n +
+ * i] = rows[idx[i]][words[j]]. */
+__global__ void k_gather(struct table t, const int64_t *idx, int64_t n,
+                         const int32_t *words, int nw,
+                         unsigned long long *dst) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    const unsigned long long *row = t.rows + idx[i] * t.stride;
+    for (int j = 0; j < nw; j++)
+      dst[(int64_t)j * n + i] = row[words[j]];
+  }
+}

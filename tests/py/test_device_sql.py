@@ -1,0 +1,115 @@
+"""Queries that the GPU backend runs since the second device ABI (IN and
+LIKE filters, count(DISTINCT), paths nested more than one level), checked
+against DuckDB with `--device auto`, plus queries it does not run.
+
+Without a GPU (CI) every query falls back to the CPU and must still equal
+DuckDB. On a GPU machine (bench/gpu/run.sh) each supported query must say
+it ran on the GPU and still equal DuckDB, and `--device gpu` must refuse an
+unsupported query with a reason naming what has no device equivalent."""
+import json
+import random
+import subprocess
+
+import duckdb
+import pytest
+
+from sql_oracle import LOG_COLUMNS, compare, duck_columns, run_sluice, sluice_bin
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("devsql")
+    logs = d / "logs.jsonl"
+    subprocess.run([sluice_bin(), "gen", "--rows", "30000", "--seed", "21",
+                    "--output", str(logs)], check=True)
+    # Objects nested three levels, with nulls, missing members and escaped
+    # strings.
+    nest = d / "nest.jsonl"
+    rnd = random.Random(5)
+    with nest.open("w", encoding="utf-8") as f:
+        for i in range(20000):
+            b = {"c": rnd.randint(0, 300), "d": rnd.choice(["p", "q", "r\"s", "t\\u", None]),
+                 "f": rnd.random() * 100}
+            if i % 11 == 5:
+                del b["c"]
+            if i % 13 == 1:
+                b["x"] = {"c": 99, "d": "nested-deeper"}
+            o = {"k": rnd.choice(["x", "y", "z"]), "a": {"e": i % 5, "b": b}}
+            if i % 7 == 3:
+                o["a"]["b"] = None
+            f.write(json.dumps(o) + "\n")
+    return {"L": logs, "N": nest}
+
+
+_GPU = {}
+
+
+def gpu_present(data):
+    """Whether `--device gpu` runs a plain group-by here."""
+    if "ok" not in _GPU:
+        p = subprocess.run([sluice_bin(), "query", "--device", "gpu", "--no-progress",
+                            f"SELECT service, count(*) FROM '{data['L']}' GROUP BY service"],
+                           capture_output=True, text=True)
+        _GPU["ok"] = p.returncode == 0
+    return _GPU["ok"]
+
+
+NEST_COLUMNS = {"k": "VARCHAR",
+                "a": "STRUCT(e BIGINT, b STRUCT(c BIGINT, d VARCHAR, f DOUBLE))"}
+
+# Queries the GPU runs (device_plan.c), with the DuckDB source for each.
+GPU_QUERIES = [
+    ("L", "SELECT service, count(*), sum(bytes) FROM {L} WHERE status IN (500, 502, 503) GROUP BY service"),
+    ("L", "SELECT region, count(*) FROM {L} WHERE status NOT IN (200, 201) GROUP BY region"),
+    ("L", "SELECT service, method, avg(latency_ms) FROM {L} "
+          "WHERE region IN ('eu-west-1', 'us-east-1') AND status < 400 GROUP BY service, method"),
+    ("L", "SELECT service, count(*) FROM {L} WHERE path LIKE '/api/v1/%' GROUP BY service"),
+    ("L", "SELECT level, count(*) FROM {L} WHERE user_agent ILIKE '%mozilla%' GROUP BY level"),
+    ("L", "SELECT region, count(*) FROM {L} WHERE path NOT LIKE '%s' AND host LIKE 'web-_5' GROUP BY region"),
+    ("L", "SELECT service, count(*) FROM {L} WHERE user_agent LIKE '%\\tmp\\%' GROUP BY service"),
+    ("L", "SELECT region, count(DISTINCT user_id), count(DISTINCT host) FROM {L} GROUP BY region"),
+    ("L", "SELECT service, count(DISTINCT latency_ms), count(DISTINCT user_agent), count(user_agent) "
+          "FROM {L} GROUP BY service"),
+    ("L", "SELECT count(DISTINCT geo.city), count(DISTINCT status) FROM {L} WHERE method IN ('GET', 'POST')"),
+    ("N", "SELECT a.b.d AS d, count(*), sum(a.b.c), min(a.b.f), max(a.b.c) FROM {N} GROUP BY 1"),
+    ("N", "SELECT k, a.e AS e, count(DISTINCT a.b.c), avg(a.b.f) FROM {N} WHERE a.b.d IN ('p', 'r\"s') GROUP BY 1, 2"),
+    ("N", "SELECT k, count(*) FROM {N} WHERE a.b.d LIKE 't\\%' GROUP BY k"),
+]
+
+# Queries the GPU does not run: `auto` falls back to the CPU.
+CPU_QUERIES = [
+    ("L", "SELECT service, median(latency_ms) FROM {L} GROUP BY service", "median/quantile_cont"),
+    ("L", "SELECT service, arg_max(path, latency_ms) FROM {L} GROUP BY service", "arg_max"),
+    ("L", "SELECT count(*) FROM {L} WHERE status = 200 OR status = 404", "WHERE"),
+]
+
+
+def sources(data):
+    return (
+        {"L": f"'{data['L']}'", "N": f"'{data['N']}'"},
+        {"L": f"read_json('{data['L']}', columns = {duck_columns(LOG_COLUMNS)})",
+         "N": f"read_json('{data['N']}', columns = {duck_columns(NEST_COLUMNS)})"},
+    )
+
+
+@pytest.mark.parametrize("ds,sql", GPU_QUERIES, ids=[f"gpu{i:02d}" for i in range(len(GPU_QUERIES))])
+def test_gpu_query_matches_duckdb(data, ds, sql):
+    s_src, d_src = sources(data)
+    got, p = run_sluice(sql.format(**s_src), "--device", "auto")
+    want = duckdb.sql(sql.format(**d_src)).fetchall()
+    compare(got, want, False, sql)
+    if gpu_present(data):
+        assert "ran on gpu" in p.stderr.decode(), p.stderr.decode()
+
+
+@pytest.mark.parametrize("ds,sql,why", CPU_QUERIES, ids=[f"cpu{i:02d}" for i in range(len(CPU_QUERIES))])
+def test_unsupported_falls_back_and_gpu_refuses(data, ds, sql, why):
+    s_src, d_src = sources(data)
+    got, p = run_sluice(sql.format(**s_src), "--device", "auto")
+    compare(got, duckdb.sql(sql.format(**d_src)).fetchall(), False, sql)
+    assert "ran on gpu" not in p.stderr.decode()
+    if gpu_present(data):
+        r = subprocess.run([sluice_bin(), "query", "--device", "gpu", sql.format(**s_src)],
+                           capture_output=True, text=True)
+        assert r.returncode == 1
+        assert "this query cannot run on the GPU" in r.stderr and why in r.stderr, r.stderr
