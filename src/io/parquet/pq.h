@@ -545,6 +545,8 @@ struct pq_page_ctx {
   struct pq_buf page;    /* decompressed page */
   struct pq_buf tmp;     /* physical values before conversion, indices */
   struct pq_values dense; /* flat: values of encodings without a direct path */
+  struct pq_buf dent;     /* flat strings: dictionary offset | length << 32 */
+  uint32_t dict_maxlen;   /* flat strings: longest dictionary entry */
   int64_t first_level;   /* where this chunk's levels start in the output */
   struct pq_flat *flat;  /* set: decode into it instead of levels + values */
   struct sl_error *err;
@@ -562,7 +564,8 @@ int pq_flat_page(struct pq_page_ctx *c, const struct pq_page_header *h,
  * one after the other). On error out is left for the caller to release. */
 struct pq_read_scratch {
   struct pq_buf page, tmp; /* reused across chunks by one thread */
-  struct pq_values dense;
+  struct pq_values dense, dict;
+  struct pq_buf dent;
 };
 void pq_read_scratch_release(struct pq_read_scratch *s);
 int pq_read_chunk(const uint8_t *file, size_t file_size,

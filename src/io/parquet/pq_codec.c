@@ -197,8 +197,9 @@ int pq_decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
       return sl_error_set(err, SL_EINVAL,
                           "snappy: page expands to %zu bytes, header says %zu",
                           len, dst_n);
-    if (snappy_validate_compressed_buffer((const char *)src, n) != SNAPPY_OK)
-      return sl_error_set(err, SL_EINVAL, "snappy: corrupt page data");
+    /* No snappy_validate_compressed_buffer first: it is a second full
+     * decoding pass, and snappy_uncompress itself checks every tag against
+     * the input and the output bounds and fails on corrupt data. */
     if (snappy_uncompress((const char *)src, n, (char *)dst, &len) !=
             SNAPPY_OK ||
         len != dst_n)

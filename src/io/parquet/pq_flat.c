@@ -258,21 +258,26 @@ static int string_values(struct pq_page_ctx *c, int enc, const uint8_t *p,
   if (enc == PQ_ENC_PLAIN_DICTIONARY || enc == PQ_ENC_RLE_DICTIONARY) {
     const uint32_t *idx;
     if ((rc = page_indices(c, p, len, nn, &idx))) return rc;
-    const int64_t *dof = (const int64_t *)(const void *)c->dict.offs.data;
+    const uint64_t *dent = (const uint64_t *)(const void *)c->dent.data;
     const uint8_t *dch = c->dict.data.data;
     size_t dsize = c->dict.data.size;
-    size_t total = 0;
-    for (int64_t k = 0; k < nn; k++)
-      total += (size_t)(dof[idx[k] + 1] - dof[idx[k]]);
-    if ((rc = chars_room(c, f, total, n))) return rc;
+    /* Room for the longest entry at every value; only when that bound is
+     * past the 2 GiB limit are the real lengths added up. */
+    size_t more = (size_t)nn * c->dict_maxlen;
+    if (more > (size_t)INT32_MAX - f->data.size) {
+      more = 0;
+      for (int64_t k = 0; k < nn; k++)
+        more += (size_t)(dent[idx[k]] >> 32);
+    }
+    if ((rc = chars_room(c, f, more, n))) return rc;
     int32_t *o = (int32_t *)(void *)f->offs.data + f->rows;
     uint8_t *d = f->data.data;
     size_t at = f->data.size;
     /* The dictionary keeps STR_SLACK readable bytes past its end. */
     for (int64_t i = 0, k = 0; i < n; i++) {
       if (all || bit_at(bm, f->rows + i)) {
-        uint32_t x = idx[k++];
-        size_t b = (size_t)dof[x], l = (size_t)dof[x + 1] - b;
+        uint64_t e = dent[idx[k++]];
+        size_t b = (uint32_t)e, l = (size_t)(e >> 32);
         copy_str(d + at, dch + b, l, dsize + STR_SLACK - b);
         at += l;
       }

@@ -498,6 +498,21 @@ static int dict_page(struct pq_page_ctx *c, const struct pq_page_header *h,
    * blocks of PQ_STR_SLACK bytes. */
   if (pq_buf_reserve(&c->dict.data, PQ_STR_SLACK)) return OOM();
   memset(c->dict.data.data + c->dict.data.size, 0, PQ_STR_SLACK);
+  if (c->strings && c->flat) {
+    /* Offset and length of each entry in one word: one load per value
+     * when gathering. The page is under 2 GiB, so both fit 32 bits. */
+    c->dent.size = 0;
+    if (pq_buf_reserve(&c->dent, (size_t)c->dict.n * 8 + 8)) return OOM();
+    const int64_t *o = (const int64_t *)(const void *)c->dict.offs.data;
+    uint64_t *e = (uint64_t *)(void *)c->dent.data;
+    uint32_t mx = 0;
+    for (int64_t i = 0; i < c->dict.n; i++) {
+      uint32_t l = (uint32_t)(o[i + 1] - o[i]);
+      e[i] = (uint64_t)(uint32_t)o[i] | (uint64_t)l << 32;
+      mx = l > mx ? l : mx;
+    }
+    c->dict_maxlen = mx;
+  }
   c->has_dict = true;
   return 0;
 }
@@ -505,7 +520,9 @@ static int dict_page(struct pq_page_ctx *c, const struct pq_page_header *h,
 void pq_read_scratch_release(struct pq_read_scratch *s) {
   pq_buf_release(&s->page);
   pq_buf_release(&s->tmp);
+  pq_buf_release(&s->dent);
   pq_values_release(&s->dense);
+  pq_values_release(&s->dict);
 }
 
 int pq_read_chunk(const uint8_t *file, size_t file_size,
@@ -520,6 +537,10 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
     c->page = scratch->page;
     c->tmp = scratch->tmp;
     c->dense = scratch->dense;
+    c->dict = scratch->dict;
+    c->dent = scratch->dent;
+    c->dict.data.size = c->dict.offs.size = 0;
+    c->dict.n = 0;
   }
   c->flat = flat;
   c->leaf = leaf;
@@ -625,15 +646,18 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
     if (pq_buf_append(&out->v.offs, &zero, 8)) rc = OOM();
   }
 cleanup:
-  pq_values_release(&c->dict);
   if (scratch) {
     scratch->page = c->page;
     scratch->tmp = c->tmp;
     scratch->dense = c->dense;
+    scratch->dict = c->dict;
+    scratch->dent = c->dent;
   } else {
     pq_buf_release(&c->page);
     pq_buf_release(&c->tmp);
+    pq_buf_release(&c->dent);
     pq_values_release(&c->dense);
+    pq_values_release(&c->dict);
   }
   return rc;
 }
