@@ -239,6 +239,15 @@ int pq_compress(int codec, int level, const uint8_t *src, size_t n,
  * produce more or fewer bytes is an error (this is what stops bombs). */
 int pq_decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
                   size_t dst_n, struct sl_error *err);
+/* The same with decoder state kept across calls by one thread (a zstd
+ * context); st may be NULL. */
+struct pq_codec_state {
+  void *zstd; /* ZSTD_DCtx, made on first use */
+};
+void pq_codec_state_release(struct pq_codec_state *s);
+int pq_decompress_with(struct pq_codec_state *st, int codec,
+                       const uint8_t *src, size_t n, uint8_t *dst,
+                       size_t dst_n, struct sl_error *err);
 bool pq_codec_supported(int codec);
 const char *pq_codec_name(int codec);
 
@@ -549,6 +558,7 @@ struct pq_page_ctx {
   uint32_t dict_maxlen;   /* flat strings: longest dictionary entry */
   int64_t first_level;   /* where this chunk's levels start in the output */
   struct pq_flat *flat;  /* set: decode into it instead of levels + values */
+  struct pq_codec_state *codec; /* may be NULL */
   struct sl_error *err;
 };
 /* n dense values of a page in encoding enc, appended to out. */
@@ -566,6 +576,7 @@ struct pq_read_scratch {
   struct pq_buf page, tmp; /* reused across chunks by one thread */
   struct pq_values dense, dict;
   struct pq_buf dent;
+  struct pq_codec_state codec;
 };
 void pq_read_scratch_release(struct pq_read_scratch *s);
 int pq_read_chunk(const uint8_t *file, size_t file_size,

@@ -417,7 +417,7 @@ static int data_page(struct pq_page_ctx *c, const struct pq_page_header *h,
     if (pq_buf_reserve(&c->page, want + 1)) return OOM();
     memcpy(c->page.data, body, lv_len);
     if (h->is_compressed && codec != PQ_CODEC_UNCOMPRESSED) {
-      if ((rc = pq_decompress(codec, body + lv_len,
+      if ((rc = pq_decompress_with(c->codec, codec, body + lv_len,
                               (size_t)h->compressed_size - lv_len,
                               c->page.data + lv_len, want - lv_len, c->err)))
         return rc;
@@ -432,7 +432,7 @@ static int data_page(struct pq_page_ctx *c, const struct pq_page_header *h,
     if (pq_buf_reserve(&c->page, (size_t)h->uncompressed_size + 1))
       return OOM();
     if ((rc =
-             pq_decompress(codec, body, (size_t)h->compressed_size,
+             pq_decompress_with(c->codec, codec, body, (size_t)h->compressed_size,
                            c->page.data, (size_t)h->uncompressed_size, c->err)))
       return rc;
     c->page.size = (size_t)h->uncompressed_size;
@@ -484,7 +484,7 @@ static int dict_page(struct pq_page_ctx *c, const struct pq_page_header *h,
     return BAD("dictionary of %d entries exceeds the limit", h->num_values);
   c->page.size = 0;
   if (pq_buf_reserve(&c->page, (size_t)h->uncompressed_size + 1)) return OOM();
-  int rc = pq_decompress(codec, body, (size_t)h->compressed_size, c->page.data,
+  int rc = pq_decompress_with(c->codec, codec, body, (size_t)h->compressed_size, c->page.data,
                          (size_t)h->uncompressed_size, c->err);
   if (rc) return rc;
   rc = decode_plain(c, c->page.data, (size_t)h->uncompressed_size,
@@ -523,6 +523,7 @@ void pq_read_scratch_release(struct pq_read_scratch *s) {
   pq_buf_release(&s->dent);
   pq_values_release(&s->dense);
   pq_values_release(&s->dict);
+  pq_codec_state_release(&s->codec);
 }
 
 int pq_read_chunk(const uint8_t *file, size_t file_size,
@@ -539,6 +540,7 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
     c->dense = scratch->dense;
     c->dict = scratch->dict;
     c->dent = scratch->dent;
+    c->codec = &scratch->codec;
     c->dict.data.size = c->dict.offs.size = 0;
     c->dict.n = 0;
   }
