@@ -7,7 +7,16 @@ Arrow C Data Interface, zero-copy), pyarrow.parquet.write_table and DuckDB
 COPY, and reads every file back with sluice's reader and pyarrow. Prints
 rows/s, MB/s (of the in-memory Arrow table) and file sizes, with ratios.
 
-    .venv/bin/python bench/parquet_bench.py [--rows N] [--repeat R]
+Both readers use every core and hand back Arrow tables: pyarrow's
+read_table decodes with its thread pool into its default memory pool;
+sluice's reader decodes on its thread pool into pqutil's shared buffer pool,
+and the table crosses into pyarrow through the Arrow C Data Interface
+(zero-copy). Both pools keep freed memory for later reads, so the best of
+the repeats is a warm read for both; the first read of each (cold memory,
+every page of the output faulted in) is printed too.
+
+    .venv/bin/python bench/parquet_bench.py [--rows N] [--repeat R] [--dir D]
+    .venv/bin/python bench/parquet_bench.py --read-only --dir D   # files of an earlier run
 
 Not a test: numbers depend on the machine; run peers side by side.
 """
@@ -55,16 +64,33 @@ def _cpu():
     return r.ru_utime + r.ru_stime
 
 
-def best(fn, repeat):
-    """Best wall time and best CPU time (all threads of this process) of
-    `repeat` runs: CPU time stays meaningful when the machine is busy."""
+def runs(fn, repeat):
+    """Wall and CPU times (all threads of this process) of `repeat` runs:
+    CPU time stays meaningful when the machine is busy."""
     walls, cpus = [], []
     for _ in range(repeat):
         c0, t0 = _cpu(), time.perf_counter()
-        fn()
+        r = fn()
         walls.append(time.perf_counter() - t0)
         cpus.append(_cpu() - c0)
+        del r
+    return walls, cpus
+
+
+def best(fn, repeat):
+    """Best wall time and best CPU time of `repeat` runs."""
+    walls, cpus = runs(fn, repeat)
     return min(walls), min(cpus)
+
+
+def read_case(codec, fname, p, n, mb, repeat):
+    w_s, c_s = runs(lambda: pqutil.read(p), repeat)
+    w_p, c_p = runs(lambda: pq.read_table(p), repeat)
+    r_s, r_p = min(w_s), min(w_p)
+    print(f"read  {codec:6s} {fname + ' file':14s} sluice {r_s:6.3f} s ({n / r_s / 1e6:6.2f} M rows/s, "
+          f"{mb / r_s:6.1f} MB/s, cpu {min(c_s):5.2f} s)  pyarrow {r_p:6.3f} s ({n / r_p / 1e6:6.2f} M rows/s, "
+          f"cpu {min(c_p):5.2f} s)  ratio {r_p / r_s:.2f}x (cpu {min(c_p) / min(c_s):.2f}x); "
+          f"first read: sluice {w_s[0]:.3f} s, pyarrow {w_p[0]:.3f} s", flush=True)
 
 
 def main():
@@ -72,7 +98,24 @@ def main():
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--read-only", action="store_true",
+                    help="only read the files an earlier run left in --dir")
     args = ap.parse_args()
+    if args.read_only:
+        if not args.dir:
+            ap.error("--read-only needs --dir")
+        tmp = pathlib.Path(args.dir)
+        ref = pq.read_table(tmp / "pyarrow-zstd.parquet")
+        n, mb = ref.num_rows, ref.nbytes / 1e6
+        del ref
+        print(f"read only: {n:,} rows, {mb:.0f} MB in Arrow; {os.cpu_count()} cores; "
+              f"pyarrow {pa.__version__} ({pa.cpu_count()} threads)")
+        for codec in ["zstd", "snappy"]:
+            for fname in ["sluice", "pyarrow"]:
+                p = tmp / f"{fname}-{codec}.parquet"
+                read_case(codec, fname, p, n, mb, args.repeat)
+                assert pqutil.read(p).equals(pq.read_table(p))
+        return
     n = args.rows
     t = log_table(n)
     mb = t.nbytes / 1e6
@@ -105,13 +148,9 @@ def main():
               f"faster (cpu {res['duckdb'][2] / c:.2f}x), file {100 * (size / res['duckdb'][1] - 1):+.1f}% size")
         rows.append((codec, res))
         for fname in ["sluice", "pyarrow"]:
-            p = files[fname]
-            r_s, c_s = best(lambda: pqutil.read(p), args.repeat)
-            r_p, c_p = best(lambda: pq.read_table(p), args.repeat)
-            print(f"read  {codec:6s} {fname + ' file':14s} sluice {r_s:6.3f} s ({n / r_s / 1e6:6.2f} M rows/s, "
-                  f"{mb / r_s:6.1f} MB/s, cpu {c_s:5.2f} s)  pyarrow {r_p:6.3f} s ({n / r_p / 1e6:6.2f} M rows/s, "
-                  f"cpu {c_p:5.2f} s)  ratio {r_p / r_s:.2f}x (cpu {c_p / c_s:.2f}x)", flush=True)
-        assert pqutil.read(files["sluice"]).equals(pq.read_table(files["sluice"]))
+            read_case(codec, fname, files[fname], n, mb, args.repeat)
+        for fname in ["sluice", "pyarrow"]:
+            assert pqutil.read(files[fname]).equals(pq.read_table(files[fname]))
 
 
 if __name__ == "__main__":
