@@ -5,7 +5,12 @@
  * cache line until the tag matches. Keys are stored per column (int64 or
  * double bits, bool as 0/1, strings copied into the table's arena) and
  * compared only on a tag match. Hashes per row are computed column by column
- * (xxh3 for strings, a 64-bit mixer for fixed-width values) before probing. */
+ * (xxh3 for strings, a 64-bit mixer for fixed-width values) before probing.
+ *
+ * A single integer key (BIGINT, timestamp, date) whose values span a small
+ * range skips hashing altogether: a direct table maps key - lo to the group
+ * id ("perfect hash"), one array access per row. The range grows as keys
+ * come; past DIRECT_MAX_SPAN the table turns into the hash table above. */
 #include <string.h>
 #include <xxhash.h>
 
@@ -29,7 +34,16 @@ struct sl_hagg {
   uint64_t *slots;
   int64_t n_slots;
   struct sl_arena strings;
+  /* direct mode (one integer key): gid + 1 of key lo + i, 0 = none */
+  bool direct;
+  uint32_t *d_gid;
+  int64_t d_lo, d_span;
+  int64_t d_null; /* gid + 1 of the NULL key's group, 0 = none */
 };
+
+/* 4M keys: a 16 MiB table at most, of which only touched pages are
+ * resident. */
+#define DIRECT_MAX_SPAN (INT64_C(1) << 22)
 
 #define NULL_HASH UINT64_C(0x9ae16a3b2f90404f)
 
@@ -73,6 +87,7 @@ int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types, int32_t n_aggs,
   h->n_slots = 1024;
   h->slots = sl_calloc((size_t)h->n_slots, sizeof *h->slots);
   if (!h->slots) goto fail;
+  h->direct = n_keys == 1 && sl__vt_is_i64(key_types[0]);
   *out = h;
   return 0;
 fail:
@@ -94,6 +109,7 @@ void sl__hagg_free(struct sl_hagg *h) {
   sl_free(h->states);
   sl_free(h->hashes);
   sl_free(h->slots);
+  sl_free(h->d_gid);
   sl_arena_release(&h->strings);
   sl_free(h);
 }
@@ -103,7 +119,8 @@ int64_t sl__hagg_groups(const struct sl_hagg *h) {
 }
 
 int64_t sl__hagg_bytes(const struct sl_hagg *h) {
-  int64_t b = h->n_slots * 8 + h->cap * 8 + (int64_t)h->strings.used_bytes;
+  int64_t b = h->n_slots * 8 + h->cap * 8 + (int64_t)h->strings.used_bytes +
+              h->d_span * 4;
   b += h->cap * h->n_keys * 17;
   for (int32_t a = 0; a < h->n_aggs; a++)
     b += sl__agg_state_bytes(h->states[a]);
@@ -236,7 +253,7 @@ static int new_group(struct sl_hagg *h, uint64_t hv, const struct sl_vec *keys,
   }
   h->n_groups = g + 1;
   *gid = g;
-  if (h->n_groups * 2 > h->n_slots) SL_RETURN_NOT_OK(rehash(h));
+  if (!h->direct && h->n_groups * 2 > h->n_slots) SL_RETURN_NOT_OK(rehash(h));
   return 0;
 }
 
@@ -284,6 +301,110 @@ static inline int lookup(struct sl_hagg *h, uint64_t hv,
   }
 }
 
+/* ---- direct mode --------------------------------------------------------
+ */
+
+/* Leaves direct mode: the groups go into the hash table. */
+static int leave_direct(struct sl_hagg *h) {
+  int64_t ns = 1024;
+  while (ns < 2 * h->n_groups + 2)
+    ns *= 2;
+  uint64_t *s = sl_calloc((size_t)ns, sizeof *s);
+  if (!s) return SL_ENOMEM;
+  uint64_t mask = (uint64_t)ns - 1;
+  for (int64_t g = 0; g < h->n_groups; g++) {
+    uint64_t hv = h->hashes[g], pos = hv & mask;
+    while (s[pos])
+      pos = (pos + 1) & mask;
+    s[pos] = ((hv >> 32) << 32) | (uint64_t)(g + 1);
+  }
+  sl_free(h->slots);
+  h->slots = s;
+  h->n_slots = ns;
+  sl_free(h->d_gid);
+  h->d_gid = NULL;
+  h->d_span = 0;
+  h->direct = false;
+  return 0;
+}
+
+/* Makes the direct table cover keys [lo, hi], or leaves direct mode when
+ * that range is too wide. */
+static int direct_cover(struct sl_hagg *h, int64_t lo, int64_t hi) {
+  if (h->d_span) {
+    int64_t end = (int64_t)((uint64_t)h->d_lo + (uint64_t)(h->d_span - 1));
+    if (lo >= h->d_lo && hi <= end) return 0;
+    if (h->d_lo < lo) lo = h->d_lo;
+    if (end > hi) hi = end;
+  }
+  uint64_t need = (uint64_t)hi - (uint64_t)lo + 1; /* hi >= lo */
+  if (need == 0 || need > (uint64_t)DIRECT_MAX_SPAN) return leave_direct(h);
+  /* twice the range, half the slack on each side, so keys that creep
+   * outward do not copy the table every time */
+  uint64_t nspan = need * 2 < 1024 ? 1024 : need * 2;
+  if (nspan > (uint64_t)DIRECT_MAX_SPAN) nspan = (uint64_t)DIRECT_MAX_SPAN;
+  uint64_t below = (nspan - need) / 2;
+  if ((uint64_t)lo - (uint64_t)INT64_MIN < below)
+    below = (uint64_t)lo - (uint64_t)INT64_MIN;
+  int64_t nlo = (int64_t)((uint64_t)lo - below);
+  if (nlo > INT64_MAX - (int64_t)(nspan - 1))
+    nlo = INT64_MAX - (int64_t)(nspan - 1);
+  uint32_t *t = sl_calloc((size_t)nspan, sizeof *t);
+  if (!t) return SL_ENOMEM;
+  if (h->d_span)
+    memcpy(t + ((uint64_t)h->d_lo - (uint64_t)nlo), h->d_gid,
+           (size_t)h->d_span * sizeof *t);
+  sl_free(h->d_gid);
+  h->d_gid = t;
+  h->d_lo = nlo;
+  h->d_span = (int64_t)nspan;
+  return 0;
+}
+
+static inline uint64_t key_hash(bool valid, int64_t bits) {
+  return valid ? sl__hash_u64((uint64_t)bits) : NULL_HASH;
+}
+
+/* Group ids of n rows of one integer key, through the direct table. Sets
+ * *done = false (and does nothing) when the keys leave direct mode. */
+static int direct_update(struct sl_hagg *h, const struct sl_vec *k, int64_t n,
+                         uint32_t *gid, bool *done) {
+  const int64_t *x = k->d.i;
+  const uint8_t *ok = k->valid;
+  int64_t mn = INT64_MAX, mx = INT64_MIN;
+  for (int64_t r = 0; r < n; r++) {
+    if (ok && !ok[r]) continue;
+    mn = x[r] < mn ? x[r] : mn;
+    mx = x[r] > mx ? x[r] : mx;
+  }
+  *done = false;
+  if (mn <= mx) {
+    SL_RETURN_NOT_OK(direct_cover(h, mn, mx));
+    if (!h->direct) return 0;
+  }
+  uint32_t *t = h->d_gid;
+  int64_t lo = h->d_lo;
+  for (int64_t r = 0; r < n; r++) {
+    int64_t g;
+    if (ok && !ok[r]) {
+      if (!h->d_null) {
+        SL_RETURN_NOT_OK(new_group(h, NULL_HASH, k, r, NULL, 0, &g));
+        h->d_null = g + 1;
+      }
+      gid[r] = (uint32_t)(h->d_null - 1);
+      continue;
+    }
+    uint32_t *e = &t[(uint64_t)x[r] - (uint64_t)lo];
+    if (!*e) {
+      SL_RETURN_NOT_OK(new_group(h, key_hash(true, x[r]), k, r, NULL, 0, &g));
+      *e = (uint32_t)(g + 1);
+    }
+    gid[r] = *e - 1;
+  }
+  *done = true;
+  return 0;
+}
+
 int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
                     const struct sl_vec *args, int64_t n, int64_t seq_base,
                     const int32_t *sel, struct sl_arena *scratch,
@@ -295,6 +416,12 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
     memset(gid, 0, (size_t)n * sizeof *gid);
     if (h->cap == 0) SL_RETURN_NOT_OK(grow_groups(h, 1));
   } else {
+    bool done = false;
+    if (h->direct && !keys[0].constant)
+      SL_RETURN_NOT_OK(direct_update(h, &keys[0], n, gid, &done));
+    else if (h->direct)
+      SL_RETURN_NOT_OK(leave_direct(h));
+    if (done) goto states;
     uint64_t *hs = sl_arena_alloc(scratch, (size_t)n * sizeof *hs);
     if (!hs) return SL_ENOMEM;
     hash_rows(h, keys, n, hs);
@@ -337,6 +464,7 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
       }
     }
   }
+states:
   for (int32_t a = 0; a < h->n_aggs; a++)
     SL_RETURN_NOT_OK(sl__agg_state_update(h->states[a], gid, args, n, seq_base,
                                           sel, &h->strings, err));
@@ -354,7 +482,33 @@ int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
     map[0] = 0;
     if (dst->cap == 0) SL_CHECK_GOTO(grow_groups(dst, 1), rc, cleanup);
   } else {
-    for (int64_t g = 0; g < ng; g++) {
+    if (dst->direct) { /* cover src's keys, or leave direct mode */
+      const struct keycol *c = &src->keys[0];
+      int64_t mn = INT64_MAX, mx = INT64_MIN;
+      for (int64_t g = 0; g < ng; g++)
+        if (c->valid[g]) {
+          mn = c->v[g] < mn ? c->v[g] : mn;
+          mx = c->v[g] > mx ? c->v[g] : mx;
+        }
+      if (mn <= mx) SL_CHECK_GOTO(direct_cover(dst, mn, mx), rc, cleanup);
+    }
+    for (int64_t g = 0; g < ng && dst->direct; g++) {
+      const struct keycol *c = &src->keys[0];
+      uint32_t *e = c->valid[g]
+                        ? &dst->d_gid[(uint64_t)c->v[g] - (uint64_t)dst->d_lo]
+                        : (uint32_t *)NULL;
+      int64_t d = e ? (int64_t)*e - 1 : dst->d_null - 1;
+      if (d < 0) {
+        SL_CHECK_GOTO(new_group(dst, src->hashes[g], NULL, 0, src, g, &d), rc,
+                      cleanup);
+        if (e)
+          *e = (uint32_t)(d + 1);
+        else
+          dst->d_null = d + 1;
+      }
+      map[g] = (uint32_t)d;
+    }
+    for (int64_t g = 0; g < ng && !dst->direct; g++) {
       int64_t d;
       SL_CHECK_GOTO(lookup(dst, src->hashes[g], NULL, 0, src, g, &d), rc,
                     cleanup);

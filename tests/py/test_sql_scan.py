@@ -72,11 +72,12 @@ def test_long_lines_across_ranges(tmp_path):
     """Lines longer than a range, starting just before a range boundary;
     NULL and empty-string group keys."""
     lines, want = [], {}
-    i = 0
-    while sum(len(x) + 1 for x in lines) < 20 * MIB:
+    i = size = 0
+    while size < 20 * MIB:
         k = [None, "", "a", "b"][i % 4]
         n = 5 * MIB + 17 if i % 5000 == 4999 else i % 50
         lines.append(json.dumps({"k": k, "s": "x" * n}))
+        size += len(lines[-1]) + 1
         c, t = want.get(k, (0, 0))
         want[k] = (c + 1, t + n)
         i += 1
@@ -152,3 +153,44 @@ def test_partition_keys_per_file(tmp_path):
     got, _ = run_sluice(f"SELECT part, count(*), sum(v) FROM '{tmp_path}' GROUP BY part",
                         "--threads", "2")
     compare(got, list(want.values()), False, "partitions")
+
+
+def int_key_file(path, rows, extremes):
+    """Integer keys in a small range (the direct table), NULLs, keys that grow
+    with the row number (c), and with
+    `extremes` a few keys far apart (negative, near the int64 limits), which
+    turn the direct table into a hash table mid-scan."""
+    import random
+    rnd = random.Random(9)
+    lines = []
+    for i in range(rows):
+        k = None if i % 97 == 0 else 5000 + rnd.randrange(20000)
+        # the first range turns to hashing after 40000 rows; the second
+        # and the last stay direct (merges see both kinds)
+        wide = {40000: 10 ** 15, rows // 2: -(2 ** 63), rows // 2 + 1: 2 ** 63 - 1}
+        if extremes and i in wide:
+            k = wide[i]
+        ts = f"2026-11-28T00:{(i // 600) % 60:02d}:{(i // 10) % 60:02d}Z"
+        lines.append(json.dumps({"k": k, "v": i % 1000, "ts": ts, "c": i // 16}))
+    write_lines(path, lines)
+
+
+@pytest.mark.parametrize("extremes", [False, True], ids=["dense", "wide"])
+def test_integer_keys_direct_and_hashed(tmp_path, extremes):
+    f = tmp_path / "k.jsonl"
+    int_key_file(f, 300000, extremes)
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_json('{f}', "
+                "columns = {'k': 'BIGINT', 'v': 'BIGINT', 'ts': 'TIMESTAMP', 'c': 'BIGINT'})")
+    for sql in ["SELECT k, count(*), sum(v), min(v) FROM {src} GROUP BY k",
+                "SELECT DISTINCT k FROM {src}",
+                "SELECT k // 3 AS b, count(*) FROM {src} WHERE v < 500 GROUP BY b",
+                "SELECT ts, count(*), max(k) FROM {src} GROUP BY ts",
+                "SELECT count(DISTINCT k) FROM {src}",
+                # keys that creep up (and down): the direct table grows
+                "SELECT c, count(*), sum(v) FROM {src} GROUP BY c",
+                "SELECT -c AS n, max(v) FROM {src} GROUP BY n"]:
+        want = con.sql(sql.format(src="t")).fetchall()
+        for threads in ("1", "2", "3"):
+            got, _ = run_sluice(sql.format(src=f"'{f}'"), "--threads", threads)
+            compare(got, want, False, f"{sql} ({threads} threads)")
