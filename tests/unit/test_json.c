@@ -539,6 +539,71 @@ static void test_bad_lines(void **state) {
   sl_batch_free(b);
 }
 
+/* A last line without '\n' is parsed from a copy that has one: each line
+ * gives the same rows, the same bad-line reason and the same
+ * line/offset/column there as it does followed by '\n'. Buffers are
+ * allocated to the exact length so ASan sees any read past the end. */
+static void test_last_line_without_newline(void **state) {
+  (void)state;
+  const char *lasts[] = {
+      "{\"a\": 5}",         "{\"a\": 5}\r",       "{\"a\": 5}   ",
+      "   ",                "\r",                 "{\"a\": 1",
+      "{\"a\": \"x",        "{\"a\"",             "{\"a\":",
+      "{\"a\": tru",        "{\"a\": fals",       "{\"a\": nul",
+      "{\"a\": 12",         "{\"a\": -",          "{\"a\": 1.",
+      "{\"a\": 1e",         "{\"a\": \"\\",       "{\"a\": \"\\u12",
+      "{\"a\": [1, {\"b\"", "{",                  "{\"a\": 5} x",
+      "{\"a\": \"\xc3",     "{\"a\": \"\xc3\xa9", "{\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\": 1",
+      "{\"a\": 5, \"a\"",   "[1]",                "{\"a\": 1e400}"};
+  for (size_t i = 0; i < sizeof lasts / sizeof lasts[0]; i++) {
+    struct sl_batch *b1 = NULL, *b2 = NULL;
+    struct sl_json_stats s1, s2;
+    struct bad_log bad1 = {0}, bad2 = {0};
+    struct sl_error e1 = {0}, e2 = {0};
+    char with_nl[256];
+    int n = snprintf(with_nl, sizeof with_nl, "{\"a\": 7}\n%s\n", lasts[i]);
+    size_t len = (size_t)n - 1; /* the same text without the final '\n' */
+    char *exact = malloc(len);
+    assert_non_null(exact);
+    memcpy(exact, with_nl, len);
+    const char *schema = "a: float64";
+    assert_int_equal(read_all(with_nl, (size_t)n, schema, NULL, &bad1, &b1,
+                              &s1, &e1),
+                     0);
+    assert_int_equal(read_all(exact, len, schema, NULL, &bad2, &b2, &s2, &e2),
+                     0);
+    if (b1->length != b2->length || bad1.n != bad2.n ||
+        s1.empty_lines != s2.empty_lines || s1.lines != s2.lines)
+      fail_msg("'%s': rows %lld/%lld bad %d/%d", lasts[i],
+               (long long)b1->length, (long long)b2->length, bad1.n, bad2.n);
+    for (int64_t r = 0; r < b1->length; r++) {
+      const struct sl_array *a1 = col(b1, "a"), *a2 = col(b2, "a");
+      assert_int_equal(sl_array_is_valid(a1, r), sl_array_is_valid(a2, r));
+      if (sl_array_is_valid(a1, r))
+        assert_memory_equal(&sl_array_f64(a1)[r], &sl_array_f64(a2)[r], 8);
+    }
+    for (int k = 0; k < bad1.n; k++) {
+      assert_int_equal(bad1.line[k], bad2.line[k]);
+      assert_int_equal(bad1.off[k], bad2.off[k]);
+      assert_string_equal(bad1.reason[k], bad2.reason[k]);
+      assert_string_equal(bad1.text[k], bad2.text[k]);
+    }
+    sl_batch_free(b1);
+    sl_batch_free(b2);
+    /* FAIL: the same message, column included */
+    int r1 = read_all(with_nl, (size_t)n, schema, NULL, NULL, &b1, NULL, &e1);
+    int r2 = read_all(exact, len, schema, NULL, NULL, &b2, NULL, &e2);
+    assert_int_equal(r1, r2);
+    if (r1)
+      assert_string_equal(e1.msg, e2.msg);
+    else {
+      sl_batch_free(b1);
+      sl_batch_free(b2);
+    }
+    free(exact);
+  }
+}
+
 static void test_bom_and_empty(void **state) {
   (void)state;
   const char *text = "\xef\xbb\xbf{\"a\": 1}\n";
@@ -925,6 +990,7 @@ int main(void) {
       cmocka_unit_test(test_nested_struct_list_flatten),
       cmocka_unit_test(test_mismatch_policy),
       cmocka_unit_test(test_bad_lines),
+      cmocka_unit_test(test_last_line_without_newline),
       cmocka_unit_test(test_bom_and_empty),
       cmocka_unit_test(test_inference),
       cmocka_unit_test(test_simd_paths_agree),

@@ -258,6 +258,8 @@ struct sl__jworker {
   int64_t ts_days;     /* ...and its day number (logs repeat the date) */
   uint8_t *scratch;
   size_t scratch_cap;
+  uint8_t *tail; /* a copy of a chunk's last line when it lacks '\n' */
+  size_t tail_cap;
 };
 
 struct sl__jengine {

@@ -32,9 +32,11 @@ struct jp {
   char reason[160];
 };
 
-static inline const uint8_t *ws(const uint8_t *p, const uint8_t *end) {
+/* Skips ' ', '\t' and '\r'. Needs no end: every line the parser sees ends
+ * in '\n' (see sl__json_parse_chunk), which stops it. */
+static inline const uint8_t *ws(const uint8_t *p) {
   /* one compare in the common case (compact JSON: no whitespace) */
-  while (p < end && *p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r'))
+  while (*p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r'))
     p++;
   return p;
 }
@@ -206,7 +208,7 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
     uint64_t h = jp->blk_high >> off;
     if (m) {
       unsigned k = (unsigned)__builtin_ctzll(m);
-      if (p + k < jp->end && p[k] == '"' && (h & ((1ull << k) - 1ull)) == 0) {
+      if (p[k] == '"' && (h & ((1ull << k) - 1ull)) == 0) {
         *esc = false;
         return p + k;
       }
@@ -355,19 +357,19 @@ static const uint8_t *skip_container(struct jp *jp, const uint8_t *p,
   uint8_t close = obj ? '}' : ']';
   if (depth > jp->max_depth)
     return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
-  p = ws(p + 1, jp->end);
-  if (p < jp->end && *p == close) return p + 1;
+  p = ws(p + 1);
+  if (*p == close) return p + 1;
   for (;;) {
     if (obj) {
-      if (p >= jp->end || *p != '"') return bad_found(jp, p, "a key string");
+      if (*p != '"') return bad_found(jp, p, "a key string");
       bool esc;
       p = str_scan(jp, p + 1, &esc);
       if (!p) return NULL;
-      p = ws(p + 1, jp->end);
-      if (p >= jp->end || *p != ':') return bad_found(jp, p, "':' after a key");
-      p = ws(p + 1, jp->end);
+      p = ws(p + 1);
+      if (*p != ':') return bad_found(jp, p, "':' after a key");
+      p = ws(p + 1);
     }
-    if (p < jp->end && *p == '"') { /* strings inline, as in object() */
+    if (*p == '"') { /* strings inline, as in object() */
       bool esc;
       p = str_scan(jp, p + 1, &esc);
       if (p) p++;
@@ -375,12 +377,12 @@ static const uint8_t *skip_container(struct jp *jp, const uint8_t *p,
       p = skip_value(jp, p, depth + 1);
     }
     if (!p) return NULL;
-    p = ws(p, jp->end);
-    if (p < jp->end && *p == ',') {
-      p = ws(p + 1, jp->end);
+    p = ws(p);
+    if (*p == ',') {
+      p = ws(p + 1);
       continue;
     }
-    if (p < jp->end && *p == close) return p + 1;
+    if (*p == close) return p + 1;
     return bad_found(jp, p, obj ? "',' or '}'" : "',' or ']'");
   }
 }
@@ -619,16 +621,16 @@ static const uint8_t *list_value(struct jp *jp, const uint8_t *p,
     return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
   const struct sl__jnode *el = &n->kids[0];
   struct sl__jcol *ec = &c->kids[0];
-  p = ws(p + 1, jp->end);
+  p = ws(p + 1);
   if (p < jp->end && *p == ']') {
     p++;
   } else {
     for (;;) {
       p = value(jp, p, el, ec->len + 1, depth + 1);
       if (!p) return NULL;
-      p = ws(p, jp->end);
+      p = ws(p);
       if (p < jp->end && *p == ',') {
-        p = ws(p + 1, jp->end);
+        p = ws(p + 1);
         continue;
       }
       if (p < jp->end && *p == ']') {
@@ -737,12 +739,12 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
   const uint8_t *end = jp->end;
   const struct sl__jkcache *kcache =
       &jp->w->kcache[n->obj_id * SL__JKEY_POSITIONS];
-  p = ws(p + 1, end);
-  if (p < end && *p == '}') {
+  p = ws(p + 1);
+  if (*p == '}') {
     p++;
   } else {
     for (int32_t pos = 0;; pos++) {
-      if (p >= end || *p != '"') return bad_found(jp, p, "a key string");
+      if (*p != '"') return bad_found(jp, p, "a key string");
       bool esc;
       const uint8_t *k = p + 1;
       const uint8_t *q;
@@ -784,19 +786,19 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
       }
     have_key:
       p = q + 1;
-      if (p < end && *p == ':') {
+      if (*p == ':') {
         p++;
       } else {
-        p = ws(p, end);
-        if (p >= end || *p != ':') return bad_found(jp, p, "':' after a key");
+        p = ws(p);
+        if (*p != ':') return bad_found(jp, p, "':' after a key");
         p++;
       }
-      p = ws(p, end);
+      p = ws(p);
       if (kid) {
         /* plain strings and numbers of a leaf column (not a repeated key)
          * go straight to their parser */
         struct sl__jcol *c;
-        if (kid->kind == SL__JN_SCALAR && p < end &&
+        if (kid->kind == SL__JN_SCALAR &&
             (c = jp->w->flat[kid->col])->len < t) {
           if (*p == '"')
             p = string_value(jp, p, kid, c);
@@ -807,12 +809,12 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         } else {
           p = value(jp, p, kid, t, depth + 1);
         }
-      } else if (p < end && *p == '"') {
+      } else if (*p == '"') {
         /* the most common skipped values, without a call */
         bool e2;
         p = str_scan(jp, p + 1, &e2);
         if (p) p++;
-      } else if (p < end && (*p == '-' || (uint8_t)(*p - '0') < 10)) {
+      } else if (*p == '-' || (uint8_t)(*p - '0') < 10) {
         struct sl__jnum num;
         const uint8_t *q2 = sl__json_number_fast(p, end, &num);
         p = q2 ? q2 : bad_found(jp, p, "a value");
@@ -820,16 +822,16 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         p = skip_value(jp, p, depth + 1);
       }
       if (!p) return NULL;
-      if (p < end && *p == ',') {
-        p = ws(p + 1, end);
+      if (*p == ',') {
+        p = ws(p + 1);
         continue;
       }
-      p = ws(p, end);
-      if (p < end && *p == ',') {
-        p = ws(p + 1, end);
+      p = ws(p);
+      if (*p == ',') {
+        p = ws(p + 1);
         continue;
       }
-      if (p < end && *p == '}') {
+      if (*p == '}') {
         p++;
         break;
       }
@@ -888,9 +890,11 @@ static int emit(const struct sl__jengine *e, struct sl__jworker *w,
   return 0;
 }
 
+/* line..line_end: the line as parsed (maybe the tail copy); offset: where
+ * it starts in the chunk. */
 static int record_bad(struct sl__jtask *t, const struct jp *jp,
                       const uint8_t *line, const uint8_t *line_end,
-                      int64_t line_idx) {
+                      int64_t offset, int64_t line_idx) {
   if (t->n_bad == t->cap_bad) {
     int64_t cap = t->cap_bad ? t->cap_bad * 2 : 16;
     struct sl__jbad *b = sl_realloc(t->bad, (size_t)cap * sizeof *b);
@@ -900,7 +904,7 @@ static int record_bad(struct sl__jtask *t, const struct jp *jp,
   }
   struct sl__jbad *b = &t->bad[t->n_bad++];
   b->line = line_idx;
-  b->offset = line - t->begin;
+  b->offset = offset;
   b->len = line_end - line;
   if (b->len > 0 && line[b->len - 1] == '\r') b->len--; /* CRLF */
   const uint8_t *at = jp->err_at ? jp->err_at : line;
@@ -939,25 +943,53 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
   for (int32_t i = 0; i < nf && !rc; i++)
     rc = sl__jcol_reserve(&w->tops[i], want, e->buffers);
   if (rc) return rc;
+  /* Every line the parser sees ends in '\n' (no token accepts one, so no
+   * scan runs past it and single-byte peeks need no end check): a last line
+   * without one is parsed from a copy that has it. */
+  const uint8_t *tail = end;
+  if (p < end && end[-1] != '\n') {
+    const uint8_t *nl = memrchr(p, '\n', (size_t)(end - p));
+    tail = nl ? nl + 1 : p;
+  }
   while (p < end) {
+    const uint8_t *lend = end; /* end of the bytes this line is parsed in */
+    const uint8_t *orig = p;   /* the line's start in the chunk */
+    if (p == tail) {
+      size_t n = (size_t)(end - p);
+      if (w->tail_cap < n + 1) {
+        uint8_t *nb = sl_realloc(w->tail, n + 1);
+        if (!nb) {
+          rc = SL_ENOMEM;
+          break;
+        }
+        w->tail = nb;
+        w->tail_cap = n + 1;
+      }
+      memcpy(w->tail, p, n);
+      w->tail[n] = '\n';
+      p = w->tail;
+      lend = w->tail + n + 1;
+      jp.begin = p;
+      jp.end = lend;
+      jp.blk = NULL;
+    }
     const uint8_t *line = p;
-    p = ws(p, end);
-    if ((p >= end || *p == '\n') && p - line <= max_line) {
+    p = ws(p);
+    if (*p == '\n' && p - line <= max_line) {
       t->lines++;
       t->empty_lines++;
-      p = p < end ? p + 1 : p;
+      p = lend == end ? p + 1 : end;
       continue;
     }
     const uint8_t *q;
     jp.err_at = NULL;
-    if (p >= end || *p == '\n') {
+    if (*p == '\n') {
       q = p; /* a blank line over the length limit: reported below */
     } else if (*p == '{') {
       q = object(&jp, p, root, rows + 1, 1);
       if (q) {
-        q = ws(q, end);
-        if (q < end && *q != '\n')
-          q = bad_found(&jp, q, "end of line after the object");
+        q = ws(q);
+        if (*q != '\n') q = bad_found(&jp, q, "end of line after the object");
       }
     } else {
       q = bad_found(&jp, p, "a JSON object at the start of the line");
@@ -978,7 +1010,7 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
     if (q) {
       rows++;
       t->lines++;
-      p = q < end ? q + 1 : q;
+      p = lend == end ? q + 1 : end; /* q is at the '\n' */
       if (rows == batch_rows) {
         rc = emit(e, w, t, rows);
         t->rows += rows;
@@ -996,17 +1028,17 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
     for (int32_t i = 0; i < nf; i++)
       sl__jcol_truncate(&w->tops[i], rows);
     const uint8_t *from = jp.err_at && jp.err_at > line ? jp.err_at : line;
-    if (from > end) from = end;
-    const uint8_t *nl = memchr(from, '\n', (size_t)(end - from));
-    const uint8_t *line_end = nl ? nl : end;
-    rc = record_bad(t, &jp, line, line_end, t->lines);
+    if (from > lend) from = lend;
+    const uint8_t *nl = memchr(from, '\n', (size_t)(lend - from));
+    const uint8_t *line_end = nl ? nl : lend;
+    rc = record_bad(t, &jp, line, line_end, orig - t->begin, t->lines);
     if (rc) break;
     t->lines++;
     if (fail) {
       t->failed = true;
       break;
     }
-    p = nl ? nl + 1 : end;
+    p = lend == end && nl ? nl + 1 : end;
   }
   if (!rc && rows > 0) {
     rc = emit(e, w, t, rows);

@@ -236,5 +236,6 @@ void sl__jworker_release(struct sl__jworker *w, const struct sl__jplan *p) {
   sl_free(w->flat);
   sl_free(w->kcache);
   sl_free(w->scratch);
+  sl_free(w->tail);
   memset(w, 0, sizeof *w);
 }
