@@ -202,7 +202,8 @@ str_scan_slow(struct jp *jp, const uint8_t *p, bool *esc) {
 static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
                                       bool *esc) {
   const uint8_t *b = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)63);
-  if (__builtin_expect(b == jp->blk, 1)) {
+  if (b != jp->blk) load_block(jp, b);
+  {
     unsigned off = (unsigned)(p - b);
     uint64_t m = jp->blk_stop >> off;
     uint64_t h = jp->blk_high >> off;

@@ -95,6 +95,11 @@ bool sl__json_utf8_valid(const uint8_t *s, size_t n) {
       i++;
       continue;
     }
+    if (c >= 0xC2 && c <= 0xDF) { /* two bytes (Latin, Greek, ...): common */
+      if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80) return false;
+      i += 2;
+      continue;
+    }
     size_t need;
     uint32_t cp, min;
     if (c >= 0xC2 && c <= 0xDF) {
