@@ -179,15 +179,16 @@ static void test_integers(void **state) {
  * enough bytes for the fast path and also cut near the end of the input. */
 static void test_number_fast_matches_scalar(void **state) {
   (void)state;
-  static const char *after[] = {",", "}", " ", "]", ":", "/", "\n", "x",
-                                "\x80", "e5", "E-3", ".", ".5e2", "-"};
+  static const char *after[] = {",", "}",    " ",  "]",   ":", "/",    "\n",
+                                "x", "\x80", "e5", "E-3", ".", ".5e2", "-"};
   char buf[96];
   for (int it = 0; it < 400000; it++) {
     size_t k = 0;
     if (rnd() % 3 == 0) buf[k++] = '-';
     int ni = (int)(rnd() % 21); /* 0..20 integer digits */
     for (int i = 0; i < ni; i++)
-      buf[k++] = (char)('0' + (i == 0 && rnd() % 4 ? 1 + rnd() % 9 : rnd() % 10));
+      buf[k++] =
+          (char)('0' + (i == 0 && rnd() % 4 ? 1 + rnd() % 9 : rnd() % 10));
     if (rnd() % 2) {
       buf[k++] = '.';
       int nf = (int)(rnd() % 12);
@@ -545,16 +546,33 @@ static void test_bad_lines(void **state) {
  * allocated to the exact length so ASan sees any read past the end. */
 static void test_last_line_without_newline(void **state) {
   (void)state;
-  const char *lasts[] = {
-      "{\"a\": 5}",         "{\"a\": 5}\r",       "{\"a\": 5}   ",
-      "   ",                "\r",                 "{\"a\": 1",
-      "{\"a\": \"x",        "{\"a\"",             "{\"a\":",
-      "{\"a\": tru",        "{\"a\": fals",       "{\"a\": nul",
-      "{\"a\": 12",         "{\"a\": -",          "{\"a\": 1.",
-      "{\"a\": 1e",         "{\"a\": \"\\",       "{\"a\": \"\\u12",
-      "{\"a\": [1, {\"b\"", "{",                  "{\"a\": 5} x",
-      "{\"a\": \"\xc3",     "{\"a\": \"\xc3\xa9", "{\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\": 1",
-      "{\"a\": 5, \"a\"",   "[1]",                "{\"a\": 1e400}"};
+  const char *lasts[] = {"{\"a\": 5}",
+                         "{\"a\": 5}\r",
+                         "{\"a\": 5}   ",
+                         "   ",
+                         "\r",
+                         "{\"a\": 1",
+                         "{\"a\": \"x",
+                         "{\"a\"",
+                         "{\"a\":",
+                         "{\"a\": tru",
+                         "{\"a\": fals",
+                         "{\"a\": nul",
+                         "{\"a\": 12",
+                         "{\"a\": -",
+                         "{\"a\": 1.",
+                         "{\"a\": 1e",
+                         "{\"a\": \"\\",
+                         "{\"a\": \"\\u12",
+                         "{\"a\": [1, {\"b\"",
+                         "{",
+                         "{\"a\": 5} x",
+                         "{\"a\": \"\xc3",
+                         "{\"a\": \"\xc3\xa9",
+                         "{\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\": 1",
+                         "{\"a\": 5, \"a\"",
+                         "[1]",
+                         "{\"a\": 1e400}"};
   for (size_t i = 0; i < sizeof lasts / sizeof lasts[0]; i++) {
     struct sl_batch *b1 = NULL, *b2 = NULL;
     struct sl_json_stats s1, s2;
@@ -567,9 +585,8 @@ static void test_last_line_without_newline(void **state) {
     assert_non_null(exact);
     memcpy(exact, with_nl, len);
     const char *schema = "a: float64";
-    assert_int_equal(read_all(with_nl, (size_t)n, schema, NULL, &bad1, &b1,
-                              &s1, &e1),
-                     0);
+    assert_int_equal(
+        read_all(with_nl, (size_t)n, schema, NULL, &bad1, &b1, &s1, &e1), 0);
     assert_int_equal(read_all(exact, len, schema, NULL, &bad2, &b2, &s2, &e2),
                      0);
     if (b1->length != b2->length || bad1.n != bad2.n ||
@@ -701,8 +718,10 @@ static void test_fast_paths_at_every_offset(void **state) {
   static const char *vals[][2] = {
       {"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_+=!?",
        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_+=!?"},
-      {"M\xc3\xbcnchen, Gr\xc3\xbc\xc3\x9f" "e aus der Stadt an der Isar, 1234567890",
-       "M\xc3\xbcnchen, Gr\xc3\xbc\xc3\x9f" "e aus der Stadt an der Isar, 1234567890"},
+      {"M\xc3\xbcnchen, Gr\xc3\xbc\xc3\x9f"
+       "e aus der Stadt an der Isar, 1234567890",
+       "M\xc3\xbcnchen, Gr\xc3\xbc\xc3\x9f"
+       "e aus der Stadt an der Isar, 1234567890"},
       {"say \\\"hi\\\" to the block boundary \\\\ and \\u00e9 and more text",
        "say \"hi\" to the block boundary \\ and \xc3\xa9 and more text"},
       {"", ""},
@@ -724,13 +743,13 @@ static void test_fast_paths_at_every_offset(void **state) {
       for (int d = 0; d < rows % 19; d++)
         num *= 10;
       num = num * 2 - 1 - (uint64_t)(rows % 2); /* 1, 19, 199, ... */
-      len += (size_t)snprintf(
-          text + len, cap - len,
-          "{\"p\":\"%s\",\"s\":\"%s\",\"%s\":\"k%d\",\"x\\\"y]\":[1,{\"}\":\"]\"},"
-          "\"\\\\\"],\"n\":%s%llu,\"f\":%llu.%03d}\n",
-          padding, vals[v][0], longk[rows % 4], rows,
-          rows % 3 ? "" : "-", (unsigned long long)num, (unsigned long long)num,
-          rows % 1000);
+      len += (size_t)snprintf(text + len, cap - len,
+                              "{\"p\":\"%s\",\"s\":\"%s\",\"%s\":\"k%d\","
+                              "\"x\\\"y]\":[1,{\"}\":\"]\"},"
+                              "\"\\\\\"],\"n\":%s%llu,\"f\":%llu.%03d}\n",
+                              padding, vals[v][0], longk[rows % 4], rows,
+                              rows % 3 ? "" : "-", (unsigned long long)num,
+                              (unsigned long long)num, rows % 1000);
       assert_true(len < cap - 1024);
     }
   }
@@ -742,7 +761,8 @@ static void test_fast_paths_at_every_offset(void **state) {
     const char *opts[] = {"simd", kern[ki], NULL};
     struct sl_batch *b;
     struct sl_error err = {0};
-    assert_int_equal(read_all(text, len, schema, opts, NULL, &b, NULL, &err), 0);
+    assert_int_equal(read_all(text, len, schema, opts, NULL, &b, NULL, &err),
+                     0);
     assert_int_equal(b->length, rows);
     const int64_t *n = sl_array_i64(col(b, "n"));
     const double *f = sl_array_f64(col(b, "f"));

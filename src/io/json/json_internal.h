@@ -65,9 +65,8 @@ extern const uint64_t sl__jpow10u[20];
  * optional fraction of up to 7 digits, no exponent, at most 19 digits)
  * read 8 digits at a time; everything else, near the end of the input
  * included, goes to sl__json_number. Same results, same grammar. */
-static inline const uint8_t *sl__json_number_fast(const uint8_t *p,
-                                                  const uint8_t *end,
-                                                  struct sl__jnum *n) {
+static inline const uint8_t *
+sl__json_number_fast(const uint8_t *p, const uint8_t *end, struct sl__jnum *n) {
   if (end - p < 32) return sl__json_number(p, end, n);
   const uint8_t *s = p;
   bool neg = *p == '-';

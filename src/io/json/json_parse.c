@@ -233,10 +233,8 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
 
 /* Out of line: object() only gets here when the key prediction missed. */
 __attribute__((noinline)) static const struct sl__jnode *
-lookup(const struct jp *jp,
-                                             const struct sl__jnode *obj,
-                                             const uint8_t *k, size_t n,
-                                             int32_t pos) {
+lookup(const struct jp *jp, const struct sl__jnode *obj, const uint8_t *k,
+       size_t n, int32_t pos) {
   uint64_t w[2];
   if (jp->end - k >= 16) {
     memcpy(&w[0], k, 8);
