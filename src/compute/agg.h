@@ -10,6 +10,8 @@
 #ifndef SLUICE_COMPUTE_AGG_H
 #define SLUICE_COMPUTE_AGG_H
 
+#include <string.h>
+
 #include "compute/vec.h"
 #include "sluice/alloc.h"
 
@@ -101,6 +103,39 @@ int sl__hll_merge(struct sl__hll **dst, const struct sl__hll *src);
 int64_t sl__hll_estimate(const struct sl__hll *h);
 int64_t sl__hll_bytes(const struct sl__hll *h);
 void sl__hll_free(struct sl__hll *h);
+
+/* Equal strings; short ones (the usual group key) compared with two
+ * overlapping loads per side instead of a call to memcmp. */
+static inline bool sl__str_eq(struct sl_str a, struct sl_str b) {
+  if (a.n != b.n) return false;
+  size_t n = (size_t)a.n;
+  if (n >= 8 && n <= 32) {
+    uint64_t x0, y0, x1, y1;
+    memcpy(&x0, a.p, 8);
+    memcpy(&y0, b.p, 8);
+    memcpy(&x1, a.p + n - 8, 8);
+    memcpy(&y1, b.p + n - 8, 8);
+    uint64_t diff = (x0 ^ y0) | (x1 ^ y1);
+    if (n > 16) {
+      uint64_t x2, y2, x3, y3;
+      memcpy(&x2, a.p + 8, 8);
+      memcpy(&y2, b.p + 8, 8);
+      memcpy(&x3, a.p + n - 16, 8);
+      memcpy(&y3, b.p + n - 16, 8);
+      diff |= (x2 ^ y2) | (x3 ^ y3);
+    }
+    return diff == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t x0, y0, x1, y1;
+    memcpy(&x0, a.p, 4);
+    memcpy(&y0, b.p, 4);
+    memcpy(&x1, a.p + n - 4, 4);
+    memcpy(&y1, b.p + n - 4, 4);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  }
+  return n == 0 || memcmp(a.p, b.p, n) == 0;
+}
 
 /* Hashes of one value, shared by keys, distinct counts and HLL. */
 uint64_t sl__hash_str(const char *p, int64_t n);

@@ -12,6 +12,9 @@
  * id ("perfect hash"), one array access per row. The range grows as keys
  * come; past DIRECT_MAX_SPAN the table turns into the hash table above. */
 #include <string.h>
+/* xxh3 inlined here: group keys are mostly short strings, for which the
+ * call into the shared library costs as much as the hash */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "compute/agg.h"
@@ -185,8 +188,7 @@ static inline bool row_eq(const struct sl_hagg *h, int64_t g,
     if (!vv) continue;
     int64_t i = sl__vec_idx(v, r);
     if (c->type == SL_VT_STR) {
-      struct sl_str a = c->s[g], b = v->d.s[i];
-      if (a.n != b.n || (a.n && memcmp(a.p, b.p, (size_t)a.n))) return false;
+      if (!sl__str_eq(c->s[g], v->d.s[i])) return false;
     } else if (c->v[g] != key_bits(v, i)) {
       return false;
     }
@@ -201,8 +203,7 @@ static inline bool group_eq(const struct sl_hagg *h, int64_t g,
     if (c->valid[g] != d->valid[og]) return false;
     if (!c->valid[g]) continue;
     if (c->type == SL_VT_STR) {
-      struct sl_str a = c->s[g], b = d->s[og];
-      if (a.n != b.n || (a.n && memcmp(a.p, b.p, (size_t)a.n))) return false;
+      if (!sl__str_eq(c->s[g], d->s[og])) return false;
     } else if (c->v[g] != d->v[og]) {
       return false;
     }

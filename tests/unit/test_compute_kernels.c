@@ -221,6 +221,29 @@ static void test_many_groups(void **state) {
   free(v);
 }
 
+/* The inline string compare of group keys (overlapping loads for 4-32
+ * bytes) against memcmp, for every length up to 40 and a difference at
+ * every position; the strings sit at the very end of their buffers so a
+ * load past them would show under ASan. */
+static void test_str_eq_every_length_and_position(void **state) {
+  (void)state;
+  for (int64_t n = 0; n <= 40; n++) {
+    char *a = malloc((size_t)(n ? n : 1)), *b = malloc((size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++)
+      a[i] = b[i] = (char)('a' + i % 26);
+    struct sl_str x = {a, n}, y = {b, n};
+    assert_true(sl__str_eq(x, y));
+    for (int64_t i = 0; i < n; i++) {
+      b[i] ^= 0x20;
+      assert_false(sl__str_eq(x, y));
+      b[i] ^= 0x20;
+    }
+    if (n) assert_false(sl__str_eq(x, (struct sl_str){b, n - 1}));
+    free(a);
+    free(b);
+  }
+}
+
 static int cmp_desc(const void *x, const void *y) {
   double a = *(const double *)x, b = *(const double *)y;
   return (a < b) - (a > b);
@@ -268,6 +291,7 @@ int main(void) {
       cmocka_unit_test(test_time),
       cmocka_unit_test(test_hash_agg_partials_merge),
       cmocka_unit_test(test_many_groups),
+      cmocka_unit_test(test_str_eq_every_length_and_position),
       cmocka_unit_test(test_top_n_matches_sort),
       cmocka_unit_test(test_hll_accuracy),
   };
