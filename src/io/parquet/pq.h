@@ -11,7 +11,9 @@
  *   pq_column.c   one column chunk: shred, dictionary, pages (writer side)
  *   pq_writer.c   the streaming writer
  *   pq_pages.c    page decoding into levels and values (reader side)
- *   pq_assemble.c levels and values back into Arrow-layout arrays
+ *   pq_flat.c     flat columns: pages straight into Arrow-layout arrays
+ *   pq_bufpool.c  cache of released column buffers for the reader
+ *   pq_assemble.c levels and values back into nested Arrow-layout arrays
  *   pq_reader.c   footer, projection, row-group skipping, batch reader */
 #ifndef SLUICE_IO_PARQUET_PQ_H
 #define SLUICE_IO_PARQUET_PQ_H
@@ -587,7 +589,8 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
 
 /* ---- reader: assembly into arrays (pq_assemble.c) ---------------------- */
 /* Builds the array of one top-level field from the decoded chunks of its
- * projected leaves (leaves[i] with data[i], in schema order). */
+ * projected leaves (leaves[i] with data[i], in schema order). Nested fields
+ * only: flat columns go through pq_flat.c. */
 int pq_assemble(const struct sl_field *field,
                 const struct pq_leaf *const *leaves,
                 struct pq_chunk_data *const *data, int32_t n_leaves,

@@ -5,9 +5,8 @@
  * repetition level is >= the entry's repetition level, down to where the
  * definition level stops (a null or an empty list). The structure of a
  * struct or list (validity, offsets) is built from the first projected leaf
- * below it; every leaf builds its own values. Flat columns take a fast path
- * that hands the decoded buffer over without copying when there are no
- * nulls. */
+ * below it; every leaf builds its own values. Flat columns do not come
+ * here: pq_flat.c decodes them straight into their arrays. */
 #include <string.h>
 
 #include "io/parquet/pq.h"
@@ -249,105 +248,6 @@ fail:
   return rc;
 }
 
-/* Flat column: validity from the definition levels; values scattered, or
- * moved as they are when nothing is null. */
-static int assemble_flat(const struct pq_leaf *leaf, struct pq_chunk_data *d,
-                         struct sl_array **out, struct sl_error *err) {
-  enum sl_type_id t = leaf->nodes[0].type;
-  int64_t n = d->n_levels;
-  struct sl_array *arr = NULL;
-  struct pq_buf bits = {0}, scat = {0};
-  int rc = sl_array_new(t, &arr);
-  if (rc) goto oom;
-  arr->length = n;
-  int64_t nulls = n - d->v.n;
-  if (t == SL_TYPE_NULL)
-    nulls = n;
-  else if (nulls < 0 || (leaf->max_def == 0 && nulls != 0)) {
-    sl_array_release(arr);
-    return sl_error_set(err, SL_EINVAL, "column has %lld values for %lld rows",
-                        (long long)d->v.n, (long long)n);
-  }
-  arr->null_count = nulls;
-  if (t == SL_TYPE_NULL) {
-    *out = arr;
-    return 0;
-  }
-  const uint16_t *def = d->def;
-  int16_t md = leaf->max_def;
-  if (nulls > 0) {
-    size_t nb = (size_t)(n + 7) / 8;
-    if ((rc = pq_buf_reserve(&bits, nb + 8))) goto oom;
-    memset(bits.data, 0, nb);
-    bits.size = nb;
-    for (int64_t i = 0; i < n; i++)
-      if (def[i] == md) bits.data[i >> 3] |= (uint8_t)(1u << (i & 7));
-    if ((rc = to_buffer(&bits, &arr->validity))) goto oom;
-  }
-  if (t == SL_TYPE_BOOL) {
-    size_t nb = (size_t)(n + 7) / 8;
-    if ((rc = pq_buf_reserve(&scat, nb + 8))) goto oom;
-    memset(scat.data, 0, nb);
-    scat.size = nb;
-    const uint8_t *v = d->v.data.data;
-    int64_t vi = 0;
-    for (int64_t i = 0; i < n; i++) {
-      bool present = !def || def[i] == md;
-      if (present && v[vi++]) scat.data[i >> 3] |= (uint8_t)(1u << (i & 7));
-    }
-    if ((rc = to_buffer(&scat, &arr->data))) goto oom;
-  } else if (t == SL_TYPE_UTF8) {
-    if (d->v.data.size > INT32_MAX) {
-      sl_array_release(arr);
-      return sl_error_set(err, SL_ERANGE,
-                          "string column of %zu bytes in one row group is over "
-                          "the 2 GiB limit of utf8",
-                          d->v.data.size);
-    }
-    if ((rc = pq_buf_reserve(&scat, (size_t)(n + 1) * 4))) goto oom;
-    int32_t *o = (int32_t *)(void *)scat.data;
-    const int64_t *src = (const int64_t *)(const void *)d->v.offs.data;
-    int64_t vi = 0;
-    o[0] = 0;
-    for (int64_t i = 0; i < n; i++) {
-      bool present = !def || def[i] == md;
-      if (present) vi++;
-      o[i + 1] = (int32_t)src[vi];
-    }
-    scat.size = (size_t)(n + 1) * 4;
-    if ((rc = to_buffer(&scat, &arr->offsets))) goto oom;
-    if ((rc = to_buffer(&d->v.data, &arr->data))) goto oom;
-  } else {
-    int w = width_of(t);
-    if (nulls == 0) {
-      if ((rc = to_buffer(&d->v.data, &arr->data))) goto oom;
-    } else {
-      if ((rc = pq_buf_reserve(&scat, (size_t)n * (size_t)w + 8))) goto oom;
-      memset(scat.data, 0, (size_t)n * (size_t)w);
-      const uint8_t *v = d->v.data.data;
-      int64_t vi = 0;
-      if (w == 8) {
-        uint64_t *dst = (uint64_t *)(void *)scat.data;
-        for (int64_t i = 0; i < n; i++)
-          if (def[i] == md) memcpy(&dst[i], v + 8 * vi++, 8);
-      } else {
-        uint32_t *dst = (uint32_t *)(void *)scat.data;
-        for (int64_t i = 0; i < n; i++)
-          if (def[i] == md) memcpy(&dst[i], v + 4 * vi++, 4);
-      }
-      scat.size = (size_t)n * (size_t)w;
-      if ((rc = to_buffer(&scat, &arr->data))) goto oom;
-    }
-  }
-  *out = arr;
-  return 0;
-oom:
-  pq_buf_release(&bits);
-  pq_buf_release(&scat);
-  sl_array_release(arr);
-  return sl_error_set(err, SL_ENOMEM, "out of memory assembling a column");
-}
-
 static void set_owner(struct anode *root, const struct pq_leaf *leaf,
                       int32_t li) {
   struct anode *a = root;
@@ -362,14 +262,6 @@ int pq_assemble(const struct sl_field *field,
                 struct pq_chunk_data *const *data, int32_t n_leaves,
                 int64_t num_rows, struct sl_array **out, struct sl_error *err) {
   *out = NULL;
-  if (n_leaves == 1 && leaves[0]->n_nodes == 1) {
-    if (data[0]->n_levels != num_rows)
-      return sl_error_set(
-          err, SL_EINVAL,
-          "column '%s' has %lld values, the row group %lld rows", field->name,
-          (long long)data[0]->n_levels, (long long)num_rows);
-    return assemble_flat(leaves[0], data[0], out, err);
-  }
   struct anode root;
   int rc = anode_init(&root, field);
   if (rc) {
