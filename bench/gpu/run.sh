@@ -11,7 +11,8 @@
 #     SLUICE_DEVICE=auto, counting the queries that ran on the GPU;
 #  3. benchmark: Q1-Q6 on GB-sized files, end to end (file in the page cache
 #     -> zstd Parquet) on the GPU and on all CPU cores, device-only (input
-#     resident on the GPU), and the CPU peers installed there.
+#     resident on the GPU), and the CPU peers installed there
+#     (SLUICE_GPU_CHECK_ONLY=1 stops before this step).
 # Results go to $OUT (or ./gpu-results) as JSON Lines (trace.log: where the
 # warm runs spend their time); a table at the end. bench/gpu/pack.sh packs a
 # binary built elsewhere with the sources for a machine without a toolchain.
@@ -101,6 +102,7 @@ grep -m2 -E 'GPU|device' "$fn/run.log" || true
 
 [ $fail = 0 ] && echo "correctness: every GPU result equals the oracle" || echo "correctness: FAILURES above"
 
+if [ "${SLUICE_GPU_CHECK_ONLY:-0}" = 1 ]; then exit $fail; fi
 echo "== benchmark (${gb} GB files)"
 if [ ! -s "$data/logs.jsonl" ]; then
   per=$(( gb * 1000 / 8 ))

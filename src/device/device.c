@@ -152,9 +152,49 @@ static enum sl_type_id agg_type(const struct sl_dev_plan *p, int a) {
   if (op == SL_DEV_AVG || (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP))
     return SL_TYPE_FLOAT64;
   int t = p->columns[p->aggs[a].column].type;
+  if (t == SL_DEV_STRING) return SL_TYPE_UTF8; /* first/last/arg_min/max */
+  if (t == SL_DEV_BOOL && op >= SL_DEV_FIRST) return SL_TYPE_BOOL;
   if (t == SL_DEV_FLOAT64) return SL_TYPE_FLOAT64;
   if (t == SL_DEV_TS_MS && op != SL_DEV_SUM) return SL_TYPE_TIMESTAMP_MS;
   return SL_TYPE_INT64;
+}
+
+/* An 8-byte fixed-width array of n values copied from vals, with a
+ * validity bitmap when some of valid[] are 0 (their values zeroed). */
+static int fixed_array(enum sl_type_id t, const void *vals,
+                       const uint8_t *valid, int64_t n, struct sl_array **out) {
+  struct sl_array *a = NULL;
+  int rc = sl_array_new(t, &a);
+  if (!rc) rc = sl_buffer_new(n * 8, &a->data);
+  if (rc) {
+    sl_array_release(a);
+    return rc;
+  }
+  int64_t *d = (int64_t *)a->data->data, nulls = 0;
+  if (n) memcpy(d, vals, (size_t)n * 8);
+  a->data->size = n * 8;
+  for (int64_t g = 0; g < n; g++)
+    nulls += !valid[g];
+  if (nulls) {
+    rc = sl_buffer_new((n + 7) / 8, &a->validity);
+    if (rc) {
+      sl_array_release(a);
+      return rc;
+    }
+    uint8_t *bits = a->validity->data;
+    memset(bits, 0, (size_t)(n + 7) / 8);
+    a->validity->size = (n + 7) / 8;
+    for (int64_t g = 0; g < n; g++) {
+      if (valid[g])
+        sl_bit_set(bits, g);
+      else
+        d[g] = 0;
+    }
+  }
+  a->length = n;
+  a->null_count = nulls;
+  *out = a;
+  return 0;
 }
 
 static int build_batch(const struct sl_dev_plan *p, const char *const *names,
@@ -178,20 +218,32 @@ static int build_batch(const struct sl_dev_plan *p, const char *const *names,
     sl_field_release(&f);
     if (rc) break;
     enum sl_type_id t = schema.fields[c].type;
+    if (t == SL_TYPE_INT64 || t == SL_TYPE_FLOAT64 ||
+        t == SL_TYPE_TIMESTAMP_MS) {
+      /* Fixed width: one copy (keys keep float bits in key_i64). */
+      const void *vals = is_key                   ? (const void *)r->key_i64[i]
+                         : t == SL_TYPE_FLOAT64 ? (const void *)r->agg_f64[i]
+                                                : (const void *)r->agg_i64[i];
+      rc = fixed_array(t, vals, is_key ? r->key_valid[i] : r->agg_valid[i],
+                       r->n_groups, &cols[c]);
+      sl_builder_release(&b);
+      continue;
+    }
     for (int64_t g = 0; g < r->n_groups && !rc; g++) {
       bool valid = is_key ? r->key_valid[i][g] : r->agg_valid[i][g];
       if (!valid) {
         rc = sl_builder_append_null(&b);
       } else if (t == SL_TYPE_UTF8) {
-        const int64_t *o = r->key_str_off[i];
-        rc = sl_builder_append_str(&b, r->key_str_data[i] + o[g],
-                                   o[g + 1] - o[g]);
+        const int64_t *o = is_key ? r->key_str_off[i] : r->agg_str_off[i];
+        const char *d = is_key ? r->key_str_data[i] : r->agg_str_data[i];
+        rc = sl_builder_append_str(&b, d + o[g], o[g + 1] - o[g]);
       } else if (t == SL_TYPE_FLOAT64) {
         double v = is_key ? 0 : r->agg_f64[i][g];
         if (is_key) memcpy(&v, &r->key_i64[i][g], sizeof v);
         rc = sl_builder_append_double(&b, v);
       } else if (t == SL_TYPE_BOOL) {
-        rc = sl_builder_append_bool(&b, r->key_i64[i][g] != 0);
+        rc = sl_builder_append_bool(
+            &b, (is_key ? r->key_i64[i][g] : r->agg_i64[i][g]) != 0);
       } else {
         rc = sl_builder_append_int(&b, is_key ? r->key_i64[i][g]
                                               : r->agg_i64[i][g]);

@@ -45,6 +45,11 @@ enum sl_dev_agg_op {
   SL_DEV_STDDEV_POP,
   SL_DEV_STDDEV_SAMP,
   SL_DEV_COUNT_DISTINCT, /* exact: a device set of (group, value) pairs */
+  SL_DEV_FIRST,          /* value of the group's first line (NULL too) */
+  SL_DEV_LAST,           /* value of the group's last line */
+  SL_DEV_ARG_MIN, /* column at the line with the least column2 (lines where
+                     either is NULL skipped; ties: the first line) */
+  SL_DEV_ARG_MAX,
 };
 
 enum sl_dev_cmp {
@@ -75,8 +80,9 @@ struct sl_dev_key {
 };
 
 struct sl_dev_agg {
-  int32_t op;     /* enum sl_dev_agg_op */
-  int32_t column; /* -1 for count(*) */
+  int32_t op;      /* enum sl_dev_agg_op */
+  int32_t column;  /* -1 for count(*) */
+  int32_t column2; /* arg_min / arg_max: the column compared */
 };
 
 /* column CMP constant; rows where the column is null never pass (NOT IN
@@ -111,7 +117,8 @@ struct sl_dev_plan {
  *  keys are bytes key_str_data[k][key_str_off[k][g] .. key_str_off[k][g+1]);
  *  agg a: agg_valid[a][g]; count/int sums in agg_i64[a][g]; float sums,
  *  min/max of floats and avg in agg_f64[a][g]; int min/max in agg_i64;
- *  count(DISTINCT) in agg_i64. */
+ *  count(DISTINCT) in agg_i64; first/last/arg_min/arg_max in agg_i64,
+ *  agg_f64 or agg_str_* by the column's type. */
 struct sl_dev_result {
   int64_t n_groups;
   int64_t rows_in;      /* lines seen */
@@ -124,6 +131,9 @@ struct sl_dev_result {
   uint8_t *agg_valid[SL_DEV_MAX_AGGS];
   int64_t *agg_i64[SL_DEV_MAX_AGGS];
   double *agg_f64[SL_DEV_MAX_AGGS];
+  /* first/last/arg_min/arg_max of a string column: like string keys */
+  int64_t *agg_str_off[SL_DEV_MAX_AGGS];
+  char *agg_str_data[SL_DEV_MAX_AGGS];
   /* Timings of the last run, for benchmarks and /metrics. */
   double seconds_total, seconds_h2d, seconds_kernels;
 };

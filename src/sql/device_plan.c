@@ -311,6 +311,10 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
     case SL_AGG_STDDEV_POP: da->op = SL_DEV_STDDEV_POP; break;
     case SL_AGG_STDDEV_SAMP: da->op = SL_DEV_STDDEV_SAMP; break;
     case SL_AGG_COUNT_DISTINCT: da->op = SL_DEV_COUNT_DISTINCT; break;
+    case SL_AGG_FIRST: da->op = SL_DEV_FIRST; break;
+    case SL_AGG_LAST: da->op = SL_DEV_LAST; break;
+    case SL_AGG_ARG_MIN: da->op = SL_DEV_ARG_MIN; break;
+    case SL_AGG_ARG_MAX: da->op = SL_DEV_ARG_MAX; break;
     default:
       return no(why, "aggregate %s has no device equivalent",
                 agg_name(s->fn));
@@ -325,8 +329,24 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
       if (da->op == SL_DEV_COUNT_DISTINCT && arg->type == SL_VT_TS)
         return no(why, "count(DISTINCT '%s') over a timestamp stays on the CPU",
                   arg->text);
+      bool pick = da->op >= SL_DEV_FIRST;
+      /* first/last/arg_min/arg_max return the value itself: numbers and
+       * strings (device timestamps are milliseconds, the CPU's micro). */
+      if (pick && arg->type != SL_VT_I64 && arg->type != SL_VT_F64 &&
+          arg->type != SL_VT_STR)
+        return no(why, "first/last/arg_min/arg_max of '%s' stays on the CPU",
+                  arg->text);
+      if (da->op >= SL_DEV_ARG_MIN) {
+        const struct sl_expr *val = p->agg_args[s->arg2];
+        if (val->op != SL_X_COL ||
+            (val->type != SL_VT_I64 && val->type != SL_VT_F64))
+          return no(why, "arg_min/arg_max by '%s' needs a number column",
+                    val->text);
+        da->column2 = column(p, val->col, dp, map, why);
+        if (da->column2 < 0) return SL_ENOTSUP;
+      }
       if (da->op != SL_DEV_COUNT && da->op != SL_DEV_COUNT_DISTINCT &&
-          !numeric)
+          !pick && !numeric)
         return no(why, "aggregate over '%s' needs a number on the device",
                   arg->text);
       da->column = column(p, arg->col, dp, map, why);

@@ -1,6 +1,8 @@
 """Queries that the GPU backend runs since the second device ABI (IN and
-LIKE filters, count(DISTINCT), paths nested more than one level), checked
-against DuckDB with `--device auto`, plus queries it does not run.
+LIKE filters, count(DISTINCT), first/last/arg_min/arg_max, paths nested
+more than one level), checked against DuckDB with `--device auto` (first
+and last against the input order read in Python), plus queries it does not
+run.
 
 Without a GPU (CI) every query falls back to the CPU and must still equal
 DuckDB. On a GPU machine (bench/gpu/run.sh) each supported query must say
@@ -71,6 +73,9 @@ GPU_QUERIES = [
     ("L", "SELECT service, count(DISTINCT latency_ms), count(DISTINCT user_agent), count(user_agent) "
           "FROM {L} GROUP BY service"),
     ("L", "SELECT count(DISTINCT geo.city), count(DISTINCT status) FROM {L} WHERE method IN ('GET', 'POST')"),
+    ("L", "SELECT service, arg_min(host, latency_ms), arg_max(path, latency_ms), "
+          "arg_min(latency_ms, latency_ms), arg_max(user_id, latency_ms) FROM {L} GROUP BY service"),
+    ("L", "SELECT region, method, arg_max(trace_id, latency_ms) FROM {L} WHERE status >= 500 GROUP BY 1, 2"),
     ("N", "SELECT a.b.d AS d, count(*), sum(a.b.c), min(a.b.f), max(a.b.c) FROM {N} GROUP BY 1"),
     ("N", "SELECT k, a.e AS e, count(DISTINCT a.b.c), avg(a.b.f) FROM {N} WHERE a.b.d IN ('p', 'r\"s') GROUP BY 1, 2"),
     ("N", "SELECT k, count(*) FROM {N} WHERE a.b.d LIKE 't\\%' GROUP BY k"),
@@ -79,7 +84,7 @@ GPU_QUERIES = [
 # Queries the GPU does not run: `auto` falls back to the CPU.
 CPU_QUERIES = [
     ("L", "SELECT service, median(latency_ms) FROM {L} GROUP BY service", "median/quantile_cont"),
-    ("L", "SELECT service, arg_max(path, latency_ms) FROM {L} GROUP BY service", "arg_max"),
+    ("L", "SELECT service, quantile_disc(bytes, 0.5) FROM {L} GROUP BY service", "quantile_disc"),
     ("L", "SELECT count(*) FROM {L} WHERE status = 200 OR status = 404", "WHERE"),
 ]
 
@@ -113,3 +118,21 @@ def test_unsupported_falls_back_and_gpu_refuses(data, ds, sql, why):
                            capture_output=True, text=True)
         assert r.returncode == 1
         assert "this query cannot run on the GPU" in r.stderr and why in r.stderr, r.stderr
+
+
+def test_first_last_follow_input_order(data):
+    rows = [json.loads(x) for x in data["L"].read_text(encoding="utf-8").splitlines()]
+    want = {}
+    for o in rows:
+        if o["status"] < 400:
+            continue
+        w = want.setdefault(o["service"], [o["host"], o.get("error"), o["latency_ms"], o["status"],
+                                           None, None, None])
+        w[4], w[5], w[6] = o["host"], o.get("error"), o["user_id"]
+    got, p = run_sluice(f"SELECT service, first(host), first(error), first(latency_ms), first(status), "
+                        f"last(host), last(error), last(user_id) FROM '{data['L']}' "
+                        "WHERE status >= 400 GROUP BY service ORDER BY service", "--device", "auto")
+    assert got == [[s, *want[s]] for s in sorted(want)]
+    assert any(w[1] is None for w in want.values()) or any(w[5] is None for w in want.values())
+    if gpu_present(data):
+        assert "ran on gpu" in p.stderr.decode(), p.stderr.decode()

@@ -233,13 +233,15 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     }
   for (int a = 0; a < plan->n_aggs; a++) {
     int op = plan->aggs[a].op;
-    if (op < SL_DEV_COUNT_STAR || op > SL_DEV_COUNT_DISTINCT) {
+    if (op < SL_DEV_COUNT_STAR || op > SL_DEV_ARG_MAX) {
       snprintf(errbuf, errcap, "CUDA: aggregate %d has an unknown kind %d", a,
                op);
       return -1;
     }
-    if (op != SL_DEV_COUNT_STAR &&
-        (plan->aggs[a].column < 0 || plan->aggs[a].column >= plan->n_columns)) {
+    if ((op != SL_DEV_COUNT_STAR && (plan->aggs[a].column < 0 ||
+                                     plan->aggs[a].column >= plan->n_columns)) ||
+        (op >= SL_DEV_ARG_MIN && (plan->aggs[a].column2 < 0 ||
+                                  plan->aggs[a].column2 >= plan->n_columns))) {
       snprintf(errbuf, errcap, "CUDA: aggregate %d names no column", a);
       return -1;
     }
@@ -269,13 +271,30 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     int op = plan->aggs[a].op;
     int col = op == SL_DEV_COUNT_STAR ? -1 : plan->aggs[a].column;
     pi->off_n[a] = pi->off_v[a] = pi->off_q[a] = -1;
+    pi->off_l[a] = pi->off_p[a] = -1;
     pi->count_src[a] = -1;
+    if (op >= SL_DEV_FIRST) {
+      pi->off_l[a] = (int16_t)w++;
+      pi->off_p[a] = (int16_t)w;
+      pi->init_row[w++] =
+          op == SL_DEV_LAST ? ~0ull : (unsigned long long)INT64_MAX;
+      pi->off_v[a] = (int16_t)w++;
+      if (op >= SL_DEV_ARG_MIN) {
+        bool kf = plan->columns[plan->aggs[a].column2].type == SL_DEV_FLOAT64;
+        pi->off_q[a] = (int16_t)w;
+        pi->init_row[w++] =
+            op == SL_DEV_ARG_MIN
+                ? (kf ? 0x7ff0000000000000ull : (unsigned long long)INT64_MAX)
+                : (kf ? 0xfff0000000000000ull : (unsigned long long)INT64_MIN);
+      }
+      continue;
+    }
     if (op != SL_DEV_COUNT_DISTINCT) {
       pi->count_src[a] = (int8_t)a;
       for (int b = 0; b < a; b++) {
         int opb = plan->aggs[b].op;
         int colb = opb == SL_DEV_COUNT_STAR ? -1 : plan->aggs[b].column;
-        if (opb != SL_DEV_COUNT_DISTINCT && colb == col) {
+        if (opb != SL_DEV_COUNT_DISTINCT && opb < SL_DEV_FIRST && colb == col) {
           pi->count_src[a] = (int8_t)b;
           break;
         }
@@ -371,6 +390,8 @@ static void free_result(void *ctx, struct sl_dev_result *r) {
     free(r->agg_valid[a]);
     free(r->agg_i64[a]);
     free(r->agg_f64[a]);
+    free(r->agg_str_off[a]);
+    free(r->agg_str_data[a]);
   }
   memset(r, 0, sizeof *r);
 }
@@ -459,11 +480,13 @@ static int collect(struct cuda_ctx *c, struct table *t,
       bool str = plan->columns[plan->keys[k].column].type == SL_DEV_STRING;
       r->key_valid[k] = (uint8_t *)malloc((size_t)G);
       if (!r->key_valid[k]) goto oom;
+#pragma omp parallel for if (g > 65536)
       for (int64_t i = 0; i < g; i++)
         r->key_valid[k][i] = !((w0[i] >> 32) & (1u << k));
       if (!str) {
         r->key_i64[k] = (int64_t *)malloc((size_t)G * 8);
         if (!r->key_i64[k]) goto oom;
+#pragma omp parallel for if (g > 65536)
         for (int64_t i = 0; i < g; i++)
           r->key_i64[k][i] = (int64_t)WORD(2 + k, i);
         continue;
@@ -492,9 +515,38 @@ static int collect(struct cuda_ctx *c, struct table *t,
       r->agg_i64[a] = (int64_t *)malloc((size_t)G * 8);
       r->agg_f64[a] = (double *)malloc((size_t)G * 8);
       if (!r->agg_valid[a] || !r->agg_i64[a] || !r->agg_f64[a]) goto oom;
+      if (op >= SL_DEV_FIRST) {
+        /* valid: the lock word's high half; strings decoded like keys */
+        int ol = pi->off_l[a], ov = pi->off_v[a];
+        bool str = plan->columns[plan->aggs[a].column].type == SL_DEV_STRING;
+        size_t total = 0;
+#pragma omp parallel for if (g > 65536) reduction(+ : total)
+        for (int64_t i = 0; i < g; i++) {
+          r->agg_valid[a][i] = (WORD(ol, i) >> 32) != 0;
+          unsigned long long v = WORD(ov, i);
+          r->agg_i64[a][i] = (int64_t)v;
+          memcpy(&r->agg_f64[a][i], &v, sizeof v);
+          if (str && r->agg_valid[a][i]) total += (size_t)(v & 0xFFFFFF);
+        }
+        if (!str) continue;
+        r->agg_str_off[a] = (int64_t *)malloc((size_t)(g + 1) * 8);
+        r->agg_str_data[a] = (char *)malloc(total ? total : 1);
+        if (!r->agg_str_off[a] || !r->agg_str_data[a]) goto oom;
+        size_t o = 0;
+        for (int64_t i = 0; i < g; i++) {
+          r->agg_str_off[a][i] = (int64_t)o;
+          if (!r->agg_valid[a][i]) continue;
+          unsigned long long ref = WORD(ov, i);
+          o += unescape(heap + (ref >> 24), (size_t)(ref & 0xFFFFFF),
+                        r->agg_str_data[a] + o);
+        }
+        r->agg_str_off[a][g] = (int64_t)o;
+        continue;
+      }
       int cs = pi->count_src[a];
       int on = cs >= 0 ? pi->off_n[cs] : -1, ov = pi->off_v[a],
           oq = pi->off_q[a];
+#pragma omp parallel for if (g > 65536)
       for (int64_t i = 0; i < g; i++) {
         int64_t n = on >= 0 ? (int64_t)WORD(on, i) : 0;
         unsigned long long v = ov >= 0 ? WORD(ov, i) : 0;
@@ -559,7 +611,8 @@ fail:
 
 /* Launches the per-chunk kernels on stream b over d_data[0..n). */
 static int launch_chunk(struct cuda_ctx *c, int b, const char *d_data,
-                        int64_t n, const struct sl_dev_plan *d_plan,
+                        int64_t n, int64_t base,
+                        const struct sl_dev_plan *d_plan,
                         const struct plan_info *d_pi, struct table *t,
                         unsigned long long *d_count, char *errbuf,
                         size_t errcap) {
@@ -568,7 +621,7 @@ static int launch_chunk(struct cuda_ctx *c, int b, const char *d_data,
                  c->stream[b]>>>(d_data, n, c->d_starts[b], d_count);
   CK(cudaGetLastError());
   k_parse_aggregate<<<c->sms * 8, 256, 0, c->stream[b]>>>(
-      d_data, n, c->d_starts[b], d_count, d_plan, d_pi, *t);
+      d_data, n, base, c->d_starts[b], d_count, d_plan, d_pi, *t);
   CK(cudaGetLastError());
   return 0;
 fail:
@@ -641,7 +694,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
     /* Staging buffer b is free once its previous H2D copy finished. */
     CK(cudaEventSynchronize(c->staged[b]));
     double h0 = now_s();
-    int64_t send;
+    int64_t send, at = pos; /* input offset of h_stage[b][0] */
     if (src->data) {
       int64_t end = cut_at(src->data, pos, len, c->chunk);
       if (end < 0) {
@@ -664,7 +717,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
                  (long long)pos, strerror(e));
         goto fail;
       }
-      int64_t at = pos - (int64_t)tail; /* file offset of h_stage[b][0] */
+      at = pos - (int64_t)tail;
       pos += (int64_t)want;
       size_t n = tail + want;
       send = (int64_t)n;
@@ -686,7 +739,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
     CK(cudaMemcpyAsync(c->d_buf[b], c->h_stage[b], (size_t)send,
                        cudaMemcpyHostToDevice, c->stream[b]));
     CK(cudaEventRecord(c->staged[b], c->stream[b]));
-    if (launch_chunk(c, b, c->d_buf[b], send, d_plan, d_pi, t, d_count[b],
+    if (launch_chunk(c, b, c->d_buf[b], send, at, d_plan, d_pi, t, d_count[b],
                      errbuf, errcap))
       goto fail;
   }
@@ -747,7 +800,7 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
                    c->chunk, (long long)pos);
           goto fail;
         }
-        if (launch_chunk(c, b, d_all + pos, end - pos, d_plan, d_pi, &t,
+        if (launch_chunk(c, b, d_all + pos, end - pos, pos, d_plan, d_pi, &t,
                          d_count[b], errbuf, errcap))
           goto fail;
         pos = end;

@@ -21,7 +21,8 @@ enum {
   ERR_SET_FULL = 3,
   ERR_DECODE = 4
 };
-enum { MAX_ROW_WORDS = 64, MAX_COMPONENTS = 8 };
+/* 2 + 4 keys + 16 aggregates of at most 4 words, rounded up to 8 words */
+enum { MAX_ROW_WORDS = 72, MAX_COMPONENTS = 8 };
 
 /* Derived from the plan once, on the host. */
 struct plan_info {
@@ -41,6 +42,10 @@ struct plan_info {
   int32_t stride, used;
   int16_t off_n[SL_DEV_MAX_AGGS], off_v[SL_DEV_MAX_AGGS],
       off_q[SL_DEV_MAX_AGGS];
+  /* first/last/arg_min/arg_max: a lock word (low half; high half: the
+   * value is not NULL), the winning line's position and, for arg_min/max,
+   * the compared value in off_q. */
+  int16_t off_l[SL_DEV_MAX_AGGS], off_p[SL_DEV_MAX_AGGS];
   int32_t has_distinct;
   unsigned long long init_row[MAX_ROW_WORDS];
 };
@@ -340,7 +345,83 @@ __device__ bool set_insert(struct table *t, uint64_t group, bool is_str,
   return false;
 }
 
-__global__ void k_parse_aggregate(const char *buf, int64_t n,
+/* The bits a value is kept as in a row word: int64 as is, float64 as its
+ * bits, a string as a heap reference (-1 when the heap is full). */
+__device__ __forceinline__ unsigned long long
+value_word(struct table *t, const struct dev_value *v, int32_t type,
+           const char *buf) {
+  if (type == SL_DEV_STRING) {
+    int64_t ref = heap_put(t, buf + v->s_off, v->s_len);
+    if (ref < 0) {
+      set_error(t, ERR_HEAP_FULL);
+      ref = 0;
+    }
+    return (unsigned long long)ref;
+  }
+  if (type == SL_DEV_FLOAT64)
+    return (unsigned long long)__double_as_longlong(v->f);
+  return (unsigned long long)v->i;
+}
+
+/* first/last/arg_min/arg_max: the row's (position, value[, compared]) for
+ * aggregate a is replaced under its lock when this line wins. Lines are
+ * ordered by their byte position in the input, as the CPU orders rows. */
+__device__ void fold_pick(struct table *t, unsigned long long *row, int op,
+                          const struct plan_info *pi, int a, int64_t pos,
+                          const struct dev_value *v, int32_t vtype,
+                          const struct dev_value *k, int32_t ktype,
+                          const char *buf) {
+  volatile unsigned long long *vr = row;
+  int op_ = op;
+  bool arg = op_ == SL_DEV_ARG_MIN || op_ == SL_DEV_ARG_MAX;
+  int want = op_ == SL_DEV_ARG_MIN ? -1 : 1;
+  int po = pi->off_p[a], ko = pi->off_q[a];
+  /* Quick rejections on values that only ever improve. */
+  if (op_ == SL_DEV_FIRST && pos >= (int64_t)vr[po]) return;
+  if (op_ == SL_DEV_LAST && pos <= (int64_t)vr[po]) return;
+  bool fl = ktype == SL_DEV_FLOAT64;
+  if (arg) {
+    unsigned long long kw = vr[ko];
+    int c = fl ? (k->f < __longlong_as_double((long long)kw)   ? -1
+                  : k->f > __longlong_as_double((long long)kw) ? 1
+                                                               : 0)
+               : (k->i < (int64_t)kw ? -1 : k->i > (int64_t)kw ? 1 : 0);
+    if ((int64_t)vr[po] != INT64_MAX && c * want < 0) return;
+  }
+  unsigned *lock = (unsigned *)&row[pi->off_l[a]];
+  while (atomicCAS(lock, 0u, 1u) != 0u) {
+  }
+  __threadfence();
+  int64_t cur = (int64_t)vr[po];
+  bool win;
+  if (op_ == SL_DEV_FIRST) {
+    win = pos < cur;
+  } else if (op_ == SL_DEV_LAST) {
+    win = pos > cur;
+  } else if (cur == INT64_MAX) {
+    win = true; /* the group's first candidate */
+  } else {
+    unsigned long long kw = vr[ko];
+    int c = fl ? (k->f < __longlong_as_double((long long)kw)   ? -1
+                  : k->f > __longlong_as_double((long long)kw) ? 1
+                                                               : 0)
+               : (k->i < (int64_t)kw ? -1 : k->i > (int64_t)kw ? 1 : 0);
+    win = c * want > 0 || (c == 0 && pos < cur);
+  }
+  if (win) {
+    bool valid = v->valid != 0;
+    if (valid) row[pi->off_v[a]] = value_word(t, v, vtype, buf);
+    lock[1] = valid;
+    if (arg)
+      row[ko] = fl ? (unsigned long long)__double_as_longlong(k->f)
+                   : (unsigned long long)k->i;
+    row[po] = (unsigned long long)pos;
+  }
+  __threadfence();
+  atomicExch(lock, 0u);
+}
+
+__global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
                                   const int64_t *starts,
                                   const unsigned long long *n_lines,
                                   const struct sl_dev_plan *plan,
@@ -470,6 +551,16 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n,
         continue;
       }
       const struct dev_value *v = &vals[plan->aggs[a].column];
+      if (op >= SL_DEV_FIRST) {
+        int c2 = op >= SL_DEV_ARG_MIN ? plan->aggs[a].column2
+                                      : plan->aggs[a].column;
+        const struct dev_value *k = &vals[c2];
+        if (op >= SL_DEV_ARG_MIN && (!v->valid || !k->valid)) continue;
+        fold_pick(&t, row, op, pi, a, base + starts[l], v,
+                  plan->columns[plan->aggs[a].column].type, k,
+                  plan->columns[c2].type, buf);
+        continue;
+      }
       if (!v->valid) continue;
       if (on >= 0) atomicAdd(&row[on], 1ull);
       if (op == SL_DEV_COUNT) continue;
