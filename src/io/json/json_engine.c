@@ -199,6 +199,10 @@ struct run_ctx {
 
 static int run_task(void *ctx, int64_t i, int worker) {
   struct sl__jengine *e = ((struct run_ctx *)ctx)->e;
+#if defined(__x86_64__)
+  if (e->block == sl__json_block_avx512)
+    return sl__json_parse_chunk_avx512(e, &e->workers[worker], &e->tasks[i]);
+#endif
   return sl__json_parse_chunk(e, &e->workers[worker], &e->tasks[i]);
 }
 

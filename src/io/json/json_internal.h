@@ -287,6 +287,10 @@ void sl__jworker_release(struct sl__jworker *w, const struct sl__jplan *p);
  * are recorded in t) or a hard error (memory) with t->err set. */
 int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
                          struct sl__jtask *t);
+/* The same, built for AVX-512BW (json_parse_avx512.c); only when the
+ * AVX-512 kernel was picked. */
+int sl__json_parse_chunk_avx512(const struct sl__jengine *e,
+                                struct sl__jworker *w, struct sl__jtask *t);
 void sl__jtask_clear(struct sl__jtask *t);
 
 /* ---- engine (json_engine.c) ---------------------------------------------

@@ -11,11 +11,29 @@
  *
  * Within a line no token accepts '\n' (whitespace here is ' ', '\t', '\r'),
  * so a truncated line fails at its own end and never reads into the next. */
+#include <immintrin.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "io/json/json_internal.h"
+
+/* json_parse_avx512.c compiles this file a second time for CPUs with
+ * AVX-512BW: the block kernel is then inlined instead of called through
+ * a pointer, and the compiler may use BMI2 shifts everywhere. */
+#ifdef SL__JSON_PARSE_AVX512
+#define sl__json_parse_chunk sl__json_parse_chunk_avx512
+static inline uint64_t classify(const uint8_t *b, uint64_t *high) {
+  __m512i x = _mm512_loadu_si512((const void *)b);
+  *high = (uint64_t)_mm512_movepi8_mask(x);
+  return _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('"')) |
+         _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\\')) |
+         _mm512_cmple_epu8_mask(x, _mm512_set1_epi8(0x1f));
+}
+#define CLASSIFY(jp, b, high) classify(b, high)
+#else
+#define CLASSIFY(jp, b, high) (jp)->block(b, high)
+#endif
 
 struct jp {
   const struct sl__jengine *e;
@@ -139,14 +157,14 @@ __attribute__((noinline)) static void load_block(struct jp *jp,
                                                  const uint8_t *b) {
   jp->blk = b;
   if (b >= jp->begin && jp->end - b >= 64) {
-    jp->blk_stop = jp->block(b, &jp->blk_high);
+    jp->blk_stop = CLASSIFY(jp, b, &jp->blk_high);
     return;
   }
   uint8_t tmp[64] = {0};
   const uint8_t *from = b < jp->begin ? jp->begin : b;
   const uint8_t *to = jp->end - b < 64 ? jp->end : b + 64;
   if (to > from) memcpy(tmp + (from - b), from, (size_t)(to - from));
-  jp->blk_stop = jp->block(tmp, &jp->blk_high);
+  jp->blk_stop = CLASSIFY(jp, tmp, &jp->blk_high);
 }
 
 /* The first stop byte at or after p (jp->end when none); ORs the high-bit
@@ -217,7 +235,7 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
       /* an ASCII string that goes on into the next (whole) block */
       b += 64;
       jp->blk = b;
-      jp->blk_stop = jp->block(b, &jp->blk_high);
+      jp->blk_stop = CLASSIFY(jp, b, &jp->blk_high);
       m = jp->blk_stop;
       if (m) {
         unsigned k = (unsigned)__builtin_ctzll(m);
@@ -846,6 +864,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
 
 /* ---- the chunk loop ------------------------------------------------------ */
 
+#ifndef SL__JSON_PARSE_AVX512
 void sl__jtask_clear(struct sl__jtask *t) {
   for (int64_t i = 0; i < t->n_batches; i++)
     sl_batch_free(t->batches[i]);
@@ -853,6 +872,7 @@ void sl__jtask_clear(struct sl__jtask *t) {
   sl_free(t->bad);
   memset(t, 0, sizeof *t);
 }
+#endif
 
 static int emit(const struct sl__jengine *e, struct sl__jworker *w,
                 struct sl__jtask *t, int64_t rows) {
