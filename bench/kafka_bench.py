@@ -20,7 +20,10 @@ printed) unless --bootstrap is given.
 """
 import argparse
 import json
+import glob
 import os
+import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,6 +72,28 @@ def sh(*args, env=None, timeout=900):
     return p.stdout
 
 
+def proc_cpu(pid):
+    """CPU seconds (user + system, all threads) a running process has used."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def self_cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def metrics(port):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
@@ -112,16 +137,35 @@ def prepare(boot, env, shape, gb, state):
     return out
 
 
-def run_kcat(boot, t):
-    t0 = time.time()
+def run_kcat(boot, t, broker):
+    c0, b0, t0 = children_cpu(), proc_cpu(broker), time.time()
     with open(os.devnull, "wb") as null:
         subprocess.run(["kcat", "-C", "-b", boot, "-t", t["topic"], "-o", "beginning", "-e", "-q",
                         "-X", "fetch.max.bytes=67108864", "-X", "max.partition.fetch.bytes=8388608",
-                        "-X", "queued.max.messages.kbytes=262144"], stdout=null, check=True)
-    return time.time() - t0, t["lines"], t["bytes"]
+                        "-X", "queued.max.messages.kbytes=262144",
+                        "-X", "queued.min.messages=1000000"], stdout=null, check=True)
+    return (time.time() - t0, t["lines"], t["bytes"], children_cpu() - c0,
+            proc_cpu(broker) - b0)
 
 
-def run_sluice(boot, t, tmp, attrs=""):
+def run_rdperf(tool, boot, t, broker):
+    """librdkafka's own consumer benchmark, timed from its first message (its
+    own clock); nothing is done with the payloads."""
+    c0, b0 = children_cpu(), proc_cpu(broker)
+    out = subprocess.run([tool, "-C", "-G", "rdperf-" + uuid.uuid4().hex[:8], "-t", t["topic"],
+                          "-b", boot, "-o", "beginning", "-e", "-q", "-B", "10000",
+                          "-X", "fetch.max.bytes=67108864",
+                          "-X", "max.partition.fetch.bytes=8388608",
+                          "-X", "queued.max.messages.kbytes=262144"],
+                         capture_output=True, text=True, check=True).stdout
+    cpu, bcpu = children_cpu() - c0, proc_cpu(broker) - b0
+    m = re.search(r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms", out)
+    if not m or int(m.group(1)) != t["messages"]:
+        sys.exit(f"rdkafka_performance: expected {t['messages']} messages, got: {out[-500:]}")
+    return int(m.group(3)) / 1e3, t["lines"], t["bytes"], cpu, bcpu
+
+
+def run_sluice(boot, t, tmp, broker, attrs=""):
     port = 18000 + os.getpid() % 1000
     out = os.path.join(tmp, "out-" + uuid.uuid4().hex[:6])
     spec = os.path.join(tmp, "bench.yaml")
@@ -137,6 +181,7 @@ def run_sluice(boot, t, tmp, attrs=""):
             m = metrics(port)
             if t0 is None and m.get("sluice_kafka_partitions_assigned", 0) >= 8:
                 t0 = time.time()  # group joined: the clock starts
+                c0, b0 = proc_cpu(p.pid), proc_cpu(broker)
             if (m.get("sluice_events_total", 0) >= t["lines"]
                     and m.get("sluice_kafka_committed_offset", -1) >= t["messages"]
                     and m.get("sluice_kafka_consumer_lag", 1) == 0):
@@ -145,14 +190,15 @@ def run_sluice(boot, t, tmp, attrs=""):
                 sys.exit("sluice exited; see " + log.name)
             time.sleep(0.05)
         elapsed = time.time() - t0
+        cpu, bcpu = proc_cpu(p.pid) - c0, proc_cpu(broker) - b0
     finally:
         p.terminate()
         p.wait()
         log.close()
-    return elapsed, t["lines"], t["bytes"]
+    return elapsed, t["lines"], t["bytes"], cpu, bcpu
 
 
-def run_python(boot, t, seconds):
+def run_python(boot, t, seconds, broker):
     import pandas as pd
     from confluent_kafka import Consumer
     c = Consumer({"bootstrap.servers": boot, "group.id": "py-" + uuid.uuid4().hex[:8],
@@ -166,7 +212,7 @@ def run_python(boot, t, seconds):
         if not msgs:
             continue
         if t0 is None:
-            t0 = time.time()
+            t0, c0, b0 = time.time(), self_cpu(), proc_cpu(broker)
         recs = []
         for m in msgs:
             v = m.value()
@@ -185,8 +231,9 @@ def run_python(boot, t, seconds):
         if time.time() - t0 > seconds:
             break
     elapsed = time.time() - t0
+    cpu, bcpu = self_cpu() - c0, proc_cpu(broker) - b0
     c.close()
-    return elapsed, lines, nbytes
+    return elapsed, lines, nbytes, cpu, bcpu
 
 
 def main():
@@ -201,6 +248,11 @@ def main():
     ap.add_argument("--attrs", default="",
                     help="extra trigger attributes, ';'-separated, e.g. 'fetchMax: 16MiB; fetchMin: 1'")
     ap.add_argument("--no-python", action="store_true")
+    ap.add_argument("--rdkafka-performance", metavar="PATH",
+                    help="librdkafka's rdkafka_performance (second ceiling; default: the one "
+                    "scripts/kafka-perftool.sh built in .cache/kafka)")
+    ap.add_argument("--broker-pid", type=int,
+                    help="with --bootstrap: the broker's pid, for its CPU time")
     args = ap.parse_args()
     env = dict(os.environ)
     started = False
@@ -222,6 +274,20 @@ def main():
         have_py = False
         print("python baseline skipped: .venv/bin/pip install confluent-kafka")
     have_py = have_py and not args.no_python
+    broker = args.broker_pid
+    if not broker and env.get("SLUICE_KAFKA_DIR"):  # the broker kafka.sh started
+        try:
+            with open(os.path.join(env["SLUICE_KAFKA_DIR"], "kafka.pid")) as f:
+                broker = int(f.read())
+        except (OSError, ValueError):
+            broker = None
+    rdperf = args.rdkafka_performance or next(
+        iter(sorted(glob.glob(os.path.join(ROOT, ".cache", "kafka", "rdkafka_performance-*")))),
+        None)
+    if not rdperf:
+        print("rdkafka_performance ceiling skipped: scripts/kafka-perftool.sh LIBRDKAFKA_SOURCE")
+    print(f"CPU seconds per GB: the consumer's own (all its threads), and the broker's "
+          f"during that run{'' if broker else ' (broker pid unknown: --broker-pid)'}")
     state = {"reuse": {int(k): v for k, v in
                        (x.split("=") for x in args.topics.split(",") if x)}}
     rows = []
@@ -230,18 +296,24 @@ def main():
             for shape in [int(x) for x in args.shapes.split(",")]:
                 print(f"\n== {shape} line(s) per message, {args.gb} GB ==", flush=True)
                 t = prepare(boot, env, shape, args.gb, state)
-                res = {"ceiling (kcat -C)": run_kcat(boot, t)}
-                res["sluice (SQL + Parquet)"] = run_sluice(boot, t, tmp, args.attrs)
+                res = {"ceiling (kcat -C)": run_kcat(boot, t, broker)}
+                if rdperf:
+                    res["ceiling (rdkafka_performance -C)"] = run_rdperf(rdperf, boot, t, broker)
+                res["sluice (SQL + Parquet)"] = run_sluice(boot, t, tmp, broker, args.attrs)
                 if have_py:
                     res["python (confluent-kafka+json+pandas)"] = run_python(
-                        boot, t, args.python_seconds)
-                for name, (secs, n, b) in res.items():
+                        boot, t, args.python_seconds, broker)
+                for name, (secs, n, b, cpu, bcpu) in res.items():
                     print(f"  {name:40s} {b / secs / 1e6:9.1f} MB/s {n / secs:13,.0f} records/s"
-                          f"  ({n:,} records in {secs:.2f}s)", flush=True)
+                          f"  ({n:,} records in {secs:.2f}s; CPU s/GB: consumer "
+                          f"{cpu / (b / 1e9):.2f}, broker {bcpu / (b / 1e9):.2f})", flush=True)
                 s = res["sluice (SQL + Parquet)"]
                 c = res["ceiling (kcat -C)"]
                 ratio_c = (s[2] / s[0]) / (c[2] / c[0])
-                line = f"  sluice / ceiling = {ratio_c:.0%}"
+                line = f"  sluice / ceiling = {ratio_c:.0%} (kcat)"
+                if rdperf:
+                    r = res["ceiling (rdkafka_performance -C)"]
+                    line += f", {(s[2] / s[0]) / (r[2] / r[0]):.0%} (rdkafka_performance)"
                 if have_py:
                     py = res["python (confluent-kafka+json+pandas)"]
                     line += f", sluice / python = {(s[2] / s[0]) / (py[2] / py[0]):.1f}x"

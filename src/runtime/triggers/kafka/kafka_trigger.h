@@ -33,7 +33,7 @@ struct kafka_attrs {
   int64_t session_ms, heartbeat_ms, rebalance_wait_ms, max_poll_ms;
   char *alloc_mode, *strategy;
   int64_t fetch_min, fetch_default, fetch_max, fetch_wait_ms;
-  int64_t queued_max_bytes;
+  int64_t queued_max_bytes, queued_min_msgs;
   struct sl_strmap sasl, tls, librdkafka;
   int64_t retries, retry_backoff_ms, max_retry_backoff_ms;
   bool dead_letter_on_error;
