@@ -231,3 +231,31 @@ def test_nulls_in_required_column_and_string_flavours(tmp_path):
     assert rc != 0 and "column 'st.x'" in msg
     assert not (tmp_path / "bad.parquet").exists() and not (tmp_path / "bad2.parquet").exists()
     assert [n for n in os.listdir(tmp_path) if "tmp" in n] == []
+
+
+def test_row_counts_from_the_footer_are_not_trusted(tmp_path):
+    """A footer claiming 2^33 rows and values: the reader refuses the chunk
+    by its value limit before reserving memory for that many rows (it used
+    to reserve them first and fail, or take the memory)."""
+    t = pa.table({"a": pa.array(range(1234), type=pa.int64()),
+                  "s": pa.array([None if i % 5 == 0 else f"v{i % 7}" for i in range(1234)])})
+    path = tmp_path / "rows.parquet"
+    pqutil.write(t, path, "compression=none")
+    data = path.read_bytes()
+
+    def zz_varint(v):
+        v = v << 1
+        out = bytearray()
+        while v >= 0x80:
+            out.append((v & 0x7F) | 0x80)
+            v >>= 7
+        out.append(v)
+        return bytes(out)
+
+    flen = struct.unpack("<I", data[-8:-4])[0]
+    start = len(data) - 8 - flen
+    footer = data[start:-8]
+    assert footer.count(zz_varint(1234)) >= 3   # file, row group, chunks
+    footer = footer.replace(zz_varint(1234), zz_varint(2**33))
+    msg = _bad(tmp_path, data[:start] + footer + struct.pack("<I", len(footer)) + b"PAR1")
+    assert "limit" in msg and "out of memory" not in msg, msg

@@ -21,6 +21,10 @@
 /* Short strings are copied as fixed blocks of STR_SLACK bytes: both sides
  * keep this much slack. */
 #define STR_SLACK PQ_STR_SLACK
+/* Characters reserved for a dictionary page from its longest entry, and
+ * for a chunk from its first page's average, at most. */
+#define BOUND_MAX ((size_t)16 << 20)
+#define ESTIMATE_MAX ((size_t)64 << 20)
 
 static inline bool bit_at(const uint8_t *bm, int64_t i) {
   return (bm[i >> 3] >> (i & 7)) & 1;
@@ -205,10 +209,12 @@ static int chars_room(struct pq_page_ctx *c, struct pq_flat *f, size_t more,
                         "is over the limit of utf8");
   size_t want = more;
   if (f->data.size == 0 && n > 0 && f->chunk_end > f->rows) {
+    /* The estimate is capped: the chunk's row count comes from the file,
+     * and past the cap the buffer grows as real values arrive. */
     double est = (double)more / (double)n * (double)(f->chunk_end - f->rows);
     est = est * 1.05 + 4096;
-    if (est > (double)want) want = est < (double)INT32_MAX ? (size_t)est
-                                                           : (size_t)INT32_MAX;
+    if (est > (double)ESTIMATE_MAX) est = (double)ESTIMATE_MAX;
+    if (est > (double)want) want = (size_t)est;
   }
   if (pq_pool_reserve(f->pool, &f->data, want + STR_SLACK)) return OOM();
   return 0;
@@ -262,9 +268,11 @@ static int string_values(struct pq_page_ctx *c, int enc, const uint8_t *p,
     const uint8_t *dch = c->dict.data.data;
     size_t dsize = c->dict.data.size;
     /* Room for the longest entry at every value; only when that bound is
-     * past the 2 GiB limit are the real lengths added up. */
+     * large (a long entry: the copying dominates then) are the real lengths
+     * added up, so that a hostile dictionary cannot make us reserve more
+     * than its values really need. */
     size_t more = (size_t)nn * c->dict_maxlen;
-    if (more > (size_t)INT32_MAX - f->data.size) {
+    if (more > BOUND_MAX) {
       more = 0;
       for (int64_t k = 0; k < nn; k++)
         more += (size_t)(dent[idx[k]] >> 32);

@@ -564,10 +564,10 @@ static int read_flat(struct rg_task *t, const struct proj_col *pc,
   fl.has_def = leaf->max_def > 0;
   fl.pool = t->pool;
   int rc = 0;
-  if (pq_flat_reserve(&fl, rows, 0)) {
-    rc = sl_error_set(err, SL_ENOMEM, "out of memory");
-    goto fail;
-  }
+  /* No reservation for `rows` here: that count comes from the footer
+   * unchecked; pq_read_chunk reserves each chunk once its value count has
+   * passed the limits. */
+  (void)rows;
   for (int32_t g = 0; g < n_groups; g++) {
     const struct pq_row_group *rg = &t->f->meta.row_groups[groups[g]];
     int64_t before = fl.rows;
