@@ -266,8 +266,8 @@ int sl_parquet_open_stream(const char *path, const char *columns,
  * (0 = one per core, 1 = the calling thread only). */
 int sl_parquet_open_stream_with(const char *path, const char *columns,
                                 const char *predicates, int64_t batch_rows,
-                                struct sl_parquet_buffers *buffers,
-                                int threads, struct ArrowArrayStream *out,
+                                struct sl_parquet_buffers *buffers, int threads,
+                                struct ArrowArrayStream *out,
                                 struct sl_error *err);
 /* Row groups a predicate string skips in path (tests of pruning). */
 int sl_parquet_count_skipped(const char *path, const char *predicates,

@@ -179,8 +179,8 @@ static void test_unpack_widths(void **state) {
                      0);
     assert_memory_equal(got, v, sizeof v);
     if (mx > 0) {
-      assert_int_equal(
-          pq_rle_decode_u32(b.data, b.size, bw, got, N, mx, &err), SL_EINVAL);
+      assert_int_equal(pq_rle_decode_u32(b.data, b.size, bw, got, N, mx, &err),
+                       SL_EINVAL);
       assert_non_null(strstr(err.msg, "out of range"));
     }
     pq_buf_release(&b);
@@ -211,8 +211,8 @@ static void test_def_levels_to_bitmap(void **state) {
         memset(bm, 0x5A, sizeof bm);
         int64_t nn = -1;
         struct sl_error err = {0};
-        assert_int_equal(
-            pq_def_to_bitmap(b.data, b.size, bm, at, n, &nn, &err), 0);
+        assert_int_equal(pq_def_to_bitmap(b.data, b.size, bm, at, n, &nn, &err),
+                         0);
         int64_t ones = 0;
         for (int i = 0; i < at; i++)
           assert_int_equal((bm[i / 8] >> (i % 8)) & 1, (0x5A >> (i % 8)) & 1);

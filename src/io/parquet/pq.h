@@ -247,9 +247,9 @@ struct pq_codec_state {
   void *zstd; /* ZSTD_DCtx, made on first use */
 };
 void pq_codec_state_release(struct pq_codec_state *s);
-int pq_decompress_with(struct pq_codec_state *st, int codec,
-                       const uint8_t *src, size_t n, uint8_t *dst,
-                       size_t dst_n, struct sl_error *err);
+int pq_decompress_with(struct pq_codec_state *st, int codec, const uint8_t *src,
+                       size_t n, uint8_t *dst, size_t dst_n,
+                       struct sl_error *err);
 bool pq_codec_supported(int codec);
 const char *pq_codec_name(int codec);
 
@@ -553,13 +553,13 @@ struct pq_page_ctx {
   bool strings;
   struct pq_values dict;
   bool has_dict;
-  struct pq_buf page;    /* decompressed page */
-  struct pq_buf tmp;     /* physical values before conversion, indices */
+  struct pq_buf page;     /* decompressed page */
+  struct pq_buf tmp;      /* physical values before conversion, indices */
   struct pq_values dense; /* flat: values of encodings without a direct path */
   struct pq_buf dent;     /* flat strings: dictionary offset | length << 32 */
   uint32_t dict_maxlen;   /* flat strings: longest dictionary entry */
-  int64_t first_level;   /* where this chunk's levels start in the output */
-  struct pq_flat *flat;  /* set: decode into it instead of levels + values */
+  int64_t first_level;    /* where this chunk's levels start in the output */
+  struct pq_flat *flat;   /* set: decode into it instead of levels + values */
   struct pq_codec_state *codec; /* may be NULL */
   struct sl_error *err;
 };

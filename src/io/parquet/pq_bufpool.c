@@ -126,9 +126,9 @@ int pq_pool_wrap(struct sl_parquet_buffers *p, struct pq_buf *b,
                  struct sl_buffer **out) {
   if (pq_buf_reserve(b, 8)) return SL_ENOMEM; /* never a NULL data pointer */
   bool pooled = p && b->cap >= POOL_MIN_BLOCK;
-  int rc = sl_buffer_wrap(b->data, (int64_t)b->size,
-                          pooled ? pooled_free : plain_free, pooled ? p : NULL,
-                          out);
+  int rc =
+      sl_buffer_wrap(b->data, (int64_t)b->size,
+                     pooled ? pooled_free : plain_free, pooled ? p : NULL, out);
   if (rc) return rc;
   if (pooled) {
     (*out)->capacity = (int64_t)b->cap;

@@ -170,9 +170,9 @@ int pq_decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
   return pq_decompress_with(NULL, codec, src, n, dst, dst_n, err);
 }
 
-int pq_decompress_with(struct pq_codec_state *st, int codec,
-                       const uint8_t *src, size_t n, uint8_t *dst,
-                       size_t dst_n, struct sl_error *err) {
+int pq_decompress_with(struct pq_codec_state *st, int codec, const uint8_t *src,
+                       size_t n, uint8_t *dst, size_t dst_n,
+                       struct sl_error *err) {
   if (n > INT32_MAX || dst_n > INT32_MAX)
     return sl_error_set(err, SL_EINVAL, "page size over 2 GiB");
   switch (codec) {
@@ -193,8 +193,9 @@ int pq_decompress_with(struct pq_codec_state *st, int codec,
     /* A context kept per thread: ZSTD_decompress makes (allocates and
      * initialises) a new one for every page. */
     if (st && !st->zstd) st->zstd = ZSTD_createDCtx();
-    size_t z = st && st->zstd ? ZSTD_decompressDCtx(st->zstd, dst, dst_n, src, n)
-                              : ZSTD_decompress(dst, dst_n, src, n);
+    size_t z = st && st->zstd
+                   ? ZSTD_decompressDCtx(st->zstd, dst, dst_n, src, n)
+                   : ZSTD_decompress(dst, dst_n, src, n);
     if (ZSTD_isError(z))
       return sl_error_set(err, SL_EINVAL, "zstd: corrupt page data (%s)",
                           ZSTD_getErrorName(z));

@@ -238,8 +238,8 @@ int sl_parquet_open_stream(const char *path, const char *columns,
 
 int sl_parquet_open_stream_with(const char *path, const char *columns,
                                 const char *predicates, int64_t batch_rows,
-                                struct sl_parquet_buffers *buffers,
-                                int threads, struct ArrowArrayStream *out,
+                                struct sl_parquet_buffers *buffers, int threads,
+                                struct ArrowArrayStream *out,
                                 struct sl_error *err) {
   struct sl_parquet_read_options o;
   sl_parquet_read_options_init(&o);

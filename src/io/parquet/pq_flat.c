@@ -169,8 +169,9 @@ static int fixed_values(struct pq_page_ctx *c, int enc, const uint8_t *p,
   dense->n = 0;
   int rc = pq_decode_values(c, enc, p, len, nn, dense);
   if (rc) return rc;
-  if (dense->n != nn) return BAD("page decoded %lld of %lld values",
-                                 (long long)dense->n, (long long)nn);
+  if (dense->n != nn)
+    return BAD("page decoded %lld of %lld values", (long long)dense->n,
+               (long long)nn);
   scatter_fixed(dst, dense->data.data, w, bm, f->rows, n, all);
   return 0;
 }
@@ -182,8 +183,9 @@ static int bool_values(struct pq_page_ctx *c, int enc, const uint8_t *p,
   dense->n = 0;
   int rc = pq_decode_values(c, enc, p, len, nn, dense);
   if (rc) return rc;
-  if (dense->n != nn) return BAD("page decoded %lld of %lld values",
-                                 (long long)dense->n, (long long)nn);
+  if (dense->n != nn)
+    return BAD("page decoded %lld of %lld values", (long long)dense->n,
+               (long long)nn);
   const uint8_t *v = dense->data.data, *bm = f->valid.data;
   uint8_t *d = f->data.data;
   bool all = nn == n;
@@ -193,7 +195,7 @@ static int bool_values(struct pq_page_ctx *c, int enc, const uint8_t *p,
     if (x)
       d[r >> 3] |= (uint8_t)(1u << (r & 7));
     else
-      d[r >> 3] &= (uint8_t)~(1u << (r & 7));
+      d[r >> 3] &= (uint8_t) ~(1u << (r & 7));
   }
   return 0;
 }
@@ -299,8 +301,9 @@ static int string_values(struct pq_page_ctx *c, int enc, const uint8_t *p,
   dense->offs.size = 0;
   dense->n = 0;
   if ((rc = pq_decode_values(c, enc, p, len, nn, dense))) return rc;
-  if (dense->n != nn) return BAD("page decoded %lld of %lld values",
-                                 (long long)dense->n, (long long)nn);
+  if (dense->n != nn)
+    return BAD("page decoded %lld of %lld values", (long long)dense->n,
+               (long long)nn);
   if ((rc = chars_room(c, f, dense->data.size, n))) return rc;
   const int64_t *so = (const int64_t *)(const void *)dense->offs.data;
   int32_t *o = (int32_t *)(void *)f->offs.data + f->rows;

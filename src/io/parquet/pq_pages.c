@@ -121,8 +121,8 @@ static int append_string(struct pq_page_ctx *c, struct pq_values *out,
   return 0;
 }
 
-static int decode_plain(struct pq_page_ctx *c, const uint8_t *p, size_t len, int64_t n,
-                        struct pq_values *out) {
+static int decode_plain(struct pq_page_ctx *c, const uint8_t *p, size_t len,
+                        int64_t n, struct pq_values *out) {
   int phys = c->leaf->phys;
   if (phys == PQ_BOOLEAN) {
     if ((uint64_t)(n + 7) / 8 > len)
@@ -162,8 +162,8 @@ static int decode_plain(struct pq_page_ctx *c, const uint8_t *p, size_t len, int
   return convert_fixed(c, p, n, out);
 }
 
-static int decode_dict_indices(struct pq_page_ctx *c, const uint8_t *p, size_t len,
-                               int64_t n, struct pq_values *out) {
+static int decode_dict_indices(struct pq_page_ctx *c, const uint8_t *p,
+                               size_t len, int64_t n, struct pq_values *out) {
   if (!c->has_dict)
     return BAD("dictionary-encoded page without a dictionary page");
   if (n == 0) return 0;
@@ -227,8 +227,8 @@ static int decode_dict_indices(struct pq_page_ctx *c, const uint8_t *p, size_t l
   return 0;
 }
 
-static int decode_delta(struct pq_page_ctx *c, const uint8_t *p, size_t len, int64_t n,
-                        struct pq_values *out) {
+static int decode_delta(struct pq_page_ctx *c, const uint8_t *p, size_t len,
+                        int64_t n, struct pq_values *out) {
   int phys = c->leaf->phys;
   if (phys != PQ_INT32 && phys != PQ_INT64)
     return BAD("DELTA_BINARY_PACKED on a non-integer column");
@@ -243,8 +243,8 @@ static int decode_delta(struct pq_page_ctx *c, const uint8_t *p, size_t len, int
   return convert_fixed(c, c->tmp.data, n, out);
 }
 
-static int decode_delta_strings(struct pq_page_ctx *c, const uint8_t *p, size_t len,
-                                int64_t n, bool with_prefix,
+static int decode_delta_strings(struct pq_page_ctx *c, const uint8_t *p,
+                                size_t len, int64_t n, bool with_prefix,
                                 struct pq_values *out) {
   if (!c->strings) return BAD("DELTA string encoding on a non-string column");
   c->tmp.size = 0;
@@ -328,8 +328,8 @@ static int decode_rle_bool(struct pq_page_ctx *c, const uint8_t *p, size_t len,
   return 0;
 }
 
-int pq_decode_values(struct pq_page_ctx *c, int enc, const uint8_t *p, size_t len,
-                         int64_t n, struct pq_values *out) {
+int pq_decode_values(struct pq_page_ctx *c, int enc, const uint8_t *p,
+                     size_t len, int64_t n, struct pq_values *out) {
   switch (enc) {
   case PQ_ENC_PLAIN: return decode_plain(c, p, len, n, out);
   case PQ_ENC_PLAIN_DICTIONARY:
@@ -348,7 +348,8 @@ int pq_decode_values(struct pq_page_ctx *c, int enc, const uint8_t *p, size_t le
   }
 }
 
-static int grow_levels(struct pq_page_ctx *c, struct pq_chunk_data *d, int64_t n) {
+static int grow_levels(struct pq_page_ctx *c, struct pq_chunk_data *d,
+                       int64_t n) {
   if (d->cap_levels > 0 && d->cap_levels - d->n_levels >= n) return 0;
   int64_t cap = d->cap_levels ? d->cap_levels : 1024;
   while (cap - d->n_levels < n)
@@ -367,8 +368,8 @@ static int grow_levels(struct pq_page_ctx *c, struct pq_chunk_data *d, int64_t n
   return 0;
 }
 
-static int levels(struct pq_page_ctx *c, const uint8_t **p, size_t *len, bool v1,
-                  size_t v2_len, int max, uint16_t *out, int64_t n,
+static int levels(struct pq_page_ctx *c, const uint8_t **p, size_t *len,
+                  bool v1, size_t v2_len, int max, uint16_t *out, int64_t n,
                   const char *what) {
   size_t l;
   if (v1) {
@@ -418,8 +419,9 @@ static int data_page(struct pq_page_ctx *c, const struct pq_page_header *h,
     memcpy(c->page.data, body, lv_len);
     if (h->is_compressed && codec != PQ_CODEC_UNCOMPRESSED) {
       if ((rc = pq_decompress_with(c->codec, codec, body + lv_len,
-                              (size_t)h->compressed_size - lv_len,
-                              c->page.data + lv_len, want - lv_len, c->err)))
+                                   (size_t)h->compressed_size - lv_len,
+                                   c->page.data + lv_len, want - lv_len,
+                                   c->err)))
         return rc;
     } else {
       if (want != (size_t)h->compressed_size)
@@ -431,9 +433,9 @@ static int data_page(struct pq_page_ctx *c, const struct pq_page_header *h,
   } else {
     if (pq_buf_reserve(&c->page, (size_t)h->uncompressed_size + 1))
       return OOM();
-    if ((rc =
-             pq_decompress_with(c->codec, codec, body, (size_t)h->compressed_size,
-                           c->page.data, (size_t)h->uncompressed_size, c->err)))
+    if ((rc = pq_decompress_with(c->codec, codec, body,
+                                 (size_t)h->compressed_size, c->page.data,
+                                 (size_t)h->uncompressed_size, c->err)))
       return rc;
     c->page.size = (size_t)h->uncompressed_size;
   }
@@ -484,8 +486,9 @@ static int dict_page(struct pq_page_ctx *c, const struct pq_page_header *h,
     return BAD("dictionary of %d entries exceeds the limit", h->num_values);
   c->page.size = 0;
   if (pq_buf_reserve(&c->page, (size_t)h->uncompressed_size + 1)) return OOM();
-  int rc = pq_decompress_with(c->codec, codec, body, (size_t)h->compressed_size, c->page.data,
-                         (size_t)h->uncompressed_size, c->err);
+  int rc =
+      pq_decompress_with(c->codec, codec, body, (size_t)h->compressed_size,
+                         c->page.data, (size_t)h->uncompressed_size, c->err);
   if (rc) return rc;
   rc = decode_plain(c, c->page.data, (size_t)h->uncompressed_size,
                     h->num_values, &c->dict);
@@ -594,8 +597,8 @@ int pq_read_chunk(const uint8_t *file, size_t file_size,
       goto cleanup;
     }
   } else if (grow_levels(c, out, m->num_values) ||
-             (c->w && pq_buf_reserve(&out->v.data, (size_t)m->num_values *
-                                                       (size_t)c->w)) ||
+             (c->w && pq_buf_reserve(&out->v.data,
+                                     (size_t)m->num_values * (size_t)c->w)) ||
              (c->strings &&
               pq_buf_reserve(&out->v.offs, (size_t)m->num_values * 8 + 8))) {
     rc = OOM();

@@ -520,7 +520,7 @@ struct rg_task {
   const struct projection *p;
   const int32_t *groups;
   int32_t n_groups;
-  bool per_group; /* one task per (group, column), else per column */
+  bool per_group;       /* one task per (group, column), else per column */
   const int32_t *order; /* per_group: task order (largest chunks first) */
   int64_t rows;
   struct pq_limits lim;
@@ -534,8 +534,8 @@ static void leaf_path(const struct pq_leaf *l, char *path, size_t cap) {
   size_t at = 0;
   path[0] = '\0';
   for (int32_t k = 0; k < l->n_path && at + 2 < cap; k++)
-    at += (size_t)snprintf(path + at, cap - at, "%s%s", k ? "." : "",
-                           l->path[k]);
+    at +=
+        (size_t)snprintf(path + at, cap - at, "%s%s", k ? "." : "", l->path[k]);
 }
 
 static int width_of(enum sl_type_id t) {
@@ -591,9 +591,9 @@ fail:
   return rc;
 }
 
-static int read_col_groups(struct rg_task *t, int64_t ci,
-                           const int32_t *groups, int32_t n_groups,
-                           int64_t rows, struct pq_read_scratch *scratch,
+static int read_col_groups(struct rg_task *t, int64_t ci, const int32_t *groups,
+                           int32_t n_groups, int64_t rows,
+                           struct pq_read_scratch *scratch,
                            struct sl_array **out, struct sl_error *err) {
   const struct proj_col *pc = &t->p->cols[ci];
   int32_t n = pc->n_leaves;

@@ -189,12 +189,11 @@ static void unpack_0(const uint8_t *in, uint32_t *out, size_t groups) {
 }
 
 static void (*const unpack_fn[33])(const uint8_t *, uint32_t *, size_t) = {
-    unpack_0,  unpack_1,  unpack_2,  unpack_3,  unpack_4,  unpack_5,
-    unpack_6,  unpack_7,  unpack_8,  unpack_9,  unpack_10, unpack_11,
-    unpack_12, unpack_13, unpack_14, unpack_15, unpack_16, unpack_17,
-    unpack_18, unpack_19, unpack_20, unpack_21, unpack_22, unpack_23,
-    unpack_24, unpack_25, unpack_26, unpack_27, unpack_28, unpack_29,
-    unpack_30, unpack_31, unpack_32};
+    unpack_0,  unpack_1,  unpack_2,  unpack_3,  unpack_4,  unpack_5,  unpack_6,
+    unpack_7,  unpack_8,  unpack_9,  unpack_10, unpack_11, unpack_12, unpack_13,
+    unpack_14, unpack_15, unpack_16, unpack_17, unpack_18, unpack_19, unpack_20,
+    unpack_21, unpack_22, unpack_23, unpack_24, unpack_25, unpack_26, unpack_27,
+    unpack_28, unpack_29, unpack_30, unpack_31, unpack_32};
 
 void pq_unpack_ref(const uint8_t *in, size_t len, int bw, uint32_t *out,
                    size_t n) {
@@ -202,8 +201,7 @@ void pq_unpack_ref(const uint8_t *in, size_t len, int bw, uint32_t *out,
     out[k] = bw ? unpack_one(in, len, (uint64_t)k * (uint64_t)bw, bw) : 0;
 }
 
-void pq_unpack(const uint8_t *in, size_t len, int bw, uint32_t *out,
-               size_t n) {
+void pq_unpack(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t n) {
   /* Whole groups while 8 bytes past the group are still input; the rest
    * (at most a few groups at the end of the data) one value at a time. */
   size_t groups = n / 8;
@@ -249,8 +247,8 @@ void pq_unpack(const uint8_t *in, size_t len, int bw, uint32_t *out,
           return sl_error_set(err, SL_EINVAL,                                  \
                               "bit-packed run past the end of the data");      \
         for (uint64_t k = 0; k < take; k += UNPACK_BLOCK) {                    \
-          size_t m = take - k < UNPACK_BLOCK ? (size_t)(take - k)              \
-                                             : UNPACK_BLOCK;                   \
+          size_t m =                                                           \
+              take - k < UNPACK_BLOCK ? (size_t)(take - k) : UNPACK_BLOCK;     \
           size_t at = (size_t)(k / 8 * (uint64_t)bw);                          \
           pq_unpack(q + at, left - at, bw, tmp, m);                            \
           uint32_t mx = 0;                                                     \
@@ -358,8 +356,8 @@ int pq_def_to_bitmap(const uint8_t *p, size_t len, uint8_t *bm, int64_t at,
     if (h & 1) {
       uint64_t groups = h >> 1;
       size_t left = (size_t)(end - q);
-      uint64_t want = groups > ((uint64_t)1 << 40) ? (uint64_t)1 << 43
-                                                   : groups * 8;
+      uint64_t want =
+          groups > ((uint64_t)1 << 40) ? (uint64_t)1 << 43 : groups * 8;
       uint64_t take = want < (uint64_t)left * 8 ? want : (uint64_t)left * 8;
       if (take > (uint64_t)(n - got)) take = (uint64_t)(n - got);
       if (take == 0 && want > 0)
