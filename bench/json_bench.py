@@ -150,6 +150,11 @@ def measure_once(tool, path, cols, threads):
     env = dict(os.environ)
     env["POLARS_MAX_THREADS"] = str(threads)
     env["OMP_NUM_THREADS"] = str(threads)
+    # importing pyarrow imports numpy, whose OpenBLAS starts a thread per
+    # core that spins for a while after start-up; no reader here uses BLAS,
+    # and on a small machine the spinning took CPU from the timed read
+    # (seen in perf: 4% of the samples of a 2-thread run). Same for all tools.
+    env["OPENBLAS_NUM_THREADS"] = "1"
     out = subprocess.run([sys.executable, __file__, "--child", tool, path, ",".join(cols),
                           str(threads)], capture_output=True, text=True, env=env)
     if out.returncode != 0:
