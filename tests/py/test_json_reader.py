@@ -271,6 +271,31 @@ def test_inferred_schema_rules(sj):
     assert t.column("m").to_pylist() == ["1", "x"]
 
 
+def test_key_seen_late(sj, tmp_path):
+    """The documented rule for a key first seen after the inference sample:
+    without a projection it is not a column; a projection naming it makes it
+    a utf8 column of its values' JSON text (null before it appears); a
+    sample that covers it infers its type. Checked against Python's json."""
+    lines = [{"a": i} for i in range(200)] + [{"a": 200, "late": 7},
+                                              {"a": 201, "late": {"x": [1, "y"]}},
+                                              {"a": 202}]
+    data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in lines).encode()
+    small = {"infer_sample_bytes": "1000"}  # the first ~100 lines
+    t = sj.read(data, options=small)
+    assert t.column_names == ["a"]
+    assert t.column("a").to_pylist() == [r["a"] for r in lines]
+    t = sj.read(data, options=dict(small, projection="a,late"))
+    assert t.schema.field("late").type == pa.string()
+    want = [None if "late" not in r else json.dumps(r["late"], separators=(",", ":"))
+            for r in lines]
+    assert t.column("late").to_pylist() == want
+    path = tmp_path / "late.jsonl"
+    path.write_bytes(data)
+    t = sj.read(path=str(path), options={"infer_sample_bytes": str(len(data))})
+    assert t.column_names == ["a", "late"]
+    assert t.column("late").to_pylist()[200:] == ["7", '{"x":[1,"y"]}', None]
+
+
 def test_options_are_strict(sj):
     with pytest.raises(ValueError, match="unknown key 'bogus'"):
         sj.read(b"{}\n", options={"bogus": "1"})
