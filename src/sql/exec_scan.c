@@ -32,8 +32,10 @@
  * (1-16 MiB measured the same CPU time). */
 #define MORSEL_BYTES (4 << 20)
 /* The reader's window within a morsel: its batches stay in the L2 cache
- * until stage 1 has consumed them. */
-#define WINDOW_BYTES (1 << 20)
+ * until stage 1 has consumed them, and the reader's scratch memory, made
+ * anew for each morsel, stays small (1 MiB windows cost 13% more CPU on the
+ * article rows, most of it faulting in fresh pages). */
+#define WINDOW_BYTES (256 << 10)
 
 struct scan {
   struct sl_query *q;
