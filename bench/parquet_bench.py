@@ -13,7 +13,8 @@ sluice's reader decodes on its thread pool into pqutil's shared buffer pool,
 and the table crosses into pyarrow through the Arrow C Data Interface
 (zero-copy). Both pools keep freed memory for later reads, so the best of
 the repeats is a warm read for both; the first read of each (cold memory,
-every page of the output faulted in) is printed too.
+every page of the output faulted in) is printed too, and sluice's reads
+without the shared pool (fresh memory every time).
 
     .venv/bin/python bench/parquet_bench.py [--rows N] [--repeat R] [--dir D]
     .venv/bin/python bench/parquet_bench.py --read-only --dir D   # files of an earlier run
@@ -91,6 +92,11 @@ def read_case(codec, fname, p, n, mb, repeat):
           f"{mb / r_s:6.1f} MB/s, cpu {min(c_s):5.2f} s)  pyarrow {r_p:6.3f} s ({n / r_p / 1e6:6.2f} M rows/s, "
           f"cpu {min(c_p):5.2f} s)  ratio {r_p / r_s:.2f}x (cpu {min(c_p) / min(c_s):.2f}x); "
           f"first read: sluice {w_s[0]:.3f} s, pyarrow {w_p[0]:.3f} s", flush=True)
+    # Without the shared pool every read decodes into fresh memory (as the
+    # reader did before it had one): what a one-off read in a new process costs.
+    w_n, c_n = runs(lambda: pqutil.read(p, pool=False), repeat)
+    print(f"      sluice without the shared buffer pool: {min(w_n):6.3f} s (cpu {min(c_n):5.2f} s), "
+          f"ratio to pyarrow {r_p / min(w_n):.2f}x (cpu {min(c_p) / min(c_n):.2f}x)", flush=True)
 
 
 def main():
