@@ -61,6 +61,7 @@ static inline uint64_t sl__jdigits_k(uint64_t x, unsigned k) {
   return sl__jdigits_8(x << (64 - 8 * k));
 }
 extern const uint64_t sl__jpow10u[20];
+extern const double sl__jpow10d[23];
 /* sl__json_number with the common shapes ([-]int up to 16 digits, an
  * optional fraction of up to 7 digits, no exponent, at most 19 digits)
  * read 8 digits at a time; everything else, near the end of the input
@@ -114,6 +115,17 @@ sl__json_number_fast(const uint8_t *p, const uint8_t *end, struct sl__jnum *n) {
 int sl__json_num_i64(const struct sl__jnum *n, int64_t *out);
 /* Correctly rounded double (exact fast path, else strtod on the digits). */
 double sl__json_num_f64(const struct sl__jnum *n);
+/* sl__json_num_f64, inline for the exact case (the digits fit in 53 bits,
+ * the power of ten is exact: one correctly rounded IEEE operation). */
+static inline double sl__json_num_f64_inline(const struct sl__jnum *n) {
+  if (!n->many && n->mant <= (1ull << 53) && n->exp10 >= -22 &&
+      n->exp10 <= 22) {
+    double d = (double)n->mant;
+    d = n->exp10 < 0 ? d / sl__jpow10d[-n->exp10] : d * sl__jpow10d[n->exp10];
+    return n->neg ? -d : d;
+  }
+  return sl__json_num_f64(n);
+}
 /* RFC 3339 / ISO-8601 timestamp to epoch units (1000 = ms, 1000000 = us).
  * full_only: a date alone is rejected. 0 on success, -1 otherwise. *frac
  * (may be NULL) gets the number of fraction digits. */

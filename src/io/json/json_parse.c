@@ -619,7 +619,7 @@ static const uint8_t *number_value(struct jp *jp, const uint8_t *p,
     return rc ? hard(jp, rc) : q;
   }
   case SL_TYPE_FLOAT64: {
-    double d = sl__json_num_f64(&num);
+    double d = sl__json_num_f64_inline(&num);
     rc = put_fixed(c, &d, 8);
     return rc ? hard(jp, rc) : q;
   }

@@ -87,7 +87,7 @@ const uint8_t *sl__json_number(const uint8_t *p, const uint8_t *end,
   return p;
 }
 
-static const double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+const double sl__jpow10d[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 const uint64_t sl__jpow10u[20] = {1ull,
@@ -115,7 +115,7 @@ double sl__json_num_f64(const struct sl__jnum *n) {
   if (!n->many && n->mant <= (1ull << 53) && n->exp10 >= -22 &&
       n->exp10 <= 22) {
     double d = (double)n->mant;
-    d = n->exp10 < 0 ? d / kPow10[-n->exp10] : d * kPow10[n->exp10];
+    d = n->exp10 < 0 ? d / sl__jpow10d[-n->exp10] : d * sl__jpow10d[n->exp10];
     return n->neg ? -d : d;
   }
   /* strtod on "[-]DIGITSeEXP": the digits without '.', so no locale. */
