@@ -23,6 +23,10 @@ Not a test: numbers depend on the machine; run peers side by side.
 """
 import argparse
 import os
+
+# numpy's BLAS starts threads when pyarrow imports it; they can spin during
+# the timed 2-thread reads. Nothing here uses BLAS: one thread is enough.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import resource
 import pathlib
 import sys
