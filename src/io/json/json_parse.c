@@ -227,7 +227,10 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
     uint64_t h = jp->blk_high >> off;
     if (m) {
       unsigned k = (unsigned)__builtin_ctzll(m);
-      if (p[k] == '"' && (h & ((1ull << k) - 1ull)) == 0) {
+      /* plain ASCII, or non-ASCII that is valid UTF-8 (an invalid string
+       * takes the slow path for its message) */
+      if (p[k] == '"' &&
+          ((h & ((1ull << k) - 1ull)) == 0 || sl__json_utf8_valid(p, k))) {
         *esc = false;
         return p + k;
       }
