@@ -14,6 +14,7 @@
  *   pq_flat.c     flat columns: pages straight into Arrow-layout arrays
  *   pq_bufpool.c  cache of released column buffers for the reader
  *   pq_assemble.c levels and values back into nested Arrow-layout arrays
+ *   pq_rowgroups.c row groups into batches on the thread pool
  *   pq_reader.c   footer, projection, row-group skipping, batch reader */
 #ifndef SLUICE_IO_PARQUET_PQ_H
 #define SLUICE_IO_PARQUET_PQ_H
@@ -595,5 +596,54 @@ int pq_assemble(const struct sl_field *field,
                 const struct pq_leaf *const *leaves,
                 struct pq_chunk_data *const *data, int32_t n_leaves,
                 int64_t num_rows, struct sl_array **out, struct sl_error *err);
+
+/* ---- reader: file, projection, row groups (pq_reader.c, pq_rowgroups.c) */
+struct sl_parquet_read_options;
+struct sl_batch;
+
+/* An open file: the bytes (mapped or borrowed), footer and schema. */
+struct sl_parquet_file {
+  char *name;
+  const uint8_t *data;
+  size_t size;
+  void *map;
+  struct sl_arena arena;
+  struct pq_file_meta meta;
+  struct sl_schema schema;
+  struct pq_leaf *leaves;
+  int32_t n_leaves;
+  int32_t *leaf_first; /* per top-level field */
+  int32_t *leaf_count;
+};
+
+struct pq_proj_col {
+  struct sl_field field; /* pruned */
+  int32_t n_leaves;
+  int32_t *leaves; /* indices into the file's leaves */
+};
+
+struct pq_projection {
+  struct sl_schema schema;
+  struct pq_leaf
+      *leaves; /* copies, child indices remapped to the pruned fields */
+  struct pq_proj_col *cols;
+  int32_t n_cols;
+};
+
+/* Decodes groups (all of them as one batch: each column's chunks appended)
+ * with the projection p on o->pool; scratch has one entry per pool worker
+ * (may be NULL). */
+int pq_read_groups(const struct sl_parquet_file *f,
+                   const struct pq_projection *p, const int32_t *groups,
+                   int32_t n_groups, const struct sl_parquet_read_options *o,
+                   struct pq_read_scratch *scratch, struct sl_batch **out,
+                   struct sl_error *err);
+/* Decodes groups as one batch each into out[0..n_groups), every (group,
+ * column) chunk a task, largest first. On error out is left empty. */
+int pq_read_window(const struct sl_parquet_file *f,
+                   const struct pq_projection *p, const int32_t *groups,
+                   int32_t n_groups, const struct sl_parquet_read_options *o,
+                   struct pq_read_scratch *scratch, struct sl_batch **out,
+                   struct sl_error *err);
 
 #endif

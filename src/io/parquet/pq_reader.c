@@ -1,6 +1,6 @@
 /* The Parquet reader: file and footer, projection, row-group skipping by
- * statistics, and the batch reader. Column chunks of a row group are read
- * in parallel (one task per projected top-level column). */
+ * statistics, and the batch reader, which decodes row groups in windows
+ * (pq_rowgroups.c) and hands them out as batches. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,20 +12,6 @@
 #include "io/parquet/pq.h"
 #include "sluice/parquet.h"
 #include "sluice/thread_pool.h"
-
-struct sl_parquet_file {
-  char *name;
-  const uint8_t *data;
-  size_t size;
-  void *map;
-  struct sl_arena arena;
-  struct pq_file_meta meta;
-  struct sl_schema schema;
-  struct pq_leaf *leaves;
-  int32_t n_leaves;
-  int32_t *leaf_first; /* per top-level field */
-  int32_t *leaf_count;
-};
 
 void sl_parquet_read_options_init(struct sl_parquet_read_options *o) {
   memset(o, 0, sizeof *o);
@@ -205,21 +191,7 @@ void sl_parquet_file_metadata(const struct sl_parquet_file *f, int32_t i,
 
 /* ---- projection -------------------------------------------------------- */
 
-struct proj_col {
-  struct sl_field field; /* pruned */
-  int32_t n_leaves;
-  int32_t *leaves; /* indices into the file's leaves */
-};
-
-struct projection {
-  struct sl_schema schema;
-  struct pq_leaf
-      *leaves; /* copies, child indices remapped to the pruned fields */
-  struct proj_col *cols;
-  int32_t n_cols;
-};
-
-static void projection_release(struct projection *p) {
+static void projection_release(struct pq_projection *p) {
   for (int32_t i = 0; i < p->n_cols; i++) {
     sl_field_release(&p->cols[i].field);
     sl_free(p->cols[i].leaves);
@@ -322,7 +294,7 @@ static int prune(const struct sl_field *f, int32_t first, const bool *sel,
 
 static int make_projection(const struct sl_parquet_file *f,
                            const struct sl_parquet_read_options *o,
-                           struct projection *p, struct sl_error *err) {
+                           struct pq_projection *p, struct sl_error *err) {
   memset(p, 0, sizeof *p);
   sl_schema_init(&p->schema);
   int32_t nl = f->n_leaves;
@@ -354,7 +326,7 @@ static int make_projection(const struct sl_parquet_file *f,
                           f->leaves[first + i].unsupported);
         goto cleanup;
       }
-    struct proj_col *pc = &p->cols[p->n_cols];
+    struct pq_proj_col *pc = &p->cols[p->n_cols];
     pc->leaves = sl_malloc((size_t)cnt * sizeof *pc->leaves);
     if (!pc->leaves) {
       rc = sl_error_set(err, SL_ENOMEM, "out of memory");
@@ -513,273 +485,6 @@ static bool can_skip(const struct sl_parquet_file *f, int32_t g, int32_t leaf,
   return false;
 }
 
-/* ---- reading row groups ------------------------------------------------ */
-
-struct rg_task {
-  const struct sl_parquet_file *f;
-  const struct projection *p;
-  const int32_t *groups;
-  int32_t n_groups;
-  bool per_group;       /* one task per (group, column), else per column */
-  const int32_t *order; /* per_group: task order (largest chunks first) */
-  int64_t rows;
-  struct pq_limits lim;
-  struct sl_parquet_buffers *pool;
-  struct sl_array **out;           /* per_group: [group * n_cols + column] */
-  struct sl_error *errs;           /* like out */
-  struct pq_read_scratch *scratch; /* per pool worker */
-};
-
-static void leaf_path(const struct pq_leaf *l, char *path, size_t cap) {
-  size_t at = 0;
-  path[0] = '\0';
-  for (int32_t k = 0; k < l->n_path && at + 2 < cap; k++)
-    at +=
-        (size_t)snprintf(path + at, cap - at, "%s%s", k ? "." : "", l->path[k]);
-}
-
-static int width_of(enum sl_type_id t) {
-  switch (t) {
-  case SL_TYPE_INT32:
-  case SL_TYPE_DATE32: return 4;
-  case SL_TYPE_INT64:
-  case SL_TYPE_TIMESTAMP_MS:
-  case SL_TYPE_TIMESTAMP_US:
-  case SL_TYPE_FLOAT64: return 8;
-  default: return 0;
-  }
-}
-
-/* A flat column: every chunk decodes straight into the Arrow layout. */
-static int read_flat(struct rg_task *t, const struct proj_col *pc,
-                     const int32_t *groups, int32_t n_groups, int64_t rows,
-                     struct pq_read_scratch *scratch, struct sl_array **out,
-                     struct sl_error *err) {
-  int32_t li = pc->leaves[0];
-  const struct pq_leaf *leaf = &t->p->leaves[li];
-  struct pq_flat fl;
-  memset(&fl, 0, sizeof fl);
-  fl.type = leaf->nodes[0].type;
-  fl.w = width_of(fl.type);
-  fl.has_def = leaf->max_def > 0;
-  fl.pool = t->pool;
-  int rc = 0;
-  /* No reservation for `rows` here: that count comes from the footer
-   * unchecked; pq_read_chunk reserves each chunk once its value count has
-   * passed the limits. */
-  (void)rows;
-  for (int32_t g = 0; g < n_groups; g++) {
-    const struct pq_row_group *rg = &t->f->meta.row_groups[groups[g]];
-    int64_t before = fl.rows;
-    rc = pq_read_chunk(t->f->data, t->f->size, &rg->columns[li], leaf, &t->lim,
-                       scratch, NULL, &fl, err);
-    if (!rc && fl.rows - before != rg->num_rows)
-      rc = sl_error_set(err, SL_EINVAL,
-                        "column '%s' has %lld values, the row group %lld rows",
-                        pc->field.name, (long long)(fl.rows - before),
-                        (long long)rg->num_rows);
-    if (rc) {
-      char path[256];
-      leaf_path(leaf, path, sizeof path);
-      sl_error_prefix(err, "row group %d, column '%s': ", groups[g], path);
-      goto fail;
-    }
-  }
-  return pq_flat_finish(&fl, out, err);
-fail:
-  pq_flat_release(&fl);
-  return rc;
-}
-
-static int read_col_groups(struct rg_task *t, int64_t ci, const int32_t *groups,
-                           int32_t n_groups, int64_t rows,
-                           struct pq_read_scratch *scratch,
-                           struct sl_array **out, struct sl_error *err) {
-  const struct proj_col *pc = &t->p->cols[ci];
-  int32_t n = pc->n_leaves;
-  if (n == 1 && t->p->leaves[pc->leaves[0]].n_nodes == 1)
-    return read_flat(t, pc, groups, n_groups, rows, scratch, out, err);
-  struct pq_chunk_data *data = sl_calloc((size_t)n, sizeof *data);
-  struct pq_chunk_data **dp = sl_calloc((size_t)n, sizeof *dp);
-  const struct pq_leaf **lp = sl_calloc((size_t)n, sizeof *lp);
-  int rc = 0;
-  if (!data || !dp || !lp) {
-    rc = sl_error_set(err, SL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  for (int32_t i = 0; i < n && !rc; i++) {
-    int32_t li = pc->leaves[i];
-    dp[i] = &data[i];
-    lp[i] = &t->p->leaves[li];
-    for (int32_t g = 0; g < n_groups && !rc; g++) {
-      const struct pq_column_chunk *cc =
-          &t->f->meta.row_groups[groups[g]].columns[li];
-      rc = pq_read_chunk(t->f->data, t->f->size, cc, lp[i], &t->lim, scratch,
-                         &data[i], NULL, err);
-      if (rc) {
-        char path[256];
-        leaf_path(lp[i], path, sizeof path);
-        sl_error_prefix(err, "row group %d, column '%s': ", groups[g], path);
-      }
-    }
-  }
-  if (!rc) {
-    rc = pq_assemble(&pc->field, lp, dp, n, rows, out, err);
-    if (rc && n_groups == 1) sl_error_prefix(err, "row group %d: ", groups[0]);
-  }
-cleanup:
-  if (data)
-    for (int32_t i = 0; i < n; i++)
-      pq_chunk_data_release(&data[i]);
-  sl_free(data);
-  sl_free(dp);
-  sl_free(lp);
-  return rc;
-}
-
-static int read_task(void *ctx, int64_t i, int worker) {
-  struct rg_task *t = ctx;
-  struct pq_read_scratch *scratch = t->scratch ? &t->scratch[worker] : NULL;
-  if (!t->per_group)
-    return read_col_groups(t, i, t->groups, t->n_groups, t->rows, scratch,
-                           &t->out[i], &t->errs[i]);
-  int64_t k = t->order[i], nc = t->p->n_cols;
-  int64_t g = k / nc, ci = k % nc;
-  return read_col_groups(t, ci, &t->groups[g], 1,
-                         t->f->meta.row_groups[t->groups[g]].num_rows, scratch,
-                         &t->out[k], &t->errs[k]);
-}
-
-static void first_error(const struct sl_error *errs, int64_t n,
-                        struct sl_error *err) {
-  for (int64_t i = 0; i < n; i++)
-    if (errs[i].code) {
-      sl_error_set(err, errs[i].code, "%s", errs[i].msg);
-      return;
-    }
-  sl_error_set(err, SL_EINVAL, "reading failed");
-}
-
-/* All of groups as one batch: each column's chunks are appended. */
-static int read_groups(const struct sl_parquet_file *f,
-                       const struct projection *p, const int32_t *groups,
-                       int32_t n_groups,
-                       const struct sl_parquet_read_options *o,
-                       struct pq_read_scratch *scratch, struct sl_batch **out,
-                       struct sl_error *err) {
-  *out = NULL;
-  struct rg_task t = {.f = f,
-                      .p = p,
-                      .groups = groups,
-                      .n_groups = n_groups,
-                      .pool = o->buffers,
-                      .scratch = scratch};
-  t.lim.max_page_bytes = o->max_page_bytes;
-  t.lim.max_chunk_values = o->max_chunk_values;
-  for (int32_t g = 0; g < n_groups; g++)
-    t.rows += f->meta.row_groups[groups[g]].num_rows;
-  int32_t nc = p->n_cols;
-  t.out = sl_calloc((size_t)(nc ? nc : 1), sizeof *t.out);
-  t.errs = sl_calloc((size_t)(nc ? nc : 1), sizeof *t.errs);
-  int rc = 0;
-  if (!t.out || !t.errs) {
-    rc = sl_error_set(err, SL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  rc = sl_pool_parallel_for(o->pool, nc, read_task, &t);
-  if (rc) {
-    first_error(t.errs, nc, err);
-    goto cleanup;
-  }
-  rc = sl_batch_make(&p->schema, t.out, t.rows, out, err);
-  memset(t.out, 0, (size_t)nc * sizeof *t.out); /* taken over */
-cleanup:
-  if (t.out)
-    for (int32_t i = 0; i < nc; i++)
-      sl_array_release(t.out[i]);
-  sl_free(t.out);
-  sl_free(t.errs);
-  if (rc) sl_error_prefix(err, "reading '%s': ", f->name);
-  return rc;
-}
-
-/* Groups in one window, one batch each: every (group, column) chunk is a
- * task, largest first, so that all threads stay busy to the end instead
- * of waiting at each row group for its slowest column. */
-static int read_window(const struct sl_parquet_file *f,
-                       const struct projection *p, const int32_t *groups,
-                       int32_t n_groups,
-                       const struct sl_parquet_read_options *o,
-                       struct pq_read_scratch *scratch, struct sl_batch **out,
-                       struct sl_error *err) {
-  int64_t nc = p->n_cols, nt = (int64_t)n_groups * nc;
-  struct rg_task t = {.f = f,
-                      .p = p,
-                      .groups = groups,
-                      .n_groups = n_groups,
-                      .per_group = true,
-                      .pool = o->buffers,
-                      .scratch = scratch};
-  t.lim.max_page_bytes = o->max_page_bytes;
-  t.lim.max_chunk_values = o->max_chunk_values;
-  t.out = sl_calloc((size_t)(nt ? nt : 1), sizeof *t.out);
-  t.errs = sl_calloc((size_t)(nt ? nt : 1), sizeof *t.errs);
-  int32_t *order = sl_malloc((size_t)(nt ? nt : 1) * sizeof *order);
-  int64_t *cost = sl_malloc((size_t)(nt ? nt : 1) * sizeof *cost);
-  int rc = 0;
-  if (!t.out || !t.errs || !order || !cost) {
-    rc = sl_error_set(err, SL_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  for (int64_t k = 0; k < nt; k++) {
-    const struct pq_row_group *rg = &f->meta.row_groups[groups[k / nc]];
-    const struct proj_col *pc = &p->cols[k % nc];
-    cost[k] = 0;
-    for (int32_t i = 0; i < pc->n_leaves; i++) {
-      const struct pq_column_chunk *cc = &rg->columns[pc->leaves[i]];
-      if (cc->has_meta && cc->meta.total_uncompressed > 0)
-        cost[k] += cc->meta.total_uncompressed;
-    }
-    order[k] = (int32_t)k;
-  }
-  /* insertion sort: a window holds few tasks */
-  for (int64_t k = 1; k < nt; k++) {
-    int32_t x = order[k];
-    int64_t j = k;
-    while (j > 0 && cost[order[j - 1]] < cost[x]) {
-      order[j] = order[j - 1];
-      j--;
-    }
-    order[j] = x;
-  }
-  t.order = order;
-  rc = sl_pool_parallel_for(o->pool, nt, read_task, &t);
-  if (rc) {
-    first_error(t.errs, nt, err);
-    goto cleanup;
-  }
-  for (int32_t g = 0; g < n_groups && !rc; g++) {
-    rc = sl_batch_make(&p->schema, &t.out[g * nc],
-                       f->meta.row_groups[groups[g]].num_rows, &out[g], err);
-    memset(&t.out[g * nc], 0, (size_t)nc * sizeof *t.out); /* taken over */
-    if (rc)
-      for (int32_t k = 0; k < g; k++) {
-        sl_batch_free(out[k]);
-        out[k] = NULL;
-      }
-  }
-cleanup:
-  if (t.out)
-    for (int64_t i = 0; i < nt; i++)
-      sl_array_release(t.out[i]);
-  sl_free(t.out);
-  sl_free(t.errs);
-  sl_free(order);
-  sl_free(cost);
-  if (rc) sl_error_prefix(err, "reading '%s': ", f->name);
-  return rc;
-}
-
 /* ---- batch reader ------------------------------------------------------ */
 
 /* Row groups decoded together: enough (group, column) tasks to keep every
@@ -791,7 +496,7 @@ struct rdr {
   struct sl_parquet_file *f;
   bool own_file;
   struct sl_pool *own_pool;
-  struct projection p;
+  struct pq_projection p;
   struct sl_parquet_read_options o;
   int32_t *groups; /* row groups to read, in order */
   int32_t n_groups, next;
@@ -831,7 +536,8 @@ static int fill_window(struct rdr *d, struct sl_error *err) {
   }
   d->n_ready = d->ready_at = 0;
   if (n == 0) return 0;
-  int rc = read_window(d->f, &d->p, win, n, &d->o, d->scratch, d->ready, err);
+  int rc =
+      pq_read_window(d->f, &d->p, win, n, &d->o, d->scratch, d->ready, err);
   if (rc) return rc;
   d->n_ready = n;
   return 0;
@@ -1011,8 +717,8 @@ int sl_parquet_read_file(const char *path,
   int rc = sl_parquet_open(path, opts, &r, err);
   if (rc) return rc;
   struct rdr *d = r->private_data;
-  rc = read_groups(d->f, &d->p, d->groups, d->n_groups, &d->o, d->scratch, out,
-                   err);
+  rc = pq_read_groups(d->f, &d->p, d->groups, d->n_groups, &d->o, d->scratch,
+                      out, err);
   rdr_release(r);
   return rc;
 }
