@@ -619,6 +619,32 @@ static void test_last_line_without_newline(void **state) {
     }
     free(exact);
   }
+  /* a last line over max_line_bytes: the same report, never copied */
+  char big[400];
+  int n = snprintf(big, sizeof big,
+                   "{\"a\": 7}\n{\"a\": 1, \"s\": \"%0300d\"}\n", 5);
+  const char *lim[] = {"max_line_bytes", "100", NULL};
+  struct bad_log bad1 = {0}, bad2 = {0};
+  struct sl_batch *b1, *b2;
+  struct sl_error err = {0};
+  assert_int_equal(
+      read_all(big, (size_t)n, "a: int64", lim, &bad1, &b1, NULL, &err), 0);
+  char *exact = malloc((size_t)n - 1);
+  assert_non_null(exact);
+  memcpy(exact, big, (size_t)n - 1);
+  assert_int_equal(
+      read_all(exact, (size_t)n - 1, "a: int64", lim, &bad2, &b2, NULL, &err),
+      0);
+  assert_int_equal(b1->length, 1);
+  assert_int_equal(b2->length, 1);
+  assert_int_equal(bad1.n, 1);
+  assert_int_equal(bad2.n, 1);
+  assert_int_equal(bad1.off[0], bad2.off[0]);
+  assert_string_equal(bad1.reason[0], bad2.reason[0]);
+  assert_non_null(strstr(bad2.reason[0], "max_line_bytes"));
+  sl_batch_free(b1);
+  sl_batch_free(b2);
+  free(exact);
 }
 
 static void test_bom_and_empty(void **state) {

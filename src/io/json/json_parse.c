@@ -978,6 +978,20 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
     const uint8_t *orig = p;   /* the line's start in the chunk */
     if (p == tail) {
       size_t n = (size_t)(end - p);
+      if ((int64_t)n > max_line) {
+        /* too long to be a row anyway: reported without copying it */
+        jp.err_at = p;
+        snprintf(jp.reason, sizeof jp.reason,
+                 "line of %lld bytes is longer than max_line_bytes %lld",
+                 (long long)n, (long long)max_line);
+        for (int32_t i = 0; i < nf; i++)
+          sl__jcol_truncate(&w->tops[i], rows);
+        rc = record_bad(t, &jp, p, end, p - t->begin, t->lines);
+        if (rc) break;
+        t->lines++;
+        if (fail) t->failed = true;
+        break;
+      }
       if (w->tail_cap < n + 1) {
         uint8_t *nb = sl_realloc(w->tail, n + 1);
         if (!nb) {
