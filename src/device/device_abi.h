@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define SL_DEVICE_ABI_VERSION 2
+#define SL_DEVICE_ABI_VERSION 3
 #define SL_DEV_MAX_COLUMNS 16
 #define SL_DEV_MAX_KEYS 4
 #define SL_DEV_MAX_AGGS 16
@@ -23,6 +23,7 @@ extern "C" {
 #define SL_DEV_MAX_PATH 64
 #define SL_DEV_MAX_LIST 32         /* constants of one IN list */
 #define SL_DEV_MAX_LIST_BYTES 1024 /* their string bytes */
+#define SL_DEV_MAX_PROG 32         /* steps of a WHERE program */
 
 /* How a JSON value is read into a device column. */
 enum sl_dev_type {
@@ -40,11 +41,15 @@ enum sl_dev_agg_op {
   SL_DEV_MIN,
   SL_DEV_MAX,
   SL_DEV_AVG,
-  SL_DEV_VAR_POP, /* from count, sum and sum of squares (in double) */
+  SL_DEV_VAR_POP, /* from the count and the sums of (x - K) and (x - K)^2 in
+                     double, K the group's first value seen (shifted data:
+                     no cancellation when the mean is far from 0) */
   SL_DEV_VAR_SAMP,
   SL_DEV_STDDEV_POP,
   SL_DEV_STDDEV_SAMP,
   SL_DEV_COUNT_DISTINCT, /* exact: a device set of (group, value) pairs */
+  SL_DEV_BOOL_AND,       /* of a bool column; NULL when no value */
+  SL_DEV_BOOL_OR,
   SL_DEV_FIRST,          /* value of the group's first line (NULL too) */
   SL_DEV_LAST,           /* value of the group's last line */
   SL_DEV_ARG_MIN, /* column at the line with the least column2 (lines where
@@ -62,6 +67,16 @@ enum sl_dev_cmp {
   SL_DEV_IN,   /* column IN (list); `negate` for NOT IN */
   SL_DEV_LIKE, /* string column LIKE str ('%' any run, '_' one code point);
                   `negate` for NOT LIKE, `ci` for ILIKE (ASCII folding) */
+  SL_DEV_IS_NULL, /* column IS NULL; `negate` for IS NOT NULL (never NULL) */
+};
+
+/* WHERE program steps (struct sl_dev_plan.prog): 0..n_preds-1 push the
+ * three-valued result of that predicate; the others pop their operands and
+ * push the result, as SQL's AND, OR and NOT do with NULL. */
+enum sl_dev_step {
+  SL_DEV_STEP_AND = -1,
+  SL_DEV_STEP_OR = -2,
+  SL_DEV_STEP_NOT = -3,
 };
 
 struct sl_dev_column {
@@ -85,8 +100,9 @@ struct sl_dev_agg {
   int32_t column2; /* arg_min / arg_max: the column compared */
 };
 
-/* column CMP constant; rows where the column is null never pass (NOT IN
- * and NOT LIKE included, as in SQL). Strings compare decoded JSON bytes. */
+/* column CMP constant: TRUE, FALSE, or NULL where the column is null (NOT
+ * IN and NOT LIKE included, as in SQL); IS [NOT] NULL is never NULL.
+ * Strings compare decoded JSON bytes. */
 struct sl_dev_pred {
   int32_t column;
   int32_t cmp;
@@ -94,7 +110,8 @@ struct sl_dev_pred {
   double f64;                /* for float64 columns */
   char str[SL_DEV_MAX_PATH]; /* string columns: EQ / NE value, LIKE pattern */
   int32_t str_len;
-  int32_t negate, ci; /* IN, LIKE: NOT; LIKE: ILIKE */
+  int32_t negate, ci; /* IN, LIKE, IS NULL: NOT; LIKE: ILIKE */
+  int32_t list_null;  /* IN: the list holds a NULL (not found is NULL) */
   /* IN: n_list constants, as i64 / f64 by the column's type, strings as
    * list_str[list_off[k] .. list_off[k + 1]). */
   int32_t n_list;
@@ -109,7 +126,12 @@ struct sl_dev_plan {
   struct sl_dev_column columns[SL_DEV_MAX_COLUMNS];
   struct sl_dev_key keys[SL_DEV_MAX_KEYS];
   struct sl_dev_agg aggs[SL_DEV_MAX_AGGS];
-  struct sl_dev_pred preds[SL_DEV_MAX_PREDS]; /* AND-ed */
+  /* n_prog == 0: the predicates are AND-ed (a row passes when all are
+   * TRUE). Otherwise a postfix program over them (enum sl_dev_step) whose
+   * result must be TRUE. */
+  struct sl_dev_pred preds[SL_DEV_MAX_PREDS];
+  int32_t n_prog;
+  int8_t prog[SL_DEV_MAX_PROG];
 };
 
 /* Group-by result, owned by the backend until free_result. Per group g:

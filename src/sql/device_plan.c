@@ -89,10 +89,10 @@ static int add_in(const struct sl_plan *p, const struct sl_expr *e,
     if (b->op != SL_X_CONST)
       return no(why, "WHERE '%s' has an IN list that is not constant",
                 e->text);
-    /* NULL in the list: never true for NOT IN; no effect on IN. */
+    /* NULL in the list: a value not found is NULL, not FALSE (so NOT IN
+     * is never TRUE). */
     if (b->value.is_null) {
-      if (e->negate)
-        return no(why, "WHERE '%s' is NOT IN a list with NULL", e->text);
+      pr->list_null = 1;
       continue;
     }
     if (b->value.type != a->type)
@@ -149,22 +149,40 @@ static int add_like(const struct sl_plan *p, const struct sl_expr *e,
   return 0;
 }
 
-/* WHERE: a tree of ANDs over `column CMP constant`, `column IN (...)` and
- * `column LIKE pattern`. */
-static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
-                     struct sl_dev_plan *dp, int32_t *map,
-                     struct sl_error *why) {
-  if (e->op == SL_X_AND) {
-    for (int32_t k = 0; k < e->n_args; k++)
-      if (add_preds(p, e->args[k], dp, map, why)) return SL_ENOTSUP;
-    return 0;
-  }
-  if ((e->op == SL_X_IN || e->op == SL_X_LIKE) &&
-      dp->n_preds >= SL_DEV_MAX_PREDS)
+/* One WHERE leaf: `column CMP constant`, `column [NOT] IN (...)`, `column
+ * [NOT] [I]LIKE pattern`, `column IS [NOT] NULL` or a bool column; it
+ * becomes predicate dp->n_preds - 1. */
+static int add_leaf(const struct sl_plan *p, const struct sl_expr *e,
+                    struct sl_dev_plan *dp, int32_t *map,
+                    struct sl_error *why) {
+  if (dp->n_preds >= SL_DEV_MAX_PREDS)
     return no(why, "more than 8 WHERE terms%s", "");
   if (e->op == SL_X_IN && e->n_args >= 2) return add_in(p, e, dp, map, why);
   if (e->op == SL_X_LIKE && e->n_args == 2)
     return add_like(p, e, dp, map, why);
+  if ((e->op == SL_X_IS_NULL || e->op == SL_X_IS_NOT_NULL) &&
+      e->n_args == 1 && e->args[0]->op == SL_X_COL) {
+    int c = column(p, e->args[0]->col, dp, map, why);
+    if (c < 0) return SL_ENOTSUP;
+    struct sl_dev_pred *pr = &dp->preds[dp->n_preds];
+    memset(pr, 0, sizeof *pr);
+    pr->column = c;
+    pr->cmp = SL_DEV_IS_NULL;
+    pr->negate = e->op == SL_X_IS_NOT_NULL;
+    dp->n_preds++;
+    return 0;
+  }
+  if (e->op == SL_X_COL && e->type == SL_VT_BOOL) { /* WHERE flag */
+    int c = column(p, e->col, dp, map, why);
+    if (c < 0) return SL_ENOTSUP;
+    struct sl_dev_pred *pr = &dp->preds[dp->n_preds];
+    memset(pr, 0, sizeof *pr);
+    pr->column = c;
+    pr->cmp = SL_DEV_EQ;
+    pr->i64 = 1;
+    dp->n_preds++;
+    return 0;
+  }
   if (e->n_args != 2 || !cmp_op(e->op, false))
     return no(why, "WHERE '%s' is not a comparison of a column with a constant",
               e->text);
@@ -179,8 +197,6 @@ static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
   if (a->op != SL_X_COL || b->op != SL_X_CONST || b->value.is_null)
     return no(why, "WHERE '%s' is not a comparison of a column with a constant",
               e->text);
-  if (dp->n_preds >= SL_DEV_MAX_PREDS)
-    return no(why, "more than 8 WHERE terms%s", "");
   int c = column(p, a->col, dp, map, why);
   if (c < 0) return SL_ENOTSUP;
   struct sl_dev_pred *pr = &dp->preds[dp->n_preds];
@@ -216,6 +232,58 @@ static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
   }
   dp->n_preds++;
   return 0;
+}
+
+/* Whether e is a tree of ANDs over leaves (the device ANDs its predicates
+ * without a program). */
+static bool conjunction(const struct sl_expr *e) {
+  if (e->op == SL_X_OR || e->op == SL_X_NOT) return false;
+  if (e->op != SL_X_AND) return true;
+  for (int32_t k = 0; k < e->n_args; k++)
+    if (!conjunction(e->args[k])) return false;
+  return true;
+}
+
+static int add_step(struct sl_dev_plan *dp, int step, struct sl_error *why) {
+  if (dp->n_prog >= SL_DEV_MAX_PROG)
+    return no(why, "WHERE has more than %s AND/OR/NOT steps", "32");
+  dp->prog[dp->n_prog++] = (int8_t)step;
+  return 0;
+}
+
+/* WHERE as a postfix program: AND, OR and NOT over leaves, evaluated by
+ * the device with SQL's three-valued logic. */
+static int add_prog(const struct sl_plan *p, const struct sl_expr *e,
+                    struct sl_dev_plan *dp, int32_t *map,
+                    struct sl_error *why) {
+  if ((e->op == SL_X_AND || e->op == SL_X_OR) && e->n_args >= 1) {
+    int step = e->op == SL_X_AND ? SL_DEV_STEP_AND : SL_DEV_STEP_OR;
+    for (int32_t k = 0; k < e->n_args; k++) {
+      if (add_prog(p, e->args[k], dp, map, why)) return SL_ENOTSUP;
+      if (k && add_step(dp, step, why)) return SL_ENOTSUP;
+    }
+    return 0;
+  }
+  if (e->op == SL_X_NOT && e->n_args == 1) {
+    if (add_prog(p, e->args[0], dp, map, why)) return SL_ENOTSUP;
+    return add_step(dp, SL_DEV_STEP_NOT, why);
+  }
+  if (add_leaf(p, e, dp, map, why)) return SL_ENOTSUP;
+  return add_step(dp, dp->n_preds - 1, why);
+}
+
+/* WHERE: ANDs of leaves as plain predicates, anything with OR or NOT as a
+ * program. */
+static int add_preds(const struct sl_plan *p, const struct sl_expr *e,
+                     struct sl_dev_plan *dp, int32_t *map,
+                     struct sl_error *why) {
+  if (!conjunction(e)) return add_prog(p, e, dp, map, why);
+  if (e->op == SL_X_AND) {
+    for (int32_t k = 0; k < e->n_args; k++)
+      if (add_preds(p, e->args[k], dp, map, why)) return SL_ENOTSUP;
+    return 0;
+  }
+  return add_leaf(p, e, dp, map, why);
 }
 
 static const char *agg_name(enum sl_agg_fn fn) {
@@ -315,6 +383,8 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
     case SL_AGG_LAST: da->op = SL_DEV_LAST; break;
     case SL_AGG_ARG_MIN: da->op = SL_DEV_ARG_MIN; break;
     case SL_AGG_ARG_MAX: da->op = SL_DEV_ARG_MAX; break;
+    case SL_AGG_BOOL_AND: da->op = SL_DEV_BOOL_AND; break;
+    case SL_AGG_BOOL_OR: da->op = SL_DEV_BOOL_OR; break;
     default:
       return no(why, "aggregate %s has no device equivalent",
                 agg_name(s->fn));
@@ -345,8 +415,12 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
         da->column2 = column(p, val->col, dp, map, why);
         if (da->column2 < 0) return SL_ENOTSUP;
       }
+      bool logic = da->op == SL_DEV_BOOL_AND || da->op == SL_DEV_BOOL_OR;
+      if (logic && arg->type != SL_VT_BOOL)
+        return no(why, "bool_and/bool_or over '%s' needs a bool column",
+                  arg->text);
       if (da->op != SL_DEV_COUNT && da->op != SL_DEV_COUNT_DISTINCT &&
-          !pick && !numeric)
+          !pick && !logic && !numeric)
         return no(why, "aggregate over '%s' needs a number on the device",
                   arg->text);
       da->column = column(p, arg->col, dp, map, why);

@@ -1,6 +1,8 @@
 """Queries that the GPU backend runs since the second device ABI (IN and
 LIKE filters, count(DISTINCT), first/last/arg_min/arg_max, paths nested
-more than one level), checked against DuckDB with `--device auto` (first
+more than one level) and the third (WHERE with OR, NOT, IS [NOT] NULL,
+BETWEEN and bool columns; variances of values far from 0; bool_and and
+bool_or), checked against DuckDB with `--device auto` (first
 and last against the input order read in Python), plus queries it does not
 run.
 
@@ -31,12 +33,17 @@ def data(tmp_path_factory):
     with nest.open("w", encoding="utf-8") as f:
         for i in range(20000):
             b = {"c": rnd.randint(0, 300), "d": rnd.choice(["p", "q", "r\"s", "t\\u", None]),
-                 "f": rnd.random() * 100}
+                 "f": rnd.random() * 100, "ok": rnd.choice([True, False, False, None])}
             if i % 11 == 5:
                 del b["c"]
             if i % 13 == 1:
                 b["x"] = {"c": 99, "d": "nested-deeper"}
-            o = {"k": rnd.choice(["x", "y", "z"]), "a": {"e": i % 5, "b": b}}
+            # big: a mean far from 0 with a spread of 1, where variance
+            # from plain sums of squares would cancel.
+            o = {"k": rnd.choice(["x", "y", "z"]), "a": {"e": i % 5, "b": b},
+                 "big": 1e6 + rnd.random()}
+            if i % 3:
+                o["flag"] = i % 17 != 4
             if i % 7 == 3:
                 o["a"]["b"] = None
             f.write(json.dumps(o) + "\n")
@@ -57,7 +64,8 @@ def gpu_present(data):
 
 
 NEST_COLUMNS = {"k": "VARCHAR",
-                "a": "STRUCT(e BIGINT, b STRUCT(c BIGINT, d VARCHAR, f DOUBLE))"}
+                "a": "STRUCT(e BIGINT, b STRUCT(c BIGINT, d VARCHAR, f DOUBLE, ok BOOLEAN))",
+                "big": "DOUBLE", "flag": "BOOLEAN"}
 
 # Queries the GPU runs (device_plan.c), with the DuckDB source for each.
 GPU_QUERIES = [
@@ -79,13 +87,39 @@ GPU_QUERIES = [
     ("N", "SELECT a.b.d AS d, count(*), sum(a.b.c), min(a.b.f), max(a.b.c) FROM {N} GROUP BY 1"),
     ("N", "SELECT k, a.e AS e, count(DISTINCT a.b.c), avg(a.b.f) FROM {N} WHERE a.b.d IN ('p', 'r\"s') GROUP BY 1, 2"),
     ("N", "SELECT k, count(*) FROM {N} WHERE a.b.d LIKE 't\\%' GROUP BY k"),
+    # Third device ABI: WHERE with OR, NOT, IS [NOT] NULL, BETWEEN and bool
+    # columns (three-valued, NULLs included), shifted variances,
+    # bool_and/bool_or.
+    ("L", "SELECT service, count(*), sum(bytes) FROM {L} WHERE status = 404 OR status >= 500 GROUP BY service"),
+    ("L", "SELECT region, count(*) FROM {L} WHERE NOT (status = 200) AND method <> 'GET' GROUP BY region"),
+    ("L", "SELECT service, count(*), avg(latency_ms) FROM {L} "
+          "WHERE latency_ms BETWEEN 10.0 AND 200.0 AND status BETWEEN 200 AND 299 GROUP BY service"),
+    ("L", "SELECT level, count(*) FROM {L} WHERE status NOT BETWEEN 200 AND 299 GROUP BY level"),
+    ("L", "SELECT service, count(*) FROM {L} WHERE error IS NULL GROUP BY service"),
+    ("L", "SELECT service, count(*), max(latency_ms) FROM {L} WHERE error IS NOT NULL GROUP BY service"),
+    ("L", "SELECT region, count(*) FROM {L} WHERE (method = 'GET' OR path LIKE '/api/%') "
+          "AND NOT (status IN (500, 503) OR error IS NOT NULL) GROUP BY region"),
+    ("L", "SELECT service, count(*) FROM {L} WHERE NOT (error LIKE '%time%') GROUP BY service"),
+    ("L", "SELECT service, count(*) FROM {L} WHERE status IN (200, NULL) OR error IS NULL GROUP BY service"),
+    ("L", "SELECT service, count(*) FROM {L} WHERE NOT (status NOT IN (200, 404, NULL)) GROUP BY service"),
+    ("L", "SELECT service, count(*) FROM {L} WHERE NOT (status NOT IN (200, 404)) OR NOT (bytes > 1000) "
+          "GROUP BY service"),
+    ("L", "SELECT service, stddev_samp(latency_ms), var_pop(bytes), var_samp(status), stddev_pop(user_id) "
+          "FROM {L} GROUP BY service"),
+    ("N", "SELECT k, var_pop(big), var_samp(big), stddev_pop(big), stddev_samp(big), "
+          "stddev_samp(a.b.c), avg(big) FROM {N} GROUP BY k"),
+    ("N", "SELECT k, bool_and(a.b.ok), bool_or(a.b.ok), count(a.b.ok), bool_and(flag), bool_or(flag) "
+          "FROM {N} GROUP BY k"),
+    ("N", "SELECT a.e AS e, count(*), bool_or(flag) FROM {N} WHERE a.b.ok OR a.b.c IS NULL GROUP BY 1"),
+    ("N", "SELECT k, count(*) FROM {N} WHERE NOT flag OR (a.b.d IS NOT NULL AND NOT a.b.ok) GROUP BY k"),
 ]
 
 # Queries the GPU does not run: `auto` falls back to the CPU.
 CPU_QUERIES = [
     ("L", "SELECT service, median(latency_ms) FROM {L} GROUP BY service", "median/quantile_cont"),
     ("L", "SELECT service, quantile_disc(bytes, 0.5) FROM {L} GROUP BY service", "quantile_disc"),
-    ("L", "SELECT count(*) FROM {L} WHERE status = 200 OR status = 404", "WHERE"),
+    ("L", "SELECT count(*) FROM {L} WHERE lower(method) = 'get' OR status = 404", "WHERE"),
+    ("L", "SELECT service, min(host) FROM {L} GROUP BY service", "needs a number"),
 ]
 
 

@@ -246,6 +246,31 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
       return -1;
     }
   }
+  if (plan->n_prog < 0 || plan->n_prog > SL_DEV_MAX_PROG) {
+    snprintf(errbuf, errcap, "CUDA: WHERE program length out of range");
+    return -1;
+  }
+  {
+    /* The program must leave exactly one value, never pop an empty stack
+     * and name only predicates of the plan. */
+    int depth = 0;
+    for (int i = 0; i < plan->n_prog; i++) {
+      int step = plan->prog[i];
+      bool ok = step >= 0 ? step < plan->n_preds && ++depth
+                : step == SL_DEV_STEP_NOT ? depth >= 1
+                : step == SL_DEV_STEP_AND || step == SL_DEV_STEP_OR
+                    ? depth-- >= 2
+                    : false;
+      if (!ok) {
+        snprintf(errbuf, errcap, "CUDA: WHERE program step %d is invalid", i);
+        return -1;
+      }
+    }
+    if (plan->n_prog && depth != 1) {
+      snprintf(errbuf, errcap, "CUDA: WHERE program leaves %d values", depth);
+      return -1;
+    }
+  }
   for (int k = 0; k < plan->n_preds; k++) {
     const struct sl_dev_pred *pr = &plan->preds[k];
     if (pr->column < 0 || pr->column >= plan->n_columns) {
@@ -271,7 +296,7 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     int op = plan->aggs[a].op;
     int col = op == SL_DEV_COUNT_STAR ? -1 : plan->aggs[a].column;
     pi->off_n[a] = pi->off_v[a] = pi->off_q[a] = -1;
-    pi->off_l[a] = pi->off_p[a] = -1;
+    pi->off_l[a] = pi->off_p[a] = pi->off_k[a] = -1;
     pi->count_src[a] = -1;
     if (op >= SL_DEV_FIRST) {
       pi->off_l[a] = (int16_t)w++;
@@ -309,12 +334,16 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
       init = fl ? 0x7ff0000000000000ull : (unsigned long long)INT64_MAX;
     if (op == SL_DEV_MAX)
       init = fl ? 0xfff0000000000000ull : (unsigned long long)INT64_MIN;
+    if (op == SL_DEV_BOOL_AND) init = 1;
     if (op != SL_DEV_COUNT_STAR && op != SL_DEV_COUNT) {
       pi->off_v[a] = (int16_t)w;
       pi->init_row[w++] = init;
     }
-    if (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP)
+    if (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP) {
       pi->off_q[a] = (int16_t)w++;
+      pi->off_k[a] = (int16_t)w;
+      pi->init_row[w++] = SHIFT_UNSET;
+    }
   }
   pi->used = w;
   pi->stride = w <= 4 ? 4 : w <= 8 ? 8 : w <= 16 ? 16 : (w + 7) / 8 * 8;
@@ -569,6 +598,9 @@ static int collect(struct cuda_ctx *c, struct table *t,
         case SL_DEV_VAR_SAMP:
         case SL_DEV_STDDEV_POP:
         case SL_DEV_STDDEV_SAMP: {
+          /* Sums of the shifted values d = x - K: M2 = sum(d^2) -
+           * sum(d)^2 / n, which does not cancel badly as K lies among the
+           * group's values. */
           unsigned long long qw = WORD(oq, i);
           double sum = vf, sq, nn = (double)n;
           memcpy(&sq, &qw, sizeof sq);

@@ -23,6 +23,9 @@ enum {
 };
 /* 2 + 4 keys + 16 aggregates of at most 4 words, rounded up to 8 words */
 enum { MAX_ROW_WORDS = 72, MAX_COMPONENTS = 8 };
+/* A variance's shift before the group's first value: a NaN bit pattern the
+ * parser never produces (JSON has no NaN). */
+#define SHIFT_UNSET 0x7ff8dead5ea7c0deull
 
 /* Derived from the plan once, on the host. */
 struct plan_info {
@@ -38,10 +41,12 @@ struct plan_info {
   /* Row layout in 8-byte words: 0 state (low half) and key null bits (byte
    * 4), 1 hash, 2.. keys, then per aggregate its count word (off_n, -1 when
    * shared), its value word (off_v) and for variances the sum of squares
-   * (off_q). */
+   * (off_q) and the shift (off_k). */
   int32_t stride, used;
   int16_t off_n[SL_DEV_MAX_AGGS], off_v[SL_DEV_MAX_AGGS],
       off_q[SL_DEV_MAX_AGGS];
+  /* variances: the shift K (SHIFT_UNSET until the first value) */
+  int16_t off_k[SL_DEV_MAX_AGGS];
   /* first/last/arg_min/arg_max: a lock word (low half; high half: the
    * value is not NULL), the winning line's position and, for arg_min/max,
    * the compared value in off_q. */
@@ -167,41 +172,101 @@ __device__ bool pred_str(const struct sl_dev_pred *pr, const char *s,
   return false;
 }
 
-__device__ bool pred_pass(const struct sl_dev_pred *pr, int32_t type,
+/* Three-valued predicate results. */
+enum { TV_FALSE = 0, TV_TRUE = 1, TV_NULL = 2 };
+
+/* The three-valued result of one predicate over the row's value. */
+__device__ int pred_value(const struct sl_dev_pred *pr, int32_t type,
                           const struct dev_value *v, const char *buf,
                           struct table *t, char *tmp) {
-  if (!v->valid) return false;
+  if (pr->cmp == SL_DEV_IS_NULL)
+    return (!v->valid) != (pr->negate != 0) ? TV_TRUE : TV_FALSE;
+  if (!v->valid) return TV_NULL;
   if (type == SL_DEV_STRING) {
     const char *s = buf + v->s_off;
-    if (!dev_has_backslash(s, v->s_len)) return pred_str(pr, s, v->s_len);
-    int32_t n = dev_unescape(s, v->s_len, tmp);
-    if (n < 0) {
-      set_error(t, ERR_DECODE);
-      return false;
+    int32_t n = v->s_len;
+    if (dev_has_backslash(s, n)) {
+      n = dev_unescape(s, n, tmp);
+      if (n < 0) {
+        set_error(t, ERR_DECODE);
+        return TV_FALSE;
+      }
+      s = tmp;
     }
-    return pred_str(pr, tmp, n);
+    if (pr->cmp == SL_DEV_IN) {
+      bool in = false;
+      for (int k = 0; k < pr->n_list && !in; k++) {
+        int32_t o = pr->list_off[k], l = pr->list_off[k + 1] - o;
+        in = l == n && dev_bytes_eq(s, pr->list_str + o, n);
+      }
+      if (!in && pr->list_null) return TV_NULL;
+      return in != (pr->negate != 0) ? TV_TRUE : TV_FALSE;
+    }
+    return pred_str(pr, s, n) ? TV_TRUE : TV_FALSE;
   }
   if (pr->cmp == SL_DEV_IN) {
     bool in = false;
     for (int k = 0; k < pr->n_list && !in; k++)
       in = type == SL_DEV_FLOAT64 ? v->f == pr->list_f64[k]
                                   : v->i == pr->list_i64[k];
-    return in != (pr->negate != 0);
+    if (!in && pr->list_null) return TV_NULL;
+    return in != (pr->negate != 0) ? TV_TRUE : TV_FALSE;
   }
   int c;
   if (type == SL_DEV_FLOAT64)
     c = v->f < pr->f64 ? -1 : v->f > pr->f64 ? 1 : 0;
   else
     c = v->i < pr->i64 ? -1 : v->i > pr->i64 ? 1 : 0;
+  bool r = false;
   switch (pr->cmp) {
-  case SL_DEV_EQ: return c == 0;
-  case SL_DEV_NE: return c != 0;
-  case SL_DEV_LT: return c < 0;
-  case SL_DEV_LE: return c <= 0;
-  case SL_DEV_GT: return c > 0;
-  case SL_DEV_GE: return c >= 0;
+  case SL_DEV_EQ: r = c == 0; break;
+  case SL_DEV_NE: r = c != 0; break;
+  case SL_DEV_LT: r = c < 0; break;
+  case SL_DEV_LE: r = c <= 0; break;
+  case SL_DEV_GT: r = c > 0; break;
+  case SL_DEV_GE: r = c >= 0; break;
   }
-  return false;
+  return r ? TV_TRUE : TV_FALSE;
+}
+
+/* Whether the row passes the WHERE: all predicates TRUE, or the plan's
+ * postfix program (checked on the host: balanced, leaves in range)
+ * evaluating to TRUE under SQL's three-valued logic. */
+__device__ bool row_passes(const struct sl_dev_plan *plan,
+                           const struct dev_value *vals, const char *buf,
+                           struct table *t, char *tmp) {
+  if (plan->n_prog == 0) {
+    for (int k = 0; k < plan->n_preds; k++) {
+      const struct sl_dev_pred *pr = &plan->preds[k];
+      if (pred_value(pr, plan->columns[pr->column].type, &vals[pr->column],
+                     buf, t, tmp) != TV_TRUE)
+        return false;
+    }
+    return true;
+  }
+  uint8_t st[SL_DEV_MAX_PROG];
+  int sp = 0;
+  for (int i = 0; i < plan->n_prog; i++) {
+    int step = plan->prog[i];
+    if (step >= 0) {
+      const struct sl_dev_pred *pr = &plan->preds[step];
+      st[sp++] = (uint8_t)pred_value(pr, plan->columns[pr->column].type,
+                                     &vals[pr->column], buf, t, tmp);
+    } else if (step == SL_DEV_STEP_NOT) {
+      if (st[sp - 1] != TV_NULL) st[sp - 1] ^= 1;
+    } else {
+      int b = st[--sp], a = st[sp - 1];
+      if (step == SL_DEV_STEP_AND)
+        st[sp - 1] = a == TV_FALSE || b == TV_FALSE ? TV_FALSE
+                     : a == TV_NULL || b == TV_NULL ? TV_NULL
+                                                    : TV_TRUE;
+      else
+        st[sp - 1] = a == TV_TRUE || b == TV_TRUE ? TV_TRUE
+                     : a == TV_NULL || b == TV_NULL ? TV_NULL
+                                                    : TV_FALSE;
+    }
+  }
+  return sp == 1 && st[0] == TV_TRUE;
 }
 
 /* Matches key bytes p[i..i+n) against want[0..wn). */
@@ -451,12 +516,7 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
       continue;
     }
     rows++;
-    bool pass = true;
-    for (int k = 0; k < plan->n_preds && pass; k++)
-      pass = pred_pass(&plan->preds[k],
-                       plan->columns[plan->preds[k].column].type,
-                       &vals[plan->preds[k].column], buf, &t, tmp);
-    if (!pass) continue;
+    if (!row_passes(plan, vals, buf, &t, tmp)) continue;
     matched++;
     /* Group key: values, null bits and hash. */
     int64_t kv[SL_DEV_MAX_KEYS];
@@ -579,11 +639,28 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
       case SL_DEV_VAR_SAMP:
       case SL_DEV_STDDEV_POP:
       case SL_DEV_STDDEV_SAMP: {
+        /* Shifted data: sums of d = x - K, K the first value of the group
+         * to arrive (set once, never changed), so the sum of squares does
+         * not cancel when the mean is far from 0. */
         double x = fl ? v->f : (double)v->i;
-        atomicAdd((double *)w, x);
-        atomicAdd((double *)&row[pi->off_q[a]], x * x);
+        unsigned long long *kw = &row[pi->off_k[a]];
+        unsigned long long kb = *(volatile unsigned long long *)kw;
+        if (kb == SHIFT_UNSET) {
+          unsigned long long xb = (unsigned long long)__double_as_longlong(x);
+          unsigned long long prev = atomicCAS(kw, SHIFT_UNSET, xb);
+          kb = prev == SHIFT_UNSET ? xb : prev;
+        }
+        double d = x - __longlong_as_double((long long)kb);
+        atomicAdd((double *)w, d);
+        atomicAdd((double *)&row[pi->off_q[a]], d * d);
         break;
       }
+      case SL_DEV_BOOL_AND:
+        if (!v->i) atomicAnd(w, 0ull);
+        break;
+      case SL_DEV_BOOL_OR:
+        if (v->i) atomicOr(w, 1ull);
+        break;
       case SL_DEV_MIN:
         if (fl)
           atomic_min_f64((double *)w, v->f);
