@@ -61,8 +61,9 @@ if [ -f tests/py/test_sql_queries.py ]; then
   rm -f "$res/sql_suite_devices.log"
   SLUICE_BIN="$SLUICE" SLUICE_BUILD="$(dirname "$SLUICE")" SLUICE_DEVICE=auto \
   SLUICE_DEVICE_LOG="$res/sql_suite_devices.log" \
-    $py -m pytest -q -p no:cacheprovider tests/py/test_sql_queries.py tests/py/test_device_sql.py \
-    2>&1 | tail -5 || fail=1
+    $py -m pytest -q -rf -p no:cacheprovider tests/py/test_sql_queries.py tests/py/test_device_sql.py \
+    > "$res/sql_suite.log" 2>&1 || fail=1
+  tail -3 "$res/sql_suite.log"; grep '^FAILED' "$res/sql_suite.log" | cut -c1-300 | head -30 || true
   echo "queries run on the GPU: $(grep -c '^gpu' "$res/sql_suite_devices.log" || true) of $(wc -l < "$res/sql_suite_devices.log")"
   grep -v '^gpu' "$res/sql_suite_devices.log" | cut -f1 | sort | uniq -c | sort -rn | head -8
 fi

@@ -147,9 +147,10 @@ static enum sl_type_id key_type(const struct sl_dev_plan *p, int k) {
 static enum sl_type_id agg_type(const struct sl_dev_plan *p, int a) {
   int op = p->aggs[a].op;
   if (op == SL_DEV_COUNT_STAR || op == SL_DEV_COUNT ||
-      op == SL_DEV_COUNT_DISTINCT)
+      op == SL_DEV_COUNT_DISTINCT || op == SL_DEV_APPROX_COUNT_DISTINCT)
     return SL_TYPE_INT64;
-  if (op == SL_DEV_AVG || (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP))
+  if (op == SL_DEV_AVG || op == SL_DEV_QUANTILE_CONT ||
+      (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP))
     return SL_TYPE_FLOAT64;
   int t = p->columns[p->aggs[a].column].type;
   if (t == SL_DEV_STRING) return SL_TYPE_UTF8; /* first/last/arg_min/max */

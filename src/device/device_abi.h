@@ -50,6 +50,15 @@ enum sl_dev_agg_op {
   SL_DEV_COUNT_DISTINCT, /* exact: a device set of (group, value) pairs */
   SL_DEV_BOOL_AND,       /* of a bool column; NULL when no value */
   SL_DEV_BOOL_OR,
+  /* Exact quantiles of a number column (q in struct sl_dev_agg; median is
+   * quantile_cont 0.5): (group, value) pairs are collected on the device,
+   * sorted, and the ranks picked as the CPU engine does. */
+  SL_DEV_QUANTILE_CONT, /* interpolated, a double */
+  SL_DEV_QUANTILE_DISC, /* the value at rank ceil(q * n) */
+  /* approx_count_distinct of a number column: the CPU engine's HyperLogLog
+   * (hash, 4096 registers, exact count up to 64 distinct hashes), from the
+   * sorted (group, hash) pairs, so the estimate is the same. */
+  SL_DEV_APPROX_COUNT_DISTINCT,
   SL_DEV_FIRST,          /* value of the group's first line (NULL too) */
   SL_DEV_LAST,           /* value of the group's last line */
   SL_DEV_ARG_MIN, /* column at the line with the least column2 (lines where
@@ -98,6 +107,7 @@ struct sl_dev_agg {
   int32_t op;      /* enum sl_dev_agg_op */
   int32_t column;  /* -1 for count(*) */
   int32_t column2; /* arg_min / arg_max: the column compared */
+  double q;        /* quantile_cont / quantile_disc: the fraction */
 };
 
 /* column CMP constant: TRUE, FALSE, or NULL where the column is null (NOT
@@ -139,7 +149,9 @@ struct sl_dev_plan {
  *  keys are bytes key_str_data[k][key_str_off[k][g] .. key_str_off[k][g+1]);
  *  agg a: agg_valid[a][g]; count/int sums in agg_i64[a][g]; float sums,
  *  min/max of floats and avg in agg_f64[a][g]; int min/max in agg_i64;
- *  count(DISTINCT) in agg_i64; first/last/arg_min/arg_max in agg_i64,
+ *  count(DISTINCT) and approx_count_distinct in agg_i64; quantile_cont
+ *  in agg_f64; quantile_disc like min/max; first/last/arg_min/arg_max in
+ *  agg_i64,
  *  agg_f64 or agg_str_* by the column's type. */
 struct sl_dev_result {
   int64_t n_groups;

@@ -367,6 +367,7 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
     const struct sl_agg_spec *s = &p->aggs[a];
     struct sl_dev_agg *da = &dp->aggs[dp->n_aggs];
     da->column = -1;
+    da->q = s->q;
     switch (s->fn) {
     case SL_AGG_COUNT_STAR: da->op = SL_DEV_COUNT_STAR; break;
     case SL_AGG_COUNT: da->op = SL_DEV_COUNT; break;
@@ -385,6 +386,14 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
     case SL_AGG_ARG_MAX: da->op = SL_DEV_ARG_MAX; break;
     case SL_AGG_BOOL_AND: da->op = SL_DEV_BOOL_AND; break;
     case SL_AGG_BOOL_OR: da->op = SL_DEV_BOOL_OR; break;
+    case SL_AGG_QUANTILE_CONT: da->op = SL_DEV_QUANTILE_CONT; break;
+    case SL_AGG_QUANTILE_DISC:
+    case SL_AGG_APPROX_QUANTILE: /* the CPU engine computes it exactly */
+      da->op = SL_DEV_QUANTILE_DISC;
+      break;
+    case SL_AGG_APPROX_COUNT_DISTINCT:
+      da->op = SL_DEV_APPROX_COUNT_DISTINCT;
+      break;
     default:
       return no(why, "aggregate %s has no device equivalent",
                 agg_name(s->fn));
@@ -419,8 +428,11 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
       if (logic && arg->type != SL_VT_BOOL)
         return no(why, "bool_and/bool_or over '%s' needs a bool column",
                   arg->text);
+      /* min/max of strings: compared decoded, bytewise, as the CPU does */
+      bool strmm = (da->op == SL_DEV_MIN || da->op == SL_DEV_MAX) &&
+                   arg->type == SL_VT_STR;
       if (da->op != SL_DEV_COUNT && da->op != SL_DEV_COUNT_DISTINCT &&
-          !pick && !logic && !numeric)
+          !pick && !logic && !strmm && !numeric)
         return no(why, "aggregate over '%s' needs a number on the device",
                   arg->text);
       da->column = column(p, arg->col, dp, map, why);

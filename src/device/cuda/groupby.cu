@@ -6,6 +6,7 @@
  * i+1 into pinned memory (pread from the file, or a copy from memory, on all
  * cores), the H2D copy and the kernels of chunk i overlap. The kernels are
  * in kernels.cuh. See docs/gpu.md. */
+#include <cub/device/device_radix_sort.cuh>
 #include <cuda_runtime.h>
 #include <errno.h>
 #include <math.h>
@@ -44,6 +45,9 @@ struct cuda_ctx {
    * runs many plans (a function's micro-batches) allocates once. */
   unsigned long long *rows, *set, *counters;
   size_t rows_bytes, set_bytes;
+  /* quantile / approx_count_distinct pairs and their sort's other halves */
+  unsigned long long *pairs;
+  size_t pairs_bytes;
   char *heap;
 };
 
@@ -101,7 +105,7 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
     CK(cudaMalloc((void **)&c->d_starts[b],
                   c->chunk / 2 * sizeof(int64_t) + 64));
   }
-  CK(cudaMalloc((void **)&c->counters, 8 * sizeof(unsigned long long)));
+  CK(cudaMalloc((void **)&c->counters, 16 * sizeof(unsigned long long)));
   CK(cudaMalloc((void **)&c->heap, HEAP_CAP));
   snprintf(desc, desc_cap, "%s, %d SMs, %.0f GiB, compute %d.%d", prop.name,
            prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0,
@@ -125,6 +129,7 @@ static void cuda_close(void *ctx) {
   }
   cudaFree(c->rows);
   cudaFree(c->set);
+  cudaFree(c->pairs);
   cudaFree(c->counters);
   cudaFree(c->heap);
   free(c);
@@ -168,6 +173,26 @@ static int table_setup(struct cuda_ctx *c, struct table *t,
   }
   size_t rb = (size_t)t->n_slots * (size_t)t->stride * 8,
          sb = (size_t)t->set_slots * 32;
+  if (pi->has_pairs) {
+    /* One pair per value of each quantile / approx_count_distinct
+     * aggregate: room for a value per 64 input bytes and aggregate (a log
+     * line is longer), SLUICE_CUDA_PAIRS at most (default 256 Mi). */
+    env = getenv("SLUICE_CUDA_PAIRS");
+    cap = env ? atoll(env) : (int64_t)1 << 28;
+    if (cap > INT32_MAX - 1024) cap = INT32_MAX - 1024;
+    want = (int64_t)(len / 64 + 1024) * pi->has_pairs;
+    t->pairs_cap = want < cap ? want : cap;
+  }
+  size_t pb = (size_t)t->pairs_cap * 32; /* keys, values, and the sort's */
+  if (pb > c->pairs_bytes) {
+    cudaFree(c->pairs);
+    c->pairs = NULL;
+    c->pairs_bytes = 0;
+    CK(cudaMalloc((void **)&c->pairs, pb));
+    c->pairs_bytes = pb;
+  }
+  t->pk = c->pairs;
+  t->pv = c->pairs + t->pairs_cap;
   if (rb > c->rows_bytes) {
     cudaFree(c->rows);
     c->rows = NULL;
@@ -190,6 +215,14 @@ static int table_setup(struct cuda_ctx *c, struct table *t,
   return 0;
 fail:
   return -1;
+}
+
+/* min/max of a string column: kept like first/last (a lock and a heap
+ * string), without a count. */
+static bool str_minmax(const struct sl_dev_plan *plan, int a) {
+  int op = plan->aggs[a].op;
+  return (op == SL_DEV_MIN || op == SL_DEV_MAX) &&
+         plan->columns[plan->aggs[a].column].type == SL_DEV_STRING;
 }
 
 static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
@@ -233,6 +266,21 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     }
   for (int a = 0; a < plan->n_aggs; a++) {
     int op = plan->aggs[a].op;
+    if (op == SL_DEV_QUANTILE_CONT || op == SL_DEV_QUANTILE_DISC ||
+        op == SL_DEV_APPROX_COUNT_DISTINCT) {
+      int col = plan->aggs[a].column, ct = col >= 0 && col < plan->n_columns
+                                               ? plan->columns[col].type
+                                               : 0;
+      double q = plan->aggs[a].q;
+      if ((ct != SL_DEV_INT64 && ct != SL_DEV_FLOAT64) || !(q >= 0 && q <= 1)) {
+        snprintf(errbuf, errcap,
+                 "CUDA: aggregate %d: quantiles and approx_count_distinct "
+                 "take a number column (and a fraction in [0, 1])",
+                 a);
+        return -1;
+      }
+      pi->has_pairs++;
+    }
     if (op < SL_DEV_COUNT_STAR || op > SL_DEV_ARG_MAX) {
       snprintf(errbuf, errcap, "CUDA: aggregate %d has an unknown kind %d", a,
                op);
@@ -298,6 +346,12 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     pi->off_n[a] = pi->off_v[a] = pi->off_q[a] = -1;
     pi->off_l[a] = pi->off_p[a] = pi->off_k[a] = -1;
     pi->count_src[a] = -1;
+    if (str_minmax(plan, a)) {
+      /* lock (high half: a value is kept), decoded string's heap ref */
+      pi->off_l[a] = (int16_t)w++;
+      pi->off_v[a] = (int16_t)w++;
+      continue;
+    }
     if (op >= SL_DEV_FIRST) {
       pi->off_l[a] = (int16_t)w++;
       pi->off_p[a] = (int16_t)w;
@@ -319,7 +373,8 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
       for (int b = 0; b < a; b++) {
         int opb = plan->aggs[b].op;
         int colb = opb == SL_DEV_COUNT_STAR ? -1 : plan->aggs[b].column;
-        if (opb != SL_DEV_COUNT_DISTINCT && opb < SL_DEV_FIRST && colb == col) {
+        if (opb != SL_DEV_COUNT_DISTINCT && opb < SL_DEV_FIRST &&
+            !str_minmax(plan, b) && colb == col) {
           pi->count_src[a] = (int8_t)b;
           break;
         }
@@ -339,6 +394,7 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
       pi->off_v[a] = (int16_t)w;
       pi->init_row[w++] = init;
     }
+    if (op == SL_DEV_APPROX_COUNT_DISTINCT) pi->off_q[a] = (int16_t)w++;
     if (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP) {
       pi->off_q[a] = (int16_t)w++;
       pi->off_k[a] = (int16_t)w;
@@ -461,6 +517,12 @@ static int collect(struct cuda_ctx *c, struct table *t,
              "holds (%lld slots; set SLUICE_CUDA_DISTINCT_SLOTS)",
              (long long)t->set_slots);
     goto fail;
+  case ERR_PAIRS_FULL:
+    snprintf(errbuf, errcap,
+             "CUDA: more quantile / approx_count_distinct values than the "
+             "device holds (%lld; set SLUICE_CUDA_PAIRS)",
+             (long long)t->pairs_cap);
+    goto fail;
   case ERR_DECODE:
     snprintf(errbuf, errcap,
              "CUDA: a string with escapes longer than %d bytes in a WHERE or "
@@ -544,8 +606,10 @@ static int collect(struct cuda_ctx *c, struct table *t,
       r->agg_i64[a] = (int64_t *)malloc((size_t)G * 8);
       r->agg_f64[a] = (double *)malloc((size_t)G * 8);
       if (!r->agg_valid[a] || !r->agg_i64[a] || !r->agg_f64[a]) goto oom;
-      if (op >= SL_DEV_FIRST) {
-        /* valid: the lock word's high half; strings decoded like keys */
+      bool smm = str_minmax(plan, a);
+      if (op >= SL_DEV_FIRST || smm) {
+        /* valid: the lock word's high half; strings decoded like keys
+         * (min/max keep them decoded already) */
         int ol = pi->off_l[a], ov = pi->off_v[a];
         bool str = plan->columns[plan->aggs[a].column].type == SL_DEV_STRING;
         size_t total = 0;
@@ -566,8 +630,13 @@ static int collect(struct cuda_ctx *c, struct table *t,
           r->agg_str_off[a][i] = (int64_t)o;
           if (!r->agg_valid[a][i]) continue;
           unsigned long long ref = WORD(ov, i);
-          o += unescape(heap + (ref >> 24), (size_t)(ref & 0xFFFFFF),
-                        r->agg_str_data[a] + o);
+          size_t len = (size_t)(ref & 0xFFFFFF);
+          if (smm) {
+            memcpy(r->agg_str_data[a] + o, heap + (ref >> 24), len);
+            o += len;
+          } else {
+            o += unescape(heap + (ref >> 24), len, r->agg_str_data[a] + o);
+          }
         }
         r->agg_str_off[a][g] = (int64_t)o;
         continue;
@@ -591,6 +660,22 @@ static int collect(struct cuda_ctx *c, struct table *t,
           oi = n;
           break;
         case SL_DEV_COUNT_DISTINCT: valid = true; break;
+        case SL_DEV_APPROX_COUNT_DISTINCT: {
+          /* The CPU's sl__hll_estimate, from the pick kernel's distinct
+           * count (sparse) or register sum and zero registers (dense). */
+          unsigned long long qw = WORD(oq, i);
+          valid = true;
+          if (!(qw >> 63)) {
+            oi = (int64_t)qw;
+            break;
+          }
+          double sum = vf, m = 4096, alpha = 0.7213 / (1 + 1.079 / m);
+          int zeros = (int)(qw & 0xFFFFFFFF);
+          double e = alpha * m * m / sum;
+          if (e <= 2.5 * m && zeros) e = m * log(m / zeros);
+          oi = (int64_t)llround(e);
+          break;
+        }
         case SL_DEV_AVG:
           of = n ? (fl ? vf : (double)(int64_t)v) / (double)n : 0.0;
           break;
@@ -638,6 +723,50 @@ fail:
   cudaFree(d_words);
   cudaFree(d_out);
   free_result(c, r);
+  return -1;
+}
+
+/* Quantiles, approx_count_distinct: sorts the pairs by value, then (stably)
+ * by (group row, aggregate), and lets k_pick_pairs fold each segment into
+ * its row. Nothing to do when a kernel reported an error (collect says
+ * which). */
+static int sort_pairs(struct cuda_ctx *c, struct table *t,
+                      const struct sl_dev_plan *d_plan,
+                      const struct plan_info *d_pi, char *errbuf,
+                      size_t errcap) {
+  unsigned long long counters[9];
+  void *tmp = NULL;
+  size_t tmp_bytes = 0, b2 = 0;
+  int n, key_bits = 4;
+  CK(cudaDeviceSynchronize());
+  CK(cudaMemcpy(counters, t->counters, sizeof counters,
+                cudaMemcpyDeviceToHost));
+  if (counters[2] || counters[8] == 0) return 0;
+  n = (int)counters[8];
+  while (((int64_t)1 << key_bits) < t->n_slots * 16)
+    key_bits++;
+  {
+    cub::DoubleBuffer<unsigned long long> vk(t->pv, t->pk + 2 * t->pairs_cap),
+        vv(t->pk, t->pk + 3 * t->pairs_cap);
+    CK(cub::DeviceRadixSort::SortPairs(NULL, tmp_bytes, vk, vv, n));
+    CK(cub::DeviceRadixSort::SortPairs(NULL, b2, vv, vk, n, 0, key_bits));
+    if (b2 > tmp_bytes) tmp_bytes = b2;
+    CK(cudaMalloc(&tmp, tmp_bytes ? tmp_bytes : 1));
+    /* By value, then stably by key: sorted by (key, value). */
+    CK(cub::DeviceRadixSort::SortPairs(tmp, tmp_bytes, vk, vv, n));
+    cub::DoubleBuffer<unsigned long long> kk(vv.Current(), vv.Alternate()),
+        kv(vk.Current(), vk.Alternate());
+    CK(cub::DeviceRadixSort::SortPairs(tmp, tmp_bytes, kk, kv, n, 0,
+                                       key_bits));
+    k_pick_pairs<<<grid_for(c, n, 256), 256>>>(*t, n, kk.Current(),
+                                               kv.Current(), d_plan, d_pi);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+  }
+  cudaFree(tmp);
+  return 0;
+fail:
+  cudaFree(tmp);
   return -1;
 }
 
@@ -817,7 +946,7 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
     /* rep 0 of a resident run is the warm-up; each run starts clean. */
     k_init_table<<<grid_for(c, t.n_slots * t.stride, 256), 256>>>(t, d_pi);
     CK(cudaGetLastError());
-    CK(cudaMemset(t.counters, 0, 8 * sizeof(unsigned long long)));
+    CK(cudaMemset(t.counters, 0, 16 * sizeof(unsigned long long)));
     CK(cudaDeviceSynchronize());
     CK(cudaEventRecord(e0, 0));
     double host_s = 0;
@@ -850,6 +979,8 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
     if (rep > 0 || !src->resident) out->seconds_kernels += ms / 1e3;
   }
   if (src->resident && repeat > 0) out->seconds_kernels /= repeat;
+  if (pi.has_pairs && sort_pairs(c, &t, d_plan, d_pi, errbuf, errcap))
+    goto fail;
   {
     double tc = now_s();
     if (collect(c, &t, plan, &pi, out, errbuf, errcap)) goto fail;

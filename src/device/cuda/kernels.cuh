@@ -8,6 +8,7 @@
  * docs/gpu.md. */
 #pragma once
 
+#include <cooperative_groups.h>
 #include <stdint.h>
 
 #include "device/cuda/json_parse.cuh"
@@ -19,7 +20,8 @@ enum {
   ERR_TABLE_FULL = 1,
   ERR_HEAP_FULL = 2,
   ERR_SET_FULL = 3,
-  ERR_DECODE = 4
+  ERR_DECODE = 4,
+  ERR_PAIRS_FULL = 5
 };
 /* 2 + 4 keys + 16 aggregates of at most 4 words, rounded up to 8 words */
 enum { MAX_ROW_WORDS = 72, MAX_COMPONENTS = 8 };
@@ -52,6 +54,7 @@ struct plan_info {
    * the compared value in off_q. */
   int16_t off_l[SL_DEV_MAX_AGGS], off_p[SL_DEV_MAX_AGGS];
   int32_t has_distinct;
+  int32_t has_pairs; /* quantiles, approx_count_distinct */
   unsigned long long init_row[MAX_ROW_WORDS];
 };
 
@@ -67,7 +70,12 @@ struct table {
   unsigned long long heap_cap;
   unsigned long long *counters; /* [0] heap used, [1] groups, [2] error,
                                    [3] rows, [4] matched, [5] bad, [6] out,
-                                   [7] set entries */
+                                   [7] set entries, [8] pairs */
+  /* Quantiles and approx_count_distinct: pairs (row slot * 16 + aggregate,
+   * value) with the value in an order-preserving unsigned form (or the
+   * hash), sorted after the last chunk. */
+  int64_t pairs_cap;
+  unsigned long long *pk, *pv;
 };
 
 __global__ void k_find_lines(const char *buf, int64_t n, int64_t *starts,
@@ -486,6 +494,86 @@ __device__ void fold_pick(struct table *t, unsigned long long *row, int op,
   atomicExch(lock, 0u);
 }
 
+/* Compares s[0..n) with the heap string `ref` as the CPU's str_cmp does
+ * (bytes unsigned, then length): <0, 0, >0. Reads the heap past L1. */
+__device__ int heap_cmp(const struct table *t, int64_t ref, const char *s,
+                        int32_t n) {
+  int64_t len = ref & ((1 << 24) - 1), off = (int64_t)((uint64_t)ref >> 24);
+  const volatile unsigned char *hp =
+      (const volatile unsigned char *)t->heap + off;
+  int64_t m = len < n ? len : n;
+  for (int64_t q = 0; q < m; q++) {
+    unsigned char x = (unsigned char)s[q], y = hp[q];
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return (n > len) - (n < len);
+}
+
+/* min/max of a string column: the group's best decoded string s[0..n) is
+ * kept in the heap (decoded, unlike first/last), replaced under the
+ * aggregate's lock when s is better (want -1: smaller, 1: larger). The
+ * value word is written before the valid flag, with a fence between, so a
+ * lock-free reader that sees the flag sees a value. */
+__device__ void fold_str_minmax(struct table *t, unsigned long long *row,
+                                const struct plan_info *pi, int a, int want,
+                                const char *s, int32_t n) {
+  volatile unsigned long long *vr = row;
+  unsigned *lock = (unsigned *)&row[pi->off_l[a]];
+  volatile unsigned *vlock = lock;
+  int ov = pi->off_v[a];
+  if (vlock[1]) {
+    __threadfence();
+    /* Values only ever improve: not better than this one, not better. */
+    if (heap_cmp(t, (int64_t)vr[ov], s, n) * want <= 0) return;
+  }
+  while (atomicCAS(lock, 0u, 1u) != 0u) {
+  }
+  __threadfence();
+  if (!vlock[1] || heap_cmp(t, (int64_t)vr[ov], s, n) * want > 0) {
+    int64_t ref = heap_put(t, s, n);
+    if (ref < 0) {
+      set_error(t, ERR_HEAP_FULL);
+      ref = 0;
+    }
+    __threadfence();
+    vr[ov] = (unsigned long long)ref;
+    __threadfence();
+    vlock[1] = 1u;
+  }
+  __threadfence();
+  atomicExch(lock, 0u);
+}
+
+/* Numbers as unsigned words whose order is the numbers' order. */
+__host__ __device__ __forceinline__ unsigned long long
+sortable_f64(unsigned long long b) {
+  return (b >> 63) ? ~b : b | (1ull << 63);
+}
+__host__ __device__ __forceinline__ unsigned long long
+unsortable_f64(unsigned long long e) {
+  return (e >> 63) ? e & ~(1ull << 63) : ~e;
+}
+
+/* Appends one (key, value) pair; the threads of a warp that get here
+ * together take their places with one atomic. */
+__device__ __forceinline__ void push_pair(struct table *t,
+                                          unsigned long long key,
+                                          unsigned long long val) {
+  namespace cg = cooperative_groups;
+  cg::coalesced_group g = cg::coalesced_threads();
+  unsigned long long base = 0;
+  if (g.thread_rank() == 0)
+    base = atomicAdd(&t->counters[8], (unsigned long long)g.size());
+  base = g.shfl(base, 0);
+  unsigned long long at = base + g.thread_rank();
+  if (at >= (unsigned long long)t->pairs_cap) {
+    set_error(t, ERR_PAIRS_FULL);
+    return;
+  }
+  t->pk[at] = key;
+  t->pv[at] = val;
+}
+
 __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
                                   const int64_t *starts,
                                   const unsigned long long *n_lines,
@@ -625,6 +713,21 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
       if (on >= 0) atomicAdd(&row[on], 1ull);
       if (op == SL_DEV_COUNT) continue;
       int32_t type = plan->columns[plan->aggs[a].column].type;
+      if (type == SL_DEV_STRING && (op == SL_DEV_MIN || op == SL_DEV_MAX)) {
+        /* Compared decoded, as on the CPU. */
+        const char *sp = buf + v->s_off;
+        int32_t sn = v->s_len;
+        if (dev_has_backslash(sp, sn)) {
+          sn = dev_unescape(sp, sn, tmp);
+          sp = tmp;
+          if (sn < 0) {
+            set_error(&t, ERR_DECODE);
+            continue;
+          }
+        }
+        fold_str_minmax(&t, row, pi, a, op == SL_DEV_MIN ? -1 : 1, sp, sn);
+        continue;
+      }
       bool fl = type == SL_DEV_FLOAT64;
       unsigned long long *w = &row[pi->off_v[a]];
       switch (op) {
@@ -653,6 +756,20 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
         double d = x - __longlong_as_double((long long)kb);
         atomicAdd((double *)w, d);
         atomicAdd((double *)&row[pi->off_q[a]], d * d);
+        break;
+      }
+      case SL_DEV_QUANTILE_CONT:
+      case SL_DEV_QUANTILE_DISC:
+      case SL_DEV_APPROX_COUNT_DISTINCT: {
+        unsigned long long b =
+            fl ? (unsigned long long)__double_as_longlong(v->f)
+               : (unsigned long long)v->i;
+        unsigned long long val =
+            op == SL_DEV_APPROX_COUNT_DISTINCT ? mix64(b)
+            : fl                               ? sortable_f64(b)
+                                               : b ^ (1ull << 63);
+        push_pair(&t, (uint64_t)(row - t.rows) / (uint64_t)stride * 16 + a,
+                  val);
         break;
       }
       case SL_DEV_BOOL_AND:
@@ -733,5 +850,77 @@ __global__ void k_gather(struct table t, const int64_t *idx, int64_t n,
     const unsigned long long *row = t.rows + idx[i] * t.stride;
     for (int j = 0; j < nw; j++)
       dst[(int64_t)j * n + i] = row[words[j]];
+  }
+}
+
+/* After the pairs are sorted by (key, value): the first pair of each
+ * (group, aggregate) segment computes the aggregate into the group's row,
+ * exactly as the CPU engine's finish_pairs / HyperLogLog do. */
+__global__ void k_pick_pairs(struct table t, int64_t n,
+                             const unsigned long long *keys,
+                             const unsigned long long *vals,
+                             const struct sl_dev_plan *plan,
+                             const struct plan_info *pi) {
+  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; s < n;
+       s += (int64_t)gridDim.x * blockDim.x) {
+    unsigned long long key = keys[s];
+    if (s > 0 && keys[s - 1] == key) continue;
+    int a = (int)(key & 15);
+    unsigned long long *row = t.rows + (key >> 4) * (uint64_t)t.stride;
+    int op = plan->aggs[a].op;
+    bool fl = plan->columns[plan->aggs[a].column].type == SL_DEV_FLOAT64;
+    int64_t e = s + 1;
+    while (e < n && keys[e] == key)
+      e++;
+    int64_t k = e - s;
+    const unsigned long long *v = vals + s;
+    if (op == SL_DEV_APPROX_COUNT_DISTINCT) {
+      /* Distinct hashes; up to 64 the CPU keeps them exactly. */
+      int64_t d = 1;
+      for (int64_t j = 1; j < k; j++)
+        d += v[j] != v[j - 1];
+      if (d <= 64) {
+        row[pi->off_q[a]] = (unsigned long long)d;
+        continue;
+      }
+      /* Registers: the hashes are sorted, so those of one register (the
+       * top 12 bits) lie together; the sum runs in register order. */
+      double sum = 0;
+      int64_t zeros = 0, j = 0;
+      for (unsigned idx = 0; idx < 4096; idx++) {
+        int reg = 0;
+        for (; j < k && (unsigned)(v[j] >> 52) == idx; j++) {
+          unsigned long long w = (v[j] << 12) | (1ull << 11);
+          int rank = __clzll((long long)w) + 1;
+          if (rank > reg) reg = rank;
+        }
+        zeros += reg == 0;
+        sum = __dadd_rn(sum, __longlong_as_double((long long)(1023 - reg) << 52));
+      }
+      row[pi->off_v[a]] = (unsigned long long)__double_as_longlong(sum);
+      row[pi->off_q[a]] = (1ull << 63) | (unsigned long long)zeros;
+      continue;
+    }
+    double q = plan->aggs[a].q;
+    if (op == SL_DEV_QUANTILE_CONT) {
+      double pos = __dmul_rn(q, (double)(k - 1));
+      int64_t lo = (int64_t)floor(pos), hi = (int64_t)ceil(pos);
+      double x = fl ? __longlong_as_double((long long)unsortable_f64(v[lo]))
+                    : (double)(int64_t)(v[lo] ^ (1ull << 63));
+      double y = fl ? __longlong_as_double((long long)unsortable_f64(v[hi]))
+                    : (double)(int64_t)(v[hi] ^ (1ull << 63));
+      /* a + (pos - lo) * (b - a), rounded step by step like the CPU
+       * (no fused multiply-add). */
+      double r = lo == hi ? x
+                          : __dadd_rn(x, __dmul_rn(__dsub_rn(pos, (double)lo),
+                                                   __dsub_rn(y, x)));
+      row[pi->off_v[a]] = (unsigned long long)__double_as_longlong(r);
+    } else {
+      int64_t idx = (int64_t)ceil(__dmul_rn(q, (double)k)) - 1;
+      if (idx < 0) idx = 0;
+      if (idx >= k) idx = k - 1;
+      row[pi->off_v[a]] =
+          fl ? unsortable_f64(v[idx]) : v[idx] ^ (1ull << 63);
+    }
   }
 }
