@@ -2,7 +2,8 @@
 # Builds, tests and benchmarks the CUDA backend in one call on a GPU machine.
 #   bench/gpu/run.sh [GB]        (default 4: the size of each benchmark file)
 # Needs nvcc and a sluice binary ($SLUICE, default build/sluice). Steps:
-#  1. build libsluice_cuda.so (scripts/cuda-build.sh);
+#  1. build libsluice_cuda.so (scripts/cuda-build.sh), unless $SLUICE_CUDA_LIB
+#     names one built already;
 #  2. correctness: Q1-Q6 on small clean and messy logs, through `sluice
 #     query --device gpu` and `--device cpu` and the raw device plans
 #     (`sluice bench-device`), each checked against the pure-Python oracle
@@ -26,8 +27,12 @@ data="${SLUICE_GPU_DATA:-/tmp/sluice-gpu}"
 mkdir -p "$res" "$data"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc)"
-scripts/cuda-build.sh build-cuda
-export SLUICE_CUDA_LIB="$PWD/build-cuda/libsluice_cuda.so"
+if [ -n "${SLUICE_CUDA_LIB:-}" ] && [ -f "$SLUICE_CUDA_LIB" ]; then
+  echo "using the prebuilt $SLUICE_CUDA_LIB"   # e.g. packed by bench/gpu/pack.sh
+else
+  scripts/cuda-build.sh build-cuda
+  export SLUICE_CUDA_LIB="$PWD/build-cuda/libsluice_cuda.so"
+fi
 py=python3
 sqlq() { sed "s|@FILE@|$2|" "bench/gpu/sql/$1.sql"; }
 

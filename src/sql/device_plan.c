@@ -428,6 +428,12 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
       if (logic && arg->type != SL_VT_BOOL)
         return no(why, "bool_and/bool_or over '%s' needs a bool column",
                   arg->text);
+      /* HyperLogLog hashes the value's bits: the device's parse of a
+       * double with more than 15 significant digits can differ from the
+       * CPU reader's in the last bit, which would change the estimate. */
+      if (da->op == SL_DEV_APPROX_COUNT_DISTINCT && arg->type != SL_VT_I64)
+        return no(why, "approx_count_distinct of '%s' (not an integer) stays "
+                  "on the CPU", arg->text);
       /* min/max of strings: compared decoded, bytewise, as the CPU does */
       bool strmm = (da->op == SL_DEV_MIN || da->op == SL_DEV_MAX) &&
                    arg->type == SL_VT_STR;
