@@ -5,11 +5,14 @@ topic of 8 partitions holding --gb gigabytes of JSON log lines (written by
 `sluice produce`) is read from the beginning by:
 
   ceiling  kcat -C ... -e > /dev/null          consume only, no parsing
+           rdkafka_performance -C -G ...      librdkafka's own consume benchmark
+                                             (built by scripts/kafka-perftool.sh)
   sluice   sluice run: kafka-cluster trigger -> SQL aggregation per batch ->
            zstd Parquet, offsets committed after publish (timed until every
            partition's committed offset reached its end)
-  python   confluent-kafka + json.loads + pandas groupby per batch (the
-           article's baseline), time-boxed to --python-seconds
+  python   confluent-kafka + json.loads + pandas groupby per batch of about
+           10,000 records (the article's baseline), time-boxed to
+           --python-seconds
 
 and MB/s and records/s are printed with the ratios sluice/ceiling and
 sluice/python. A local broker is started by scripts/kafka.sh (its settings are
@@ -120,7 +123,7 @@ def prepare(boot, env, shape, gb, state):
                  "--bootstrap-server", boot, "--topic", topic, env=env)
         msgs = sum(int(x.rsplit(":", 1)[1]) for x in out.split())
         lines = msgs * shape
-        state[key] = {"topic": topic, "messages": msgs, "lines": lines,
+        state[key] = {"topic": topic, "messages": msgs, "lines": lines, "shape": shape,
                       "bytes": lines * 129}  # measured: 129.3 bytes a line
         return state[key]
     topic = f"bench_{shape}_{str(gb).replace('.', '_')}_{uuid.uuid4().hex[:6]}"
@@ -131,6 +134,7 @@ def prepare(boot, env, shape, gb, state):
     out = json.loads(sh(SLUICE, "produce", "--brokers", boot, "--topic", topic,
                         "--lines", str(lines), "--per-message", str(shape)))
     out["topic"] = topic
+    out["shape"] = shape
     print(f"  produced {out['lines']:,} lines in {out['messages']:,} messages, "
           f"{out['bytes'] / 1e6:,.0f} MB in {time.time() - t0:.1f}s", flush=True)
     state[key] = out
@@ -153,7 +157,7 @@ def run_rdperf(tool, boot, t, broker):
     own clock); nothing is done with the payloads."""
     c0, b0 = children_cpu(), proc_cpu(broker)
     out = subprocess.run([tool, "-C", "-G", "rdperf-" + uuid.uuid4().hex[:8], "-t", t["topic"],
-                          "-b", boot, "-o", "beginning", "-e", "-q", "-B", "10000",
+                          "-b", boot, "-o", "beginning", "-e", "-q",
                           "-X", "fetch.max.bytes=67108864",
                           "-X", "max.partition.fetch.bytes=8388608",
                           "-X", "queued.max.messages.kbytes=262144"],
@@ -208,7 +212,9 @@ def run_python(boot, t, seconds, broker):
     t0 = None
     results = []
     while lines < t["lines"]:
-        msgs = c.consume(num_messages=10000, timeout=1.0)
+        # Batches of about 10,000 records whatever the shape: 10,000 messages
+        # of 1000 lines would be one 10-million-row DataFrame (gigabytes).
+        msgs = c.consume(num_messages=max(1, 10000 // t["shape"]), timeout=1.0)
         if not msgs:
             continue
         if t0 is None:

@@ -98,7 +98,7 @@ def free_port():
 
 
 def write_spec(d, topic, group, admin_port, runtime="passthrough", handler=None,
-               max_events=20000, alloc="pool"):
+               max_events=20000, alloc="pool", attrs=""):
     h = f"  handler: {handler}\n" if handler else ""
     text = f"""metadata:
   name: kt
@@ -122,7 +122,7 @@ spec:
         maxWaitHandlerDuringRebalance: 20s
         retries: 1
         retryBackoff: 10ms
-  sinks:
+{attrs}  sinks:
     pq:
       kind: parquet
       attributes: {{path: {d}/out, rollInterval: 1s}}
@@ -284,6 +284,29 @@ def test_millions_of_lines_into_parquet_exactly(broker, tmp_path):
     # File names carry topic, partition, first and last offset.
     names = [x for x in os.listdir(os.path.join(d, "out")) if x.endswith(".parquet")]
     assert all(x.startswith(f"part-{topic}-") for x in names), names[:3]
+
+
+def test_full_prefetch_queue_wakes_the_fetcher_exactly(broker, tmp_path):
+    # A prefetch queue of 1 MiB / 10 messages is full at once, so librdkafka
+    # 2.0 stops fetching for up to a second at a time; the trigger restarts
+    # it with a seek when the workers held it back and the queue ran dry.
+    # Every record still arrives exactly once and every offset is committed.
+    d = str(tmp_path)
+    topic = broker.topic(8)
+    n = 2_000_000
+    produce(topic, n, per_message=1000)
+    f = Fn(d, topic, "g-" + uuid.uuid4().hex[:6], max_events=100000,
+           attrs="        queuedMaxBytes: 1MiB\n        queuedMinMessages: 10\n")
+    try:
+        wait_rows(d, n, [f])
+        end = time.time() + 30
+        while time.time() < end and f.metric("sluice_kafka_consumer_lag") != 0:
+            time.sleep(0.2)
+        assert f.metric("sluice_kafka_consumer_lag") == 0, f.metrics()
+        assert f.metric("sluice_kafka_fetch_wakeups_total") > 0, f.metrics()
+    finally:
+        f.stop()
+    assert actual(d) == expected(n)
 
 
 def test_kill9_mid_stream_then_restart(broker, tmp_path):

@@ -473,6 +473,12 @@ int sl__kafka_metrics(void *ctx, char **text, size_t *len) {
       "sluice_kafka_abandoned_batches_total counter\n"
       "sluice_kafka_abandoned_batches_total{trigger=\"%s\"} %lld\n",
       tn, (long long)atomic_load(&st->abandoned));
+  PUT("# HELP sluice_kafka_fetch_wakeups_total Times the consumer queue ran "
+      "dry behind the high watermark and the fetcher was restarted at the "
+      "next offset (docs/delivery.md).\n# TYPE "
+      "sluice_kafka_fetch_wakeups_total counter\n"
+      "sluice_kafka_fetch_wakeups_total{trigger=\"%s\"} %lld\n",
+      tn, (long long)atomic_load(&st->fetch_wakeups));
   PUT("# HELP sluice_kafka_errors_total Consumer errors reported by "
       "librdkafka.\n# TYPE sluice_kafka_errors_total counter\n"
       "sluice_kafka_errors_total{trigger=\"%s\"} %lld\n",

@@ -271,8 +271,10 @@ bool sl__kafka_handover(struct sl_trigger *t, int32_t idx, bool force) {
   }
   /* Backpressure: wait for room in the worker queue; the consumer keeps
    * prefetching up to queuedMaxBytes meanwhile. */
+  int64_t t0 = sl__now_ms();
   while (!sl__batcher_admit(t->batcher, 100))
     if (atomic_load(&t->rt->stopping)) break;
+  if (sl__now_ms() - t0 >= 2) st->held_back = true; /* queue may fill */
   struct sl_rt_pos pos = {.source = p->name,
                           .a = (uint64_t)p->first_off,
                           .b = (uint64_t)p->first_off,
@@ -401,6 +403,50 @@ static int64_t expire(struct sl_trigger *t, bool all) {
   return next < 1 ? 1 : next;
 }
 
+/* librdkafka 2.0 stops fetching once its prefetch queue reaches
+ * queuedMaxBytes / queuedMinMessages and looks again only after up to one
+ * second (fetch.queue.backoff.ms, which shortens this, came in 2.2), and
+ * draining the queue does not wake it: with a handler slower than the fetcher
+ * the consumer then starves for most of that second. The queue only fills
+ * while this thread waits for the workers (held_back); if after such a wait
+ * the queue has been empty for WAKE_IDLE_MS while the broker holds records
+ * past a partition's position, seek those partitions to that position: a
+ * seek wakes the fetcher at once. The queue being empty, nothing is skipped
+ * or read twice (a response in flight is dropped by librdkafka and fetched
+ * again); committed offsets do not move. */
+#define WAKE_IDLE_MS 30
+#define WAKE_EVERY_MS 250
+
+static void wake_fetcher(struct sl_trigger *t, int64_t now) {
+  struct kafka_state *st = t->state;
+  if (!st->held_back || now - st->last_msg_ms < WAKE_IDLE_MS ||
+      now - st->last_wakeup_ms < WAKE_EVERY_MS)
+    return;
+  rd_kafka_topic_partition_list_t *l = NULL;
+  for (int32_t i = 0; i < st->n_parts; i++) {
+    struct kafka_part *p = st->parts[i];
+    int64_t pos = atomic_load_explicit(&p->position, memory_order_relaxed);
+    int64_t lo = -1, hi = -1;
+    if (!atomic_load_explicit(&p->assigned, memory_order_relaxed) ||
+        p->paused || pos < 0 ||
+        rd_kafka_get_watermark_offsets(st->rk, p->topic, p->partition, &lo,
+                                       &hi) ||
+        hi <= pos)
+      continue;
+    if (!l && !(l = rd_kafka_topic_partition_list_new(st->n_parts))) return;
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = pos;
+  }
+  st->last_wakeup_ms = now;
+  st->held_back = false;
+  if (!l) return;
+  /* timeout 0: asynchronous; per-partition failures (a partition revoked
+   * meanwhile) only mean no wake-up. */
+  rd_kafka_error_t *e = rd_kafka_seek_partitions(st->rk, l, 0);
+  if (e) rd_kafka_error_destroy(e);
+  rd_kafka_topic_partition_list_destroy(l);
+  sl__count(&st->fetch_wakeups, 1);
+}
+
 static void *poll_main(void *arg) {
   struct sl_trigger *t = arg;
   struct kafka_state *st = t->state;
@@ -417,6 +463,9 @@ static void *poll_main(void *arg) {
     if (n > 0) {
       sl__count(&t->m->messages, taken); /* once per call, not per message */
       sl__count(&t->m->requests, 1);
+      st->last_msg_ms = sl__now_ms();
+    } else {
+      wake_fetcher(t, sl__now_ms());
     }
     wait = expire(t, t->spec->batch.max_wait_ms == 0);
     if (sl__now_ms() >= next_commit) { /* resends commits that failed */

@@ -91,7 +91,10 @@ struct kafka_state {
   atomic_int handing; /* part index being appended (cut callback) */
   bool ordered;       /* workerAllocationMode static */
   atomic_llong commits_ok, commit_errors, rebalances, assigned, revoked,
-      abandoned, consume_errors;
+      abandoned, consume_errors, fetch_wakeups;
+  /* Poll thread: fetch wake-ups (kafka_trigger.c, wake_fetcher). */
+  int64_t last_msg_ms, last_wakeup_ms;
+  bool held_back; /* waited for the workers since the last wake-up */
 };
 
 /* kafka_offsets.c */
