@@ -71,7 +71,7 @@ static int64_t line_start(int fd, int64_t pos, int64_t size) {
 static int read_morsel(struct scan *sc, int64_t m, int32_t file,
                        const uint8_t *p, size_t len, int worker) {
   struct sl_query *q = sc->q;
-  struct sl_plan *p_ = q->plan;
+  struct sl_plan *plan = q->plan;
   struct sl_json_options jo;
   sl_json_options_init(&jo);
   jo.schema = &sc->sch;
@@ -84,16 +84,16 @@ static int read_morsel(struct scan *sc, int64_t m, int32_t file,
   struct sl_batch_reader *r = NULL;
   int rc = sl_json_read_buffer((const char *)p, len, &jo, &r, err);
   if (rc) return rc;
-  struct sl_resolved *res = sc->res + (size_t)worker * (p_->n_inputs + 1);
+  struct sl_resolved *res = sc->res + (size_t)worker * (plan->n_inputs + 1);
   int64_t row = 0;
   for (;;) {
     if (atomic_load_explicit(&sc->stop, memory_order_relaxed)) break;
     struct sl_batch *b = NULL;
     rc = r->next(r, &b, err);
     if (rc || !b) break;
-    for (int32_t i = 0; i < p_->n_inputs; i++)
-      if (sl__source_partition(q->src, p_->input_paths[i]) >= 0 ||
-          sl__resolve_path(b, p_->input_paths[i], &res[i]) != 0)
+    for (int32_t i = 0; i < plan->n_inputs; i++)
+      if (sl__source_partition(q->src, plan->input_paths[i]) >= 0 ||
+          sl__resolve_path(b, plan->input_paths[i], &res[i]) != 0)
         memset(&res[i], 0, sizeof res[i]);
     /* seq: the morsel, then the row in it; morsels are numbered in input
      * order, so first/last still break ties by input position */
