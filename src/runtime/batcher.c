@@ -19,7 +19,10 @@ struct sl_batcher {
 
 void sl__rt_batch_free(struct sl_rt_batch *b) {
   if (!b) return;
-  sl_free(b->data);
+  if (b->release)
+    b->release(b->release_ctx, b->data, b->cap);
+  else
+    sl_free(b->data);
   sl_free(b->segs);
   sl_free(b);
 }
@@ -141,7 +144,9 @@ int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
 int sl__batcher_append_owned(struct sl_batcher *b, char **data, size_t len,
                              size_t cap, int64_t n_lines,
                              const struct sl_rt_pos *pos,
-                             struct sl_error *err) {
+                             void (*release)(void *ctx, char *data,
+                                             size_t cap),
+                             void *release_ctx, struct sl_error *err) {
   if (len == 0 || len > cap || (*data)[len - 1] != '\n')
     return sl_error_set(err, SL_EINVAL,
                         "owned batch: expected records ending in a newline");
@@ -160,6 +165,8 @@ int sl__batcher_append_owned(struct sl_batcher *b, char **data, size_t len,
   x->data = *data;
   x->len = len;
   x->cap = cap;
+  x->release = release;
+  x->release_ctx = release_ctx;
   *data = NULL;
   x->segs = seg;
   x->n_segs = x->cap_segs = 1;

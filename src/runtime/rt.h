@@ -129,6 +129,11 @@ struct sl_rt_batch {
   int32_t n_segs, cap_segs;
   int64_t opened_ms;        /* monotonic ms when the first event arrived */
   struct sl_rt_batch *next; /* queue link */
+  /* issue 7 (kafka): when set, sl__rt_batch_free hands `data` (and its cap)
+   * to release(release_ctx, ...) instead of freeing it, so the trigger can
+   * reuse the buffer. Called once, on the thread that frees the batch. */
+  void (*release)(void *ctx, char *data, size_t cap);
+  void *release_ctx;
 };
 void sl__rt_batch_free(struct sl_rt_batch *b);
 
@@ -153,10 +158,13 @@ int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
 /* issue 7 (kafka), additive: hands *data (sl_malloc'd, cap bytes, holding
  * len bytes of n_lines records, the last ending in '\n') over as one batch
  * of its own, cut before and after, without copying; on success *data is
- * the batch's (set to NULL). */
+ * the batch's (set to NULL). release (may be NULL): see sl_rt_batch. */
 int sl__batcher_append_owned(struct sl_batcher *b, char **data, size_t len,
                              size_t cap, int64_t n_lines,
-                             const struct sl_rt_pos *pos, struct sl_error *err);
+                             const struct sl_rt_pos *pos,
+                             void (*release)(void *ctx, char *data,
+                                             size_t cap),
+                             void *release_ctx, struct sl_error *err);
 /* Cuts the open batch now (drain, end of a file). */
 void sl__batcher_flush(struct sl_batcher *b);
 /* Admission: waits up to timeout_ms for the trigger's queue to have room

@@ -214,6 +214,8 @@ static int kafka_init(struct sl_trigger *t, struct sl_error *err) {
   struct kafka_state *st = sl_calloc(1, sizeof *st);
   if (!st) return sl_error_set(err, SL_ENOMEM, "out of memory");
   pthread_mutex_init(&st->mu, NULL);
+  pthread_mutex_init(&st->pool_mu, NULL);
+  st->acc_cap = (size_t)t->spec->batch.max_bytes + 1;
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -259,6 +261,28 @@ static int64_t count_lines(const char *p, size_t n) {
   return k;
 }
 
+/* A worker frees a batch: keep its buffer for the next accumulator. */
+static void acc_release(void *ctx, char *data, size_t cap) {
+  struct kafka_state *st = ctx;
+  if (data && cap == st->acc_cap) {
+    pthread_mutex_lock(&st->pool_mu);
+    if (st->n_pool < (int)(sizeof st->pool / sizeof st->pool[0])) {
+      st->pool[st->n_pool++] = data;
+      data = NULL;
+    }
+    pthread_mutex_unlock(&st->pool_mu);
+  }
+  sl_free(data);
+}
+
+static char *acc_take(struct kafka_state *st) {
+  char *b = NULL;
+  pthread_mutex_lock(&st->pool_mu);
+  if (st->n_pool > 0) b = st->pool[--st->n_pool];
+  pthread_mutex_unlock(&st->pool_mu);
+  return b;
+}
+
 bool sl__kafka_handover(struct sl_trigger *t, int32_t idx, bool force) {
   struct kafka_state *st = t->state;
   struct kafka_part *p = st->parts[idx];
@@ -284,7 +308,7 @@ bool sl__kafka_handover(struct sl_trigger *t, int32_t idx, bool force) {
   atomic_store(&st->handing, idx);
   /* The accumulator becomes the batch's buffer: no copy. */
   int rc = sl__batcher_append_owned(t->batcher, &p->buf, p->len, p->cap,
-                                    p->lines, &pos, &e);
+                                    p->lines, &pos, acc_release, st, &e);
   if (!rc) p->cap = 0;
   atomic_store(&st->handing, -1);
   if (rc) {
@@ -338,6 +362,9 @@ static bool on_message(struct sl_trigger *t, rd_kafka_message_t *m) {
     p->opened_ms = sl__now_ms();
   }
   if (n) {
+    if (p->cap == 0 && !p->buf && n + 1 <= st->acc_cap &&
+        (p->buf = acc_take(st)))
+      p->cap = st->acc_cap;
     if (p->len + n + 1 > p->cap) {
       /* A new accumulator gets a whole batch's room at once (no regrowth
        * copies); one message above maxBytes grows it. */
@@ -540,6 +567,9 @@ static void kafka_destroy(struct sl_trigger *t) {
   }
   t->m->extra = NULL;
   sl__kafka_parts_free(st);
+  for (int i = 0; i < st->n_pool; i++)
+    sl_free(st->pool[i]);
+  pthread_mutex_destroy(&st->pool_mu);
   sl_free(st->seqmap);
   pthread_mutex_destroy(&st->mu);
   pthread_cond_destroy(&st->cv);

@@ -92,6 +92,13 @@ struct kafka_state {
   bool ordered;       /* workerAllocationMode static */
   atomic_llong commits_ok, commit_errors, rebalances, assigned, revoked,
       abandoned, consume_errors, fetch_wakeups;
+  /* Accumulator buffers of the standard size (maxBytes + 1) given back by
+   * the workers once their batch is freed: a new accumulator reuses one
+   * instead of faulting in fresh pages. */
+  pthread_mutex_t pool_mu;
+  char *pool[4];
+  int n_pool;
+  size_t acc_cap;
   /* Poll thread: fetch wake-ups (kafka_trigger.c, wake_fetcher). */
   int64_t last_msg_ms, last_wakeup_ms;
   bool held_back; /* waited for the workers since the last wake-up */
