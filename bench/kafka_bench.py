@@ -57,7 +57,7 @@ spec:
       kind: kafka-cluster
       numWorkers: 2
       maxWorkers: 2
-      batch: {{maxEvents: 100000, maxBytes: 12MiB, maxWait: 200ms}}
+      batch: {{maxEvents: 100000, maxBytes: 12MiB, maxWait: 20ms}}
       attributes:
         brokers: [{boot}]
         topics: [{topic}]
@@ -201,6 +201,8 @@ def run_sluice(boot, t, tmp, broker, attrs=""):
         p.terminate()
         p.wait()
         log.close()
+    files = sum(1 for _, _, fs in os.walk(out) for f in fs if f.endswith(".parquet"))
+    print(f"  (sluice published {files} Parquet files)", flush=True)
     return elapsed, t["lines"], t["bytes"], cpu, bcpu
 
 
