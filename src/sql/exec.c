@@ -306,7 +306,7 @@ int sl__query_step(struct sl_query *q, bool *done, struct sl_error *err) {
       break;
     }
     struct sl_json_stats js;
-    if (sl_json_reader_stats(q->reader, &js) == 0) {
+    if (sl__source_reader_stats(q->reader, &js) == 0) {
       q->bad_lines += js.bad_lines;
       q->bytes_before_file += js.bytes;
     }
@@ -341,7 +341,7 @@ int sl__query_step(struct sl_query *q, bool *done, struct sl_error *err) {
   if (q->opts.progress) {
     struct sl_json_stats js;
     int64_t done_bytes = 0;
-    if (sl_json_reader_stats(q->reader, &js) == 0) done_bytes = js.bytes;
+    if (sl__source_reader_stats(q->reader, &js) == 0) done_bytes = js.bytes;
     q->opts.progress(q->opts.progress_ctx, q->bytes_before_file + done_bytes,
                      q->src->total_bytes);
   }

@@ -3,6 +3,7 @@
  * file with the query's columns pushed down (JSON: an explicit schema of just
  * those paths; Parquet: a column projection). */
 #include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <glob.h>
 #include <stdio.h>
@@ -289,34 +290,41 @@ static int explicit_schema(struct sl__source *s, const char *cols,
   return rc;
 }
 
-static int read_stdin(struct sl__source *s, struct sl_error *err) {
-  size_t cap = 1 << 20, n = 0;
-  char *buf = sl_malloc(cap);
-  if (!buf) return SL_ENOMEM;
-  for (;;) {
-    if (n == cap) {
-      char *nb = sl_realloc(buf, cap * 2);
-      if (!nb) {
-        sl_free(buf);
-        return sl_error_set(err, SL_ENOMEM,
-                            "out of memory reading stdin (%zu bytes so far)",
-                            n);
-      }
-      buf = nb;
-      cap *= 2;
-    }
+/* stdin is read in bounded memory: a prefix to learn the schema from (the
+ * inference sample plus one byte, so the sample ends at the same line
+ * boundary as it would in a file), kept for the reader, which parses it and
+ * then the rest of fd 0 chunk by chunk. */
+enum { STDIN_CHUNK = 8 << 20 };
+
+/* Reads fd 0 until buf is full or stdin ends (a pipe hands out at most its
+ * buffer per read()). */
+static int read_fd0(char *buf, size_t cap, size_t *got, bool *eof,
+                    struct sl_error *err) {
+  size_t n = 0;
+  while (n < cap) {
     ssize_t r = read(0, buf + n, cap - n);
     if (r < 0) {
-      sl_free(buf);
-      return sl_error_set(err, SL_EIO, "reading stdin failed");
+      if (errno == EINTR) continue;
+      return sl_error_set(err, SL_EIO, "reading stdin failed: %s",
+                          strerror(errno));
     }
-    if (r == 0) break;
+    if (r == 0) {
+      *eof = true;
+      break;
+    }
     n += (size_t)r;
   }
-  s->stdin_buf = buf;
-  s->stdin_len = n;
-  s->total_bytes = (int64_t)n;
+  *got = n;
   return 0;
+}
+
+static int read_stdin_prefix(struct sl__source *s, size_t want,
+                             struct sl_error *err) {
+  s->stdin_buf = sl_malloc(want ? want : 1);
+  if (!s->stdin_buf)
+    return sl_error_set(err, SL_ENOMEM, "out of memory reading stdin");
+  s->total_bytes = 0; /* unknown: progress shows bytes read so far */
+  return read_fd0(s->stdin_buf, want, &s->stdin_len, &s->stdin_eof, err);
 }
 
 static int add_partition_fields(struct sl__source *s) {
@@ -349,7 +357,13 @@ int sl__source_open(const struct sl_from *from, bool has_from,
   if (from->kind == FROM_NAME) {
     if (!strcmp(from->name, "stdin") || !strcmp(from->name, "-")) {
       s->kind = SRC_STDIN;
-      SL_CHECK_GOTO(read_stdin(s, err), rc, fail);
+      if (!from->columns) { /* the prefix is read where the schema is learnt */
+        struct sl_json_options jo;
+        sl_json_options_init(&jo);
+        SL_CHECK_GOTO(
+            read_stdin_prefix(s, (size_t)jo.infer_sample_bytes + 1, err), rc,
+            fail);
+      }
     } else if (o->open_table) {
       s->kind = SRC_TABLE;
       s->table = sl_strdup(from->name);
@@ -510,6 +524,98 @@ static int one_row_reader(struct sl__source *s, struct sl_batch_reader **out) {
   return 0;
 }
 
+/* stdin as a stream: the kept prefix first, then STDIN_CHUNK bytes of fd 0
+ * at a time, each parsed into batches before the next is read, so memory
+ * stays bounded whatever the input size. Line numbers and byte offsets count
+ * from the start of stdin; records may straddle chunks. */
+struct stdin_reader {
+  struct sl__source *s;
+  struct sl_json_stream *st;
+  struct sl_schema schema;
+  char *chunk;
+  bool prefix_pushed, ended;
+};
+
+static const struct sl_schema *stdin_schema(struct sl_batch_reader *r) {
+  return &((struct stdin_reader *)r->private_data)->schema;
+}
+
+static int stdin_next(struct sl_batch_reader *r, struct sl_batch **out,
+                      struct sl_error *err) {
+  struct stdin_reader *sr = r->private_data;
+  struct sl__source *s = sr->s;
+  for (;;) {
+    SL_RETURN_NOT_OK(sl_json_stream_next(sr->st, out, err));
+    if (*out || sr->ended) return 0;
+    size_t got = 0;
+    bool eof = false;
+    if (!sr->prefix_pushed) {
+      sr->prefix_pushed = true;
+      got = s->stdin_len;
+      eof = s->stdin_eof;
+      if (got)
+        SL_RETURN_NOT_OK(sl_json_stream_push(sr->st, s->stdin_buf, got, err));
+      sl_free(s->stdin_buf);
+      s->stdin_buf = NULL;
+      s->stdin_len = 0;
+    } else {
+      if (!sr->chunk) {
+        sr->chunk = sl_malloc(STDIN_CHUNK);
+        if (!sr->chunk)
+          return sl_error_set(err, SL_ENOMEM, "out of memory reading stdin");
+      }
+      SL_RETURN_NOT_OK(read_fd0(sr->chunk, STDIN_CHUNK, &got, &eof, err));
+      if (got)
+        SL_RETURN_NOT_OK(sl_json_stream_push(sr->st, sr->chunk, got, err));
+    }
+    if (eof) {
+      sl_json_stream_end(sr->st);
+      sr->ended = true;
+    }
+  }
+}
+
+static void stdin_release(struct sl_batch_reader *r) {
+  struct stdin_reader *sr = r->private_data;
+  sl_json_stream_free(sr->st);
+  sl_schema_release(&sr->schema);
+  sl_free(sr->chunk);
+  sl_free(sr);
+  sl_free(r);
+}
+
+static int stdin_reader(struct sl__source *s, const struct sl_schema *sch,
+                        const struct sl_json_options *jo,
+                        struct sl_batch_reader **out, struct sl_error *err) {
+  if (s->stdin_opened)
+    return sl_error_set(err, SL_EINVAL, "stdin can be read only once");
+  s->stdin_opened = true;
+  struct sl_batch_reader *r = sl_calloc(1, sizeof *r);
+  struct stdin_reader *sr = sl_calloc(1, sizeof *sr);
+  if (!r || !sr) {
+    sl_free(r);
+    sl_free(sr);
+    return sl_error_set(err, SL_ENOMEM, "out of memory reading stdin");
+  }
+  sr->s = s;
+  sl_schema_init(&sr->schema);
+  r->schema = stdin_schema;
+  r->next = stdin_next;
+  r->release = stdin_release;
+  r->private_data = sr;
+  int rc = sl_schema_copy(&sr->schema, sch);
+  if (rc)
+    rc = sl_error_set(err, rc, "out of memory reading stdin");
+  else
+    rc = sl_json_stream_new(jo, &sr->st, err);
+  if (rc) {
+    stdin_release(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
 /* WHERE conjuncts of the form `column op constant` (integers, doubles,
  * strings; no casts in between) become Parquet predicates, so row groups
  * whose statistics rule them out are never read. Returns the count. */
@@ -643,11 +749,24 @@ int sl__source_reader(struct sl__source *s, int32_t file,
    * buffers small: same CPU time, a fraction of the memory. */
   jo.batch_rows = 65536;
   jo.chunk_bytes = 8 << 20;
-  if (s->kind == SRC_STDIN)
-    rc = sl_json_read_buffer(s->stdin_buf, s->stdin_len, &jo, out, err);
-  else
+  if (s->kind == SRC_STDIN) {
+    /* pushes of STDIN_CHUNK bytes split into 1 MiB tasks for the pool */
+    jo.chunk_bytes = 1 << 20;
+    rc = stdin_reader(s, &sch, &jo, out, err);
+  } else {
     rc = sl_json_open_file(name, &jo, out, err);
+  }
   if (rc) sl_error_prefix(err, "reading '%s': ", name);
   sl_schema_release(&sch);
   return rc;
+}
+
+int sl__source_reader_stats(struct sl_batch_reader *r,
+                            struct sl_json_stats *out) {
+  if (r && r->next == stdin_next) {
+    struct stdin_reader *sr = r->private_data;
+    sl_json_stream_stats(sr->st, out);
+    return 0;
+  }
+  return sl_json_reader_stats(r, out);
 }
