@@ -160,8 +160,9 @@ static int grow_groups(struct sl_hagg *h, int64_t need) {
   return 0;
 }
 
-static int rehash(struct sl_hagg *h) {
-  int64_t ns = h->n_slots * 2;
+/* Rebuilds the slot table with ns slots (a power of two) from the groups'
+ * stored hashes. */
+static int build_slots(struct sl_hagg *h, int64_t ns) {
   uint64_t *s = sl_calloc((size_t)ns, sizeof *s);
   if (!s) return SL_ENOMEM;
   uint64_t mask = (uint64_t)ns - 1;
@@ -176,6 +177,8 @@ static int rehash(struct sl_hagg *h) {
   h->n_slots = ns;
   return 0;
 }
+
+static int rehash(struct sl_hagg *h) { return build_slots(h, h->n_slots * 2); }
 
 /* Group g's keys equal row r of the input keys? */
 static inline bool row_eq(const struct sl_hagg *h, int64_t g,
@@ -310,18 +313,7 @@ static int leave_direct(struct sl_hagg *h) {
   int64_t ns = 1024;
   while (ns < 2 * h->n_groups + 2)
     ns *= 2;
-  uint64_t *s = sl_calloc((size_t)ns, sizeof *s);
-  if (!s) return SL_ENOMEM;
-  uint64_t mask = (uint64_t)ns - 1;
-  for (int64_t g = 0; g < h->n_groups; g++) {
-    uint64_t hv = h->hashes[g], pos = hv & mask;
-    while (s[pos])
-      pos = (pos + 1) & mask;
-    s[pos] = ((hv >> 32) << 32) | (uint64_t)(g + 1);
-  }
-  sl_free(h->slots);
-  h->slots = s;
-  h->n_slots = ns;
+  SL_RETURN_NOT_OK(build_slots(h, ns));
   sl_free(h->d_gid);
   h->d_gid = NULL;
   h->d_span = 0;
