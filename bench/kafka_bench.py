@@ -110,7 +110,10 @@ def metrics(port):
         if line.startswith("#") or " " not in line:
             continue
         name = line.split("{")[0].split(" ")[0]
-        out[name] = out.get(name, 0) + float(line.rsplit(" ", 1)[1])
+        v = float(line.rsplit(" ", 1)[1])
+        if name == "sluice_kafka_committed_offset":
+            v = max(v, 0.0)  # -1: nothing committed yet (an empty partition)
+        out[name] = out.get(name, 0) + v
     return out
 
 
