@@ -318,13 +318,25 @@ static int read_fd0(char *buf, size_t cap, size_t *got, bool *eof,
   return 0;
 }
 
+/* The prefix grows past `want` while it holds no '\n' (a first line longer
+ * than the sample), up to max_line bytes, so the schema is learnt from at
+ * least one whole line. */
 static int read_stdin_prefix(struct sl__source *s, size_t want,
-                             struct sl_error *err) {
-  s->stdin_buf = sl_malloc(want ? want : 1);
-  if (!s->stdin_buf)
-    return sl_error_set(err, SL_ENOMEM, "out of memory reading stdin");
+                             size_t max_line, struct sl_error *err) {
   s->total_bytes = 0; /* unknown: progress shows bytes read so far */
-  return read_fd0(s->stdin_buf, want, &s->stdin_len, &s->stdin_eof, err);
+  size_t cap = want ? want : 1;
+  for (;;) {
+    char *b = sl_realloc(s->stdin_buf, cap);
+    if (!b) return sl_error_set(err, SL_ENOMEM, "out of memory reading stdin");
+    s->stdin_buf = b;
+    size_t got = 0;
+    SL_RETURN_NOT_OK(read_fd0(b + s->stdin_len, cap - s->stdin_len, &got,
+                              &s->stdin_eof, err));
+    s->stdin_len += got;
+    if (s->stdin_eof || cap > max_line || memchr(b, '\n', s->stdin_len))
+      return 0;
+    cap *= 2;
+  }
 }
 
 static int add_partition_fields(struct sl__source *s) {
@@ -361,8 +373,9 @@ int sl__source_open(const struct sl_from *from, bool has_from,
         struct sl_json_options jo;
         sl_json_options_init(&jo);
         SL_CHECK_GOTO(
-            read_stdin_prefix(s, (size_t)jo.infer_sample_bytes + 1, err), rc,
-            fail);
+            read_stdin_prefix(s, (size_t)jo.infer_sample_bytes + 1,
+                              (size_t)jo.max_line_bytes, err),
+            rc, fail);
       }
     } else if (o->open_table) {
       s->kind = SRC_TABLE;

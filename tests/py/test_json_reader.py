@@ -296,6 +296,26 @@ def test_key_seen_late(sj, tmp_path):
     assert t.column("late").to_pylist()[200:] == ["7", '{"x":[1,"y"]}', None]
 
 
+def test_first_line_longer_than_the_sample(sj, tmp_path):
+    """When the first line alone is longer than infer_sample_bytes, the
+    sample is that whole line (it used to be empty: no columns at all), for
+    a buffer, a mapped file and a zstd stream; keys after the long value
+    count. Checked against Python's json."""
+    lines = [{"a": 1, "s": "x" * 5000, "z": 1.5}] + [{"a": i, "s": "y", "z": i / 2}
+                                                   for i in range(2, 50)]
+    data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in lines).encode()
+    opts = {"infer_sample_bytes": "1000"}
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(data)
+    zst = tmp_path / "long.jsonl.zst"
+    subprocess.run(["zstd", "-q", "-f", str(path), "-o", str(zst)], check=True)
+    for t in (sj.read(data, options=opts), sj.read(path=str(path), options=opts),
+              sj.read(path=str(zst), options=opts)):
+        assert t.column_names == ["a", "s", "z"]
+        assert t.schema.field("z").type == pa.float64()
+        assert t.to_pylist() == lines
+
+
 def test_options_are_strict(sj):
     with pytest.raises(ValueError, match="unknown key 'bogus'"):
         sj.read(b"{}\n", options={"bogus": "1"})

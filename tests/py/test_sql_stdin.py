@@ -210,3 +210,32 @@ def test_empty_stdin_blank_lines_and_bom(tmp_path):
     p = subprocess.run([sluice_bin(), "query", "--no-progress", "SELECT count(*) FROM stdin"],
                        input=b'{"a": 1}\n\xef\xbb\xbf{"a": 2}\n', capture_output=True)
     assert p.returncode != 0 and "JSON line 2 (byte offset 9," in p.stderr.decode()
+
+
+def test_first_line_longer_than_the_sample(tmp_path):
+    """A first line longer than the 1 MiB inference sample: the schema is
+    learnt from that whole line (it used to be learnt from nothing, and every
+    column was unknown), through stdin and from the file, plain and zstd; a
+    key placed after the long string is a column too. DuckDB is the oracle."""
+    path = tmp_path / "long.jsonl"
+    with open(path, "w") as f:
+        f.write(json.dumps({"a": 1, "s": "x" * (2 << 20), "z": 10}) + "\n")
+        for i in range(2, 7):
+            f.write(json.dumps({"a": i, "s": "y" * i, "z": 10 * i}) + "\n")
+    sql = "SELECT count(*) AS n, sum(a) AS a, sum(z) AS z, max(length(s)) AS m FROM %s"
+    duck = duckdb.sql(sql % ("read_json('%s', format='newline_delimited', "
+                             "maximum_object_size=10000000)" % path)).fetchall()
+    want = [list(r) for r in duck]
+    assert want == [[6, 21, 210, 2 << 20]]
+    rows, err, rc = run_piped(path, sql % "stdin")
+    assert rc == 0, err
+    assert rows == want
+    zst = tmp_path / "long.jsonl.zst"
+    subprocess.run(["zstd", "-q", "-f", str(path), "-o", str(zst)], check=True)
+    for src in (path, zst):
+        p = subprocess.run([sluice_bin(), "query", "--no-progress", "--format", "jsonl",
+                            sql % ("'%s'" % src)], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        got = [[v for _, v in json.loads(line, object_pairs_hook=list)]
+               for line in p.stdout.splitlines() if line.strip()]
+        assert got == want, src

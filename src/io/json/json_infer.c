@@ -311,6 +311,13 @@ int sl__json_infer(const uint8_t *buf, size_t len,
     n = (size_t)o->infer_sample_bytes;
     while (n > 0 && buf[n - 1] != '\n')
       n--;
+    if (n == 0) {
+      /* the first line is longer than the sample: learn from it whole (as
+       * far as the caller's bytes go) rather than from nothing */
+      const uint8_t *nl = memchr(buf + o->infer_sample_bytes, '\n',
+                                 len - (size_t)o->infer_sample_bytes);
+      n = nl ? (size_t)(nl - buf) + 1 : len;
+    }
   }
   struct inode root = {0};
   struct iw w = {0};

@@ -274,20 +274,35 @@ static int start_engine(struct jreader *r, struct sl_error *err) {
       sample = r->mem;
       n = r->mem_len;
     } else if (r->kind == SRC_MAP) {
-      n = (size_t)(r->file_size < o->infer_sample_bytes
-                       ? r->file_size
-                       : o->infer_sample_bytes);
-      if (n > 0) {
+      /* the sample and one byte more, so it ends at a line boundary; more
+       * while the first line goes on (up to max_line_bytes) */
+      int64_t want = o->infer_sample_bytes + 1;
+      for (;;) {
+        n = (size_t)(r->file_size < want ? r->file_size : want);
+        if (n == 0) break;
         void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, r->fd, 0);
         if (m == MAP_FAILED)
           return sl_error_set(err, SL_EIO, "JSON reader: mapping '%s': %m",
                               r->path);
+        if ((int64_t)n < r->file_size && want <= o->max_line_bytes &&
+            !memchr(m, '\n', n)) {
+          munmap(m, n);
+          want *= 2;
+          continue;
+        }
         int rc = sl__jengine_init(&r->e, o, m, n, err);
         munmap(m, n);
         return rc;
       }
     } else {
-      SL_RETURN_NOT_OK(fill(r, (size_t)o->infer_sample_bytes + 1, err));
+      size_t want = (size_t)o->infer_sample_bytes + 1;
+      for (;;) {
+        SL_RETURN_NOT_OK(fill(r, want, err));
+        if (r->src_eof || (int64_t)want > o->max_line_bytes ||
+            memchr(r->win.data, '\n', (size_t)r->win.size))
+          break;
+        want *= 2; /* the first line goes on */
+      }
       sample = r->win.data;
       n = (size_t)r->win.size;
     }
