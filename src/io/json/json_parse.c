@@ -759,6 +759,9 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
   const uint8_t *end = jp->end;
   const struct sl__jkcache *kcache =
       &jp->w->kcache[n->obj_id * SL__JKEY_POSITIONS];
+  /* leaf kids written by the fast path below: when that is all of them,
+   * none is missing and the fill loop at the end is skipped */
+  int32_t filled = 0;
   p = ws(p + 1);
   if (*p == '}') {
     p++;
@@ -820,6 +823,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         struct sl__jcol *c;
         if (kid->kind == SL__JN_SCALAR &&
             (c = jp->w->flat[kid->col])->len < t) {
+          filled++; /* c->len reaches t: counted once per line */
           if (*p == '"')
             p = string_value(jp, p, kid, c);
           else if (*p == '-' || (uint8_t)(*p - '0') < 10)
@@ -858,6 +862,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
       return bad_found(jp, p, "',' or '}' after a member");
     }
   }
+  if (filled == n->n_kids) return p;
   for (int32_t i = 0; i < n->n_kids; i++) {
     int rc = fill_missing(jp, &n->kids[i], t);
     if (rc) return hard(jp, rc);
