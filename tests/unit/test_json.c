@@ -733,6 +733,91 @@ static void test_timestamp_column_forms(void **state) {
 
 /* ---- SIMD paths and sources agree ---------------------------------------- */
 
+/* Non-ASCII strings that start at every offset of a 64-byte block, valid
+ * and not (2-, 3- and 4-byte sequences, overlongs, surrogates, truncated
+ * and stray bytes), as a column's value and as a skipped one: every kernel
+ * (the AVX-512 build checks short strings on byte masks) must keep exactly
+ * the valid ones, with their bytes, and name the others' UTF-8 error. */
+static void test_utf8_strings_at_every_offset(void **state) {
+  (void)state;
+  static const struct {
+    const char *s;
+    bool ok;
+  } cases[] = {
+      {"\xc3\xa9", true},
+      {"S\xc3\xa3o Paulo", true},
+      {"\xe6\x9d\xb1\xe4\xba\xac", true},
+      {"\xe0\xa0\x80", true},
+      {"\xed\x9f\xbf", true},
+      {"\xee\x80\x80\xef\xbf\xbf", true},
+      {"\xf0\x9f\x98\x80", true},
+      {"a\xc2\x80\xdf\xbf\xe1\x80\x80\xec\xbf\xbfz", true},
+      {"\xc3", false},
+      {"\xc3x", false},
+      {"\xe6\x9d", false},
+      {"\xe6\x9dx", false},
+      {"\x80", false},
+      {"\xbf\xc3\xa9", false},
+      {"\xc0\xaf", false},
+      {"\xc1\xbf", false},
+      {"\xe0\x80\xaf", false},
+      {"\xe0\x9f\xbf", false},
+      {"\xed\xa0\x80", false},
+      {"\xc3\xc3\xa9", false},
+      {"\xe6\xc3\xa9", false},
+      {"\xe6\x9d\xb1\x80", false},
+      {"\xf4\x90\x80\x80", false},
+      {"\xf8\x88\x80\x80\x80", false},
+      {"\xff", false},
+  };
+  const size_t nc = sizeof cases / sizeof cases[0];
+  size_t cap = 1 << 20, len = 0;
+  char *text = malloc(cap);
+  assert_non_null(text);
+  int lines = 0, good = 0;
+  for (int pad = 0; pad < 70; pad++) {
+    for (size_t c = 0; c < nc; c++) {
+      assert_int_equal(sl__json_utf8_valid((const uint8_t *)cases[c].s,
+                                           strlen(cases[c].s)),
+                       cases[c].ok);
+      for (int skipped = 0; skipped < 2; skipped++, lines++) {
+        char padding[80];
+        memset(padding, 'a', (size_t)pad);
+        padding[pad] = 0;
+        len += (size_t)snprintf(text + len, cap - len,
+                                "{\"p\":\"%s\",\"%s\":\"%s\",\"i\":%d}\n",
+                                padding, skipped ? "z" : "s", cases[c].s,
+                                lines);
+        good += cases[c].ok;
+        assert_true(len < cap - 256);
+      }
+    }
+  }
+  const char *kern[] = {"scalar", "avx2", "avx512"};
+  for (int ki = 0; ki < 3; ki++) {
+    const char *opts[] = {"simd", kern[ki], NULL};
+    struct bad_log bad = {0};
+    struct sl_batch *b;
+    struct sl_error err = {0};
+    assert_int_equal(
+        read_all(text, len, "s: utf8, i: int64", opts, &bad, &b, NULL, &err),
+        0);
+    assert_int_equal(bad.n, lines - good);
+    for (int k = 0; k < bad.n && k < 64; k++)
+      assert_non_null(strstr(bad.reason[k], "invalid UTF-8"));
+    assert_int_equal(b->length, good);
+    const int64_t *id = sl_array_i64(col(b, "i"));
+    for (int64_t r = 0; r < b->length; r++) {
+      int line = (int)id[r];
+      size_t c = (size_t)(line / 2) % nc;
+      assert_true(cases[c].ok);
+      assert_str(col(b, "s"), r, line % 2 ? NULL : cases[c].s);
+    }
+    sl_batch_free(b);
+  }
+  free(text);
+}
+
 /* The fast paths at every position: string values that start at every
  * offset of a 64-byte block and run into the next one (plain, non-ASCII,
  * escaped), integers of 1 to 19 digits (the 8- and 16-digit boundaries),
@@ -1027,6 +1112,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_block_kernels_match_scalar),
       cmocka_unit_test(test_utf8),
+      cmocka_unit_test(test_utf8_strings_at_every_offset),
       cmocka_unit_test(test_numbers_match_strtod),
       cmocka_unit_test(test_number_fast_matches_scalar),
       cmocka_unit_test(test_integers),

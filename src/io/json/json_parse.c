@@ -31,8 +31,35 @@ static inline uint64_t classify(const uint8_t *b, uint64_t *high) {
          _mm512_cmple_epu8_mask(x, _mm512_set1_epi8(0x1f));
 }
 #define CLASSIFY(jp, b, high) classify(b, high)
+/* s[0, n), n < 64, has bytes >= 0x80: true when they are all well-formed
+ * 2-byte sequences (C2..DF + continuation) or 3-byte ones led by E1..EC or
+ * EE..EF (no overlong or surrogate possible), checked on bitmaps of the
+ * bytes: leads, continuations and their expected places. Anything else
+ * (E0, ED, 4-byte, errors) is left to sl__json_utf8_valid. The masked load
+ * reads nothing past s + n. */
+static inline bool utf8_short_valid(const uint8_t *s, unsigned n) {
+  __mmask64 in = _bzhi_u64(~0ull, n);
+  __m512i x = _mm512_maskz_loadu_epi8(in, (const void *)s);
+  uint64_t high = _mm512_movepi8_mask(x);
+  uint64_t cont = _mm512_cmplt_epu8_mask(
+      _mm512_sub_epi8(x, _mm512_set1_epi8((char)0x80)), _mm512_set1_epi8(0x40));
+  uint64_t lead2 = _mm512_cmplt_epu8_mask(
+      _mm512_sub_epi8(x, _mm512_set1_epi8((char)0xC2)), _mm512_set1_epi8(30));
+  uint64_t lead3 = _mm512_cmplt_epu8_mask(
+                       _mm512_sub_epi8(x, _mm512_set1_epi8((char)0xE1)),
+                       _mm512_set1_epi8(15)) &
+                   ~_mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)0xED));
+  /* every high byte is a lead or a continuation, and the continuations are
+   * exactly where the leads want them (a lead at the end wants bytes at n or
+   * later, which are not continuations, so it fails) */
+  return high == (cont | lead2 | lead3) &&
+         cont == ((lead2 << 1) | (lead3 << 1) | (lead3 << 2)) &&
+         ((lead2 | lead3) >> 62) == 0;
+}
+#define UTF8_VALID(s, n) (utf8_short_valid(s, n) || sl__json_utf8_valid(s, n))
 #else
 #define CLASSIFY(jp, b, high) (jp)->block(b, high)
+#define UTF8_VALID(s, n) sl__json_utf8_valid(s, n)
 #endif
 
 struct jp {
@@ -230,7 +257,7 @@ static inline const uint8_t *str_scan(struct jp *jp, const uint8_t *p,
       /* plain ASCII, or non-ASCII that is valid UTF-8 (an invalid string
        * takes the slow path for its message) */
       if (p[k] == '"' &&
-          ((h & ((1ull << k) - 1ull)) == 0 || sl__json_utf8_valid(p, k))) {
+          ((h & ((1ull << k) - 1ull)) == 0 || UTF8_VALID(p, k))) {
         *esc = false;
         return p + k;
       }
