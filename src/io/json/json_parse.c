@@ -406,27 +406,38 @@ static const uint8_t *skip_container(struct jp *jp, const uint8_t *p,
     return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
   p = ws(p + 1);
   if (*p == close) return p + 1;
+  /* whitespace is skipped lazily, as in object() */
   for (;;) {
     if (obj) {
-      if (*p != '"') return bad_found(jp, p, "a key string");
+      if (*p != '"') {
+        p = ws(p);
+        if (*p != '"') return bad_found(jp, p, "a key string");
+      }
       bool esc;
       p = str_scan(jp, p + 1, &esc);
       if (!p) return NULL;
-      p = ws(p + 1);
-      if (*p != ':') return bad_found(jp, p, "':' after a key");
-      p = ws(p + 1);
+      p++;
+      if (*p != ':') {
+        p = ws(p);
+        if (*p != ':') return bad_found(jp, p, "':' after a key");
+      }
+      p++;
     }
     if (*p == '"') { /* strings inline, as in object() */
       bool esc;
       p = str_scan(jp, p + 1, &esc);
       if (p) p++;
     } else {
-      p = skip_value(jp, p, depth + 1);
+      p = skip_value(jp, ws(p), depth + 1);
     }
     if (!p) return NULL;
+    if (*p == ',') {
+      p++;
+      continue;
+    }
     p = ws(p);
     if (*p == ',') {
-      p = ws(p + 1);
+      p++;
       continue;
     }
     if (*p == close) return p + 1;
@@ -793,8 +804,14 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
   if (*p == '}') {
     p++;
   } else {
+    /* Whitespace is skipped lazily: compact JSON has none, so after ','
+     * and ':' the token's own first-byte test comes first and ws() only
+     * runs when it fails. */
     for (int32_t pos = 0;; pos++) {
-      if (*p != '"') return bad_found(jp, p, "a key string");
+      if (*p != '"') {
+        p = ws(p);
+        if (*p != '"') return bad_found(jp, p, "a key string");
+      }
       bool esc;
       const uint8_t *k = p + 1;
       const uint8_t *q;
@@ -807,7 +824,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         uint64_t a, b;
         memcpy(&a, k, 8);
         memcpy(&b, k + 8, 8);
-        if ((a & kc->m[0]) == kc->w[0] && (b & kc->m[1]) == kc->w[1]) {
+        if ((((a & kc->m[0]) ^ kc->w[0]) | ((b & kc->m[1]) ^ kc->w[1])) == 0) {
           kid = kc->kid;
           q = k + kc->len;
           goto have_key;
@@ -843,7 +860,6 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         if (*p != ':') return bad_found(jp, p, "':' after a key");
         p++;
       }
-      p = ws(p);
       if (kid) {
         /* plain strings and numbers of a leaf column (not a repeated key)
          * go straight to their parser */
@@ -856,9 +872,9 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
           else if (*p == '-' || (uint8_t)(*p - '0') < 10)
             p = number_value(jp, p, kid, c);
           else
-            p = value(jp, p, kid, t, depth + 1);
+            p = value(jp, ws(p), kid, t, depth + 1);
         } else {
-          p = value(jp, p, kid, t, depth + 1);
+          p = value(jp, ws(p), kid, t, depth + 1);
         }
       } else if (*p == '"') {
         /* the most common skipped values, without a call */
@@ -870,16 +886,16 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         const uint8_t *q2 = sl__json_number_fast(p, end, &num);
         p = q2 ? q2 : bad_found(jp, p, "a value");
       } else {
-        p = skip_value(jp, p, depth + 1);
+        p = skip_value(jp, ws(p), depth + 1);
       }
       if (!p) return NULL;
       if (*p == ',') {
-        p = ws(p + 1);
+        p++;
         continue;
       }
       p = ws(p);
       if (*p == ',') {
-        p = ws(p + 1);
+        p++;
         continue;
       }
       if (*p == '}') {
