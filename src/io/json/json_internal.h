@@ -44,10 +44,10 @@ const uint8_t *sl__json_number(const uint8_t *p, const uint8_t *end,
 /* SWAR digit helpers. x is 8 input bytes XOR '0' (digits become 0..9),
  * the first byte in the low bits. */
 static inline unsigned sl__jdigits_lead(uint64_t x) {
-  /* a byte is a digit when its high nibble is 0 and low nibble + 6 < 16 */
-  uint64_t bad = (x & 0xF0F0F0F0F0F0F0F0ull) |
-                 (((x & 0x0F0F0F0F0F0F0F0Full) + 0x0606060606060606ull) &
-                  0x1010101010101010ull);
+  /* a byte is a digit when it is below 10: its high bit is clear and its
+   * low 7 bits + 0x76 do not reach 0x80 (no carry crosses bytes) */
+  uint64_t bad = (x | ((x & 0x7F7F7F7F7F7F7F7Full) + 0x7676767676767676ull)) &
+                 0x8080808080808080ull;
   return bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
 }
 /* The value of 8 digit bytes (0..9 each, first = most significant). */
@@ -64,8 +64,9 @@ extern const uint64_t sl__jpow10u[20];
 extern const double sl__jpow10d[23];
 /* sl__json_number with the common shapes ([-]int up to 16 digits, an
  * optional fraction of up to 7 digits, no exponent, at most 19 digits)
- * read 8 digits at a time; everything else, near the end of the input
- * included, goes to sl__json_number. Same results, same grammar. */
+ * read 8 digits at a time (a number of at most 7 digits with a fraction in
+ * one conversion); everything else, near the end of the input included,
+ * goes to sl__json_number. Same results, same grammar. */
 static inline const uint8_t *
 sl__json_number_fast(const uint8_t *p, const uint8_t *end, struct sl__jnum *n) {
   if (end - p < 32) return sl__json_number(p, end, n);
@@ -79,6 +80,28 @@ sl__json_number_fast(const uint8_t *p, const uint8_t *end, struct sl__jnum *n) {
   if (nd == 0 || (nd > 1 && *p == '0')) return sl__json_number(s, end, n);
   uint64_t mant;
   if (nd < 8) {
+    if (p[nd] == '.') {
+      /* "int.frac" with at most 7 digits in all: the bytes after the '.'
+       * moved down over it make one digit word, converted once */
+      uint64_t z;
+      memcpy(&z, p + 1, 8);
+      z ^= 0x3030303030303030ull;
+      uint64_t low = (1ull << (8 * nd)) - 1ull;
+      uint64_t both = (x & low) | (z & ~low);
+      unsigned nt = sl__jdigits_lead(both);
+      if (nt > nd && nt < 8) {
+        p += nt + 1;
+        if ((*p | 0x20) == 'e') return sl__json_number(s, end, n);
+        n->start = s;
+        n->end = p;
+        n->mant = sl__jdigits_k(both, nt);
+        n->exp10 = -(int32_t)(nt - nd);
+        n->neg = neg;
+        n->is_int = false;
+        n->many = false;
+        return p;
+      }
+    }
     mant = sl__jdigits_k(x, nd);
   } else {
     uint64_t x2;
