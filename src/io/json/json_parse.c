@@ -572,7 +572,7 @@ static int ts_cached(struct sl__jworker *w, const uint8_t *s, size_t n,
   return 0;
 }
 
-static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
+static inline __attribute__((always_inline)) const uint8_t *string_value(struct jp *jp, const uint8_t *p,
                                    const struct sl__jnode *n,
                                    struct sl__jcol *c) {
   bool esc;
@@ -631,7 +631,7 @@ static const uint8_t *string_value(struct jp *jp, const uint8_t *p,
   }
 }
 
-static const uint8_t *number_value(struct jp *jp, const uint8_t *p,
+static inline __attribute__((always_inline)) const uint8_t *number_value(struct jp *jp, const uint8_t *p,
                                    const struct sl__jnode *n,
                                    struct sl__jcol *c) {
   struct sl__jnum num;
