@@ -777,17 +777,16 @@ static void test_utf8_strings_at_every_offset(void **state) {
   int lines = 0, good = 0;
   for (int pad = 0; pad < 70; pad++) {
     for (size_t c = 0; c < nc; c++) {
-      assert_int_equal(sl__json_utf8_valid((const uint8_t *)cases[c].s,
-                                           strlen(cases[c].s)),
-                       cases[c].ok);
+      assert_int_equal(
+          sl__json_utf8_valid((const uint8_t *)cases[c].s, strlen(cases[c].s)),
+          cases[c].ok);
       for (int skipped = 0; skipped < 2; skipped++, lines++) {
         char padding[80];
         memset(padding, 'a', (size_t)pad);
         padding[pad] = 0;
-        len += (size_t)snprintf(text + len, cap - len,
-                                "{\"p\":\"%s\",\"%s\":\"%s\",\"i\":%d}\n",
-                                padding, skipped ? "z" : "s", cases[c].s,
-                                lines);
+        len += (size_t)snprintf(
+            text + len, cap - len, "{\"p\":\"%s\",\"%s\":\"%s\",\"i\":%d}\n",
+            padding, skipped ? "z" : "s", cases[c].s, lines);
         good += cases[c].ok;
         assert_true(len < cap - 256);
       }

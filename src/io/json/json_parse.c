@@ -45,10 +45,10 @@ static inline bool utf8_short_valid(const uint8_t *s, unsigned n) {
       _mm512_sub_epi8(x, _mm512_set1_epi8((char)0x80)), _mm512_set1_epi8(0x40));
   uint64_t lead2 = _mm512_cmplt_epu8_mask(
       _mm512_sub_epi8(x, _mm512_set1_epi8((char)0xC2)), _mm512_set1_epi8(30));
-  uint64_t lead3 = _mm512_cmplt_epu8_mask(
-                       _mm512_sub_epi8(x, _mm512_set1_epi8((char)0xE1)),
-                       _mm512_set1_epi8(15)) &
-                   ~_mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)0xED));
+  uint64_t lead3 =
+      _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8((char)0xE1)),
+                             _mm512_set1_epi8(15)) &
+      ~_mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8((char)0xED));
   /* every high byte is a lead or a continuation, and the continuations are
    * exactly where the leads want them (a lead at the end wants bytes at n or
    * later, which are not continuations, so it fails) */
@@ -572,9 +572,9 @@ static int ts_cached(struct sl__jworker *w, const uint8_t *s, size_t n,
   return 0;
 }
 
-static inline __attribute__((always_inline)) const uint8_t *string_value(struct jp *jp, const uint8_t *p,
-                                   const struct sl__jnode *n,
-                                   struct sl__jcol *c) {
+static inline __attribute__((always_inline)) const uint8_t *
+string_value(struct jp *jp, const uint8_t *p, const struct sl__jnode *n,
+             struct sl__jcol *c) {
   bool esc;
   const uint8_t *s = p + 1;
   const uint8_t *q = str_scan(jp, s, &esc);
@@ -631,9 +631,9 @@ static inline __attribute__((always_inline)) const uint8_t *string_value(struct 
   }
 }
 
-static inline __attribute__((always_inline)) const uint8_t *number_value(struct jp *jp, const uint8_t *p,
-                                   const struct sl__jnode *n,
-                                   struct sl__jcol *c) {
+static inline __attribute__((always_inline)) const uint8_t *
+number_value(struct jp *jp, const uint8_t *p, const struct sl__jnode *n,
+             struct sl__jcol *c) {
   struct sl__jnum num;
   const uint8_t *q = sl__json_number_fast(p, jp->end, &num);
   if (!q) return bad_found(jp, p, "a value");
