@@ -1,7 +1,9 @@
 /* sluice: a fixed pool of worker threads sized to the machine's cores.
  *
  * The engine uses it for data-parallel loops (sl_pool_parallel_for); tasks
- * run to completion and never block on each other. */
+ * run to completion and never block on each other. A pipeline that keeps
+ * the helper threads busy while the caller does other work starts them with
+ * sl_pool_start and joins them with sl_pool_wait. */
 #ifndef SLUICE_THREAD_POOL_H
 #define SLUICE_THREAD_POOL_H
 
@@ -33,6 +35,18 @@ int sl_pool_size(const struct sl_pool *pool);
 typedef int (*sl_task_fn)(void *ctx, int64_t i, int worker);
 int sl_pool_parallel_for(struct sl_pool *pool, int64_t n, sl_task_fn fn,
                          void *ctx);
+
+/* Starts fn(ctx, i, worker) for every i in [0, sl_pool_size - 1) on the
+ * pool's helper threads (worker in [1, sl_pool_size)) and returns at once;
+ * the caller does not run any of them. A helper may run two of them one
+ * after the other when another helper is slow to wake, so fn should be a
+ * loop that returns when there is nothing left to do. Until sl_pool_wait
+ * returns, the pool runs nothing else (no parallel_for, no second start).
+ * Returns SL_EINVAL for a NULL pool or a pool of one thread (no helpers). */
+int sl_pool_start(struct sl_pool *pool, sl_task_fn fn, void *ctx);
+/* Waits until every task of the job started by sl_pool_start returned;
+ * returns the first non-zero task result (0 when none). No job: 0. */
+int sl_pool_wait(struct sl_pool *pool);
 
 #ifdef __cplusplus
 }

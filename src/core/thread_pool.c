@@ -159,3 +159,27 @@ int sl_pool_parallel_for(struct sl_pool *p, int64_t n, sl_task_fn fn,
   pthread_mutex_unlock(&p->mu);
   return atomic_load(&p->rc);
 }
+
+int sl_pool_start(struct sl_pool *p, sl_task_fn fn, void *ctx) {
+  if (!p || p->n_threads == 1) return SL_EINVAL;
+  pthread_mutex_lock(&p->mu);
+  p->fn = fn;
+  p->ctx = ctx;
+  p->n = p->n_threads - 1;
+  atomic_store(&p->next, 0);
+  atomic_store(&p->rc, 0);
+  p->busy = p->n_threads - 1;
+  p->generation++;
+  pthread_cond_broadcast(&p->work_cv);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+int sl_pool_wait(struct sl_pool *p) {
+  if (!p) return 0;
+  pthread_mutex_lock(&p->mu);
+  while (p->busy > 0)
+    pthread_cond_wait(&p->done_cv, &p->mu);
+  pthread_mutex_unlock(&p->mu);
+  return atomic_load(&p->rc);
+}

@@ -102,7 +102,8 @@ def gen_logs(n, seed=1, messy=False, bad_rate=0.02):
 
 # ---- ctypes binding ---------------------------------------------------------
 
-BAD_LINE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+# `line` is not NUL-terminated: c_void_p, read with string_at(line, len)
+BAD_LINE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
                                ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p)
 
 

@@ -193,17 +193,52 @@ int sl__jengine_bad_line(struct sl__jengine *e, const uint8_t *line, size_t len,
   return 0;
 }
 
+int sl__jengine_collect(struct sl__jengine *e, struct sl__jtask *t,
+                        int64_t off0, struct sl_error *err) {
+  int64_t line = e->line_base;
+  for (int64_t j = 0; j < t->n_bad; j++) {
+    const struct sl__jbad *b = &t->bad[j];
+    if (t->failed && j == t->n_bad - 1)
+      return sl_error_set(err, SL_EINVAL,
+                          "JSON line %lld (byte offset %lld, column %lld): %s",
+                          (long long)(line + b->line + 1),
+                          (long long)(off0 + b->offset), (long long)b->column,
+                          b->reason);
+    int rc = sl__jengine_bad_line(e, t->begin + b->offset, (size_t)b->len,
+                                  line + b->line + 1, off0 + b->offset,
+                                  b->reason, err);
+    if (rc) return rc;
+  }
+  e->line_base += t->lines;
+  e->stats.lines += t->lines;
+  e->stats.rows += t->rows;
+  e->stats.empty_lines += t->empty_lines;
+  e->stats.type_mismatches += t->mismatches;
+  for (int64_t j = 0; j < t->n_batches; j++) {
+    int rc = enqueue(e, t->batches[j]);
+    if (rc) return sl_error_set(err, rc, "JSON reader: out of memory");
+    t->batches[j] = NULL;
+  }
+  t->n_batches = 0;
+  return 0;
+}
+
 struct run_ctx {
   struct sl__jengine *e;
 };
 
-static int run_task(void *ctx, int64_t i, int worker) {
-  struct sl__jengine *e = ((struct run_ctx *)ctx)->e;
+int sl__jengine_run(const struct sl__jengine *e, struct sl__jworker *w,
+                    struct sl__jtask *t) {
 #if defined(__x86_64__)
   if (e->block == sl__json_block_avx512)
-    return sl__json_parse_chunk_avx512(e, &e->workers[worker], &e->tasks[i]);
+    return sl__json_parse_chunk_avx512(e, w, t);
 #endif
-  return sl__json_parse_chunk(e, &e->workers[worker], &e->tasks[i]);
+  return sl__json_parse_chunk(e, w, t);
+}
+
+static int run_task(void *ctx, int64_t i, int worker) {
+  struct sl__jengine *e = ((struct run_ctx *)ctx)->e;
+  return sl__jengine_run(e, &e->workers[worker], &e->tasks[i]);
 }
 
 int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
@@ -258,42 +293,12 @@ int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
       }
     goto done;
   }
-  int64_t line = e->line_base;
   for (int64_t i = 0; i < k; i++) {
-    struct sl__jtask *t = &e->tasks[i];
-    int64_t off0 = e->byte_base + (t->begin - buf);
-    for (int64_t j = 0; j < t->n_bad; j++) {
-      const struct sl__jbad *b = &t->bad[j];
-      if (t->failed && j == t->n_bad - 1) {
-        rc = sl_error_set(err, SL_EINVAL,
-                          "JSON line %lld (byte offset %lld, column %lld): %s",
-                          (long long)(line + b->line + 1),
-                          (long long)(off0 + b->offset), (long long)b->column,
-                          b->reason);
-        goto done;
-      }
-      rc = sl__jengine_bad_line(e, t->begin + b->offset, (size_t)b->len,
-                                line + b->line + 1, off0 + b->offset, b->reason,
-                                err);
-      if (rc) goto done;
-    }
-    line += t->lines;
-    e->stats.rows += t->rows;
-    e->stats.empty_lines += t->empty_lines;
-    e->stats.type_mismatches += t->mismatches;
-    for (int64_t j = 0; j < t->n_batches; j++) {
-      rc = enqueue(e, t->batches[j]);
-      if (rc) {
-        sl_error_set(err, rc, "JSON reader: out of memory");
-        goto done;
-      }
-      t->batches[j] = NULL;
-    }
-    t->n_batches = 0;
+    rc = sl__jengine_collect(e, &e->tasks[i],
+                             e->byte_base + (e->tasks[i].begin - buf), err);
+    if (rc) goto done;
   }
-  e->stats.lines += line - e->line_base;
   e->stats.bytes += (int64_t)len;
-  e->line_base = line;
   e->byte_base += (int64_t)len;
 done:
   for (int64_t i = 0; i < k; i++)

@@ -338,6 +338,15 @@ void sl__jengine_release(struct sl__jengine *e);
  * of input). Ready batches go to the queue; bad lines to the callback. */
 int sl__jengine_parse(struct sl__jengine *e, const uint8_t *buf, size_t len,
                       struct sl_error *err);
+/* Parses task t on worker w with the right build of the parser. */
+int sl__jengine_run(const struct sl__jengine *e, struct sl__jworker *w,
+                    struct sl__jtask *t);
+/* Takes one parsed task in input order: bad lines go to the callback (line
+ * numbers from e->line_base, byte offsets from off0, the input offset of
+ * t->begin), FAIL's bad line becomes the error, counters are added and the
+ * batches join the queue. */
+int sl__jengine_collect(struct sl__jengine *e, struct sl__jtask *t,
+                        int64_t off0, struct sl_error *err);
 /* Pops the next ready batch, or NULL. */
 struct sl_batch *sl__jengine_pop(struct sl__jengine *e);
 /* Reports one line that could not even be framed (longer than the limit);
@@ -345,6 +354,22 @@ struct sl_batch *sl__jengine_pop(struct sl__jengine *e);
 int sl__jengine_bad_line(struct sl__jengine *e, const uint8_t *line, size_t len,
                          int64_t line_no, int64_t offset, const char *reason,
                          struct sl_error *err);
+/* ---- the pipelined source (json_pipe.c) ---------------------------------
+ * Input that is all addressable at once (a mapped file, a caller's buffer)
+ * is cut into morsels of whole lines that the workers parse as soon as they
+ * are free, while the consumer takes finished morsels strictly in input
+ * order; at most a fixed number of morsels are in flight. */
+struct sl__jpipe;
+/* base[0, size): the input (borrowed; a mapping when `mapped`, released
+ * range by range once consumed). */
+int sl__jpipe_new(struct sl__jengine *e, const uint8_t *base, int64_t size,
+                  bool mapped, struct sl__jpipe **out, struct sl_error *err);
+/* Hands the next morsel in input order to the engine (its batches join the
+ * queue, its bad lines are reported). *done: nothing is left. */
+int sl__jpipe_advance(struct sl__jpipe *p, bool *done, struct sl_error *err);
+/* Stops the workers and frees the pipeline (not the input). */
+void sl__jpipe_free(struct sl__jpipe *p);
+
 /* Infers the schema (json_infer.c). */
 int sl__json_infer(const uint8_t *buf, size_t len,
                    const struct sl_json_options *o, struct sl_schema *out,

@@ -1,11 +1,14 @@
-/* JSON reader: the front ends. A memory buffer, a file (mapped window by
- * window, or decompressed from .gz / .zst into a window buffer) and a push
- * stream all come down to "hand the engine a window of whole lines".
+/* JSON reader: the front ends. A memory buffer and a plain file (mapped
+ * whole) go through the pipeline (json_pipe.c): morsels of whole lines
+ * parsed as soon as a worker is free, consumed in input order. A file
+ * decompressed from .gz / .zst or read from a pipe comes down to "hand the
+ * engine a window of whole lines" from a reused window buffer.
  *
- * Memory stays bounded: a window is at most threads x chunk_bytes (plus one
- * line), and a mapped window is unmapped once its lines are parsed. A line
- * that does not end within max_line_bytes is reported as a bad line without
- * being held in memory whole. */
+ * Memory stays bounded: the pipeline has a fixed number of morsels in
+ * flight and releases the consumed part of a mapping; a window is at most
+ * threads x chunk_bytes (plus one line). A line that does not end within
+ * max_line_bytes is reported as a bad line without being held in memory
+ * whole. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,17 +25,18 @@ enum src_kind { SRC_MEM, SRC_MAP, SRC_GZ, SRC_ZST, SRC_PIPE };
 struct jreader {
   struct sl_batch_reader base;
   struct sl__jengine e;
+  struct sl__jpipe *pipe; /* SRC_MEM, SRC_MAP */
   enum src_kind kind;
   bool engine_ready, done, failed;
   struct sl_error err;
   char *path;
   /* SRC_MEM */
   const uint8_t *mem;
-  size_t mem_len, mem_pos;
-  /* SRC_MAP */
+  size_t mem_len;
+  /* SRC_MAP: the whole file, mapped */
   int fd;
-  int64_t file_size, file_pos;
-  size_t page;
+  int64_t file_size;
+  uint8_t *map;
   /* SRC_GZ / SRC_ZST: decompressed bytes waiting to be parsed */
   struct sl_bytes win;
   bool src_eof;
@@ -61,7 +65,9 @@ static const struct sl_schema *jr_schema(struct sl_batch_reader *b) {
 
 static void jr_release(struct sl_batch_reader *b) {
   struct jreader *r = b->private_data;
+  sl__jpipe_free(r->pipe); /* stops the workers before the engine goes */
   sl__jengine_release(&r->e);
+  if (r->map) munmap(r->map, (size_t)r->file_size);
   if (r->fd >= 0) close(r->fd);
   if (r->z_ready) inflateEnd(&r->z);
   if (r->zs) ZSTD_freeDStream(r->zs);
@@ -77,27 +83,6 @@ static size_t whole_lines(const uint8_t *b, size_t n) {
   return nl ? (size_t)(nl - b) + 1 : 0;
 }
 
-static int mem_advance(struct jreader *r, struct sl_error *err) {
-  size_t left = r->mem_len - r->mem_pos;
-  if (left == 0) {
-    r->done = true;
-    return 0;
-  }
-  const uint8_t *p = r->mem + r->mem_pos;
-  size_t w = (size_t)window_bytes(r);
-  size_t n = left;
-  if (left > w) {
-    n = whole_lines(p, w);
-    if (n == 0) { /* one line longer than the window */
-      const uint8_t *nl = memchr(p + w, '\n', left - w);
-      n = nl ? (size_t)(nl - p) + 1 : left;
-    }
-  }
-  int rc = sl__jengine_parse(&r->e, p, n, err);
-  r->mem_pos += n;
-  return rc;
-}
-
 /* Reports a line with no '\n' within max_line_bytes and starts skipping it. */
 static int too_long(struct jreader *r, const uint8_t *p, struct sl_error *err) {
   char why[128];
@@ -109,54 +94,6 @@ static int too_long(struct jreader *r, const uint8_t *p, struct sl_error *err) {
   r->e.line_base++;
   r->skipping = true;
   return rc;
-}
-
-static int map_advance(struct jreader *r, struct sl_error *err) {
-  if (r->file_pos >= r->file_size) {
-    r->done = true;
-    return 0;
-  }
-  int64_t start = r->file_pos - r->file_pos % (int64_t)r->page;
-  int64_t lead = r->file_pos - start;
-  int64_t want = window_bytes(r);
-  int64_t max_line = r->e.opt.max_line_bytes;
-  for (;;) {
-    int64_t len = r->file_size - r->file_pos;
-    if (len > want) len = want;
-    size_t map_len = (size_t)(lead + len);
-    uint8_t *m = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE, r->fd, start);
-    if (m == MAP_FAILED)
-      return sl_error_set(err, SL_EIO, "JSON reader: mapping '%s' failed: %m",
-                          r->path);
-    madvise(m, map_len, MADV_WILLNEED); /* read ahead the whole window */
-    const uint8_t *p = m + lead;
-    bool last = r->file_pos + len >= r->file_size;
-    size_t n = last ? (size_t)len : whole_lines(p, (size_t)len);
-    int rc = 0;
-    if (r->skipping) {
-      const uint8_t *nl = memchr(p, '\n', (size_t)len);
-      size_t skip = nl ? (size_t)(nl - p) + 1 : (size_t)len;
-      r->e.byte_base += (int64_t)skip;
-      r->file_pos += (int64_t)skip;
-      if (nl) r->skipping = false;
-      munmap(m, map_len);
-      return 0;
-    }
-    if (n == 0) {
-      if (len > max_line) {
-        rc = too_long(r, p, err);
-        munmap(m, map_len);
-        return rc;
-      }
-      munmap(m, map_len);
-      want *= 2; /* a long line: map more */
-      continue;
-    }
-    rc = sl__jengine_parse(&r->e, p, n, err);
-    munmap(m, map_len);
-    r->file_pos += (int64_t)n;
-    return rc;
-  }
 }
 
 /* Decompresses more bytes into r->win (up to `want` bytes in it). */
@@ -279,21 +216,14 @@ static int start_engine(struct jreader *r, struct sl_error *err) {
       int64_t want = o->infer_sample_bytes + 1;
       for (;;) {
         n = (size_t)(r->file_size < want ? r->file_size : want);
-        if (n == 0) break;
-        void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, r->fd, 0);
-        if (m == MAP_FAILED)
-          return sl_error_set(err, SL_EIO, "JSON reader: mapping '%s': %m",
-                              r->path);
         if ((int64_t)n < r->file_size && want <= o->max_line_bytes &&
-            !memchr(m, '\n', n)) {
-          munmap(m, n);
+            !memchr(r->map, '\n', n)) {
           want *= 2;
           continue;
         }
-        int rc = sl__jengine_init(&r->e, o, m, n, err);
-        munmap(m, n);
-        return rc;
+        break;
       }
+      sample = r->map;
     } else {
       size_t want = (size_t)o->infer_sample_bytes + 1;
       for (;;) {
@@ -307,7 +237,13 @@ static int start_engine(struct jreader *r, struct sl_error *err) {
       n = (size_t)r->win.size;
     }
   }
-  return sl__jengine_init(&r->e, o, sample, n, err);
+  SL_RETURN_NOT_OK(sl__jengine_init(&r->e, o, sample, n, err));
+  if (r->kind == SRC_MEM)
+    return sl__jpipe_new(&r->e, r->mem, (int64_t)r->mem_len, false, &r->pipe,
+                         err);
+  if (r->kind == SRC_MAP)
+    return sl__jpipe_new(&r->e, r->map, r->file_size, true, &r->pipe, err);
+  return 0;
 }
 
 static int jr_next(struct sl_batch_reader *b, struct sl_batch **out,
@@ -327,11 +263,10 @@ static int jr_next(struct sl_batch_reader *b, struct sl_batch **out,
     if (r->done) return 0;
     int rc;
     sl_error_reset(&r->err);
-    switch (r->kind) {
-    case SRC_MEM: rc = mem_advance(r, &r->err); break;
-    case SRC_MAP: rc = map_advance(r, &r->err); break;
-    default: rc = stream_window(r, &r->err); break;
-    }
+    if (r->pipe)
+      rc = sl__jpipe_advance(r->pipe, &r->done, &r->err);
+    else
+      rc = stream_window(r, &r->err);
     if (rc) {
       r->failed = true;
       if (!r->err.code)
@@ -398,7 +333,7 @@ int sl_json_read_buffer(const char *buf, size_t len,
   if (!buf && len)
     return sl_error_set(err, SL_EINVAL, "JSON reader: NULL buffer of %zu bytes",
                         len);
-  struct jreader *r;
+  struct jreader *r = NULL;
   SL_RETURN_NOT_OK(new_reader(o, &r, err));
   r->kind = SRC_MEM;
   r->mem = (const uint8_t *)buf;
@@ -414,7 +349,7 @@ static bool ends_with(const char *s, const char *suf) {
 int sl_json_open_file(const char *path, const struct sl_json_options *o,
                       struct sl_batch_reader **out, struct sl_error *err) {
   *out = NULL;
-  struct jreader *r;
+  struct jreader *r = NULL;
   SL_RETURN_NOT_OK(new_reader(o, &r, err));
   int rc = 0;
   r->path = sl_strdup(path);
@@ -451,7 +386,16 @@ int sl_json_open_file(const char *path, const struct sl_json_options *o,
   } else if (S_ISREG(st.st_mode)) {
     r->kind = SRC_MAP;
     r->file_size = st.st_size;
-    r->page = (size_t)sysconf(_SC_PAGESIZE);
+    if (r->file_size > 0) {
+      void *m = mmap(NULL, (size_t)r->file_size, PROT_READ, MAP_PRIVATE, r->fd,
+                     0);
+      if (m == MAP_FAILED) {
+        rc = sl_error_set(err, SL_EIO, "JSON reader: mapping '%s' failed: %m",
+                          path);
+        goto fail;
+      }
+      r->map = m;
+    }
   } else {
     r->kind = SRC_PIPE; /* a pipe, a socket, stdin ("-") */
   }
