@@ -39,18 +39,23 @@
  * next(), in line order, never concurrently; `line` is valid only during the
  * call.
  *
- * Threads: lines are parsed in parallel over newline-aligned chunks on
+ * Threads: lines are parsed in parallel over newline-aligned morsels (for a
+ * buffer or a plain file) or chunks (compressed files, pipes, streams) on
  * options.pool, or on a pool the reader creates with options.threads threads
  * (0 = every core, 1 = the calling thread only); that pool is started only
- * when some input is big enough to split (> 64 KiB), so reading many small
- * micro-batches costs no thread start-ups. A reader or stream is used by one
- * thread at a time; readers of different threads are independent, and
- * several may share one pool only when they do not run at the same time
- * (sl_pool_parallel_for is not re-entrant).
+ * when some input is big enough to split, so reading many small
+ * micro-batches costs no thread start-ups. With its own pool a buffer or
+ * file reader keeps the pool's helper threads parsing ahead between next()
+ * calls (a bounded number of morsels); with a borrowed pool it uses the
+ * pool only inside next(). A reader or stream is used by one thread at a
+ * time; readers of different threads are independent, and several may share
+ * one pool only when they do not run at the same time (sl_pool_parallel_for
+ * is not re-entrant).
  *
- * Batches hold at most batch_rows rows; a batch also ends where a parallel
- * chunk ends, so sizes vary a little. Memory use is bounded by the chunk size
- * times the thread count, never by the input size. */
+ * Batches hold at most batch_rows rows; a batch also ends where a morsel or
+ * chunk ends (chunk_bytes; by default about batch_rows lines, at most 8 MiB
+ * for a file or buffer), so sizes vary. Memory use is bounded by the morsel
+ * or chunk size times the thread count, never by the input size. */
 #ifndef SLUICE_JSON_H
 #define SLUICE_JSON_H
 

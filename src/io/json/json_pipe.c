@@ -19,7 +19,6 @@
  * before it and later morsels skip it like any straddling line. */
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -30,7 +29,9 @@ enum { MORSEL_FREE, MORSEL_BUSY, MORSEL_DONE };
 
 #define AUTO_MIN (1LL << 20)
 #define AUTO_MAX (8LL << 20)
-#define RELEASE_STEP (2LL << 20) /* release consumed input in 2 MiB steps */
+/* consumed input is released in steps of 8 MiB (2 MiB aligned, the mapping
+ * is mostly mapped by 2 MiB entries) */
+#define RELEASE_STEP (8LL << 20)
 
 struct morsel {
   struct sl__jtask task;
@@ -156,9 +157,17 @@ static struct morsel *take(struct sl__jpipe *p, int w, int64_t *ra_from,
   return m;
 }
 
+/* Asks the kernel to read [from, to) ahead unless its first and last pages
+ * are in the page cache already (then the walk over the cached pages would
+ * be all the call does). */
 static void read_ahead(struct sl__jpipe *p, int64_t from, int64_t to) {
   if (to <= from) return;
-  int64_t a0 = from & ~(int64_t)4095;
+  const int64_t pg = 4096;
+  int64_t a0 = from & ~(pg - 1), a1 = (to - 1) & ~(pg - 1);
+  unsigned char in0 = 0, in1 = 0;
+  if (mincore((void *)(p->base + a0), 1, &in0) == 0 &&
+      mincore((void *)(p->base + a1), 1, &in1) == 0 && (in0 & in1 & 1))
+    return;
   madvise((void *)(p->base + a0), (size_t)(to - a0), MADV_WILLNEED);
 }
 
@@ -196,11 +205,6 @@ static int helper(void *ctx, int64_t i, int w) {
   return 0;
 }
 
-static int64_t env_i64(const char *name, int64_t dflt) {
-  const char *v = getenv(name);
-  return v && *v ? strtoll(v, NULL, 0) : dflt;
-}
-
 int sl__jpipe_new(struct sl__jengine *e, const uint8_t *base, int64_t size,
                   bool mapped, struct sl__jpipe **out, struct sl_error *err) {
   *out = NULL;
@@ -219,11 +223,10 @@ int sl__jpipe_new(struct sl__jengine *e, const uint8_t *base, int64_t size,
       lines += base[i] == '\n';
     int64_t avg = lines > 0 ? n / lines : 512;
     int64_t c = avg * e->opt.batch_rows;
-    int64_t hi = env_i64("SLUICE_MORSEL_MAX", AUTO_MAX);
-    p->morsel = c < AUTO_MIN ? AUTO_MIN : c > hi ? hi : c;
+    p->morsel = c < AUTO_MIN ? AUTO_MIN : c > AUTO_MAX ? AUTO_MAX : c;
   }
   p->min_morsel = p->morsel < (256 << 10) ? p->morsel : (256 << 10);
-  p->n_slots = (int32_t)env_i64("SLUICE_SLOTS", 2 * e->n_workers + 2);
+  p->n_slots = 2 * e->n_workers + 2;
   p->stop_seq = INT64_MAX;
   p->slots = sl_calloc((size_t)p->n_slots, sizeof *p->slots);
   p->views = sl_calloc((size_t)e->n_workers, sizeof *p->views);
@@ -271,7 +274,7 @@ static void stop_helpers(struct sl__jpipe *p) {
 
 static void release_input(struct sl__jpipe *p, int64_t upto) {
   if (!p->mapped) return;
-  upto &= ~(RELEASE_STEP - 1);
+  upto &= ~((2LL << 20) - 1);
   if (upto - p->released < RELEASE_STEP) return;
   madvise((void *)(p->base + p->released), (size_t)(upto - p->released),
           MADV_DONTNEED);
