@@ -540,6 +540,89 @@ static void test_bad_lines(void **state) {
   sl_batch_free(b);
 }
 
+/* Key predictions read 32 bytes at a key without an end check, except on a
+ * chunk's last lines (those ending less than 33 bytes before its end): keys
+ * of 1 to 31 bytes on lines of every length, cut into chunks of many sizes,
+ * in buffers of the exact length (ASan sees any read past the end), give
+ * the values written, and a key that differs from the predicted one only
+ * in its last byte is not taken for it. */
+static void test_predicted_keys_near_chunk_ends(void **state) {
+  (void)state;
+  const char *keys[] = {"a", "abcdefghijklmno", "abcdefghijklmnop",
+                        "a_key_of_thirty_one_bytes_12345"};
+  const size_t nk = sizeof keys / sizeof keys[0];
+  char text[16384];
+  size_t len = 0, ends[90];
+  for (int r = 0; r < 90; r++) {
+    /* members in five orders (each key comes last on some lines, right
+     * before the end); the 31-byte key alternates with a twin differing in
+     * its last byte */
+    char m[5][96];
+    snprintf(m[0], sizeof m[0], "\"%s\":%d", keys[0], r);
+    snprintf(m[1], sizeof m[1], "\"%s\":%d", keys[1], r + 1);
+    snprintf(m[2], sizeof m[2], "\"%s\":%d", keys[2], r + 2);
+    snprintf(m[3], sizeof m[3], "\"a_key_of_thirty_one_bytes_1234%s\":%d",
+             r % 3 ? "5" : "6", r + 3);
+    snprintf(m[4], sizeof m[4], "\"pad\":\"%.*s\"", r % 40,
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    len += (size_t)snprintf(text + len, sizeof text - len, "{");
+    for (int i = 0; i < 5; i++)
+      len += (size_t)snprintf(text + len, sizeof text - len, "%s%s",
+                              i ? "," : "", m[(i + r / 2) % 5]);
+    len += (size_t)snprintf(text + len, sizeof text - len, "}\n");
+    ends[r] = len;
+    assert_true(len < sizeof text - 256);
+  }
+  /* inputs ending after each of the last ten lines (in each of the five
+   * orders), with and without the final '\n' */
+  for (int cut = 0; cut < 20; cut++) {
+    int rows = 90 - cut / 2;
+    size_t n = ends[rows - 1] - (size_t)(cut % 2);
+    char *exact = malloc(n);
+    assert_non_null(exact);
+    memcpy(exact, text, n);
+    for (int chunk = 40; chunk < 700; chunk += 97) {
+      struct sl_json_options o;
+      struct sl_error err = {0};
+      sl_json_options_init(&o);
+      o.threads = 1;
+      o.chunk_bytes = chunk; /* a batch per chunk */
+      assert_int_equal(
+          sl_json_options_set(&o, "schema",
+                              "a: int64, abcdefghijklmno: int64, "
+                              "abcdefghijklmnop: int64, "
+                              "a_key_of_thirty_one_bytes_12345: int64",
+                              &err),
+          0);
+      struct sl_batch_reader *rd;
+      assert_int_equal(sl_json_read_buffer(exact, n, &o, &rd, &err), 0);
+      sl_json_options_release(&o);
+      int r0 = 0;
+      struct sl_batch *b;
+      while (rd->next(rd, &b, &err) == 0 && b) {
+        for (size_t k = 0; k < nk; k++) {
+          const struct sl_array *a = col(b, keys[k]);
+          for (int i = 0; i < (int)b->length; i++) {
+            int r = r0 + i;
+            if (k == 3 && r % 3 == 0) {
+              assert_false(sl_array_is_valid(a, i));
+              continue;
+            }
+            assert_true(sl_array_is_valid(a, i));
+            assert_int_equal(sl_array_i64(a)[i], r + (int)k);
+          }
+        }
+        r0 += (int)b->length;
+        sl_batch_free(b);
+      }
+      assert_int_equal(err.code, 0);
+      assert_int_equal(r0, rows);
+      rd->release(rd);
+    }
+    free(exact);
+  }
+}
+
 /* A last line without '\n' is parsed from a copy that has one: each line
  * gives the same rows, the same bad-line reason and the same
  * line/offset/column there as it does followed by '\n'. Buffers are
@@ -1112,6 +1195,7 @@ int main(void) {
       cmocka_unit_test(test_block_kernels_match_scalar),
       cmocka_unit_test(test_utf8),
       cmocka_unit_test(test_utf8_strings_at_every_offset),
+      cmocka_unit_test(test_predicted_keys_near_chunk_ends),
       cmocka_unit_test(test_numbers_match_strtod),
       cmocka_unit_test(test_number_fast_matches_scalar),
       cmocka_unit_test(test_integers),

@@ -71,6 +71,10 @@ struct jp {
   const uint8_t *blk; /* the 64-byte block whose bitmaps are cached */
   uint64_t blk_stop, blk_high;
   int32_t max_depth;
+  /* key predictions are tried at positions below this: SL__JKEY_POSITIONS
+   * on lines that end 32 bytes or more before the chunk does (so the
+   * 32-byte compares need no end check), 0 on the last ones */
+  int32_t predict_below;
   bool mismatch_bad;
   int hard; /* out-of-memory and the like: stops everything */
   const uint8_t *err_at;
@@ -794,7 +798,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
                              const struct sl__jnode *n, int64_t t, int depth) {
   if (depth > jp->max_depth)
     return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
-  const uint8_t *end = jp->end;
+  const int32_t predict_below = jp->predict_below;
   const struct sl__jkcache *kcache =
       &jp->w->kcache[n->obj_id * SL__JKEY_POSITIONS];
   /* leaf kids written by the fast path below: when that is all of them,
@@ -819,7 +823,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
       /* Predicted key: the one seen at this position last time. Equal bytes
        * followed by a quote need no scan, no UTF-8 check and no lookup (the
        * cached key was a plain, validated string). */
-      if (pos < SL__JKEY_POSITIONS && end - k >= 16) {
+      if (pos < predict_below) {
         const struct sl__jkcache *kc = &kcache[pos];
         uint64_t a, b;
         memcpy(&a, k, 8);
@@ -829,7 +833,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
           q = k + kc->len;
           goto have_key;
         }
-        if (kc->lm[0] && end - k >= 32) { /* a long key: 32 bytes */
+        if (kc->lm[0]) { /* a long key: 32 bytes */
           uint64_t c, d;
           memcpy(&c, k + 16, 8);
           memcpy(&d, k + 24, 8);
@@ -883,7 +887,7 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         if (p) p++;
       } else if (*p == '-' || (uint8_t)(*p - '0') < 10) {
         struct sl__jnum num;
-        const uint8_t *q2 = sl__json_number_fast(p, end, &num);
+        const uint8_t *q2 = sl__json_number_fast(p, jp->end, &num);
         p = q2 ? q2 : bad_found(jp, p, "a value");
       } else {
         p = skip_value(jp, ws(p), depth + 1);
@@ -1021,6 +1025,14 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
     const uint8_t *nl = memrchr(p, '\n', (size_t)(end - p));
     tail = nl ? nl + 1 : p;
   }
+  /* Lines that start before near end (with their '\n') 33 bytes or more
+   * before the chunk does: key predictions there read 32 bytes without an
+   * end check. Lines from near on (and the tail copy) go without. */
+  const uint8_t *near = p;
+  if (end - p > 33) {
+    const uint8_t *nl = memrchr(p, '\n', (size_t)(end - 33 - p));
+    if (nl) near = nl + 1;
+  }
   while (p < end) {
     const uint8_t *lend = end; /* end of the bytes this line is parsed in */
     const uint8_t *orig = p;   /* the line's start in the chunk */
@@ -1058,6 +1070,7 @@ int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
       jp.blk = NULL;
     }
     const uint8_t *line = p;
+    jp.predict_below = lend == end && p < near ? SL__JKEY_POSITIONS : 0;
     p = ws(p);
     if (*p == '\n' && p - line <= max_line) {
       t->lines++;
