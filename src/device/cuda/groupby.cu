@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -41,6 +42,7 @@ struct cuda_ctx {
   int64_t *d_starts[2];
   size_t chunk;
   int sms;
+  int min_blocks; /* parse kernel's launch bound: 4 (default), 3, else 1 */
   /* Device tables kept between runs (grown on demand), so a process that
    * runs many plans (a function's micro-batches) allocates once. */
   unsigned long long *rows, *set, *counters;
@@ -95,6 +97,12 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
     const char *env = getenv("SLUICE_CUDA_CHUNK_MB");
     c->chunk = (size_t)(env ? atol(env) : 128) << 20;
     if (c->chunk < (1u << 20)) c->chunk = 1u << 20;
+    /* Four blocks of 256 threads an SM (the compiler keeps the parse kernel
+     * within 64 registers): at its free choice of 112 registers only two
+     * fit, and the kernel, bound by memory latency, took 23-43% longer
+     * (Q1-Q6 device-only on an H200, 4 GB). */
+    env = getenv("SLUICE_CUDA_MIN_BLOCKS");
+    c->min_blocks = env ? atoi(env) : 4;
   }
   for (int b = 0; b < 2; b++) {
     CK(cudaStreamCreateWithFlags(&c->stream[b], cudaStreamNonBlocking));
@@ -155,8 +163,8 @@ static int64_t pow2_at_least(int64_t want) {
 /* Sizes the table for len input bytes and points it at the context's
  * buffers (grown when too small). */
 static int table_setup(struct cuda_ctx *c, struct table *t,
-                       const struct plan_info *pi, size_t len, char *errbuf,
-                       size_t errcap) {
+                       const struct plan_info *pi, int plan_keys, size_t len,
+                       char *errbuf, size_t errcap) {
   memset(t, 0, sizeof *t);
   /* At most one group per 8 input bytes (a line with a key is longer), so
    * small micro-batches get small tables; 4 Mi slots at most by default. */
@@ -206,6 +214,22 @@ static int table_setup(struct cuda_ctx *c, struct table *t,
     c->set_bytes = 0;
     CK(cudaMalloc((void **)&c->set, sb));
     c->set_bytes = sb;
+  }
+  if (pi->smem_ok) {
+    /* Partial rows of the aggregate words: as many as fit in 24 KiB (a
+     * power of two, at most 256). Off unless SLUICE_CUDA_SMEM=1: on an
+     * H200 they made Q6 16-19% slower and Q1/Q4 6-16% slower, Q2/Q3/Q5
+     * within 5% (the shared memory comes out of the L1 that caches the
+     * parse kernel's stack, and blocks fold only a few hundred lines). */
+    env = getenv("SLUICE_CUDA_SMEM");
+    int width = pi->used - (2 + plan_keys), slots = 256;
+    while (slots > 8 && (size_t)slots * (size_t)width * 8 > (24u << 10))
+      slots /= 2;
+    if (env && atoi(env) == 1 && width > 0 && t->n_slots < (1ll << 31)) {
+      t->smem_slots = slots;
+      t->smem_width = width;
+      t->smem_base = 2 + plan_keys;
+    }
   }
   t->rows = c->rows;
   t->set = c->set;
@@ -403,6 +427,37 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
   }
   pi->used = w;
   pi->stride = w <= 4 ? 4 : w <= 8 ? 8 : w <= 16 ? 16 : (w + 7) / 8 * 8;
+  /* Plans of counts, sums, averages, numeric min/max and bool_and/or can
+   * fold rows into per-block partial rows first (table_setup decides):
+   * how each word then folds into the table. */
+  bool simple = true;
+  for (int a = 0; a < plan->n_aggs && simple; a++) {
+    int op = plan->aggs[a].op;
+    bool fl = op != SL_DEV_COUNT_STAR &&
+              plan->columns[plan->aggs[a].column].type == SL_DEV_FLOAT64;
+    if (pi->off_n[a] >= 0) pi->word_op[pi->off_n[a]] = WOP_ADD_U64;
+    int ov = pi->off_v[a];
+    switch (op) {
+    case SL_DEV_COUNT_STAR:
+    case SL_DEV_COUNT: break;
+    case SL_DEV_SUM:
+    case SL_DEV_AVG: pi->word_op[ov] = fl ? WOP_ADD_F64 : WOP_ADD_U64; break;
+    case SL_DEV_MIN:
+    case SL_DEV_MAX:
+      if (str_minmax(plan, a)) {
+        simple = false;
+        break;
+      }
+      pi->word_op[ov] = op == SL_DEV_MIN ? (fl ? WOP_MIN_F64 : WOP_MIN_I64)
+                                         : (fl ? WOP_MAX_F64 : WOP_MAX_I64);
+      break;
+    case SL_DEV_BOOL_AND: pi->word_op[ov] = WOP_AND; break;
+    case SL_DEV_BOOL_OR: pi->word_op[ov] = WOP_OR; break;
+    default: simple = false; break;
+    }
+  }
+  if (!simple) memset(pi->word_op, 0, sizeof pi->word_op);
+  pi->smem_ok = simple && plan->n_aggs > 0;
   if (pi->stride > MAX_ROW_WORDS) {
     snprintf(errbuf, errcap, "CUDA: plan needs %d words per group (max %d)", w,
              MAX_ROW_WORDS);
@@ -479,6 +534,17 @@ static void free_result(void *ctx, struct sl_dev_result *r) {
     free(r->agg_str_data[a]);
   }
   memset(r, 0, sizeof *r);
+}
+
+/* n 8-byte words, 64-byte aligned and zero-padded to a multiple of 64
+ * bytes, from aligned_alloc: the caller may take the array out of the
+ * result and free it with free() (device_abi.h). */
+static void *alloc_words(int64_t n) {
+  size_t bytes = ((size_t)n * 8 + 63) & ~(size_t)63;
+  char *p = (char *)aligned_alloc(64, bytes ? bytes : 64);
+  if (p && bytes > (size_t)n * 8)
+    memset(p + (size_t)n * 8, 0, bytes - (size_t)n * 8);
+  return p;
 }
 
 /* Copies the table's groups back into r: the occupied rows are listed and
@@ -575,7 +641,7 @@ static int collect(struct cuda_ctx *c, struct table *t,
       for (int64_t i = 0; i < g; i++)
         r->key_valid[k][i] = !((w0[i] >> 32) & (1u << k));
       if (!str) {
-        r->key_i64[k] = (int64_t *)malloc((size_t)G * 8);
+        r->key_i64[k] = (int64_t *)alloc_words(G);
         if (!r->key_i64[k]) goto oom;
 #pragma omp parallel for if (g > 65536)
         for (int64_t i = 0; i < g; i++)
@@ -603,8 +669,8 @@ static int collect(struct cuda_ctx *c, struct table *t,
       bool fl = op != SL_DEV_COUNT_STAR &&
                 plan->columns[plan->aggs[a].column].type == SL_DEV_FLOAT64;
       r->agg_valid[a] = (uint8_t *)malloc((size_t)G);
-      r->agg_i64[a] = (int64_t *)malloc((size_t)G * 8);
-      r->agg_f64[a] = (double *)malloc((size_t)G * 8);
+      r->agg_i64[a] = (int64_t *)alloc_words(G);
+      r->agg_f64[a] = (double *)alloc_words(G);
       if (!r->agg_valid[a] || !r->agg_i64[a] || !r->agg_f64[a]) goto oom;
       bool smm = str_minmax(plan, a);
       if (op >= SL_DEV_FIRST || smm) {
@@ -644,6 +710,13 @@ static int collect(struct cuda_ctx *c, struct table *t,
       int cs = pi->count_src[a];
       int on = cs >= 0 ? pi->off_n[cs] : -1, ov = pi->off_v[a],
           oq = pi->off_q[a];
+      /* The result is a double (device.c's agg_type) for averages,
+       * quantile_cont, variances, and sums, min/max and quantile_disc of
+       * DOUBLE columns; an integer otherwise. */
+      bool out_f = op == SL_DEV_AVG || op == SL_DEV_QUANTILE_CONT ||
+                   (op >= SL_DEV_VAR_POP && op <= SL_DEV_STDDEV_SAMP) ||
+                   (fl && op != SL_DEV_COUNT && op != SL_DEV_COUNT_DISTINCT &&
+                    op != SL_DEV_APPROX_COUNT_DISTINCT);
 #pragma omp parallel for if (g > 65536)
       for (int64_t i = 0; i < g; i++) {
         int64_t n = on >= 0 ? (int64_t)WORD(on, i) : 0;
@@ -701,8 +774,12 @@ static int collect(struct cuda_ctx *c, struct table *t,
         default: break;
         }
         r->agg_valid[a][i] = valid;
-        r->agg_i64[a][i] = oi;
-        r->agg_f64[a][i] = of;
+        /* Only the array of the result's type is written (the other is
+         * never touched, so its pages are never faulted in). */
+        if (out_f)
+          r->agg_f64[a][i] = of;
+        else
+          r->agg_i64[a][i] = oi;
       }
     }
 #undef WORD
@@ -781,8 +858,20 @@ static int launch_chunk(struct cuda_ctx *c, int b, const char *d_data,
   k_find_lines<<<(int)((n + 16 * 256 - 1) / (16 * 256)), 256, 0,
                  c->stream[b]>>>(d_data, n, c->d_starts[b], d_count);
   CK(cudaGetLastError());
-  k_parse_aggregate<<<c->sms * 8, 256, 0, c->stream[b]>>>(
-      d_data, n, base, c->d_starts[b], d_count, d_plan, d_pi, *t);
+  switch (c->min_blocks) {
+  case 3:
+    k_parse_aggregate<3><<<c->sms * 8, 256, smem_bytes(t), c->stream[b]>>>(
+        d_data, n, base, c->d_starts[b], d_count, d_plan, d_pi, *t);
+    break;
+  case 4:
+    k_parse_aggregate<4><<<c->sms * 8, 256, smem_bytes(t), c->stream[b]>>>(
+        d_data, n, base, c->d_starts[b], d_count, d_plan, d_pi, *t);
+    break;
+  default:
+    k_parse_aggregate<1><<<c->sms * 8, 256, smem_bytes(t), c->stream[b]>>>(
+        d_data, n, base, c->d_starts[b], d_count, d_plan, d_pi, *t);
+    break;
+  }
   CK(cudaGetLastError());
   return 0;
 fail:
@@ -925,7 +1014,8 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
   memset(&t, 0, sizeof t);
   if (check_plan(plan, &pi, errbuf, errcap)) return -1;
   CK(cudaSetDevice(c->dev));
-  if (table_setup(c, &t, &pi, src->len, errbuf, errcap)) return -1;
+  if (table_setup(c, &t, &pi, plan->n_keys, src->len, errbuf, errcap))
+    return -1;
   CK(cudaMalloc((void **)&d_plan, sizeof *plan));
   CK(cudaMalloc((void **)&d_pi, sizeof pi));
   CK(cudaMemcpy(d_plan, plan, sizeof *plan, cudaMemcpyHostToDevice));
@@ -989,10 +1079,10 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
       fprintf(stderr,
               "cuda: %.1f MB in %.4f s: setup %.4f, chunks %.4f (reading "
               "into pinned memory %.4f), collect %.4f (%lld groups, %d "
-              "words a row)\n",
+              "words a row, %d partial rows a block)\n",
               len / 1e6, out->seconds_total, t_setup, tc - t_loop,
               out->seconds_h2d, now_s() - tc, (long long)out->n_groups,
-              pi.stride);
+              pi.stride, t.smem_slots);
   }
   cudaFree(d_plan);
   cudaFree(d_pi);
@@ -1026,6 +1116,21 @@ static int cuda_groupby_fd(void *ctx, const struct sl_dev_plan *plan, int fd,
                            size_t len, struct sl_dev_result *out, char *errbuf,
                            size_t errcap) {
   struct source s = {NULL, fd, len, false};
+  const char *env = getenv("SLUICE_CUDA_READ");
+  if (len && env && !strcmp(env, "mmap")) {
+    /* The file mapped and copied into the pinned buffers with the C
+     * library's memcpy (non-temporal stores) instead of pread. */
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+      snprintf(errbuf, errcap, "CUDA: mapping the input: %s", strerror(errno));
+      return -1;
+    }
+    madvise(m, len, MADV_SEQUENTIAL);
+    s.data = (const char *)m;
+    int rc = run_plan((struct cuda_ctx *)ctx, plan, &s, 1, out, errbuf, errcap);
+    munmap(m, len);
+    return rc;
+  }
   return run_plan((struct cuda_ctx *)ctx, plan, &s, 1, out, errbuf, errcap);
 }
 

@@ -56,6 +56,23 @@ struct plan_info {
   int32_t has_distinct;
   int32_t has_pairs; /* quantiles, approx_count_distinct */
   unsigned long long init_row[MAX_ROW_WORDS];
+  /* How a block's partial of each word folds into the table (WOP_*); set
+   * when every aggregate of the plan can be kept in shared memory. */
+  int8_t word_op[MAX_ROW_WORDS];
+  int32_t smem_ok;
+};
+
+/* Folding a block's partial word into the table's word. */
+enum {
+  WOP_NONE = 0,
+  WOP_ADD_U64,
+  WOP_ADD_F64,
+  WOP_MIN_I64,
+  WOP_MAX_I64,
+  WOP_MIN_F64,
+  WOP_MAX_F64,
+  WOP_AND,
+  WOP_OR
 };
 
 struct table {
@@ -76,7 +93,18 @@ struct table {
    * hash), sorted after the last chunk. */
   int64_t pairs_cap;
   unsigned long long *pk, *pv;
+  /* Per-block partial rows in shared memory (0 slots: off): the
+   * aggregate words [smem_base, smem_base + smem_width) of up to
+   * smem_slots groups, folded into the table once per block. */
+  int32_t smem_slots, smem_width, smem_base;
 };
+
+/* Shared memory the parse kernel needs for t's partial rows. */
+__host__ __device__ __forceinline__ size_t smem_bytes(const struct table *t) {
+  return t->smem_slots ? (size_t)t->smem_slots * 4 +
+                             (size_t)t->smem_slots * t->smem_width * 8
+                       : 0;
+}
 
 __global__ void k_find_lines(const char *buf, int64_t n, int64_t *starts,
                              unsigned long long *count) {
@@ -90,7 +118,10 @@ __global__ void k_find_lines(const char *buf, int64_t n, int64_t *starts,
     if (base == 0) pos[mine++] = 0;
     int64_t lim = base + 16 < n ? base + 16 : n;
     for (int64_t i = base; i < lim; i++)
-      if (buf[i] == '\n' && i + 1 < n) pos[mine++] = i + 1;
+      /* Not before another '\n': empty lines need no thread, and the
+       * starts then fit in one per two bytes (the size of `starts`). */
+      if (buf[i] == '\n' && i + 1 < n && buf[i + 1] != '\n')
+        pos[mine++] = i + 1;
   }
   int incl = mine;
   for (int d = 1; d < 32; d <<= 1) {
@@ -574,14 +605,46 @@ __device__ __forceinline__ void push_pair(struct table *t,
   t->pv[at] = val;
 }
 
-__global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
-                                  const int64_t *starts,
-                                  const unsigned long long *n_lines,
-                                  const struct sl_dev_plan *plan,
-                                  const struct plan_info *pi, struct table t) {
+/* The block's partial row of table slot key - 1 (key > 0), claimed when the
+ * group has none yet; NULL when a few probes find neither it nor a free
+ * place (the row is then updated in the table). */
+__device__ __forceinline__ unsigned long long *
+smem_row(unsigned *map, unsigned long long *rows, int slots, int width,
+         unsigned key) {
+  unsigned j = (key * 2654435761u) & (unsigned)(slots - 1);
+  for (int p = 0; p < 8; p++, j = (j + 1) & (unsigned)(slots - 1)) {
+    unsigned cur = ((volatile unsigned *)map)[j];
+    if (cur == 0) cur = atomicCAS(&map[j], 0u, key);
+    if (cur == 0 || cur == key) return rows + (size_t)j * width;
+  }
+  return NULL;
+}
+
+/* MIN_BLOCKS: blocks of 256 threads an SM must hold at once (the register
+ * budget the compiler gets); chosen at launch (SLUICE_CUDA_MIN_BLOCKS). */
+template <int MIN_BLOCKS>
+__global__ void __launch_bounds__(256, MIN_BLOCKS)
+    k_parse_aggregate(const char *buf, int64_t n, int64_t base,
+                      const int64_t *starts, const unsigned long long *n_lines,
+                      const struct sl_dev_plan *plan,
+                      const struct plan_info *pi, struct table t) {
   int64_t lines = (int64_t)*n_lines;
   unsigned long long rows = 0, matched = 0, bad = 0;
   const int stride = t.stride;
+  /* Partial rows of this block's groups: a map from table slot + 1 to a
+   * partial row (0: free) and the rows, set to their start values before
+   * any thread claims one, so a claimed row is ready at once. */
+  extern __shared__ unsigned long long smem[];
+  const int sslots = t.smem_slots, swidth = t.smem_width, sbase = t.smem_base;
+  unsigned *smap = (unsigned *)smem;
+  unsigned long long *srows = smem + sslots / 2;
+  if (sslots) {
+    for (int e = threadIdx.x; e < sslots * swidth; e += blockDim.x)
+      srows[e] = pi->init_row[sbase + e % swidth];
+    for (int j = threadIdx.x; j < sslots; j += blockDim.x)
+      smap[j] = 0;
+    __syncthreads();
+  }
   for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < lines;
        l += (int64_t)gridDim.x * blockDim.x) {
     /* One pass over the line: the parser stops at the '\n' that ends it
@@ -691,11 +754,24 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
       set_error(&t, ERR_TABLE_FULL);
       continue;
     }
+    /* The words the simple aggregates fold into: the block's partial row
+     * of this group when it has (or gets) one, else the table's row. */
+    unsigned long long *arow = row;
+    int abase = 0;
+    if (sslots) {
+      unsigned long long *sr =
+          smem_row(smap, srows, sslots, swidth,
+                   (unsigned)((uint64_t)(row - t.rows) / (uint64_t)stride) + 1);
+      if (sr) {
+        arow = sr;
+        abase = sbase;
+      }
+    }
     for (int a = 0; a < plan->n_aggs; a++) {
       int op = plan->aggs[a].op;
       int on = pi->off_n[a];
       if (op == SL_DEV_COUNT_STAR) {
-        if (on >= 0) atomicAdd(&row[on], 1ull);
+        if (on >= 0) atomicAdd(&arow[on - abase], 1ull);
         continue;
       }
       const struct dev_value *v = &vals[plan->aggs[a].column];
@@ -710,7 +786,7 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
         continue;
       }
       if (!v->valid) continue;
-      if (on >= 0) atomicAdd(&row[on], 1ull);
+      if (on >= 0) atomicAdd(&arow[on - abase], 1ull);
       if (op == SL_DEV_COUNT) continue;
       int32_t type = plan->columns[plan->aggs[a].column].type;
       if (type == SL_DEV_STRING && (op == SL_DEV_MIN || op == SL_DEV_MAX)) {
@@ -729,7 +805,7 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
         continue;
       }
       bool fl = type == SL_DEV_FLOAT64;
-      unsigned long long *w = &row[pi->off_v[a]];
+      unsigned long long *w = &arow[pi->off_v[a] - abase];
       switch (op) {
       case SL_DEV_SUM:
       case SL_DEV_AVG:
@@ -812,6 +888,34 @@ __global__ void k_parse_aggregate(const char *buf, int64_t n, int64_t base,
         if (set_insert(&t, group, is_str, val, sp, sn)) atomicAdd(w, 1ull);
         break;
       }
+      }
+    }
+  }
+  if (sslots) {
+    /* Fold the block's partial rows into the table: one atomic per word
+     * that moved from its start value. */
+    __syncthreads();
+    for (int e = threadIdx.x; e < sslots * swidth; e += blockDim.x) {
+      unsigned key = smap[e / swidth];
+      int w = sbase + e % swidth;
+      unsigned long long v = srows[e];
+      if (!key || v == pi->init_row[w]) continue;
+      unsigned long long *g = t.rows + (uint64_t)(key - 1) * stride + w;
+      switch (pi->word_op[w]) {
+      case WOP_ADD_U64: atomicAdd(g, v); break;
+      case WOP_ADD_F64:
+        atomicAdd((double *)g, __longlong_as_double((long long)v));
+        break;
+      case WOP_MIN_I64: atomicMin((long long *)g, (long long)v); break;
+      case WOP_MAX_I64: atomicMax((long long *)g, (long long)v); break;
+      case WOP_MIN_F64:
+        atomic_min_f64((double *)g, __longlong_as_double((long long)v));
+        break;
+      case WOP_MAX_F64:
+        atomic_max_f64((double *)g, __longlong_as_double((long long)v));
+        break;
+      case WOP_AND: atomicAnd(g, v); break;
+      case WOP_OR: atomicOr(g, v); break;
       }
     }
   }
