@@ -224,10 +224,17 @@ int sl_cmd_devbench(int argc, char **argv) {
                                            &stats, &err);
   close(fd);
   if (!rc && parquet) {
+    struct timespec p0, p1;
+    clock_gettime(CLOCK_MONOTONIC, &p0);
     struct sl_parquet_write_options po;
     sl_parquet_write_options_init(&po);
     po.compression = SL_PARQUET_ZSTD;
     rc = sl_parquet_write_batch_file(parquet, out, &po, &err);
+    clock_gettime(CLOCK_MONOTONIC, &p1);
+    if (getenv("SLUICE_TRACE"))
+      fprintf(stderr, "bench-device: Parquet result written in %.4f s\n",
+              (double)(p1.tv_sec - p0.tv_sec) +
+                  (double)(p1.tv_nsec - p0.tv_nsec) / 1e9);
     if (rc) {
       sl_batch_free(out);
       out = NULL;

@@ -162,20 +162,26 @@ static enum sl_type_id agg_type(const struct sl_dev_plan *p, int a) {
   return SL_TYPE_INT64;
 }
 
-/* An 8-byte fixed-width array of n values copied from vals, with a
+static void malloc_buffer_free(struct sl_buffer *b) {
+  free(b->data);
+  sl_free(b);
+}
+
+/* An 8-byte fixed-width array of n values taken from *vals without a copy
+ * (*vals is then NULL: the array owns it; see device_abi.h), with a
  * validity bitmap when some of valid[] are 0 (their values zeroed). */
-static int fixed_array(enum sl_type_id t, const void *vals,
-                       const uint8_t *valid, int64_t n, struct sl_array **out) {
+static int fixed_array(enum sl_type_id t, void **vals, const uint8_t *valid,
+                       int64_t n, struct sl_array **out) {
   struct sl_array *a = NULL;
   int rc = sl_array_new(t, &a);
-  if (!rc) rc = sl_buffer_new(n * 8, &a->data);
+  if (!rc)
+    rc = sl_buffer_wrap(*vals, n * 8, malloc_buffer_free, NULL, &a->data);
   if (rc) {
     sl_array_release(a);
     return rc;
   }
+  *vals = NULL;
   int64_t *d = (int64_t *)a->data->data, nulls = 0;
-  if (n) memcpy(d, vals, (size_t)n * 8);
-  a->data->size = n * 8;
   for (int64_t g = 0; g < n; g++)
     nulls += !valid[g];
   if (nulls) {
@@ -201,7 +207,7 @@ static int fixed_array(enum sl_type_id t, const void *vals,
 }
 
 static int build_batch(const struct sl_dev_plan *p, const char *const *names,
-                       const struct sl_dev_result *r, struct sl_batch **out,
+                       struct sl_dev_result *r, struct sl_batch **out,
                        struct sl_error *err) {
   int n = p->n_keys + p->n_aggs, rc = 0;
   struct sl_schema schema;
@@ -223,10 +229,11 @@ static int build_batch(const struct sl_dev_plan *p, const char *const *names,
     enum sl_type_id t = schema.fields[c].type;
     if (t == SL_TYPE_INT64 || t == SL_TYPE_FLOAT64 ||
         t == SL_TYPE_TIMESTAMP_MS) {
-      /* Fixed width: one copy (keys keep float bits in key_i64). */
-      const void *vals = is_key                   ? (const void *)r->key_i64[i]
-                         : t == SL_TYPE_FLOAT64 ? (const void *)r->agg_f64[i]
-                                                : (const void *)r->agg_i64[i];
+      /* Fixed width: the backend's array itself (keys keep float bits in
+       * key_i64). */
+      void **vals = is_key                 ? (void **)&r->key_i64[i]
+                    : t == SL_TYPE_FLOAT64 ? (void **)&r->agg_f64[i]
+                                           : (void **)&r->agg_i64[i];
       rc = fixed_array(t, vals, is_key ? r->key_valid[i] : r->agg_valid[i],
                        r->n_groups, &cols[c]);
       sl_builder_release(&b);

@@ -152,7 +152,11 @@ struct sl_dev_plan {
  *  count(DISTINCT) and approx_count_distinct in agg_i64; quantile_cont
  *  in agg_f64; quantile_disc like min/max; first/last/arg_min/arg_max in
  *  agg_i64,
- *  agg_f64 or agg_str_* by the column's type. */
+ *  agg_f64 or agg_str_* by the column's type. Of agg_i64[a] and
+ *  agg_f64[a] only the one of the result's type holds values. key_i64,
+ *  agg_i64 and agg_f64 are 64-byte aligned, zero-padded to 64 bytes and
+ *  come from aligned_alloc: the caller may take one out (set the pointer
+ *  to NULL) and release it with free(). */
 struct sl_dev_result {
   int64_t n_groups;
   int64_t rows_in;      /* lines seen */
