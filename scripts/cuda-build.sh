@@ -44,4 +44,7 @@ for src in src/device/cuda/*.cu; do
 done
 # The static runtime: the library then needs only the driver (libcuda) at run time.
 "$nvcc" -shared --cudart static -Xcompiler=-fopenmp -o "$out/libsluice_cuda.so" "${objs[@]}" -L"$cudalib"
+# bench/gpu/hostread: how fast the host hands a cached file to the GPU.
+"$nvcc" -std=c++17 -O2 "${gencode[@]}" -Xcompiler=-fopenmp,-Wall --Werror=all-warnings \
+  --cudart static -o "$out/hostread" bench/gpu/hostread.cu -L"$cudalib"
 echo "cuda-build: $out/libsluice_cuda.so ($("$nvcc" --version | tail -1))"

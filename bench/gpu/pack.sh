@@ -20,6 +20,7 @@ cp build/sluice build/libsluice.so "$dest/build/"
 # The CUDA backend when built here (scripts/cuda-build.sh): run.sh then uses
 # it through SLUICE_CUDA_LIB instead of compiling on the GPU machine.
 [ -f build-cuda/libsluice_cuda.so ] && cp build-cuda/libsluice_cuda.so "$dest/build/"
+[ -f build-cuda/hostread ] && cp build-cuda/hostread "$dest/build/"
 ldd build/sluice build/libsluice.so | awk '/=> \// {print $3}' | sort -u |
   grep -vE '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt)\.so' |
   while read -r lib; do cp -L "$lib" "$dest/build/lib/"; done
