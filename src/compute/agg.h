@@ -75,6 +75,26 @@ int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
 int sl__hagg_finish(struct sl_hagg *h, struct sl_arena *a, struct sl_vec *out,
                     struct sl_error *err);
 
+/* ---- the same in parallel steps -------------------------------------------
+ * A merge of many groups: sl__hagg_merge_keys on one thread (finds or adds
+ * each src group in dst: map[g] = its dst group), then
+ * sl__hagg_merge_states over disjoint ranges of src groups on any number of
+ * threads (distinct src groups have distinct dst groups, so the ranges
+ * write disjoint states). The result: sl__hagg_finish_alloc on one thread,
+ * then sl__hagg_finish_range over disjoint group ranges on any threads.
+ * Only for tables where sl__hagg_parallel_ok holds. */
+bool sl__hagg_parallel_ok(const struct sl_hagg *h);
+/* map: sl__hagg_groups(src) entries, written. */
+int sl__hagg_merge_keys(struct sl_hagg *dst, const struct sl_hagg *src,
+                        uint32_t *map);
+int sl__hagg_merge_states(struct sl_hagg *dst, const struct sl_hagg *src,
+                          const uint32_t *map, int64_t g0, int64_t g1,
+                          struct sl_error *err);
+int sl__hagg_finish_alloc(struct sl_hagg *h, struct sl_arena *a,
+                          struct sl_vec *out);
+int sl__hagg_finish_range(struct sl_hagg *h, int64_t g0, int64_t g1,
+                          struct sl_vec *out, struct sl_error *err);
+
 /* ---- internal, shared by hash_agg.c and agg_funcs.c -------------------- */
 
 struct sl__agg_state; /* per aggregate, columnar over groups */
@@ -83,18 +103,28 @@ void sl__agg_state_free(struct sl__agg_state *st);
 int64_t sl__agg_state_bytes(const struct sl__agg_state *st);
 /* Makes room for groups [0, n_groups). */
 int sl__agg_state_grow(struct sl__agg_state *st, int64_t n_groups);
+/* Every gid[r] < n_groups. */
 int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
-                         const struct sl_vec *args, int64_t n, int64_t seq_base,
-                         const int32_t *sel, struct sl_arena *strings,
-                         struct sl_error *err);
-/* dst[map[g]] (+)= src[g] for every src group g. */
+                         int64_t n_groups, const struct sl_vec *args, int64_t n,
+                         int64_t seq_base, const int32_t *sel,
+                         struct sl_arena *strings, struct sl_error *err);
+/* dst[map[g]] (+)= src[g] for the src groups g in [g0, g1) (pair-keeping
+ * aggregates: g0 = 0 only). */
 int sl__agg_state_merge(struct sl__agg_state *dst,
                         const struct sl__agg_state *src, const uint32_t *map,
-                        int64_t src_groups, struct sl_arena *strings,
+                        int64_t g0, int64_t g1, struct sl_arena *strings,
                         struct sl_error *err);
+/* True when disjoint group ranges of one src can merge on several threads at
+ * once: no (group, value) pairs and no string values copied into the
+ * table's arena. */
+bool sl__agg_state_merge_in_parallel(const struct sl__agg_state *st);
 int sl__agg_state_finish(struct sl__agg_state *st, int64_t n_groups,
                          struct sl_arena *a, struct sl_vec *out,
                          struct sl_error *err);
+/* Writes groups [g0, g1) into the same rows of out (a vec of the result type
+ * with validity, made for all groups); not for pair-keeping aggregates. */
+int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t g1,
+                               struct sl_vec *out, struct sl_error *err);
 
 /* HyperLogLog for approx_count_distinct (hll.c). */
 struct sl__hll;

@@ -37,6 +37,7 @@ struct sl__agg_state {
   struct pair *pairs;
   int64_t n_pairs, cap_pairs;
   struct sl__hll **hll;
+  int64_t filled; /* min/max: groups [0, filled) hold a value */
 };
 
 static enum kind kind_of(enum sl_vt t) {
@@ -212,6 +213,10 @@ static int push_pair(struct sl__agg_state *st, int64_t g,
   return 0;
 }
 
+/* More groups than this: the states no longer fit the L2 cache. */
+#define BIG_STATE_GROUPS (INT64_C(1) << 15)
+#define PREFETCH_AHEAD 16
+
 static void kahan_add(double *sum, double *comp, double x) {
   double s = *sum, t = s + x;
   if (fabs(s) >= fabs(x))
@@ -221,20 +226,79 @@ static void kahan_add(double *sum, double *comp, double x) {
   *sum = t;
 }
 
+/* min/max of numbers: once every group seen so far holds a value (the
+ * usual case after the first batches), a batch without NULLs and without
+ * new groups needs no per-row check of the count. */
+static void minmax_fast(struct sl__agg_state *st, const uint32_t *gid,
+                        const struct sl_vec *v, int64_t n) {
+  if (st->k == K_F64) {
+    const double *x = v->d.f;
+    double *m = (double *)st->vi;
+    if (st->s.fn == SL_AGG_MIN)
+      for (int64_t r = 0; r < n; r++) {
+        double c = m[gid[r]];
+        m[gid[r]] = x[r] < c ? x[r] : c;
+      }
+    else
+      for (int64_t r = 0; r < n; r++) {
+        double c = m[gid[r]];
+        m[gid[r]] = x[r] > c ? x[r] : c;
+      }
+  } else {
+    const int64_t *x = v->d.i;
+    int64_t *m = st->vi;
+    if (st->s.fn == SL_AGG_MIN)
+      for (int64_t r = 0; r < n; r++) {
+        int64_t c = m[gid[r]];
+        m[gid[r]] = x[r] < c ? x[r] : c;
+      }
+    else
+      for (int64_t r = 0; r < n; r++) {
+        int64_t c = m[gid[r]];
+        m[gid[r]] = x[r] > c ? x[r] : c;
+      }
+  }
+}
+
 int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
-                         const struct sl_vec *args, int64_t n, int64_t seq_base,
-                         const int32_t *sel, struct sl_arena *strings,
-                         struct sl_error *err) {
+                         int64_t n_groups, const struct sl_vec *args, int64_t n,
+                         int64_t seq_base, const int32_t *sel,
+                         struct sl_arena *strings, struct sl_error *err) {
   (void)err;
   enum sl_agg_fn f = st->s.fn;
   int64_t *cnt = st->cnt;
+  /* Past the L2 cache every row's state is a cache miss; asking for the
+   * state lines of row r + PREFETCH_AHEAD overlaps the misses. */
+  bool big = st->cap > BIG_STATE_GROUPS;
   if (f == SL_AGG_COUNT_STAR) {
-    for (int64_t r = 0; r < n; r++)
-      cnt[gid[r]]++;
+    if (big)
+      for (int64_t r = 0; r < n; r++) {
+        if (r + PREFETCH_AHEAD < n)
+          __builtin_prefetch(&cnt[gid[r + PREFETCH_AHEAD]], 1);
+        cnt[gid[r]]++;
+      }
+    else
+      for (int64_t r = 0; r < n; r++)
+        cnt[gid[r]]++;
     return 0;
   }
   const struct sl_vec *v = &args[st->s.arg];
   const uint8_t *ok = v->valid;
+  if (big && (f == SL_AGG_SUM || f == SL_AGG_AVG) && st->k == K_I64 &&
+      v->type == SL_VT_I64) {
+    const int64_t *x = v->d.i;
+    for (int64_t r = 0; r < n; r++) {
+      if (r + PREFETCH_AHEAD < n) {
+        uint32_t ga = gid[r + PREFETCH_AHEAD];
+        __builtin_prefetch(&cnt[ga], 1);
+        __builtin_prefetch(&st->isum[ga], 1);
+      }
+      if (ok && !ok[r]) continue;
+      st->isum[gid[r]] += x[r];
+      cnt[gid[r]]++;
+    }
+    return 0;
+  }
 #define EACH                                                                   \
   for (int64_t r = 0; r < n; r++)                                              \
     if (!ok || ok[r])
@@ -279,6 +343,12 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
   case SL_AGG_MIN:
   case SL_AGG_MAX: {
     int want = f == SL_AGG_MIN ? -1 : 1;
+    bool num = (st->k == K_F64 && v->type == SL_VT_F64) ||
+               (st->k == K_I64 && v->type == SL_VT_I64);
+    if (num && !ok && n_groups <= st->filled) {
+      minmax_fast(st, gid, v, n);
+      return 0;
+    }
     if (st->k == K_STR) {
       EACH {
         uint32_t g = gid[r];
@@ -311,6 +381,8 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
         cnt[g] = 1;
       }
     }
+    while (st->filled < n_groups && cnt[st->filled])
+      st->filled++;
     return 0;
   }
   case SL_AGG_BOOL_AND:
@@ -386,12 +458,24 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
 #undef EACH
 }
 
+bool sl__agg_state_merge_in_parallel(const struct sl__agg_state *st) {
+  enum sl_agg_fn f = st->s.fn;
+  if (uses_pairs(f)) return false;
+  bool str = st->k == K_STR;
+  if (f == SL_AGG_ARG_MIN || f == SL_AGG_ARG_MAX) str = str || st->k2 == K_STR;
+  bool keeps_value = f == SL_AGG_MIN || f == SL_AGG_MAX || f == SL_AGG_FIRST ||
+                     f == SL_AGG_LAST || f == SL_AGG_ARG_MIN ||
+                     f == SL_AGG_ARG_MAX;
+  return !(str && keeps_value);
+}
+
 int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
-                        const uint32_t *map, int64_t ng,
+                        const uint32_t *map, int64_t g0, int64_t ng,
                         struct sl_arena *strings, struct sl_error *err) {
   (void)err;
   enum sl_agg_fn f = d->s.fn;
   if (uses_pairs(f)) {
+    if (g0 != 0) return SL_EINVAL; /* pairs are not kept by group */
     for (int64_t i = 0; i < s->n_pairs; i++) {
       if (d->n_pairs == d->cap_pairs) {
         int64_t c = d->cap_pairs ? d->cap_pairs * 2 : 1024;
@@ -410,7 +494,14 @@ int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
     }
     return 0;
   }
-  for (int64_t g = 0; g < ng; g++) {
+  for (int64_t g = g0; g < ng; g++) {
+    /* dst groups are spread over a big table: ask for them early */
+    if (g + 16 < ng) {
+      __builtin_prefetch(&d->cnt[map[g + 16]], 1);
+      if (d->isum) __builtin_prefetch(&d->isum[map[g + 16]], 1);
+      if (d->f0) __builtin_prefetch(&d->f0[map[g + 16]], 1);
+      if (d->vi) __builtin_prefetch(&d->vi[map[g + 16]], 1);
+    }
     uint32_t t = map[g];
     int64_t sc = s->cnt[g];
     switch (f) {
@@ -564,11 +655,17 @@ static int finish_pairs(struct sl__agg_state *st, int64_t ng,
 int sl__agg_state_finish(struct sl__agg_state *st, int64_t ng,
                          struct sl_arena *a, struct sl_vec *out,
                          struct sl_error *err) {
-  enum sl_agg_fn f = st->s.fn;
   SL_RETURN_NOT_OK(sl__vec_alloc(a, st->s.out_type, ng, out));
   SL_RETURN_NOT_OK(sl__vec_add_valid(a, out));
-  if (uses_pairs(f)) return finish_pairs(st, ng, out);
-  for (int64_t g = 0; g < ng; g++) {
+  if (uses_pairs(st->s.fn)) return finish_pairs(st, ng, out);
+  return sl__agg_state_finish_range(st, 0, ng, out, err);
+}
+
+int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
+                               struct sl_vec *out, struct sl_error *err) {
+  enum sl_agg_fn f = st->s.fn;
+  if (uses_pairs(f)) return SL_EINVAL;
+  for (int64_t g = g0; g < ng; g++) {
     int64_t c = st->cnt[g];
     uint8_t valid = c > 0;
     switch (f) {

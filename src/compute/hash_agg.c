@@ -54,6 +54,35 @@ uint64_t sl__hash_str(const char *p, int64_t n) {
   return XXH3_64bits(p, (size_t)n);
 }
 
+/* Hash of a string group key. Keys are mostly short (names, codes), for
+ * which one 64x64->128-bit multiply of the (overlapping) first and last
+ * words, the length folded in, is a third of xxh3's work; longer keys take
+ * xxh3. Only group keys use it: every table of a query hashes its keys here,
+ * so stored hashes stay comparable across partials. */
+static inline uint64_t key_hash_str(const char *p, int64_t n) {
+  uint64_t a, b;
+  if (n > 16) return sl__hash_str(p, n);
+  if (n >= 8) {
+    memcpy(&a, p, 8);
+    memcpy(&b, p + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t x, y;
+    memcpy(&x, p, 4);
+    memcpy(&y, p + n - 4, 4);
+    a = x;
+    b = y;
+  } else if (n > 0) {
+    a = ((uint64_t)(uint8_t)p[0] << 16) | ((uint64_t)(uint8_t)p[n >> 1] << 8) |
+        (uint8_t)p[n - 1];
+    b = 0;
+  } else {
+    a = b = 0;
+  }
+  unsigned __int128 m = (unsigned __int128)(a ^ UINT64_C(0xa0761d6478bd642f)) *
+                        (b ^ UINT64_C(0xe7037ed1a0b428db) ^ (uint64_t)n);
+  return sl__hash_u64((uint64_t)m ^ (uint64_t)(m >> 64));
+}
+
 static inline int64_t key_bits(const struct sl_vec *v, int64_t r) {
   switch (v->type) {
   case SL_VT_BOOL: return v->d.b[r] != 0;
@@ -178,7 +207,9 @@ static int build_slots(struct sl_hagg *h, int64_t ns) {
   return 0;
 }
 
-static int rehash(struct sl_hagg *h) { return build_slots(h, h->n_slots * 2); }
+static int rehash(struct sl_hagg *h) {
+  return build_slots(h, h->n_slots * 2);
+}
 
 /* Group g's keys equal row r of the input keys? */
 static inline bool row_eq(const struct sl_hagg *h, int64_t g,
@@ -271,7 +302,7 @@ static void hash_rows(const struct sl_hagg *h, const struct sl_vec *keys,
       if (!sl__vec_valid(v, r))
         x = NULL_HASH;
       else if (v->type == SL_VT_STR)
-        x = sl__hash_str(v->d.s[i].p, v->d.s[i].n);
+        x = key_hash_str(v->d.s[i].p, v->d.s[i].n);
       else
         x = sl__hash_u64((uint64_t)key_bits(v, i));
       hs[r] =
@@ -377,8 +408,12 @@ static int direct_update(struct sl_hagg *h, const struct sl_vec *k, int64_t n,
   }
   uint32_t *t = h->d_gid;
   int64_t lo = h->d_lo;
+  /* a wide table misses the cache on most keys: ask for them early */
+  bool big = h->d_span > (INT64_C(1) << 16);
   for (int64_t r = 0; r < n; r++) {
     int64_t g;
+    if (big && r + 16 < n)
+      __builtin_prefetch(&t[(uint64_t)x[r + 16] - (uint64_t)lo]);
     if (ok && !ok[r]) {
       if (!h->d_null) {
         SL_RETURN_NOT_OK(new_group(h, NULL_HASH, k, r, NULL, 0, &g));
@@ -446,6 +481,35 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
         if (g < 0) SL_RETURN_NOT_OK(lookup(h, hv, keys, r, NULL, 0, &g));
         gid[r] = (uint32_t)g;
       }
+    } else if (h->n_keys == 1 && k0->type == SL_VT_STR && !k0->constant) {
+      /* Single string key: the probe compares the key inline. */
+      const struct sl_str *x = k0->d.s;
+      const uint8_t *ok = k0->valid;
+      const struct keycol *c = &h->keys[0];
+      for (int64_t r = 0; r < n; r++) {
+        if (r + 16 < n)
+          __builtin_prefetch(
+              &h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
+        uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
+        uint64_t tag = hv >> 32;
+        bool valid = !ok || ok[r];
+        int64_t g = -1;
+        for (;;) {
+          uint64_t sl = h->slots[pos];
+          if (!sl) break;
+          if ((sl >> 32) == tag) {
+            int64_t cg = (int64_t)(uint32_t)sl - 1;
+            if (valid ? c->valid[cg] && sl__str_eq(c->s[cg], x[r])
+                      : !c->valid[cg]) {
+              g = cg;
+              break;
+            }
+          }
+          pos = (pos + 1) & mask;
+        }
+        if (g < 0) SL_RETURN_NOT_OK(lookup(h, hv, keys, r, NULL, 0, &g));
+        gid[r] = (uint32_t)g;
+      }
     } else {
       for (int64_t r = 0; r < n; r++) {
         int64_t g;
@@ -459,9 +523,75 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
   }
 states:
   for (int32_t a = 0; a < h->n_aggs; a++)
-    SL_RETURN_NOT_OK(sl__agg_state_update(h->states[a], gid, args, n, seq_base,
-                                          sel, &h->strings, err));
+    SL_RETURN_NOT_OK(sl__agg_state_update(h->states[a], gid, sl__hagg_groups(h),
+                                          args, n, seq_base, sel, &h->strings,
+                                          err));
   return 0;
+}
+
+int sl__hagg_merge_keys(struct sl_hagg *dst, const struct sl_hagg *src,
+                        uint32_t *map) {
+  int64_t ng = sl__hagg_groups(src);
+  if (dst->n_keys == 0) {
+    map[0] = 0;
+    if (dst->cap == 0) SL_RETURN_NOT_OK(grow_groups(dst, 1));
+    return 0;
+  }
+  if (dst->direct) { /* cover src's keys, or leave direct mode */
+    const struct keycol *c = &src->keys[0];
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    for (int64_t g = 0; g < ng; g++)
+      if (c->valid[g]) {
+        mn = c->v[g] < mn ? c->v[g] : mn;
+        mx = c->v[g] > mx ? c->v[g] : mx;
+      }
+    if (mn <= mx) SL_RETURN_NOT_OK(direct_cover(dst, mn, mx));
+  }
+  if (dst->direct) {
+    const struct keycol *c = &src->keys[0];
+    uint64_t lo = (uint64_t)dst->d_lo;
+    for (int64_t g = 0; g < ng; g++) {
+      /* a big direct table misses the cache on every key */
+      if (g + 16 < ng && c->valid[g + 16])
+        __builtin_prefetch(&dst->d_gid[(uint64_t)c->v[g + 16] - lo]);
+      uint32_t *e =
+          c->valid[g] ? &dst->d_gid[(uint64_t)c->v[g] - lo] : (uint32_t *)NULL;
+      int64_t d = e ? (int64_t)*e - 1 : dst->d_null - 1;
+      if (d < 0) {
+        SL_RETURN_NOT_OK(new_group(dst, src->hashes[g], NULL, 0, src, g, &d));
+        if (e)
+          *e = (uint32_t)(d + 1);
+        else
+          dst->d_null = d + 1;
+      }
+      map[g] = (uint32_t)d;
+    }
+    return 0;
+  }
+  for (int64_t g = 0; g < ng; g++) {
+    int64_t d;
+    if (g + 16 < ng)
+      __builtin_prefetch(
+          &dst->slots[src->hashes[g + 16] & ((uint64_t)dst->n_slots - 1)]);
+    SL_RETURN_NOT_OK(lookup(dst, src->hashes[g], NULL, 0, src, g, &d));
+    map[g] = (uint32_t)d;
+  }
+  return 0;
+}
+
+int sl__hagg_merge_states(struct sl_hagg *dst, const struct sl_hagg *src,
+                          const uint32_t *map, int64_t g0, int64_t g1,
+                          struct sl_error *err) {
+  for (int32_t a = 0; a < dst->n_aggs; a++)
+    SL_RETURN_NOT_OK(sl__agg_state_merge(dst->states[a], src->states[a], map,
+                                         g0, g1, &dst->strings, err));
+  return 0;
+}
+
+bool sl__hagg_parallel_ok(const struct sl_hagg *h) {
+  for (int32_t a = 0; a < h->n_aggs; a++)
+    if (!sl__agg_state_merge_in_parallel(h->states[a])) return false;
+  return true;
 }
 
 int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
@@ -470,51 +600,54 @@ int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
   if (src->n_keys == 0 && src->cap == 0) return 0; /* never saw a row */
   uint32_t *map = sl_malloc((size_t)(ng ? ng : 1) * sizeof *map);
   if (!map) return SL_ENOMEM;
-  int rc = 0;
-  if (dst->n_keys == 0) {
-    map[0] = 0;
-    if (dst->cap == 0) SL_CHECK_GOTO(grow_groups(dst, 1), rc, cleanup);
-  } else {
-    if (dst->direct) { /* cover src's keys, or leave direct mode */
-      const struct keycol *c = &src->keys[0];
-      int64_t mn = INT64_MAX, mx = INT64_MIN;
-      for (int64_t g = 0; g < ng; g++)
-        if (c->valid[g]) {
-          mn = c->v[g] < mn ? c->v[g] : mn;
-          mx = c->v[g] > mx ? c->v[g] : mx;
-        }
-      if (mn <= mx) SL_CHECK_GOTO(direct_cover(dst, mn, mx), rc, cleanup);
-    }
-    for (int64_t g = 0; g < ng && dst->direct; g++) {
-      const struct keycol *c = &src->keys[0];
-      uint32_t *e = c->valid[g]
-                        ? &dst->d_gid[(uint64_t)c->v[g] - (uint64_t)dst->d_lo]
-                        : (uint32_t *)NULL;
-      int64_t d = e ? (int64_t)*e - 1 : dst->d_null - 1;
-      if (d < 0) {
-        SL_CHECK_GOTO(new_group(dst, src->hashes[g], NULL, 0, src, g, &d), rc,
-                      cleanup);
-        if (e)
-          *e = (uint32_t)(d + 1);
-        else
-          dst->d_null = d + 1;
-      }
-      map[g] = (uint32_t)d;
-    }
-    for (int64_t g = 0; g < ng && !dst->direct; g++) {
-      int64_t d;
-      SL_CHECK_GOTO(lookup(dst, src->hashes[g], NULL, 0, src, g, &d), rc,
-                    cleanup);
-      map[g] = (uint32_t)d;
-    }
-  }
-  for (int32_t a = 0; a < dst->n_aggs; a++)
-    SL_CHECK_GOTO(sl__agg_state_merge(dst->states[a], src->states[a], map, ng,
-                                      &dst->strings, err),
-                  rc, cleanup);
-cleanup:
+  int rc = sl__hagg_merge_keys(dst, src, map);
+  if (!rc) rc = sl__hagg_merge_states(dst, src, map, 0, ng, err);
   sl_free(map);
   return rc;
+}
+
+int sl__hagg_finish_alloc(struct sl_hagg *h, struct sl_arena *a,
+                          struct sl_vec *out) {
+  int64_t ng = sl__hagg_groups(h);
+  if (h->cap < ng) SL_RETURN_NOT_OK(grow_groups(h, ng));
+  for (int32_t k = 0; k < h->n_keys + h->n_aggs; k++) {
+    enum sl_vt t =
+        k < h->n_keys ? h->keys[k].type : h->specs[k - h->n_keys].out_type;
+    SL_RETURN_NOT_OK(sl__vec_alloc(a, t, ng, &out[k]));
+    SL_RETURN_NOT_OK(sl__vec_add_valid(a, &out[k]));
+  }
+  return 0;
+}
+
+/* Keys of groups [g0, g1) into the same rows of out. */
+static void finish_keys(const struct sl_hagg *h, int64_t g0, int64_t g1,
+                        struct sl_vec *out) {
+  int64_t n = g1 - g0;
+  if (n <= 0) return;
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    const struct keycol *c = &h->keys[k];
+    struct sl_vec *v = &out[k];
+    memcpy(v->valid + g0, c->valid + g0, (size_t)n);
+    switch (c->type) {
+    case SL_VT_STR:
+      memcpy(v->d.s + g0, c->s + g0, (size_t)n * sizeof *c->s);
+      break;
+    case SL_VT_BOOL:
+      for (int64_t g = g0; g < g1; g++)
+        v->d.b[g] = (uint8_t)c->v[g];
+      break;
+    default: memcpy(v->d.i + g0, c->v + g0, (size_t)n * 8);
+    }
+  }
+}
+
+int sl__hagg_finish_range(struct sl_hagg *h, int64_t g0, int64_t g1,
+                          struct sl_vec *out, struct sl_error *err) {
+  finish_keys(h, g0, g1, out);
+  for (int32_t i = 0; i < h->n_aggs; i++)
+    SL_RETURN_NOT_OK(sl__agg_state_finish_range(h->states[i], g0, g1,
+                                                &out[h->n_keys + i], err));
+  return 0;
 }
 
 int sl__hagg_finish(struct sl_hagg *h, struct sl_arena *a, struct sl_vec *out,
@@ -522,23 +655,10 @@ int sl__hagg_finish(struct sl_hagg *h, struct sl_arena *a, struct sl_vec *out,
   int64_t ng = sl__hagg_groups(h);
   if (h->cap < ng) SL_RETURN_NOT_OK(grow_groups(h, ng));
   for (int32_t k = 0; k < h->n_keys; k++) {
-    struct keycol *c = &h->keys[k];
-    struct sl_vec *v = &out[k];
-    SL_RETURN_NOT_OK(sl__vec_alloc(a, c->type, ng, v));
-    SL_RETURN_NOT_OK(sl__vec_add_valid(a, v));
-    if (ng) memcpy(v->valid, c->valid, (size_t)ng);
-    switch (c->type) {
-    case SL_VT_STR:
-      if (ng) memcpy(v->d.s, c->s, (size_t)ng * sizeof *c->s);
-      break;
-    case SL_VT_BOOL:
-      for (int64_t g = 0; g < ng; g++)
-        v->d.b[g] = (uint8_t)c->v[g];
-      break;
-    default:
-      if (ng) memcpy(v->d.i, c->v, (size_t)ng * 8);
-    }
+    SL_RETURN_NOT_OK(sl__vec_alloc(a, h->keys[k].type, ng, &out[k]));
+    SL_RETURN_NOT_OK(sl__vec_add_valid(a, &out[k]));
   }
+  finish_keys(h, 0, ng, out);
   for (int32_t i = 0; i < h->n_aggs; i++)
     SL_RETURN_NOT_OK(
         sl__agg_state_finish(h->states[i], ng, a, &out[h->n_keys + i], err));
