@@ -218,9 +218,9 @@ static int table_setup(struct cuda_ctx *c, struct table *t,
   if (pi->smem_ok) {
     /* Partial rows of the aggregate words: as many as fit in 24 KiB (a
      * power of two, at most 256). Off unless SLUICE_CUDA_SMEM=1: on an
-     * H200 they made Q6 16-19% slower and Q1/Q4 6-16% slower, Q2/Q3/Q5
-     * within 5% (the shared memory comes out of the L1 that caches the
-     * parse kernel's stack, and blocks fold only a few hundred lines). */
+     * H200 they made Q6 16-19% slower, Q1/Q4 6-19% slower and Q3 5-6%
+     * faster (the shared memory comes out of the L1 that caches the parse
+     * kernel's stack, and blocks fold only a few hundred lines). */
     env = getenv("SLUICE_CUDA_SMEM");
     int width = pi->used - (2 + plan_keys), slots = 256;
     while (slots > 8 && (size_t)slots * (size_t)width * 8 > (24u << 10))
