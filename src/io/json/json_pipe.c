@@ -219,8 +219,9 @@ int sl__jpipe_new(struct sl__jengine *e, const uint8_t *base, int64_t size,
   } else {
     /* about batch_rows lines, within [AUTO_MIN, AUTO_MAX] */
     int64_t n = size < AUTO_MIN ? size : AUTO_MIN, lines = 0;
-    for (int64_t i = 0; i < n; i++)
-      lines += base[i] == '\n';
+    for (const uint8_t *q = base, *end = base + n;
+         q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
+      lines++;
     int64_t avg = lines > 0 ? n / lines : 512;
     int64_t c = avg * e->opt.batch_rows;
     p->morsel = c < AUTO_MIN ? AUTO_MIN : c > AUTO_MAX ? AUTO_MAX : c;
