@@ -44,6 +44,11 @@ static void usage(FILE *f) {
       "                           ($SLUICE_DEVICE sets the default)\n"
       "      --max-rows N         rows to print as a table (default 1000)\n"
       "      --no-progress        never draw the progress bar\n"
+      "      --no-fsync           publish a Parquet --output without "
+      "fsync\n"
+      "                           (still written under a temporary name "
+      "and\n"
+      "                           renamed; not durable across a crash)\n"
       "  -h, --help               this text\n");
 }
 
@@ -106,11 +111,12 @@ int sl_cmd_query(int argc, char **argv) {
       {"device", required_argument, NULL, 'D'},
       {"max-rows", required_argument, NULL, 'M'},
       {"no-progress", no_argument, NULL, 'P'},
+      {"no-fsync", no_argument, NULL, 'F'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *output = NULL, *codec = "zstd", *device = getenv("SLUICE_DEVICE");
   enum fmt fmt = FMT_TABLE;
-  bool fmt_given = false, progress = true;
+  bool fmt_given = false, progress = true, fsync_out = true;
   int64_t max_rows = 1000;
   struct sl_query_options qo;
   sl_query_options_init(&qo);
@@ -146,6 +152,7 @@ int sl_cmd_query(int argc, char **argv) {
     case 'D': device = optarg; break;
     case 'M': max_rows = strtoll(optarg, NULL, 10); break;
     case 'P': progress = false; break;
+    case 'F': fsync_out = false; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -191,6 +198,7 @@ int sl_cmd_query(int argc, char **argv) {
     }
     po.compression = pc;
     po.threads = qo.threads;
+    po.fsync = fsync_out;
   }
   struct progress pg = {.t0 = now_s(), .enabled = progress && isatty(2)};
   qo.progress = on_progress;

@@ -83,6 +83,21 @@ def test_compression_option(logs):
     assert pq.read_table(out).num_rows == 64
 
 
+def test_no_fsync_output(logs):
+    """--no-fsync publishes the same file (temporary name, rename), only
+    without waiting for the disk; nothing else of the name is left behind."""
+    d, f = logs
+    sub = d / "nofsync"
+    sub.mkdir()
+    out = sub / "n.parquet"
+    sql = "SELECT region, count(*) AS n, max(bytes) AS m FROM '{f}' GROUP BY region"
+    subprocess.run([sluice_bin(), "query", "--no-fsync", "-o", str(out), sql.format(f=f)],
+                   check=True, capture_output=True)
+    assert os.listdir(sub) == ["n.parquet"]
+    want = duck(sql.replace("'{f}'", f"read_json('{f}', columns = {duck_columns(LOG_COLUMNS)})"))
+    compare([list(r.values()) for r in pq.read_table(out).to_pylist()], want, False, sql)
+
+
 def test_hive_partitions(logs, tmp_path):
     d, f = logs
     t = pa.table({"x": [1, 2, 3, 4], "s": ["a", "b", "c", "d"]})
