@@ -540,6 +540,106 @@ static void test_bad_lines(void **state) {
   sl_batch_free(b);
 }
 
+/* Skipped containers (and containers kept as JSON text) that start at every
+ * offset of a 64-byte block: flat ones of strings written compactly, which
+ * the AVX-512 build checks on byte masks, valid and not, next to ones that
+ * take the byte-by-byte skip (nested, numbers, whitespace, escapes, longer
+ * than 64 bytes). Every kernel keeps exactly the valid ones, with their
+ * text, and reports the others. */
+static void test_flat_containers_at_every_offset(void **state) {
+  (void)state;
+  static const struct {
+    const char *s;
+    bool ok;
+  } cases[] = {
+      {"{}", true},
+      {"[]", true},
+      {"[\"a\"]", true},
+      {"[\"internal\",\"beta\"]", true},
+      {"{\"country\":\"BR\",\"city\":\"S\xc3\xa3o Paulo\"}", true},
+      {"{\"k\":\"v\"}", true},
+      {"{\"a\":\"b\",\"c\":\"d\",\"e\":\"f\"}", true},
+      {"[\"\xe6\x9d\xb1\xe4\xba\xac\",\"\"]", true},
+      {"{\"k\":\"]\",\"}\":\"{\"}", true},
+      {"[\"a,b\",\":\",\"[\"]", true},
+      {"{\"k\":[\"x\"]}", true},
+      {"{\"k\":1}", true},
+      {"[ \"a\" ]", true},
+      {"{\"k\" : \"v\"}", true},
+      {"{\"k\":\"\\\"q\\\"\"}", true},
+      {"[\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\","
+       "\"0123456789\",\"0123456789\"]",
+       true},
+      {"[\"\",\"\",\"\"]", true},
+      {"{\"k\"}", false},
+      {"{\"k\":}", false},
+      {"{\"k\":\"v\",}", false},
+      {"[\"a\",]", false},
+      {"[\"a\" \"b\"]", false},
+      {"[\"a\"\"b\"]", false},
+      {"[\"a\":\"b\"]", false},
+      {"{\"a\",\"b\"}", false},
+      {"{\"a\":\"b\":\"c\"}", false},
+      {"{\"a\":\"b\",\"c\"}", false},
+      {"{\"a\":\"b\",\"c\",\"d\"}", false},
+      {"{\"a\":\"b\";\"c\":\"d\"}", false},
+      {"[\"a\"}", false},
+      {"{\"a\":\"b\"]", false},
+      {"{\"a\":\"\xc3\"}", false},
+      {"[\"\x80\"]", false},
+      {"[\"\xed\xa0\x80\"]", false},
+      {"{,}", false},
+      {"[,]", false},
+      {"[\"a\",,\"b\"]", false},
+      {"[\"a\t\"]", false},
+      {"[\"\\x\"]", false},
+  };
+  const size_t nc = sizeof cases / sizeof cases[0];
+  size_t cap = 1 << 20, len = 0;
+  char *text = malloc(cap);
+  assert_non_null(text);
+  int lines = 0, good = 0;
+  for (int pad = 0; pad < 70; pad++) {
+    for (size_t c = 0; c < nc; c++) {
+      for (int skipped = 0; skipped < 2; skipped++, lines++) {
+        char padding[80];
+        memset(padding, 'a', (size_t)pad);
+        padding[pad] = 0;
+        len += (size_t)snprintf(text + len, cap - len,
+                                "{\"p\":\"%s\",\"%s\":%s,\"i\":%d}\n", padding,
+                                skipped ? "z" : "r", cases[c].s, lines);
+        good += cases[c].ok;
+        assert_true(len < cap - 256);
+      }
+    }
+  }
+  const char *kern[] = {"scalar", "avx2", "avx512"};
+  for (int ki = 0; ki < 3; ki++) {
+    const char *opts[] = {"simd", kern[ki], NULL};
+    struct bad_log bad = {0};
+    struct sl_batch *b;
+    struct sl_error err = {0};
+    assert_int_equal(
+        read_all(text, len, "r: utf8, i: int64", opts, &bad, &b, NULL, &err),
+        0);
+    if (bad.n != lines - good) {
+      for (int k = 0; k < bad.n && k < 64; k++)
+        print_message("bad: %s (%s)\n", bad.text[k], bad.reason[k]);
+      fail_msg("%s: %d bad lines, want %d", kern[ki], bad.n, lines - good);
+    }
+    assert_int_equal(b->length, good);
+    const int64_t *id = sl_array_i64(col(b, "i"));
+    for (int64_t r = 0; r < b->length; r++) {
+      int line = (int)id[r];
+      size_t c = (size_t)(line / 2) % nc;
+      assert_true(cases[c].ok);
+      assert_str(col(b, "r"), r, line % 2 ? NULL : cases[c].s);
+    }
+    sl_batch_free(b);
+  }
+  free(text);
+}
+
 /* Key predictions read 32 bytes at a key without an end check, except on a
  * chunk's last lines (those ending less than 33 bytes before its end): keys
  * of 1 to 31 bytes on lines of every length, cut into chunks of many sizes,
@@ -1196,6 +1296,7 @@ int main(void) {
       cmocka_unit_test(test_utf8),
       cmocka_unit_test(test_utf8_strings_at_every_offset),
       cmocka_unit_test(test_predicted_keys_near_chunk_ends),
+      cmocka_unit_test(test_flat_containers_at_every_offset),
       cmocka_unit_test(test_numbers_match_strtod),
       cmocka_unit_test(test_number_fast_matches_scalar),
       cmocka_unit_test(test_integers),

@@ -31,7 +31,7 @@ static inline uint64_t classify(const uint8_t *b, uint64_t *high) {
          _mm512_cmple_epu8_mask(x, _mm512_set1_epi8(0x1f));
 }
 #define CLASSIFY(jp, b, high) classify(b, high)
-/* s[0, n), n < 64, has bytes >= 0x80: true when they are all well-formed
+/* s[0, n), n <= 64, has bytes >= 0x80: true when they are all well-formed
  * 2-byte sequences (C2..DF + continuation) or 3-byte ones led by E1..EC or
  * EE..EF (no overlong or surrogate possible), checked on bitmaps of the
  * bytes: leads, continuations and their expected places. Anything else
@@ -402,12 +402,75 @@ static inline const uint8_t *literal(struct jp *jp, const uint8_t *p,
 
 static const uint8_t *skip_value(struct jp *jp, const uint8_t *p, int depth);
 
+#ifdef SL__JSON_PARSE_AVX512
+/* p: '{' or '['. The byte after the container when it is a flat one of
+ * strings written compactly (["a","b"], {"k":"v","k2":"v2"}, [], {}) that
+ * ends within the 64 bytes from p: checked all at once on byte masks of
+ * those bytes. NULL when that is not the case (nested values, numbers,
+ * whitespace, escapes, control bytes, any error, the end of the chunk within
+ * 64 bytes): the byte-by-byte skip then decides, with its messages. */
+static inline const uint8_t *skip_flat(const struct jp *jp, const uint8_t *p) {
+  if (jp->end - p < 64) return NULL;
+  __m512i x = _mm512_loadu_si512((const void *)p);
+  bool obj = p[0] == '{';
+  uint64_t q = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('"'));
+  uint64_t closers =
+      _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(obj ? '}' : ']'));
+  /* in-string bytes: an odd number of quotes at or before them (opening
+   * quotes included, closing ones not); with no backslash every quote is
+   * one */
+  uint64_t in = q;
+  in ^= in << 1;
+  in ^= in << 2;
+  in ^= in << 4;
+  in ^= in << 8;
+  in ^= in << 16;
+  in ^= in << 32;
+  uint64_t ends = closers & ~in;
+  if (ends == 0) return NULL;
+  unsigned e = (unsigned)__builtin_ctzll(ends); /* the container's end */
+  uint64_t region = _bzhi_u64(~0ull, e + 1);    /* p[0..e] */
+  if ((_mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\\')) |
+       _mm512_cmple_epu8_mask(x, _mm512_set1_epi8(0x1f))) &
+      region)
+    return NULL;
+  if (e == 1) return p + 2; /* {} or [] */
+  uint64_t open = q & in & region, close = q & ~in & region;
+  uint64_t last = 1ull << (e - 1); /* the last string closes right before */
+  uint64_t seps = (close & ~last) << 1;
+  /* strings one separator byte apart, from 1 to e - 1: the first opens at
+   * 1, the last closes at e - 1, and each other one opens two bytes after
+   * the one before it closes (so nothing else stands between them) */
+  if (!(open & 2) || !(close & last) || (open & ~2ull) != (close & ~last) << 2)
+    return NULL;
+  uint64_t comma = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(','));
+  if (obj) {
+    /* keys are the 1st, 3rd, ... strings: ':' after each (so the last
+     * string, followed by the end, cannot be one), ',' after the values */
+    uint64_t keys = _pdep_u64(0x5555555555555555ull, close);
+    uint64_t colon = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(':'));
+    uint64_t values = close & ~keys & ~last; /* all but the last value */
+    if ((colon & seps) != keys << 1 || (comma & seps) != values << 1)
+      return NULL;
+  } else if ((comma & seps) != seps) {
+    return NULL;
+  }
+  if ((uint64_t)_mm512_movepi8_mask(x) & region && !utf8_short_valid(p, e + 1))
+    return NULL;
+  return p + e + 1;
+}
+#endif
+
 static const uint8_t *skip_container(struct jp *jp, const uint8_t *p,
                                      int depth) {
   bool obj = *p == '{';
   uint8_t close = obj ? '}' : ']';
   if (depth > jp->max_depth)
     return bad(jp, p, "nesting deeper than max_depth %d", (int)jp->max_depth);
+#ifdef SL__JSON_PARSE_AVX512
+  const uint8_t *flat = skip_flat(jp, p);
+  if (flat) return flat;
+#endif
   p = ws(p + 1);
   if (*p == close) return p + 1;
   /* whitespace is skipped lazily, as in object() */
