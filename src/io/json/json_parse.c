@@ -416,17 +416,13 @@ static inline const uint8_t *skip_flat(const struct jp *jp, const uint8_t *p) {
   uint64_t q = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('"'));
   uint64_t closers =
       _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(obj ? '}' : ']'));
-  /* in-string bytes: an odd number of quotes at or before them (opening
-   * quotes included, closing ones not); with no backslash every quote is
-   * one */
-  uint64_t in = q;
-  in ^= in << 1;
-  in ^= in << 2;
-  in ^= in << 4;
-  in ^= in << 8;
-  in ^= in << 16;
-  in ^= in << 32;
-  uint64_t ends = closers & ~in;
+  /* With no backslash every quote is one: the 1st, 3rd, ... open strings
+   * and the others close them. The container ends at the first closing
+   * bracket right after a closing quote (or at 1: empty); whatever comes
+   * before it is checked below, so a wrong guess only means NULL. */
+  uint64_t opens = _pdep_u64(0x5555555555555555ull, q);
+  uint64_t closes = q & ~opens;
+  uint64_t ends = closers & (closes << 1 | 2);
   if (ends == 0) return NULL;
   unsigned e = (unsigned)__builtin_ctzll(ends); /* the container's end */
   uint64_t region = _bzhi_u64(~0ull, e + 1);    /* p[0..e] */
@@ -435,7 +431,7 @@ static inline const uint8_t *skip_flat(const struct jp *jp, const uint8_t *p) {
       region)
     return NULL;
   if (e == 1) return p + 2; /* {} or [] */
-  uint64_t open = q & in & region, close = q & ~in & region;
+  uint64_t open = opens & region, close = closes & region;
   uint64_t last = 1ull << (e - 1); /* the last string closes right before */
   uint64_t seps = (close & ~last) << 1;
   /* strings one separator byte apart, from 1 to e - 1: the first opens at
