@@ -184,18 +184,24 @@ escape(struct jp *jp, const uint8_t *p, uint32_t *cp) {
  * chunk are copied into a zeroed buffer first (zero is a control byte, so
  * the bytes past the end read as "stop"), so nothing outside the chunk is
  * ever read. */
-__attribute__((noinline)) static void load_block(struct jp *jp,
-                                                 const uint8_t *b) {
+__attribute__((noinline)) static void load_block_edge(struct jp *jp,
+                                                      const uint8_t *b) {
   jp->blk = b;
-  if (b >= jp->begin && jp->end - b >= 64) {
-    jp->blk_stop = CLASSIFY(jp, b, &jp->blk_high);
-    return;
-  }
   uint8_t tmp[64] = {0};
   const uint8_t *from = b < jp->begin ? jp->begin : b;
   const uint8_t *to = jp->end - b < 64 ? jp->end : b + 64;
   if (to > from) memcpy(tmp + (from - b), from, (size_t)(to - from));
   jp->blk_stop = CLASSIFY(jp, tmp, &jp->blk_high);
+}
+
+/* Whole blocks inline, the chunk's edges out of line. */
+static inline void load_block(struct jp *jp, const uint8_t *b) {
+  if (__builtin_expect(b >= jp->begin && jp->end - b >= 64, 1)) {
+    jp->blk = b;
+    jp->blk_stop = CLASSIFY(jp, b, &jp->blk_high);
+    return;
+  }
+  load_block_edge(jp, b);
 }
 
 /* The first stop byte at or after p (jp->end when none); ORs the high-bit
