@@ -319,7 +319,9 @@ struct sl__jengine {
 int sl__jworker_init(struct sl__jworker *w, const struct sl__jplan *p);
 void sl__jworker_release(struct sl__jworker *w, const struct sl__jplan *p);
 /* Parses t->begin..t->end into batches on worker w. Returns 0 (bad lines
- * are recorded in t) or a hard error (memory) with t->err set. */
+ * are recorded in t) or a hard error (memory) with t->err set. e may be a
+ * worker's shallow copy of the engine (json_pipe.c): read-only, counters
+ * as of when the worker took its morsel. */
 int sl__json_parse_chunk(const struct sl__jengine *e, struct sl__jworker *w,
                          struct sl__jtask *t);
 /* The same, built for AVX-512BW (json_parse_avx512.c); only when the
