@@ -640,6 +640,73 @@ static void test_flat_containers_at_every_offset(void **state) {
   free(text);
 }
 
+/* A bad value makes its line bad with the same message, naming the same
+ * column, whether its key is skipped (the skip paths: inline literals and
+ * numbers, strings, containers) or kept as JSON text (the value paths), under
+ * every kernel; and good values are good either way. */
+static void test_skipped_values_fail_like_kept_ones(void **state) {
+  (void)state;
+  static const char *vals[] = {"true",
+                               "false",
+                               "null",
+                               "1",
+                               "-0.5",
+                               "{\"k\":\"v\"}",
+                               "[\"a\",\"b\"]",
+                               "[]",
+                               "{}",
+                               "tru",
+                               "fals",
+                               "falsey",
+                               "nul",
+                               "t",
+                               "f",
+                               "true1",
+                               "-",
+                               "01",
+                               "1.",
+                               "1e",
+                               "{\"k\":tru}",
+                               "[\"a\",]",
+                               "{\"k\":\"\xc3\"}",
+                               "{\"k\":\"v\",}",
+                               "[\"a\" \"b\"]",
+                               "{\"k\":\"a\tb\"}",
+                               "[\"\\q\"]",
+                               "{\"a\":\"b\",\"c\"}",
+                               "\"x\xc3\"",
+                               "\"\\u12\""};
+  const char *kern[] = {"scalar", "avx2", "avx512"};
+  for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+    char line[256];
+    /* padded so the value sits far from the end of the input */
+    int n =
+        snprintf(line, sizeof line,
+                 "{\"i\":1,\"x\":%s,\"z\":\"%064d\"}\n{\"i\":2}\n", vals[v], 0);
+    for (int ki = 0; ki < 3; ki++) {
+      const char *opts[] = {"simd", kern[ki], NULL};
+      char msg[2][600];
+      int rc[2];
+      int64_t rows[2];
+      for (int kept = 0; kept < 2; kept++) {
+        struct sl_batch *b = NULL;
+        struct sl_error err = {0};
+        rc[kept] =
+            read_all(line, (size_t)n, kept ? "x: utf8, i: int64" : "i: int64",
+                     opts, NULL, &b, NULL, &err);
+        snprintf(msg[kept], sizeof msg[kept], "%s", rc[kept] ? err.msg : "");
+        rows[kept] = b ? b->length : -1;
+        if (b) sl_batch_free(b);
+      }
+      if (rc[0] != rc[1] || strcmp(msg[0], msg[1]) || rows[0] != rows[1])
+        fail_msg("%s (%s): skipped rc %d rows %lld '%s', kept rc %d rows %lld "
+                 "'%s'",
+                 vals[v], kern[ki], rc[0], (long long)rows[0], msg[0], rc[1],
+                 (long long)rows[1], msg[1]);
+    }
+  }
+}
+
 /* Key predictions read 32 bytes at a key without an end check, except on a
  * chunk's last lines (those ending less than 33 bytes before its end): keys
  * of 1 to 31 bytes on lines of every length, cut into chunks of many sizes,
@@ -1297,6 +1364,7 @@ int main(void) {
       cmocka_unit_test(test_utf8_strings_at_every_offset),
       cmocka_unit_test(test_predicted_keys_near_chunk_ends),
       cmocka_unit_test(test_flat_containers_at_every_offset),
+      cmocka_unit_test(test_skipped_values_fail_like_kept_ones),
       cmocka_unit_test(test_numbers_match_strtod),
       cmocka_unit_test(test_number_fast_matches_scalar),
       cmocka_unit_test(test_integers),

@@ -954,6 +954,10 @@ static const uint8_t *object(struct jp *jp, const uint8_t *p,
         struct sl__jnum num;
         const uint8_t *q2 = sl__json_number_fast(p, jp->end, &num);
         p = q2 ? q2 : bad_found(jp, p, "a value");
+      } else if (*p == 'f') { /* flags: "x_is_error":false */
+        p = literal(jp, p, "false", 5);
+      } else if (*p == 't') {
+        p = literal(jp, p, "true", 4);
       } else {
         p = skip_value(jp, ws(p), depth + 1);
       }
