@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "io/json/json_internal.h"
 #include "sluice/thread_pool.h"
@@ -67,6 +68,7 @@ struct sl__jpipe {
   bool background; /* helpers run between advance calls (own pool) */
   bool helpers;    /* a helper job is running */
   int64_t released, ra_to;
+  int64_t page; /* the system's page size */
 };
 
 static bool nothing_left(const struct sl__jpipe *p) {
@@ -162,7 +164,7 @@ static struct morsel *take(struct sl__jpipe *p, int w, int64_t *ra_from,
  * be all the call does). */
 static void read_ahead(struct sl__jpipe *p, int64_t from, int64_t to) {
   if (to <= from) return;
-  const int64_t pg = 4096;
+  const int64_t pg = p->page;
   int64_t a0 = from & ~(pg - 1), a1 = (to - 1) & ~(pg - 1);
   unsigned char in0 = 0, in1 = 0;
   if (mincore((void *)(p->base + a0), 1, &in0) == 0 &&
@@ -214,6 +216,8 @@ int sl__jpipe_new(struct sl__jengine *e, const uint8_t *base, int64_t size,
   p->base = base;
   p->size = size;
   p->mapped = mapped;
+  p->page = sysconf(_SC_PAGESIZE);
+  if (p->page <= 0) p->page = 4096;
   if (e->opt.chunk_bytes > 0) {
     p->morsel = e->opt.chunk_bytes;
   } else {
