@@ -45,7 +45,7 @@ int sl_pool_parallel_for(struct sl_pool *pool, int64_t n, sl_task_fn fn,
  * Returns SL_EINVAL for a NULL pool or a pool of one thread (no helpers). */
 int sl_pool_start(struct sl_pool *pool, sl_task_fn fn, void *ctx);
 /* Waits until every task of the job started by sl_pool_start returned;
- * returns the first non-zero task result (0 when none). No job: 0. */
+ * returns that job's first non-zero task result (0 when none). */
 int sl_pool_wait(struct sl_pool *pool);
 
 #ifdef __cplusplus

@@ -199,11 +199,10 @@ int sl__jengine_collect(struct sl__jengine *e, struct sl__jtask *t,
   for (int64_t j = 0; j < t->n_bad; j++) {
     const struct sl__jbad *b = &t->bad[j];
     if (t->failed && j == t->n_bad - 1)
-      return sl_error_set(err, SL_EINVAL,
-                          "JSON line %lld (byte offset %lld, column %lld): %s",
-                          (long long)(line + b->line + 1),
-                          (long long)(off0 + b->offset), (long long)b->column,
-                          b->reason);
+      return sl_error_set(
+          err, SL_EINVAL, "JSON line %lld (byte offset %lld, column %lld): %s",
+          (long long)(line + b->line + 1), (long long)(off0 + b->offset),
+          (long long)b->column, b->reason);
     int rc = sl__jengine_bad_line(e, t->begin + b->offset, (size_t)b->len,
                                   line + b->line + 1, off0 + b->offset,
                                   b->reason, err);

@@ -36,11 +36,11 @@ enum { MORSEL_FREE, MORSEL_BUSY, MORSEL_DONE };
 
 struct morsel {
   struct sl__jtask task;
-  int64_t a, b;     /* nominal range */
-  int64_t begin;    /* input offset of task.begin (its first line) */
-  int64_t covered;  /* input below this is done once this morsel is */
-  int64_t long_at;  /* >= 0: a line over max_line_bytes starts here */
-  int rc;           /* hard error of the parse (task.err) */
+  int64_t a, b;    /* nominal range */
+  int64_t begin;   /* input offset of task.begin (its first line) */
+  int64_t covered; /* input below this is done once this morsel is */
+  int64_t long_at; /* >= 0: a line over max_line_bytes starts here */
+  int rc;          /* hard error of the parse (task.err) */
   int state;
 };
 
@@ -49,7 +49,7 @@ struct sl__jpipe {
   const uint8_t *base;
   int64_t size;
   bool mapped;
-  int64_t morsel;   /* nominal morsel size */
+  int64_t morsel; /* nominal morsel size */
   int64_t min_morsel;
   int32_t n_slots;
   struct morsel *slots;
@@ -114,8 +114,7 @@ static void parse_morsel(struct sl__jpipe *p, int w, struct morsel *m) {
     const uint8_t *prev = memrchr(B + s, '\n', (size_t)(b - 1 - s));
     int64_t ls = prev ? prev - B + 1 : s;
     int64_t lim = ls + L + 1 < size ? ls + L + 1 : size;
-    const uint8_t *nl =
-        lim > b ? memchr(B + b, '\n', (size_t)(lim - b)) : NULL;
+    const uint8_t *nl = lim > b ? memchr(B + b, '\n', (size_t)(lim - b)) : NULL;
     if (nl) {
       e = nl - B + 1;
     } else if (lim < size) {

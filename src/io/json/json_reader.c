@@ -387,8 +387,8 @@ int sl_json_open_file(const char *path, const struct sl_json_options *o,
     r->kind = SRC_MAP;
     r->file_size = st.st_size;
     if (r->file_size > 0) {
-      void *m = mmap(NULL, (size_t)r->file_size, PROT_READ, MAP_PRIVATE, r->fd,
-                     0);
+      void *m =
+          mmap(NULL, (size_t)r->file_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
       if (m == MAP_FAILED) {
         rc = sl_error_set(err, SL_EIO, "JSON reader: mapping '%s' failed: %m",
                           path);
