@@ -607,8 +607,9 @@ static inline bool two_digits(const uint8_t *s, int *v) {
 /* "YYYY-MM-DDTHH:MM:SS[.fff]Z" with the date seen last time: only the time
  * is parsed. Anything else returns -1 for the full parser, which also fills
  * the date cache through this function's slow half. */
-static int ts_cached(struct sl__jworker *w, const uint8_t *s, size_t n,
-                     int64_t per, int64_t *out) {
+static inline __attribute__((always_inline)) int
+ts_cached(struct sl__jworker *w, const uint8_t *s, size_t n, int64_t per,
+          int64_t *out) {
   if (n < 20 || s[n - 1] != 'Z' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
     return -1;
   if (memcmp(s, w->ts_date, 10) != 0) {
