@@ -226,6 +226,9 @@ MANY_GROUP_QUERIES = [
     "SELECT k, min(s), count(*) FROM {src} GROUP BY k",
     "SELECT k % 90000 AS m, count(DISTINCT s), sum(v) FROM {src} GROUP BY m",
     "SELECT k, sum(v) AS t FROM {src} GROUP BY k HAVING count(*) > 2 ORDER BY t DESC, k LIMIT 20",
+    # several keys of each kind, NULLs among them (v is NULL in 1% of rows)
+    "SELECT v % 7 AS a, b, k % 5 AS c, count(*), sum(x) FROM {src} GROUP BY a, b, c",
+    "SELECT s, v % 3 AS a, round(x) AS r, count(*) FROM {src} GROUP BY s, a, r",
 ]
 
 
