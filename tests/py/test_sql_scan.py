@@ -258,3 +258,21 @@ def test_last_line_without_newline(tmp_path, threads):
     want = con.sql(sql.format(src=f"read_json('{f}', columns = {{'k': 'VARCHAR', 'v': 'BIGINT'}})")).fetchall()
     got, _ = run_sluice(sql.format(src=f"'{f}'"), "--threads", threads)
     compare(got, want, False, "last line without newline")
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_sum_overflow_reported_with_many_groups(tmp_path, threads):
+    """One of 300K groups sums past BIGINT: the error comes out of the
+    result rows built in group ranges on all threads as it does from one."""
+    import random
+    rnd = random.Random(5)
+    lines = []
+    for i in range(500000):
+        k = 123 if i % 1000 == 0 else rnd.randrange(300000)
+        v = 5 * 10 ** 18 if k == 123 else rnd.randrange(1000)
+        lines.append(json.dumps({"k": k, "v": v}))
+    f = tmp_path / "ovf.jsonl"
+    write_lines(f, lines)
+    assert sum(5 * 10 ** 18 for i in range(0, 500000, 1000)) > 2 ** 63 - 1
+    _, p = run_sluice(f"SELECT k, sum(v) FROM '{f}' GROUP BY k", "--threads", threads, check=False)
+    assert p.returncode != 0 and "sum() overflows BIGINT" in p.stderr.decode()
