@@ -52,13 +52,16 @@ struct scan {
 };
 
 /* The first line start at or after pos: just after the first '\n' in
- * [pos - 1, size), or size. */
+ * [pos - 1, size), or size. The first read is small (a line is usually a
+ * few hundred bytes, and the copy out of the page cache is paid per byte:
+ * 16 KiB reads showed as 1-3% of a query's samples); later ones are not. */
 static int64_t line_start(int fd, int64_t pos, int64_t size) {
   if (pos <= 0) return 0;
   if (pos >= size) return size;
   char buf[16384];
-  for (int64_t at = pos - 1; at < size;) {
-    ssize_t n = pread(fd, buf, sizeof buf, at);
+  size_t want = 1024;
+  for (int64_t at = pos - 1; at < size; want = sizeof buf) {
+    ssize_t n = pread(fd, buf, want, at);
     if (n <= 0) return -1;
     const char *nl = memchr(buf, '\n', (size_t)n);
     if (nl) return at + (nl - buf) + 1;
