@@ -338,6 +338,7 @@ int sl__jpipe_advance(struct sl__jpipe *p, bool *done, struct sl_error *err) {
   if (m->covered > e->stats.bytes) e->stats.bytes = m->covered;
   e->byte_base = e->stats.bytes;
   sl__jtask_clear(&m->task);
+  int64_t done_to = m->b - 1; /* m is a worker's again once it is free */
   pthread_mutex_lock(&p->mu);
   m->state = MORSEL_FREE;
   p->head_seq++;
@@ -346,7 +347,7 @@ int sl__jpipe_advance(struct sl__jpipe *p, bool *done, struct sl_error *err) {
   if (rc) p->closing = true; /* the read ends here */
   pthread_cond_broadcast(&p->room_cv);
   pthread_mutex_unlock(&p->mu);
-  release_input(p, m->b - 1);
+  release_input(p, done_to);
   return rc;
 }
 
