@@ -466,6 +466,18 @@ static int direct_update(struct sl_hagg *h, const struct sl_vec *k, int64_t n,
   return 0;
 }
 
+/* Keys that the dense probe loop handles: strings and integers (stored as
+ * themselves), none constant. */
+static bool dense_keys(const struct sl_hagg *h, const struct sl_vec *keys) {
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    const struct sl_vec *v = &keys[k];
+    if (v->constant || v->type != h->keys[k].type ||
+        !(v->type == SL_VT_STR || sl__vt_is_i64(v->type)))
+      return false;
+  }
+  return true;
+}
+
 int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
                     const struct sl_vec *args, int64_t n, int64_t seq_base,
                     const int32_t *sel, struct sl_arena *scratch,
@@ -534,6 +546,44 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
             int64_t cg = (int64_t)(uint32_t)sl - 1;
             if (valid ? c->valid[cg] && sl__str_eq(c->s[cg], x[r])
                       : !c->valid[cg]) {
+              g = cg;
+              break;
+            }
+          }
+          pos = (pos + 1) & mask;
+        }
+        if (g < 0) SL_RETURN_NOT_OK(lookup(h, hv, keys, r, NULL, 0, &g));
+        gid[r] = (uint32_t)g;
+      }
+    } else if (dense_keys(h, keys)) {
+      /* Several string / integer keys, none constant: the compare needs no
+       * per-row checks of the vecs' kinds. */
+      const struct keycol *kc = h->keys;
+      int32_t nk = h->n_keys;
+      for (int64_t r = 0; r < n; r++) {
+        if (r + 16 < n)
+          __builtin_prefetch(
+              &h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
+        uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
+        uint64_t tag = hv >> 32;
+        int64_t g = -1;
+        for (;;) {
+          uint64_t sl = h->slots[pos];
+          if (!sl) break;
+          if ((sl >> 32) == tag) {
+            int64_t cg = (int64_t)(uint32_t)sl - 1;
+            bool eq = true;
+            for (int32_t k = 0; k < nk && eq; k++) {
+              const struct sl_vec *v = &keys[k];
+              bool vv = !v->valid || v->valid[r];
+              if (vv != (kc[k].valid[cg] != 0))
+                eq = false;
+              else if (vv)
+                eq = kc[k].type == SL_VT_STR
+                         ? sl__str_eq(kc[k].s[cg], v->d.s[r])
+                         : kc[k].v[cg] == v->d.i[r];
+            }
+            if (eq) {
               g = cg;
               break;
             }

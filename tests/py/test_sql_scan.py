@@ -229,6 +229,8 @@ MANY_GROUP_QUERIES = [
     # several keys of each kind, NULLs among them (v is NULL in 1% of rows)
     "SELECT v % 7 AS a, b, k % 5 AS c, count(*), sum(x) FROM {src} GROUP BY a, b, c",
     "SELECT s, v % 3 AS a, round(x) AS r, count(*) FROM {src} GROUP BY s, a, r",
+    # string and integer keys only (their own probe loop), NULLs among them
+    "SELECT v % 7 AS a, substr(s, 1, 3) AS p, count(*), min(x) FROM {src} GROUP BY a, p",
 ]
 
 
