@@ -272,7 +272,9 @@ static int try_device(struct sl_query *q, bool *ran, struct sl_error *err) {
 }
 
 const char *sl_query_device_note(const struct sl_query *q) {
-  return q->device_note;
+  /* a query that never reached the device choice (no FROM, or stopped
+   * before its first batch) ran on the CPU */
+  return q->device_note[0] ? q->device_note : "cpu";
 }
 
 static int run_to_end(struct sl_query *q, struct sl_error *err) {

@@ -154,3 +154,12 @@ def test_spec_device_auto_runs_on_cpu_and_says_so(tmp_path, logs):
     first = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     assert any(l.get("msg") == "no GPU, handlers run on the CPU" for l in first)
     assert any(l.get("msg") == "function started" and l.get("device") == "cpu" for l in first)
+
+
+def test_query_without_from_says_cpu():
+    """A query with no input never reaches the device choice: with --device
+    cpu it still says where it ran (it printed "ran on " with nothing)."""
+    r = subprocess.run([sluice(), "query", "--device", "cpu", "--no-progress", "SELECT 1 AS x"],
+                       capture_output=True, text=True, env=env_no_cuda())
+    assert r.returncode == 0, r.stderr
+    assert "ran on cpu\n" in r.stderr
