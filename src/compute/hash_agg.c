@@ -478,6 +478,70 @@ static bool dense_keys(const struct sl_hagg *h, const struct sl_vec *keys) {
   return true;
 }
 
+/* Whether group g holds row r's key, for the probe loops below: one
+ * non-null fixed-width key, one string key (NULL matches NULL), several
+ * string / integer keys (see dense_keys). */
+static inline bool eq_i64(const struct sl_hagg *h, const struct sl_vec *keys,
+                          int64_t r, int64_t g) {
+  return h->keys[0].valid[g] && h->keys[0].v[g] == keys[0].d.i[r];
+}
+
+static inline bool eq_str(const struct sl_hagg *h, const struct sl_vec *keys,
+                          int64_t r, int64_t g) {
+  const struct keycol *c = &h->keys[0];
+  bool valid = !keys[0].valid || keys[0].valid[r];
+  return valid ? c->valid[g] && sl__str_eq(c->s[g], keys[0].d.s[r])
+               : !c->valid[g];
+}
+
+static inline bool eq_dense(const struct sl_hagg *h, const struct sl_vec *keys,
+                            int64_t r, int64_t g) {
+  const struct keycol *kc = h->keys;
+  for (int32_t k = 0; k < h->n_keys; k++) {
+    const struct sl_vec *v = &keys[k];
+    bool vv = !v->valid || v->valid[r];
+    if (vv != (kc[k].valid[g] != 0)) return false;
+    if (vv && !(kc[k].type == SL_VT_STR ? sl__str_eq(kc[k].s[g], v->d.s[r])
+                                        : kc[k].v[g] == v->d.i[r]))
+      return false;
+  }
+  return true;
+}
+
+typedef bool (*row_eq_fn)(const struct sl_hagg *h, const struct sl_vec *keys,
+                          int64_t r, int64_t g);
+
+/* Group ids of n rows whose hashes are hs: slots are probed inline (their
+ * upper 32 bits hold a tag of the hash, so most mismatches never touch the
+ * keys) and a row without a group goes to lookup(), which adds it. Always
+ * inlined with a constant eq, so each caller is its own loop with the
+ * compare inline. Big tables miss the cache on every probe: slots are
+ * asked for 16 rows ahead. */
+__attribute__((always_inline)) static inline int
+probe_rows(struct sl_hagg *h, const struct sl_vec *keys, int64_t n,
+           const uint64_t *hs, uint32_t *gid, row_eq_fn eq) {
+  for (int64_t r = 0; r < n; r++) {
+    if (r + 16 < n)
+      __builtin_prefetch(&h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
+    /* lookup() may rehash: the mask is read for every row */
+    uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
+    uint64_t tag = hv >> 32;
+    int64_t g = -1;
+    for (;;) {
+      uint64_t s = h->slots[pos];
+      if (!s) break;
+      if ((s >> 32) == tag && eq(h, keys, r, (int64_t)(uint32_t)s - 1)) {
+        g = (int64_t)(uint32_t)s - 1;
+        break;
+      }
+      pos = (pos + 1) & mask;
+    }
+    if (g < 0) SL_RETURN_NOT_OK(lookup(h, hv, keys, r, NULL, 0, &g));
+    gid[r] = (uint32_t)g;
+  }
+  return 0;
+}
+
 int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
                     const struct sl_vec *args, int64_t n, int64_t seq_base,
                     const int32_t *sel, struct sl_arena *scratch,
@@ -498,101 +562,16 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
     uint64_t *hs = sl_arena_alloc(scratch, (size_t)n * sizeof *hs);
     if (!hs) return SL_ENOMEM;
     hash_rows(h, keys, n, hs);
-    /* Single fixed-width non-null key: the common case gets its own loop. */
+    /* Single fixed-width non-null key, single string key, several string /
+     * integer keys: each gets its own loop, the key compare inline. */
     const struct sl_vec *k0 = &keys[0];
     if (h->n_keys == 1 && k0->type != SL_VT_STR && !k0->constant &&
         !k0->valid && k0->type != SL_VT_F64 && k0->type != SL_VT_BOOL) {
-      const int64_t *x = k0->d.i;
-      for (int64_t r = 0; r < n; r++) {
-        /* big tables miss the cache on every probe: ask for slots early */
-        if (r + 16 < n)
-          __builtin_prefetch(
-              &h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
-        uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
-        uint64_t tag = hv >> 32;
-        int64_t g = -1;
-        for (;;) {
-          uint64_t s = h->slots[pos];
-          if (!s) break;
-          if ((s >> 32) == tag) {
-            int64_t c = (int64_t)(uint32_t)s - 1;
-            if (h->keys[0].valid[c] && h->keys[0].v[c] == x[r]) {
-              g = c;
-              break;
-            }
-          }
-          pos = (pos + 1) & mask;
-        }
-        if (g < 0) SL_RETURN_NOT_OK(lookup(h, hv, keys, r, NULL, 0, &g));
-        gid[r] = (uint32_t)g;
-      }
+      SL_RETURN_NOT_OK(probe_rows(h, keys, n, hs, gid, eq_i64));
     } else if (h->n_keys == 1 && k0->type == SL_VT_STR && !k0->constant) {
-      /* Single string key: the probe compares the key inline. */
-      const struct sl_str *x = k0->d.s;
-      const uint8_t *ok = k0->valid;
-      const struct keycol *c = &h->keys[0];
-      for (int64_t r = 0; r < n; r++) {
-        if (r + 16 < n)
-          __builtin_prefetch(
-              &h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
-        uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
-        uint64_t tag = hv >> 32;
-        bool valid = !ok || ok[r];
-        int64_t g = -1;
-        for (;;) {
-          uint64_t sl = h->slots[pos];
-          if (!sl) break;
-          if ((sl >> 32) == tag) {
-            int64_t cg = (int64_t)(uint32_t)sl - 1;
-            if (valid ? c->valid[cg] && sl__str_eq(c->s[cg], x[r])
-                      : !c->valid[cg]) {
-              g = cg;
-              break;
-            }
-          }
-          pos = (pos + 1) & mask;
-        }
-        if (g < 0) SL_RETURN_NOT_OK(lookup(h, hv, keys, r, NULL, 0, &g));
-        gid[r] = (uint32_t)g;
-      }
+      SL_RETURN_NOT_OK(probe_rows(h, keys, n, hs, gid, eq_str));
     } else if (dense_keys(h, keys)) {
-      /* Several string / integer keys, none constant: the compare needs no
-       * per-row checks of the vecs' kinds. */
-      const struct keycol *kc = h->keys;
-      int32_t nk = h->n_keys;
-      for (int64_t r = 0; r < n; r++) {
-        if (r + 16 < n)
-          __builtin_prefetch(
-              &h->slots[hs[r + 16] & ((uint64_t)h->n_slots - 1)]);
-        uint64_t hv = hs[r], mask = (uint64_t)h->n_slots - 1, pos = hv & mask;
-        uint64_t tag = hv >> 32;
-        int64_t g = -1;
-        for (;;) {
-          uint64_t sl = h->slots[pos];
-          if (!sl) break;
-          if ((sl >> 32) == tag) {
-            int64_t cg = (int64_t)(uint32_t)sl - 1;
-            bool eq = true;
-            for (int32_t k = 0; k < nk && eq; k++) {
-              const struct sl_vec *v = &keys[k];
-              bool vv = !v->valid || v->valid[r];
-              if (vv != (kc[k].valid[cg] != 0))
-                eq = false;
-              else if (vv)
-                eq = kc[k].type == SL_VT_STR
-                         ? sl__str_eq(kc[k].s[cg], v->d.s[r])
-                         : kc[k].v[cg] == v->d.i[r];
-            }
-            if (eq) {
-              g = cg;
-              break;
-            }
-          }
-          pos = (pos + 1) & mask;
-        }
-        if (g < 0) SL_RETURN_NOT_OK(lookup(h, hv, keys, r, NULL, 0, &g));
-        gid[r] = (uint32_t)g;
-      }
+      SL_RETURN_NOT_OK(probe_rows(h, keys, n, hs, gid, eq_dense));
     } else {
       for (int64_t r = 0; r < n; r++) {
         int64_t g;
