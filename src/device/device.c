@@ -154,8 +154,8 @@ static enum sl_type_id agg_type(const struct sl_dev_plan *p, int a) {
     return SL_TYPE_FLOAT64;
   int t = p->columns[p->aggs[a].column].type;
   if (t == SL_DEV_STRING) return SL_TYPE_UTF8; /* first/last/arg_min/max */
-  if (t == SL_DEV_BOOL && (op >= SL_DEV_FIRST || op == SL_DEV_BOOL_AND ||
-                           op == SL_DEV_BOOL_OR))
+  if (t == SL_DEV_BOOL &&
+      (op >= SL_DEV_FIRST || op == SL_DEV_BOOL_AND || op == SL_DEV_BOOL_OR))
     return SL_TYPE_BOOL;
   if (t == SL_DEV_FLOAT64) return SL_TYPE_FLOAT64;
   if (t == SL_DEV_TS_MS && op != SL_DEV_SUM) return SL_TYPE_TIMESTAMP_MS;

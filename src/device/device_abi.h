@@ -59,8 +59,8 @@ enum sl_dev_agg_op {
    * (hash, 4096 registers, exact count up to 64 distinct hashes), from the
    * sorted (group, hash) pairs, so the estimate is the same. */
   SL_DEV_APPROX_COUNT_DISTINCT,
-  SL_DEV_FIRST,          /* value of the group's first line (NULL too) */
-  SL_DEV_LAST,           /* value of the group's last line */
+  SL_DEV_FIRST,   /* value of the group's first line (NULL too) */
+  SL_DEV_LAST,    /* value of the group's last line */
   SL_DEV_ARG_MIN, /* column at the line with the least column2 (lines where
                      either is NULL skipped; ties: the first line) */
   SL_DEV_ARG_MAX,
@@ -73,9 +73,9 @@ enum sl_dev_cmp {
   SL_DEV_LE,
   SL_DEV_GT,
   SL_DEV_GE,
-  SL_DEV_IN,   /* column IN (list); `negate` for NOT IN */
-  SL_DEV_LIKE, /* string column LIKE str ('%' any run, '_' one code point);
-                  `negate` for NOT LIKE, `ci` for ILIKE (ASCII folding) */
+  SL_DEV_IN,      /* column IN (list); `negate` for NOT IN */
+  SL_DEV_LIKE,    /* string column LIKE str ('%' any run, '_' one code point);
+                     `negate` for NOT LIKE, `ci` for ILIKE (ASCII folding) */
   SL_DEV_IS_NULL, /* column IS NULL; `negate` for IS NOT NULL (never NULL) */
 };
 

@@ -144,8 +144,7 @@ int sl__batcher_append_batch(struct sl_batcher *b, int32_t n,
 int sl__batcher_append_owned(struct sl_batcher *b, char **data, size_t len,
                              size_t cap, int64_t n_lines,
                              const struct sl_rt_pos *pos,
-                             void (*release)(void *ctx, char *data,
-                                             size_t cap),
+                             void (*release)(void *ctx, char *data, size_t cap),
                              void *release_ctx, struct sl_error *err) {
   if (len == 0 || len > cap || (*data)[len - 1] != '\n')
     return sl_error_set(err, SL_EINVAL,

@@ -42,7 +42,8 @@ static int column(const struct sl_plan *p, int32_t i, struct sl_dev_plan *dp,
   for (const char *c = path; *c; c++)
     parts += *c == '.';
   if (strlen(path) >= SL_DEV_MAX_PATH || parts > 8)
-    return no(why, "column '%s' is longer or nests deeper than the device reads",
+    return no(why,
+              "column '%s' is longer or nests deeper than the device reads",
               path) *
                0 -
            1;
@@ -87,8 +88,7 @@ static int add_in(const struct sl_plan *p, const struct sl_expr *e,
   for (int32_t k = 1; k < e->n_args; k++) {
     const struct sl_expr *b = e->args[k];
     if (b->op != SL_X_CONST)
-      return no(why, "WHERE '%s' has an IN list that is not constant",
-                e->text);
+      return no(why, "WHERE '%s' has an IN list that is not constant", e->text);
     /* NULL in the list: a value not found is NULL, not FALSE (so NOT IN
      * is never TRUE). */
     if (b->value.is_null) {
@@ -158,10 +158,9 @@ static int add_leaf(const struct sl_plan *p, const struct sl_expr *e,
   if (dp->n_preds >= SL_DEV_MAX_PREDS)
     return no(why, "more than 8 WHERE terms%s", "");
   if (e->op == SL_X_IN && e->n_args >= 2) return add_in(p, e, dp, map, why);
-  if (e->op == SL_X_LIKE && e->n_args == 2)
-    return add_like(p, e, dp, map, why);
-  if ((e->op == SL_X_IS_NULL || e->op == SL_X_IS_NOT_NULL) &&
-      e->n_args == 1 && e->args[0]->op == SL_X_COL) {
+  if (e->op == SL_X_LIKE && e->n_args == 2) return add_like(p, e, dp, map, why);
+  if ((e->op == SL_X_IS_NULL || e->op == SL_X_IS_NOT_NULL) && e->n_args == 1 &&
+      e->args[0]->op == SL_X_COL) {
     int c = column(p, e->args[0]->col, dp, map, why);
     if (c < 0) return SL_ENOTSUP;
     struct sl_dev_pred *pr = &dp->preds[dp->n_preds];
@@ -395,8 +394,7 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
       da->op = SL_DEV_APPROX_COUNT_DISTINCT;
       break;
     default:
-      return no(why, "aggregate %s has no device equivalent",
-                agg_name(s->fn));
+      return no(why, "aggregate %s has no device equivalent", agg_name(s->fn));
     }
     if (da->op != SL_DEV_COUNT_STAR) {
       const struct sl_expr *arg = p->agg_args[s->arg];
@@ -432,13 +430,15 @@ int sl__sql_device_plan(const struct sl_plan *p, const struct sl__source *src,
        * double with more than 15 significant digits can differ from the
        * CPU reader's in the last bit, which would change the estimate. */
       if (da->op == SL_DEV_APPROX_COUNT_DISTINCT && arg->type != SL_VT_I64)
-        return no(why, "approx_count_distinct of '%s' (not an integer) stays "
-                  "on the CPU", arg->text);
+        return no(why,
+                  "approx_count_distinct of '%s' (not an integer) stays "
+                  "on the CPU",
+                  arg->text);
       /* min/max of strings: compared decoded, bytewise, as the CPU does */
       bool strmm = (da->op == SL_DEV_MIN || da->op == SL_DEV_MAX) &&
                    arg->type == SL_VT_STR;
-      if (da->op != SL_DEV_COUNT && da->op != SL_DEV_COUNT_DISTINCT &&
-          !pick && !logic && !strmm && !numeric)
+      if (da->op != SL_DEV_COUNT && da->op != SL_DEV_COUNT_DISTINCT && !pick &&
+          !logic && !strmm && !numeric)
         return no(why, "aggregate over '%s' needs a number on the device",
                   arg->text);
       da->column = column(p, arg->col, dp, map, why);
@@ -501,10 +501,10 @@ static int run_on(struct sl_query *q, struct sl_device *dev,
   struct sl_batch *b = NULL;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  int rc = fd >= 0 ? sl_device_groupby_fd(dev, dp, names, fd, len, &b, stats,
-                                          err)
-                   : sl_device_groupby_json(dev, dp, names, data, len, 0, &b,
-                                            stats, err);
+  int rc = fd >= 0
+               ? sl_device_groupby_fd(dev, dp, names, fd, len, &b, stats, err)
+               : sl_device_groupby_json(dev, dp, names, data, len, 0, &b, stats,
+                                        err);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (getenv("SLUICE_TRACE"))
     fprintf(stderr, "sql: device group-by over %zu bytes: %.4f s\n", len,
@@ -545,9 +545,8 @@ int sl__sql_device_run(struct sl_query *q, struct sl_device *dev,
                        int64_t *out_groups, struct sl_device_stats *stats,
                        struct sl_error *err) {
   if (q->src->kind == SRC_TABLE) /* rows handed over as raw JSON Lines */
-    return run_on(q, dev, dp, q->opts.device_json, -1,
-                  q->opts.device_json_len, "the events", out_cols, out_groups,
-                  stats, err);
+    return run_on(q, dev, dp, q->opts.device_json, -1, q->opts.device_json_len,
+                  "the events", out_cols, out_groups, stats, err);
   /* A file: the backend reads it itself, straight into pinned memory. */
   const char *path = q->src->files[0];
   int fd = open(path, O_RDONLY | O_CLOEXEC);

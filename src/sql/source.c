@@ -321,8 +321,8 @@ static int read_fd0(char *buf, size_t cap, size_t *got, bool *eof,
 /* The prefix grows past `want` while it holds no '\n' (a first line longer
  * than the sample), up to max_line bytes, so the schema is learnt from at
  * least one whole line. */
-static int read_stdin_prefix(struct sl__source *s, size_t want,
-                             size_t max_line, struct sl_error *err) {
+static int read_stdin_prefix(struct sl__source *s, size_t want, size_t max_line,
+                             struct sl_error *err) {
   s->total_bytes = 0; /* unknown: progress shows bytes read so far */
   size_t cap = want ? want : 1;
   for (;;) {
@@ -372,10 +372,9 @@ int sl__source_open(const struct sl_from *from, bool has_from,
       if (!from->columns) { /* the prefix is read where the schema is learnt */
         struct sl_json_options jo;
         sl_json_options_init(&jo);
-        SL_CHECK_GOTO(
-            read_stdin_prefix(s, (size_t)jo.infer_sample_bytes + 1,
-                              (size_t)jo.max_line_bytes, err),
-            rc, fail);
+        SL_CHECK_GOTO(read_stdin_prefix(s, (size_t)jo.infer_sample_bytes + 1,
+                                        (size_t)jo.max_line_bytes, err),
+                      rc, fail);
       }
     } else if (o->open_table) {
       s->kind = SRC_TABLE;

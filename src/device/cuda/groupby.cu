@@ -292,9 +292,8 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     int op = plan->aggs[a].op;
     if (op == SL_DEV_QUANTILE_CONT || op == SL_DEV_QUANTILE_DISC ||
         op == SL_DEV_APPROX_COUNT_DISTINCT) {
-      int col = plan->aggs[a].column, ct = col >= 0 && col < plan->n_columns
-                                               ? plan->columns[col].type
-                                               : 0;
+      int col = plan->aggs[a].column,
+          ct = col >= 0 && col < plan->n_columns ? plan->columns[col].type : 0;
       double q = plan->aggs[a].q;
       if ((ct != SL_DEV_INT64 && ct != SL_DEV_FLOAT64) || !(q >= 0 && q <= 1)) {
         snprintf(errbuf, errcap,
@@ -310,8 +309,9 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
                op);
       return -1;
     }
-    if ((op != SL_DEV_COUNT_STAR && (plan->aggs[a].column < 0 ||
-                                     plan->aggs[a].column >= plan->n_columns)) ||
+    if ((op != SL_DEV_COUNT_STAR &&
+         (plan->aggs[a].column < 0 ||
+          plan->aggs[a].column >= plan->n_columns)) ||
         (op >= SL_DEV_ARG_MIN && (plan->aggs[a].column2 < 0 ||
                                   plan->aggs[a].column2 >= plan->n_columns))) {
       snprintf(errbuf, errcap, "CUDA: aggregate %d names no column", a);
@@ -328,7 +328,7 @@ static int check_plan(const struct sl_dev_plan *plan, struct plan_info *pi,
     int depth = 0;
     for (int i = 0; i < plan->n_prog; i++) {
       int step = plan->prog[i];
-      bool ok = step >= 0 ? step < plan->n_preds && ++depth
+      bool ok = step >= 0                 ? step < plan->n_preds && ++depth
                 : step == SL_DEV_STEP_NOT ? depth >= 1
                 : step == SL_DEV_STEP_AND || step == SL_DEV_STEP_OR
                     ? depth-- >= 2
@@ -632,7 +632,7 @@ static int collect(struct cuda_ctx *c, struct table *t,
   {
     /* word w of group i is m[(index of w in words) * g + i] */
     const unsigned long long *w0 = m;
-#define WORD(w, i) m[(int64_t)((w) - 1) * g + (i)] /* words[j] = j + 1, j>0 */
+#define WORD(w, i) m[(int64_t)((w)-1) * g + (i)] /* words[j] = j + 1, j>0 */
     for (int k = 0; k < plan->n_keys; k++) {
       bool str = plan->columns[plan->keys[k].column].type == SL_DEV_STRING;
       r->key_valid[k] = (uint8_t *)malloc((size_t)G);
@@ -833,8 +833,7 @@ static int sort_pairs(struct cuda_ctx *c, struct table *t,
     CK(cub::DeviceRadixSort::SortPairs(tmp, tmp_bytes, vk, vv, n));
     cub::DoubleBuffer<unsigned long long> kk(vv.Current(), vv.Alternate()),
         kv(vk.Current(), vk.Alternate());
-    CK(cub::DeviceRadixSort::SortPairs(tmp, tmp_bytes, kk, kv, n, 0,
-                                       key_bits));
+    CK(cub::DeviceRadixSort::SortPairs(tmp, tmp_bytes, kk, kv, n, 0, key_bits));
     k_pick_pairs<<<grid_for(c, n, 256), 256>>>(*t, n, kk.Current(),
                                                kv.Current(), d_plan, d_pi);
     CK(cudaGetLastError());
@@ -1056,8 +1055,8 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
           goto fail;
         pos = end;
       }
-    } else if (stream_input(c, src, d_plan, d_pi, &t, d_count, &host_s,
-                            errbuf, errcap)) {
+    } else if (stream_input(c, src, d_plan, d_pi, &t, d_count, &host_s, errbuf,
+                            errcap)) {
       goto fail;
     }
     CK(cudaDeviceSynchronize());
