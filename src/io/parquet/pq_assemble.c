@@ -77,18 +77,6 @@ static int put_i32(struct pq_buf *b, int64_t v) {
   return pq_buf_append(b, &x, 4);
 }
 
-static int width_of(enum sl_type_id t) {
-  switch (t) {
-  case SL_TYPE_INT32:
-  case SL_TYPE_DATE32: return 4;
-  case SL_TYPE_INT64:
-  case SL_TYPE_TIMESTAMP_MS:
-  case SL_TYPE_TIMESTAMP_US:
-  case SL_TYPE_FLOAT64: return 8;
-  default: return 0;
-  }
-}
-
 /* Appends one leaf slot (a value from v at *vi when present). */
 static int leaf_slot(struct anode *a, bool present, const struct pq_values *v,
                      int64_t *vi) {
@@ -112,7 +100,7 @@ static int leaf_slot(struct anode *a, bool present, const struct pq_values *v,
     break;
   }
   default: {
-    int w = width_of(a->type);
+    int w = sl_type_width(a->type);
     if (present) {
       rc = pq_buf_append(&a->data, v->data.data + (size_t)*vi * (size_t)w,
                          (size_t)w);

@@ -24,17 +24,10 @@ void pq_chunk_data_release(struct pq_chunk_data *c) {
 #define BAD(...) sl_error_set(c->err, SL_EINVAL, __VA_ARGS__)
 #define OOM() sl_error_set(c->err, SL_ENOMEM, "out of memory decoding a page")
 
+/* Bytes per value of the decoded column: bools are decoded one a byte
+ * first, fixed-width types as Arrow stores them, 0 for the rest. */
 static int target_width(enum sl_type_id t) {
-  switch (t) {
-  case SL_TYPE_BOOL: return 1;
-  case SL_TYPE_INT32:
-  case SL_TYPE_DATE32: return 4;
-  case SL_TYPE_INT64:
-  case SL_TYPE_TIMESTAMP_MS:
-  case SL_TYPE_TIMESTAMP_US:
-  case SL_TYPE_FLOAT64: return 8;
-  default: return 0;
-  }
+  return t == SL_TYPE_BOOL ? 1 : sl_type_width(t);
 }
 
 static int64_t floor_div(int64_t a, int64_t b) {

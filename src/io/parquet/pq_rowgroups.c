@@ -33,18 +33,6 @@ static void leaf_path(const struct pq_leaf *l, char *path, size_t cap) {
         (size_t)snprintf(path + at, cap - at, "%s%s", k ? "." : "", l->path[k]);
 }
 
-static int width_of(enum sl_type_id t) {
-  switch (t) {
-  case SL_TYPE_INT32:
-  case SL_TYPE_DATE32: return 4;
-  case SL_TYPE_INT64:
-  case SL_TYPE_TIMESTAMP_MS:
-  case SL_TYPE_TIMESTAMP_US:
-  case SL_TYPE_FLOAT64: return 8;
-  default: return 0;
-  }
-}
-
 /* A flat column: every chunk decodes straight into the Arrow layout. */
 static int read_flat(struct rg_task *t, const struct pq_proj_col *pc,
                      const int32_t *groups, int32_t n_groups, int64_t rows,
@@ -55,7 +43,7 @@ static int read_flat(struct rg_task *t, const struct pq_proj_col *pc,
   struct pq_flat fl;
   memset(&fl, 0, sizeof fl);
   fl.type = leaf->nodes[0].type;
-  fl.w = width_of(fl.type);
+  fl.w = sl_type_width(fl.type);
   fl.has_def = leaf->max_def > 0;
   fl.pool = t->pool;
   int rc = 0;
@@ -155,6 +143,25 @@ static void first_error(const struct sl_error *errs, int64_t n,
   sl_error_set(err, SL_EINVAL, "reading failed");
 }
 
+/* The read of `groups` as pq_read_groups (per_group false) and
+ * pq_read_window (true) set it up; out and errs are the caller's. */
+static struct rg_task task_of(const struct sl_parquet_file *f,
+                              const struct pq_projection *p,
+                              const int32_t *groups, int32_t n_groups,
+                              const struct sl_parquet_read_options *o,
+                              struct pq_read_scratch *scratch, bool per_group) {
+  struct rg_task t = {.f = f,
+                      .p = p,
+                      .groups = groups,
+                      .n_groups = n_groups,
+                      .per_group = per_group,
+                      .pool = o->buffers,
+                      .scratch = scratch};
+  t.lim.max_page_bytes = o->max_page_bytes;
+  t.lim.max_chunk_values = o->max_chunk_values;
+  return t;
+}
+
 /* All of groups as one batch: each column's chunks are appended. */
 int pq_read_groups(const struct sl_parquet_file *f,
                    const struct pq_projection *p, const int32_t *groups,
@@ -162,14 +169,7 @@ int pq_read_groups(const struct sl_parquet_file *f,
                    struct pq_read_scratch *scratch, struct sl_batch **out,
                    struct sl_error *err) {
   *out = NULL;
-  struct rg_task t = {.f = f,
-                      .p = p,
-                      .groups = groups,
-                      .n_groups = n_groups,
-                      .pool = o->buffers,
-                      .scratch = scratch};
-  t.lim.max_page_bytes = o->max_page_bytes;
-  t.lim.max_chunk_values = o->max_chunk_values;
+  struct rg_task t = task_of(f, p, groups, n_groups, o, scratch, false);
   for (int32_t g = 0; g < n_groups; g++)
     t.rows += f->meta.row_groups[groups[g]].num_rows;
   int32_t nc = p->n_cols;
@@ -206,15 +206,7 @@ int pq_read_window(const struct sl_parquet_file *f,
                    struct pq_read_scratch *scratch, struct sl_batch **out,
                    struct sl_error *err) {
   int64_t nc = p->n_cols, nt = (int64_t)n_groups * nc;
-  struct rg_task t = {.f = f,
-                      .p = p,
-                      .groups = groups,
-                      .n_groups = n_groups,
-                      .per_group = true,
-                      .pool = o->buffers,
-                      .scratch = scratch};
-  t.lim.max_page_bytes = o->max_page_bytes;
-  t.lim.max_chunk_values = o->max_chunk_values;
+  struct rg_task t = task_of(f, p, groups, n_groups, o, scratch, true);
   t.out = sl_calloc((size_t)(nt ? nt : 1), sizeof *t.out);
   t.errs = sl_calloc((size_t)(nt ? nt : 1), sizeof *t.errs);
   int32_t *order = sl_malloc((size_t)(nt ? nt : 1) * sizeof *order);
