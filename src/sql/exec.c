@@ -265,7 +265,7 @@ static int chunk_task(void *ctx, int64_t c, int worker) {
                           q->plan->aggregate ? NULL : &q->chunks[c]);
 }
 
-static int first_error(struct sl_query *q, int rc, struct sl_error *err) {
+int sl__query_first_error(struct sl_query *q, int rc, struct sl_error *err) {
   for (int i = 0; i < q->n_workers; i++)
     if (q->errs[i].code) {
       if (err) *err = q->errs[i];
@@ -335,7 +335,7 @@ int sl__query_step(struct sl_query *q, bool *done, struct sl_error *err) {
   for (int i = 0; i < q->n_workers; i++)
     sl_error_reset(&q->errs[i]);
   int rc = sl_pool_parallel_for(q->pool, q->n_chunks, chunk_task, q);
-  if (rc) return first_error(q, rc, err);
+  if (rc) return sl__query_first_error(q, rc, err);
   q->seq += n;
   q->rows_in += n;
   if (q->opts.progress) {

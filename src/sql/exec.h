@@ -49,6 +49,9 @@ struct sl_query {
 
 /* Reads and processes the next input batch; *done at the end of input. */
 int sl__query_step(struct sl_query *q, bool *done, struct sl_error *err);
+/* After a parallel run failed with rc: the first worker's error (q->errs),
+ * or rc itself (out of memory named as such). */
+int sl__query_first_error(struct sl_query *q, int rc, struct sl_error *err);
 /* Stage 1 over rows [off, off+n) of a batch whose input columns are
  * resolved in res (n_inputs entries; leaf NULL = a partition key or a
  * missing column), read from file `file`, on worker `worker` (its arena,

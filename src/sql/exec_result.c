@@ -157,16 +157,6 @@ static int finish_range_task(void *ctx, int64_t i, int worker) {
   return sl__hagg_finish_range(m->dst, g0, g1, m->cols, &m->errs[worker]);
 }
 
-static int par_error(struct sl_query *q, int rc, struct sl_error *err) {
-  for (int i = 0; i < q->n_workers; i++)
-    if (q->errs[i].code) {
-      if (err) *err = q->errs[i];
-      return q->errs[i].code;
-    }
-  if (rc == SL_ENOMEM) sl_error_set(err, rc, "out of memory running the query");
-  return rc;
-}
-
 static int finish_aggregate(struct sl_query *q, struct sl_error *err) {
   struct sl_plan *p = q->plan;
   struct sl_hagg *dst = q->partials[0];
@@ -191,7 +181,7 @@ static int finish_aggregate(struct sl_query *q, struct sl_error *err) {
         rc = sl_pool_parallel_for(q->pool, (n + PAR_GROUPS - 1) / PAR_GROUPS,
                                   merge_states_task, &m);
       sl_free(map);
-      if (rc) return par_error(q, rc, err);
+      if (rc) return sl__query_first_error(q, rc, err);
     }
     sl__hagg_free(src);
     q->partials[i] = NULL;
@@ -206,7 +196,7 @@ static int finish_aggregate(struct sl_query *q, struct sl_error *err) {
     m.n = ng;
     int rc = sl_pool_parallel_for(q->pool, (ng + PAR_GROUPS - 1) / PAR_GROUPS,
                                   finish_range_task, &m);
-    if (rc) return par_error(q, rc, err);
+    if (rc) return sl__query_first_error(q, rc, err);
   } else {
     SL_RETURN_NOT_OK(sl__hagg_finish(dst, &q->result_arena, cols, err));
   }
