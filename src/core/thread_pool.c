@@ -132,16 +132,9 @@ int sl_pool_size(const struct sl_pool *p) {
   return p ? p->n_threads : 1;
 }
 
-int sl_pool_parallel_for(struct sl_pool *p, int64_t n, sl_task_fn fn,
-                         void *ctx) {
-  if (n <= 0) return 0;
-  if (!p || p->n_threads == 1 || n == 1) {
-    for (int64_t i = 0; i < n; i++) {
-      int rc = fn(ctx, i, 0);
-      if (rc) return rc;
-    }
-    return 0;
-  }
+/* Hands n tasks of fn to the pool's threads (the caller's thread is not
+ * one of them) and wakes them. */
+static void post(struct sl_pool *p, sl_task_fn fn, void *ctx, int64_t n) {
   pthread_mutex_lock(&p->mu);
   p->fn = fn;
   p->ctx = ctx;
@@ -152,26 +145,26 @@ int sl_pool_parallel_for(struct sl_pool *p, int64_t n, sl_task_fn fn,
   p->generation++;
   pthread_cond_broadcast(&p->work_cv);
   pthread_mutex_unlock(&p->mu);
+}
+
+int sl_pool_parallel_for(struct sl_pool *p, int64_t n, sl_task_fn fn,
+                         void *ctx) {
+  if (n <= 0) return 0;
+  if (!p || p->n_threads == 1 || n == 1) {
+    for (int64_t i = 0; i < n; i++) {
+      int rc = fn(ctx, i, 0);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  post(p, fn, ctx, n);
   run_tasks(p, 0);
-  pthread_mutex_lock(&p->mu);
-  while (p->busy > 0)
-    pthread_cond_wait(&p->done_cv, &p->mu);
-  pthread_mutex_unlock(&p->mu);
-  return atomic_load(&p->rc);
+  return sl_pool_wait(p);
 }
 
 int sl_pool_start(struct sl_pool *p, sl_task_fn fn, void *ctx) {
   if (!p || p->n_threads == 1) return SL_EINVAL;
-  pthread_mutex_lock(&p->mu);
-  p->fn = fn;
-  p->ctx = ctx;
-  p->n = p->n_threads - 1;
-  atomic_store(&p->next, 0);
-  atomic_store(&p->rc, 0);
-  p->busy = p->n_threads - 1;
-  p->generation++;
-  pthread_cond_broadcast(&p->work_cv);
-  pthread_mutex_unlock(&p->mu);
+  post(p, fn, ctx, p->n_threads - 1);
   return 0;
 }
 
