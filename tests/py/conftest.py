@@ -40,3 +40,11 @@ def libsluice_path():
 @pytest.fixture(scope="session")
 def libsluice(libsluice_path):
     return ctypes.CDLL(libsluice_path)
+
+
+@pytest.fixture(scope="module")
+def sj(libsluice_path):
+    """The JSON reader through ctypes (tests/py/jsonutil.py). A missing
+    library fails (through libsluice_path), as everywhere here."""
+    from jsonutil import SluiceJson
+    return SluiceJson()

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from jsonutil import ROOT, SlError, SluiceJson, gen_logs
+from jsonutil import ROOT, SlError, gen_logs
 
 pa = pytest.importorskip("pyarrow")
 pj = pytest.importorskip("pyarrow.json")
@@ -21,14 +21,6 @@ duckdb = pytest.importorskip("duckdb")
 
 SCHEMA = "id: int64, s: utf8, x: float64"
 PA_SCHEMA = pa.schema([("id", pa.int64()), ("s", pa.string()), ("x", pa.float64())])
-
-
-@pytest.fixture(scope="module")
-def sj():
-    try:
-        return SluiceJson()
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
 
 
 def pyarrow_rows(text):

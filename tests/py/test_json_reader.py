@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from jsonutil import ROOT, SluiceJson, gen_logs
+from jsonutil import ROOT, gen_logs
 
 pa = pytest.importorskip("pyarrow")
 pj = pytest.importorskip("pyarrow.json")
@@ -35,14 +35,6 @@ DUCK_COLS = ("{'ts': 'TIMESTAMP', 'level': 'VARCHAR', 'service': 'VARCHAR', 'hos
              "'trace_id': 'VARCHAR', 'user_agent': 'VARCHAR', "
              "'geo': 'STRUCT(country VARCHAR, city VARCHAR)', 'tags': 'VARCHAR[]', "
              "'error': 'VARCHAR'}")
-
-
-@pytest.fixture(scope="module")
-def sj():
-    try:
-        return SluiceJson()
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
 
 
 def naive(rows):

@@ -540,6 +540,67 @@ static void test_bad_lines(void **state) {
   sl_batch_free(b);
 }
 
+/* A value written at every offset of a 64-byte block, the key of a kept
+ * utf8 column ("v") and of a skipped one ("z") on alternate lines, read with
+ * every kernel: exactly the lines of the ok cases are kept, with their text,
+ * and every other line is reported as bad (with `reason` in its message
+ * when that is not NULL). quoted: the case's text is a string's content
+ * (written in quotes), else a whole JSON value. */
+struct offset_case {
+  const char *s;
+  bool ok;
+};
+
+static void run_offset_cases(const struct offset_case *cases, size_t nc,
+                             bool quoted, const char *reason) {
+  size_t cap = 1 << 20, len = 0;
+  char *text = malloc(cap);
+  assert_non_null(text);
+  int lines = 0, good = 0;
+  for (int pad = 0; pad < 70; pad++) {
+    for (size_t c = 0; c < nc; c++) {
+      for (int skipped = 0; skipped < 2; skipped++, lines++) {
+        char padding[80];
+        memset(padding, 'a', (size_t)pad);
+        padding[pad] = 0;
+        len += (size_t)snprintf(
+            text + len, cap - len, "{\"p\":\"%s\",\"%s\":%s%s%s,\"i\":%d}\n",
+            padding, skipped ? "z" : "v", quoted ? "\"" : "", cases[c].s,
+            quoted ? "\"" : "", lines);
+        good += cases[c].ok;
+        assert_true(len < cap - 256);
+      }
+    }
+  }
+  const char *kern[] = {"scalar", "avx2", "avx512"};
+  for (int ki = 0; ki < 3; ki++) {
+    const char *opts[] = {"simd", kern[ki], NULL};
+    struct bad_log bad = {0};
+    struct sl_batch *b;
+    struct sl_error err = {0};
+    assert_int_equal(
+        read_all(text, len, "v: utf8, i: int64", opts, &bad, &b, NULL, &err),
+        0);
+    if (bad.n != lines - good) {
+      for (int k = 0; k < bad.n && k < 64; k++)
+        print_message("bad: %s (%s)\n", bad.text[k], bad.reason[k]);
+      fail_msg("%s: %d bad lines, want %d", kern[ki], bad.n, lines - good);
+    }
+    for (int k = 0; reason && k < bad.n && k < 64; k++)
+      assert_non_null(strstr(bad.reason[k], reason));
+    assert_int_equal(b->length, good);
+    const int64_t *id = sl_array_i64(col(b, "i"));
+    for (int64_t r = 0; r < b->length; r++) {
+      int line = (int)id[r];
+      size_t c = (size_t)(line / 2) % nc;
+      assert_true(cases[c].ok);
+      assert_str(col(b, "v"), r, line % 2 ? NULL : cases[c].s);
+    }
+    sl_batch_free(b);
+  }
+  free(text);
+}
+
 /* Skipped containers (and containers kept as JSON text) that start at every
  * offset of a 64-byte block: flat ones of strings written compactly, which
  * the AVX-512 build checks on byte masks, valid and not, next to ones that
@@ -548,10 +609,7 @@ static void test_bad_lines(void **state) {
  * text, and reports the others. */
 static void test_flat_containers_at_every_offset(void **state) {
   (void)state;
-  static const struct {
-    const char *s;
-    bool ok;
-  } cases[] = {
+  static const struct offset_case cases[] = {
       {"{}", true},
       {"[]", true},
       {"[\"a\"]", true},
@@ -594,50 +652,7 @@ static void test_flat_containers_at_every_offset(void **state) {
       {"[\"a\t\"]", false},
       {"[\"\\x\"]", false},
   };
-  const size_t nc = sizeof cases / sizeof cases[0];
-  size_t cap = 1 << 20, len = 0;
-  char *text = malloc(cap);
-  assert_non_null(text);
-  int lines = 0, good = 0;
-  for (int pad = 0; pad < 70; pad++) {
-    for (size_t c = 0; c < nc; c++) {
-      for (int skipped = 0; skipped < 2; skipped++, lines++) {
-        char padding[80];
-        memset(padding, 'a', (size_t)pad);
-        padding[pad] = 0;
-        len += (size_t)snprintf(text + len, cap - len,
-                                "{\"p\":\"%s\",\"%s\":%s,\"i\":%d}\n", padding,
-                                skipped ? "z" : "r", cases[c].s, lines);
-        good += cases[c].ok;
-        assert_true(len < cap - 256);
-      }
-    }
-  }
-  const char *kern[] = {"scalar", "avx2", "avx512"};
-  for (int ki = 0; ki < 3; ki++) {
-    const char *opts[] = {"simd", kern[ki], NULL};
-    struct bad_log bad = {0};
-    struct sl_batch *b;
-    struct sl_error err = {0};
-    assert_int_equal(
-        read_all(text, len, "r: utf8, i: int64", opts, &bad, &b, NULL, &err),
-        0);
-    if (bad.n != lines - good) {
-      for (int k = 0; k < bad.n && k < 64; k++)
-        print_message("bad: %s (%s)\n", bad.text[k], bad.reason[k]);
-      fail_msg("%s: %d bad lines, want %d", kern[ki], bad.n, lines - good);
-    }
-    assert_int_equal(b->length, good);
-    const int64_t *id = sl_array_i64(col(b, "i"));
-    for (int64_t r = 0; r < b->length; r++) {
-      int line = (int)id[r];
-      size_t c = (size_t)(line / 2) % nc;
-      assert_true(cases[c].ok);
-      assert_str(col(b, "r"), r, line % 2 ? NULL : cases[c].s);
-    }
-    sl_batch_free(b);
-  }
-  free(text);
+  run_offset_cases(cases, sizeof cases / sizeof cases[0], false, NULL);
 }
 
 /* A bad value makes its line bad with the same message, naming the same
@@ -990,10 +1005,7 @@ static void test_timestamp_column_forms(void **state) {
  * the valid ones, with their bytes, and name the others' UTF-8 error. */
 static void test_utf8_strings_at_every_offset(void **state) {
   (void)state;
-  static const struct {
-    const char *s;
-    bool ok;
-  } cases[] = {
+  static const struct offset_case cases[] = {
       {"\xc3\xa9", true},
       {"S\xc3\xa3o Paulo", true},
       {"\xe6\x9d\xb1\xe4\xba\xac", true},
@@ -1021,50 +1033,11 @@ static void test_utf8_strings_at_every_offset(void **state) {
       {"\xff", false},
   };
   const size_t nc = sizeof cases / sizeof cases[0];
-  size_t cap = 1 << 20, len = 0;
-  char *text = malloc(cap);
-  assert_non_null(text);
-  int lines = 0, good = 0;
-  for (int pad = 0; pad < 70; pad++) {
-    for (size_t c = 0; c < nc; c++) {
-      assert_int_equal(
-          sl__json_utf8_valid((const uint8_t *)cases[c].s, strlen(cases[c].s)),
-          cases[c].ok);
-      for (int skipped = 0; skipped < 2; skipped++, lines++) {
-        char padding[80];
-        memset(padding, 'a', (size_t)pad);
-        padding[pad] = 0;
-        len += (size_t)snprintf(
-            text + len, cap - len, "{\"p\":\"%s\",\"%s\":\"%s\",\"i\":%d}\n",
-            padding, skipped ? "z" : "s", cases[c].s, lines);
-        good += cases[c].ok;
-        assert_true(len < cap - 256);
-      }
-    }
-  }
-  const char *kern[] = {"scalar", "avx2", "avx512"};
-  for (int ki = 0; ki < 3; ki++) {
-    const char *opts[] = {"simd", kern[ki], NULL};
-    struct bad_log bad = {0};
-    struct sl_batch *b;
-    struct sl_error err = {0};
+  for (size_t c = 0; c < nc; c++)
     assert_int_equal(
-        read_all(text, len, "s: utf8, i: int64", opts, &bad, &b, NULL, &err),
-        0);
-    assert_int_equal(bad.n, lines - good);
-    for (int k = 0; k < bad.n && k < 64; k++)
-      assert_non_null(strstr(bad.reason[k], "invalid UTF-8"));
-    assert_int_equal(b->length, good);
-    const int64_t *id = sl_array_i64(col(b, "i"));
-    for (int64_t r = 0; r < b->length; r++) {
-      int line = (int)id[r];
-      size_t c = (size_t)(line / 2) % nc;
-      assert_true(cases[c].ok);
-      assert_str(col(b, "s"), r, line % 2 ? NULL : cases[c].s);
-    }
-    sl_batch_free(b);
-  }
-  free(text);
+        sl__json_utf8_valid((const uint8_t *)cases[c].s, strlen(cases[c].s)),
+        cases[c].ok);
+  run_offset_cases(cases, nc, true, "invalid UTF-8");
 }
 
 /* The fast paths at every position: string values that start at every
