@@ -4,13 +4,16 @@
  * streamed through the device in chunks cut at a newline, alternating
  * between two streams and two pinned staging buffers, so that reading chunk
  * i+1 into pinned memory (pread from the file, or a copy from memory, on all
- * cores), the H2D copy and the kernels of chunk i overlap. The kernels are
- * in kernels.cuh. See docs/gpu.md. */
+ * cores), the H2D copy and the kernels of chunk i overlap; or, with
+ * SLUICE_CUDA_READ=register, the file's mapping is registered window by
+ * window on worker threads and the copy engine reads the page cache itself.
+ * The kernels are in kernels.cuh. See docs/gpu.md. */
 #include <cub/device/device_radix_sort.cuh>
 #include <cuda_runtime.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,14 @@ struct cuda_ctx {
   int dev;
   cudaStream_t stream[2];
   cudaEvent_t staged[2];
+  /* pread through a ring (SLUICE_CUDA_PIECE_MB > 0): `ahead` pinned slots
+   * of `piece` bytes (SLUICE_CUDA_PIECE_AHEAD), each piece copied to its
+   * place in d_buf as soon as it is read; see stream_input. */
+  size_t piece;
+  int ahead;
+  char *h_ring;          /* ahead * piece bytes, pinned; NULL: no ring */
+  unsigned long n_piece; /* pieces queued so far (slot and event index) */
+  cudaEvent_t piece_ev[8];
   char *h_stage[2];
   char *d_buf[2];
   int64_t *d_starts[2];
@@ -103,16 +114,26 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
      * (Q1-Q6 device-only on an H200, 4 GB). */
     env = getenv("SLUICE_CUDA_MIN_BLOCKS");
     c->min_blocks = env ? atoi(env) : 4;
+    env = getenv("SLUICE_CUDA_PIECE_MB");
+    c->piece = env ? (size_t)atol(env) << 20 : 0;
+    if (c->piece >= c->chunk) c->piece = 0;
+    env = getenv("SLUICE_CUDA_PIECE_AHEAD");
+    c->ahead = env ? atoi(env) : 4;
+    if (c->ahead < 2 || c->ahead > 8) c->ahead = 4;
   }
   for (int b = 0; b < 2; b++) {
     CK(cudaStreamCreateWithFlags(&c->stream[b], cudaStreamNonBlocking));
     CK(cudaEventCreateWithFlags(&c->staged[b], cudaEventDisableTiming));
+    for (int k = b * 4; k < b * 4 + 4; k++)
+      CK(cudaEventCreateWithFlags(&c->piece_ev[k], cudaEventDisableTiming));
     CK(cudaMallocHost((void **)&c->h_stage[b], c->chunk));
     CK(cudaMalloc((void **)&c->d_buf[b], c->chunk));
     /* At most one line start per two bytes. */
     CK(cudaMalloc((void **)&c->d_starts[b],
                   c->chunk / 2 * sizeof(int64_t) + 64));
   }
+  if (c->piece)
+    CK(cudaMallocHost((void **)&c->h_ring, c->piece * (size_t)c->ahead));
   CK(cudaMalloc((void **)&c->counters, 16 * sizeof(unsigned long long)));
   CK(cudaMalloc((void **)&c->heap, HEAP_CAP));
   snprintf(desc, desc_cap, "%s, %d SMs, %.0f GiB, compute %d.%d", prop.name,
@@ -131,7 +152,10 @@ static void cuda_close(void *ctx) {
   for (int b = 0; b < 2; b++) {
     if (c->stream[b]) cudaStreamDestroy(c->stream[b]);
     if (c->staged[b]) cudaEventDestroy(c->staged[b]);
+    for (int k = b * 4; k < b * 4 + 4; k++)
+      if (c->piece_ev[k]) cudaEventDestroy(c->piece_ev[k]);
     cudaFreeHost(c->h_stage[b]);
+    if (b == 0) cudaFreeHost(c->h_ring);
     cudaFree(c->d_buf[b]);
     cudaFree(c->d_starts[b]);
   }
@@ -919,12 +943,187 @@ static int parallel_pread(int fd, char *dst, size_t n, int64_t off) {
   return err;
 }
 
+/* ---- SLUICE_CUDA_READ=register --------------------------------------------
+ * The file is mapped and its windows (SLUICE_CUDA_REG_MB, default 256 MiB)
+ * are registered with cudaHostRegister (read-only) by worker threads
+ * (SLUICE_CUDA_REG_THREADS, default 8) ahead of the copies, at most 2 GiB
+ * of them at a time; the copy engine then reads each chunk straight from the
+ * page cache, one copy per window the chunk touches (a copy must lie in one
+ * registration), and a worker unregisters a window once every copy that
+ * reads it is done. A chunk with a window that could not be registered is
+ * read with pread into the pinned staging buffer instead. */
+struct regpipe {
+  int dev;
+  int fd;
+  char *map;
+  size_t len, win;
+  int n_win, live, threads;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int next_reg, next_unreg, unreg_done, failed;
+  bool stop;          /* register no more windows */
+  signed char *state; /* per window: 0 pending, 1 registered, 2 failed */
+  size_t copied;      /* input bytes whose H2D copies are done */
+  cudaError_t first_err;
+  pthread_t tid[64];
+};
+
+static void *regpipe_worker(void *arg) {
+  struct regpipe *p = (struct regpipe *)arg;
+  cudaSetDevice(p->dev); /* registrations belong to the plan's device */
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    int u = p->next_unreg;
+    if (u < p->next_reg && p->state[u] &&
+        ((size_t)(u + 1) * p->win <= p->copied || p->copied >= p->len)) {
+      p->next_unreg++;
+      pthread_mutex_unlock(&p->mu);
+      if (p->state[u] == 1) cudaHostUnregister(p->map + (size_t)u * p->win);
+      pthread_mutex_lock(&p->mu);
+      p->unreg_done++;
+      pthread_cond_broadcast(&p->cv);
+      continue;
+    }
+    if (!p->stop && p->next_reg < p->n_win &&
+        p->next_reg - p->unreg_done < p->live) {
+      int w = p->next_reg++;
+      pthread_mutex_unlock(&p->mu);
+      size_t off = (size_t)w * p->win;
+      size_t n = p->len - off < p->win ? p->len - off : p->win;
+      cudaError_t e =
+          cudaHostRegister(p->map + off, n, cudaHostRegisterReadOnly);
+      if (e != cudaSuccess) cudaGetLastError(); /* not sticky: clear it */
+      pthread_mutex_lock(&p->mu);
+      p->state[w] = e == cudaSuccess ? 1 : 2;
+      if (e != cudaSuccess && !p->failed++) p->first_err = e;
+      pthread_cond_broadcast(&p->cv);
+      continue;
+    }
+    if (p->next_unreg >= (p->stop ? p->next_reg : p->n_win)) break;
+    pthread_cond_wait(&p->cv, &p->mu);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+static long env_long(const char *name, long def, long lo, long hi) {
+  const char *v = getenv(name);
+  if (!v || !*v) return def;
+  char *end = NULL;
+  long x = strtol(v, &end, 10);
+  return *end || x < lo || x > hi ? -1 : x;
+}
+
+/* Maps fd and starts the workers: 0; -1 with the reason in why (the caller
+ * then reads with pread); -2 for a bad setting, the message in why. */
+static int regpipe_start(struct regpipe *p, int dev, int fd, size_t len,
+                         size_t chunk, char *why, size_t whycap) {
+  int reg = 0, ro = 0;
+  memset(p, 0, sizeof *p);
+  long threads = env_long("SLUICE_CUDA_REG_THREADS", 8, 1, 64);
+  long mb = env_long("SLUICE_CUDA_REG_MB", 256, 1, 1 << 20);
+  if (threads < 0 || mb < 0) {
+    snprintf(why, whycap,
+             "CUDA: SLUICE_CUDA_REG_THREADS must be 1-64 and "
+             "SLUICE_CUDA_REG_MB 1-1048576 (whole numbers), found '%s' and "
+             "'%s'",
+             getenv("SLUICE_CUDA_REG_THREADS")
+                 ? getenv("SLUICE_CUDA_REG_THREADS")
+                 : "",
+             getenv("SLUICE_CUDA_REG_MB") ? getenv("SLUICE_CUDA_REG_MB") : "");
+    return -2;
+  }
+  if (cudaDeviceGetAttribute(&reg, cudaDevAttrHostRegisterSupported, dev) ||
+      cudaDeviceGetAttribute(&ro, cudaDevAttrHostRegisterReadOnlySupported,
+                             dev) ||
+      !reg || !ro) {
+    cudaGetLastError();
+    snprintf(why, whycap, "the device cannot register host memory read-only");
+    return -1;
+  }
+  p->map = (char *)mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  if (p->map == MAP_FAILED) {
+    snprintf(why, whycap, "mapping the input: %s", strerror(errno));
+    return -1;
+  }
+  p->dev = dev;
+  p->fd = fd;
+  p->len = len;
+  p->win = (size_t)mb << 20;
+  p->n_win = (int)((len + p->win - 1) / p->win);
+  /* At most 2 GiB registered, but never fewer windows than the copies in
+   * flight (two chunks) and the chunk waited for can touch. */
+  p->live = (int)((2048ul << 20) / p->win);
+  if ((size_t)p->live < 3 * chunk / p->win + 3)
+    p->live = (int)(3 * chunk / p->win + 3);
+  p->state = (signed char *)calloc((size_t)p->n_win, 1);
+  if (!p->state) {
+    munmap(p->map, len);
+    snprintf(why, whycap, "out of host memory");
+    return -1;
+  }
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  for (p->threads = 0; p->threads < threads; p->threads++)
+    if (pthread_create(&p->tid[p->threads], NULL, regpipe_worker, p)) break;
+  if (!p->threads) {
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->state);
+    munmap(p->map, len);
+    snprintf(why, whycap, "cannot start a thread: %s", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* The copies of input bytes [0, upto) are done: their windows can go. */
+static void regpipe_copied(struct regpipe *p, size_t upto) {
+  pthread_mutex_lock(&p->mu);
+  if (upto > p->copied) {
+    p->copied = upto;
+    pthread_cond_broadcast(&p->cv);
+  }
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* Waits until the windows of [pos, end) are registered or failed; true when
+ * all are registered. */
+static bool regpipe_wait(struct regpipe *p, size_t pos, size_t end) {
+  int first = (int)(pos / p->win), last = (int)((end - 1) / p->win);
+  bool ok = true;
+  pthread_mutex_lock(&p->mu);
+  for (int w = first; w <= last; w++) {
+    while (!p->state[w])
+      pthread_cond_wait(&p->cv, &p->mu);
+    ok = ok && p->state[w] == 1;
+  }
+  pthread_mutex_unlock(&p->mu);
+  return ok;
+}
+
+/* Unregisters what is left (the copies must be done), joins the workers
+ * and unmaps the file. */
+static void regpipe_stop(struct regpipe *p) {
+  pthread_mutex_lock(&p->mu);
+  p->stop = true; /* after a failed run, windows not yet needed stay */
+  pthread_mutex_unlock(&p->mu);
+  regpipe_copied(p, p->len);
+  for (int i = 0; i < p->threads; i++)
+    pthread_join(p->tid[i], NULL);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+  free(p->state);
+  munmap(p->map, p->len);
+}
+
 /* Where the input comes from. */
 struct source {
   const char *data; /* host memory (pageable), or NULL */
   int fd;           /* else a file descriptor */
   size_t len;
-  bool resident; /* copy to the device once, time `repeat` runs */
+  bool resident;       /* copy to the device once, time `repeat` runs */
+  struct regpipe *reg; /* data is fd's mapping, registered by windows */
 };
 
 /* Streams src through the device: each chunk is read (pread) or copied into
@@ -938,13 +1137,48 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
                         char *errbuf, size_t errcap) {
   int64_t len = (int64_t)src->len, pos = 0; /* bytes read so far */
   size_t tail = 0, prev_send = 0;
+  int64_t chunk_end[2] = {0, 0}; /* input end of the last chunk of stream b */
   for (int i = 0; pos < len || tail; i++) {
     int b = i & 1;
     /* Staging buffer b is free once its previous H2D copy finished. */
     CK(cudaEventSynchronize(c->staged[b]));
     double h0 = now_s();
     int64_t send, at = pos; /* input offset of h_stage[b][0] */
-    if (src->data) {
+    bool direct = false;    /* copied already (registered mapping, ring) */
+    if (src->reg) {
+      /* Chunk i-2 was copied (just synchronised), chunk i-3 before it. */
+      regpipe_copied(src->reg, (size_t)chunk_end[b]);
+      int64_t lim =
+          len - pos < (int64_t)c->chunk ? len : pos + (int64_t)c->chunk;
+      direct = regpipe_wait(src->reg, (size_t)pos, (size_t)lim);
+      int64_t end = cut_at(src->data, pos, len, c->chunk);
+      if (end < 0) {
+        snprintf(errbuf, errcap,
+                 "CUDA: a line longer than the %zu-byte chunk at byte %lld "
+                 "(set SLUICE_CUDA_CHUNK_MB)",
+                 c->chunk, (long long)pos);
+        goto fail;
+      }
+      send = end - pos;
+      if (direct) {
+        size_t win = src->reg->win;
+        for (int64_t o = pos; o < end;) {
+          int64_t wend = (int64_t)(((size_t)o / win + 1) * win);
+          int64_t n = (wend < end ? wend : end) - o;
+          CK(cudaMemcpyAsync(c->d_buf[b] + (o - pos), src->data + o, (size_t)n,
+                             cudaMemcpyHostToDevice, c->stream[b]));
+          o += n;
+        }
+      } else {
+        int e = parallel_pread(src->reg->fd, c->h_stage[b], (size_t)send, pos);
+        if (e) {
+          snprintf(errbuf, errcap, "CUDA: reading the input at byte %lld: %s",
+                   (long long)pos, strerror(e));
+          goto fail;
+        }
+      }
+      pos = end;
+    } else if (src->data) {
       int64_t end = cut_at(src->data, pos, len, c->chunk);
       if (end < 0) {
         snprintf(errbuf, errcap,
@@ -956,6 +1190,60 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
       send = end - pos;
       parallel_copy(c->h_stage[b], src->data + pos, (size_t)send);
       pos = end;
+    } else if (c->h_ring) {
+      /* The tail (the bytes after chunk i-1's last newline) is already on
+       * the device: copied from d_buf[b^1] once chunk i-1's copies are
+       * done. Stream b always waits for them, so chunk i+1, on stream b^1,
+       * overwrites d_buf[b^1] only after this chunk's copies (this one
+       * among them) are done. */
+      CK(cudaStreamWaitEvent(c->stream[b], c->staged[b ^ 1], 0));
+      if (tail)
+        CK(cudaMemcpyAsync(c->d_buf[b], c->d_buf[b ^ 1] + prev_send, tail,
+                           cudaMemcpyDeviceToDevice, c->stream[b]));
+      size_t want = c->chunk - tail;
+      if ((int64_t)want > len - pos) want = (size_t)(len - pos);
+      size_t n = tail + want;
+      int64_t cut = -1; /* chunk offset of the last newline, once found */
+      /* Each piece is read into the next slot of the ring (once the slot's
+       * previous copy is done, so the CPU stays at most `ahead` pieces in
+       * front of the copy engine and the slots stay in the CPU's cache) and
+       * copied to its place in d_buf[b] at once. */
+      for (size_t o = tail; o < n;) {
+        size_t m = n - o < c->piece ? n - o : c->piece;
+        int k = (int)(c->n_piece % (unsigned long)c->ahead);
+        char *slot = c->h_ring + (size_t)k * c->piece;
+        CK(cudaEventSynchronize(c->piece_ev[k]));
+        int64_t off = pos + (int64_t)(o - tail);
+        int e = parallel_pread(src->fd, slot, m, off);
+        if (e) {
+          snprintf(errbuf, errcap, "CUDA: reading the input at byte %lld: %s",
+                   (long long)off, strerror(e));
+          goto fail;
+        }
+        CK(cudaMemcpyAsync(c->d_buf[b] + o, slot, m, cudaMemcpyHostToDevice,
+                           c->stream[b]));
+        CK(cudaEventRecord(c->piece_ev[k], c->stream[b]));
+        c->n_piece++;
+        const char *nl = (const char *)memrchr(slot, '\n', m);
+        if (nl) cut = (int64_t)(o + (size_t)(nl - slot));
+        o += m;
+      }
+      at = pos - (int64_t)tail;
+      pos += (int64_t)want;
+      send = (int64_t)n;
+      if (pos < len) {
+        if (cut < 0) {
+          snprintf(errbuf, errcap,
+                   "CUDA: a line longer than the %zu-byte chunk at byte %lld "
+                   "(set SLUICE_CUDA_CHUNK_MB)",
+                   c->chunk, (long long)at);
+          goto fail;
+        }
+        send = cut + 1;
+      }
+      tail = n - (size_t)send;
+      prev_send = (size_t)send;
+      direct = true; /* copied */
     } else {
       if (tail) memcpy(c->h_stage[b], c->h_stage[b ^ 1] + prev_send, tail);
       size_t want = c->chunk - tail;
@@ -985,9 +1273,11 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
       prev_send = (size_t)send;
     }
     *host_s += now_s() - h0;
-    CK(cudaMemcpyAsync(c->d_buf[b], c->h_stage[b], (size_t)send,
-                       cudaMemcpyHostToDevice, c->stream[b]));
+    if (!direct)
+      CK(cudaMemcpyAsync(c->d_buf[b], c->h_stage[b], (size_t)send,
+                         cudaMemcpyHostToDevice, c->stream[b]));
     CK(cudaEventRecord(c->staged[b], c->stream[b]));
+    chunk_end[b] = at + send;
     if (launch_chunk(c, b, c->d_buf[b], send, at, d_plan, d_pi, t, d_count[b],
                      errbuf, errcap))
       goto fail;
@@ -1060,6 +1350,9 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
       goto fail;
     }
     CK(cudaDeviceSynchronize());
+    /* Every copy is done: the workers unregister the last windows while
+     * the result is collected. */
+    if (src->reg) regpipe_copied(src->reg, src->len);
     CK(cudaEventRecord(e1, 0));
     CK(cudaEventSynchronize(e1));
     float ms = 0;
@@ -1107,15 +1400,54 @@ static int cuda_groupby_json(void *ctx, const struct sl_dev_plan *plan,
                              const char *data, size_t len,
                              struct sl_dev_result *out, char *errbuf,
                              size_t errcap) {
-  struct source s = {data, -1, len, false};
+  struct source s = {data, -1, len, false, NULL};
   return run_plan((struct cuda_ctx *)ctx, plan, &s, 1, out, errbuf, errcap);
 }
 
 static int cuda_groupby_fd(void *ctx, const struct sl_dev_plan *plan, int fd,
                            size_t len, struct sl_dev_result *out, char *errbuf,
                            size_t errcap) {
-  struct source s = {NULL, fd, len, false};
+  struct cuda_ctx *c = (struct cuda_ctx *)ctx;
+  struct source s = {NULL, fd, len, false, NULL};
   const char *env = getenv("SLUICE_CUDA_READ");
+  if (env && *env && strcmp(env, "pread") && strcmp(env, "mmap") &&
+      strcmp(env, "register")) {
+    snprintf(errbuf, errcap,
+             "CUDA: SLUICE_CUDA_READ=%s: expected pread, mmap or register",
+             env);
+    return -1;
+  }
+  if (len && env && !strcmp(env, "register")) {
+    struct regpipe rp;
+    char why[256];
+    int st = regpipe_start(&rp, c->dev, fd, len, c->chunk, why, sizeof why);
+    if (st == -2) {
+      snprintf(errbuf, errcap, "%s", why);
+      return -1;
+    }
+    if (st) {
+      fprintf(stderr,
+              "sluice: SLUICE_CUDA_READ=register: %s; reading with pread\n",
+              why);
+      return run_plan(c, plan, &s, 1, out, errbuf, errcap);
+    }
+    s.data = rp.map;
+    s.reg = &rp;
+    int rc = run_plan(c, plan, &s, 1, out, errbuf, errcap);
+    double t0 = now_s();
+    regpipe_stop(&rp);
+    if (rp.failed)
+      fprintf(stderr,
+              "sluice: SLUICE_CUDA_READ=register: %d of %d windows could not "
+              "be registered (%s); they were read with pread\n",
+              rp.failed, rp.n_win, cudaGetErrorString(rp.first_err));
+    if (getenv("SLUICE_TRACE"))
+      fprintf(stderr,
+              "cuda: registered reads: %d windows of %zu MiB on %d threads, "
+              "%d failed; last unregistrations and unmap %.4f s\n",
+              rp.n_win, rp.win >> 20, rp.threads, rp.failed, now_s() - t0);
+    return rc;
+  }
   if (len && env && !strcmp(env, "mmap")) {
     /* The file mapped and copied into the pinned buffers with the C
      * library's memcpy (non-temporal stores) instead of pread. */
@@ -1126,18 +1458,18 @@ static int cuda_groupby_fd(void *ctx, const struct sl_dev_plan *plan, int fd,
     }
     madvise(m, len, MADV_SEQUENTIAL);
     s.data = (const char *)m;
-    int rc = run_plan((struct cuda_ctx *)ctx, plan, &s, 1, out, errbuf, errcap);
+    int rc = run_plan(c, plan, &s, 1, out, errbuf, errcap);
     munmap(m, len);
     return rc;
   }
-  return run_plan((struct cuda_ctx *)ctx, plan, &s, 1, out, errbuf, errcap);
+  return run_plan(c, plan, &s, 1, out, errbuf, errcap);
 }
 
 static int cuda_groupby_json_resident(void *ctx, const struct sl_dev_plan *plan,
                                       const char *data, size_t len, int repeat,
                                       struct sl_dev_result *out, char *errbuf,
                                       size_t errcap) {
-  struct source s = {data, -1, len, true};
+  struct source s = {data, -1, len, true, NULL};
   return run_plan((struct cuda_ctx *)ctx, plan, &s, repeat < 1 ? 1 : repeat,
                   out, errbuf, errcap);
 }
