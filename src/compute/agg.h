@@ -67,8 +67,9 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
                     const struct sl_vec *args, int64_t n, int64_t seq_base,
                     const int32_t *sel, struct sl_arena *scratch,
                     struct sl_error *err);
-/* Folds src's groups and states into dst (src is left unchanged). */
-int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
+/* Folds src's groups and states into dst (src keeps its groups, though
+ * its layout may change). */
+int sl__hagg_merge(struct sl_hagg *dst, struct sl_hagg *src,
                    struct sl_error *err);
 /* Writes n_keys + n_aggs vecs of sl__hagg_groups rows into out; memory from
  * a, strings may point into h (keep h alive while they are used). */
@@ -84,9 +85,11 @@ int sl__hagg_finish(struct sl_hagg *h, struct sl_arena *a, struct sl_vec *out,
  * then sl__hagg_finish_range over disjoint group ranges on any threads.
  * Only for tables where sl__hagg_parallel_ok holds. */
 bool sl__hagg_parallel_ok(const struct sl_hagg *h);
-/* map: sl__hagg_groups(src) entries, written. */
-int sl__hagg_merge_keys(struct sl_hagg *dst, const struct sl_hagg *src,
-                        uint32_t *map);
+/* *map (the caller sl_free()s it) gets *n_map entries, one per group slot
+ * of src (an identity table's empty slots included): the merge_states
+ * ranges cover [0, *n_map). */
+int sl__hagg_merge_keys(struct sl_hagg *dst, struct sl_hagg *src,
+                        uint32_t **map, int64_t *n_map);
 int sl__hagg_merge_states(struct sl_hagg *dst, const struct sl_hagg *src,
                           const uint32_t *map, int64_t g0, int64_t g1,
                           struct sl_error *err);
@@ -103,6 +106,11 @@ void sl__agg_state_free(struct sl__agg_state *st);
 int64_t sl__agg_state_bytes(const struct sl__agg_state *st);
 /* Makes room for groups [0, n_groups). */
 int sl__agg_state_grow(struct sl__agg_state *st, int64_t n_groups);
+/* Packs groups in place: slot g < n_slots with keep[g] moves to map[g]
+ * (map[g] <= g, increasing over the kept slots); slots from the number
+ * kept up to n_slots are left empty. */
+void sl__agg_state_pack(struct sl__agg_state *st, const uint32_t *map,
+                        const uint8_t *keep, int64_t n_slots, int64_t n_kept);
 /* Every gid[r] < n_groups. */
 int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
                          int64_t n_groups, const struct sl_vec *args, int64_t n,

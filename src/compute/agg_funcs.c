@@ -154,6 +154,45 @@ int sl__agg_state_grow(struct sl__agg_state *st, int64_t cap) {
   return 0;
 }
 
+/* One per-group array of w-byte entries, packed (see sl__agg_state_pack). */
+static void pack_array(void *arr, size_t w, const uint32_t *map,
+                       const uint8_t *keep, int64_t ns, int64_t n) {
+  if (!arr) return;
+  char *p = arr;
+  /* memcpy of a constant size: plain moves, any entry type */
+#define PACK(W)                                                                \
+  for (int64_t g = 0; g < ns; g++)                                             \
+    if (keep[g] && map[g] != (uint64_t)g)                                      \
+      memcpy(p + (size_t)map[g] * (W), p + (size_t)g * (W), (W));
+  switch (w) {
+  case 1: PACK(1) break;
+  case 8: PACK(8) break;
+  case 16: PACK(16) break;
+  default: PACK(w)
+  }
+#undef PACK
+  memset(p + (size_t)n * w, 0, (size_t)(ns - n) * w);
+}
+
+void sl__agg_state_pack(struct sl__agg_state *st, const uint32_t *map,
+                        const uint8_t *keep, int64_t ns, int64_t n) {
+  pack_array(st->cnt, sizeof *st->cnt, map, keep, ns, n);
+  pack_array(st->f0, sizeof *st->f0, map, keep, ns, n);
+  pack_array(st->f1, sizeof *st->f1, map, keep, ns, n);
+  pack_array(st->isum, sizeof *st->isum, map, keep, ns, n);
+  pack_array(st->vi, sizeof *st->vi, map, keep, ns, n);
+  pack_array(st->vs, sizeof *st->vs, map, keep, ns, n);
+  pack_array(st->valid, sizeof *st->valid, map, keep, ns, n);
+  pack_array(st->seq, sizeof *st->seq, map, keep, ns, n);
+  pack_array(st->bi, sizeof *st->bi, map, keep, ns, n);
+  pack_array(st->bs, sizeof *st->bs, map, keep, ns, n);
+  /* a slot without rows has no sketch: the pointers move, none is lost */
+  pack_array(st->hll, sizeof *st->hll, map, keep, ns, n);
+  for (int64_t i = 0; i < st->n_pairs; i++)
+    st->pairs[i].g = map[st->pairs[i].g];
+  st->filled = 0;
+}
+
 static int copy_str(struct sl_arena *a, struct sl_str in, struct sl_str *out) {
   char *p = sl_arena_alloc(a, (size_t)(in.n ? in.n : 1));
   if (!p) return SL_ENOMEM;
@@ -568,14 +607,15 @@ int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
         int c = d->k2 == K_STR ? str_cmp(s->bs[g], d->bs[t])
                                : cmp_i64(s->bi[g], d->bi[t], d->k2);
         take = c * want > 0 || (c == 0 && s->seq[g] < d->seq[t]);
-        if (take) {
-          if (d->k2 == K_STR)
-            SL_RETURN_NOT_OK(copy_str(strings, s->bs[g], &d->bs[t]));
-          else
-            d->bi[t] = s->bi[g];
-        }
       }
       if (!take) break;
+      /* the compared value comes along, into an empty group too */
+      if (f == SL_AGG_ARG_MIN || f == SL_AGG_ARG_MAX) {
+        if (d->k2 == K_STR)
+          SL_RETURN_NOT_OK(copy_str(strings, s->bs[g], &d->bs[t]));
+        else
+          d->bi[t] = s->bi[g];
+      }
       d->cnt[t] = 1;
       d->seq[t] = s->seq[g];
       d->valid[t] = s->valid[g];

@@ -10,7 +10,15 @@
  * A single integer key (BIGINT, timestamp, date) whose values span a small
  * range skips hashing altogether: a direct table maps key - lo to the group
  * id ("perfect hash"), one array access per row. The range grows as keys
- * come; past DIRECT_MAX_SPAN the table turns into the hash table above. */
+ * come; past DIRECT_MAX_SPAN the table turns into the hash table above.
+ *
+ * A direct table that fills up (many groups, keys dense in their range, a
+ * user id say) turns into an identity table: the group id is the key's
+ * offset in the range (slot 0 holds the NULL key), so a row costs no table
+ * lookup, two partials merge slot by slot, and the groups come out in key
+ * order. Slots without a row stay empty; sl__hagg_groups counts the rest,
+ * and ident_leave() packs them into a direct table before the groups are
+ * read out (or when the keys leave the range). */
 #include <string.h>
 /* xxh3 inlined here: group keys are mostly short strings, for which the
  * call into the shared library costs as much as the hash */
@@ -42,11 +50,22 @@ struct sl_hagg {
   uint32_t *d_gid;
   int64_t d_lo, d_span;
   int64_t d_null; /* gid + 1 of the NULL key's group, 0 = none */
+  /* identity mode (from direct mode): slot 0 is the NULL key, slot 1 + i
+   * key d_lo + i, for i < d_span; n_groups counts the slots in use */
+  bool ident, no_ident;
+  uint8_t *present; /* d_span + 1 slots: 1 = a group */
 };
 
 /* 4M keys: a 16 MiB table at most, of which only touched pages are
  * resident. */
 #define DIRECT_MAX_SPAN (INT64_C(1) << 22)
+
+/* Identity tables: entered by a direct table of at least this many groups
+ * that fill an eighth of its range, and whose states for the range take at
+ * most IDENT_MAX_BYTES (per slot about 48 bytes an aggregate). */
+#define IDENT_MIN_GROUPS (INT64_C(1) << 15)
+#define IDENT_MAX_BYTES (INT64_C(256) << 20)
+#define IDENT_SLOT_BYTES(h) (48 * (int64_t)(h)->n_aggs + 1)
 
 #define NULL_HASH UINT64_C(0x9ae16a3b2f90404f)
 
@@ -142,6 +161,7 @@ void sl__hagg_free(struct sl_hagg *h) {
   sl_free(h->hashes);
   sl_free(h->slots);
   sl_free(h->d_gid);
+  sl_free(h->present);
   sl_arena_release(&h->strings);
   sl_free(h);
 }
@@ -150,13 +170,30 @@ int64_t sl__hagg_groups(const struct sl_hagg *h) {
   return h->n_keys == 0 ? 1 : h->n_groups;
 }
 
+/* Group slots of the states: the groups, or an identity table's range. */
+static int64_t slots_of(const struct sl_hagg *h) {
+  return h->ident ? h->d_span + 1 : sl__hagg_groups(h);
+}
+
 int64_t sl__hagg_bytes(const struct sl_hagg *h) {
   int64_t b = h->n_slots * 8 + h->cap * 8 + (int64_t)h->strings.used_bytes +
-              h->d_span * 4;
+              (h->ident ? h->d_span + 1 : h->d_span * 4);
   b += h->cap * h->n_keys * 17;
   for (int32_t a = 0; a < h->n_aggs; a++)
     b += sl__agg_state_bytes(h->states[a]);
   return b;
+}
+
+/* A zeroed table that is read before it is written: written here, so each
+ * page is faulted in once as the process's own. calloc() would map fresh
+ * pages to the shared zero page on the first read, and the first write
+ * would then copy it and flush the TLB of every thread of the process (an
+ * IPI each, costly in a VM): a tenth of a second for a million groups. */
+static void *zeroed(size_t count, size_t size) {
+  if (size && count > SIZE_MAX / size) return NULL;
+  void *p = sl_malloc(count * size);
+  if (p) memset(p, 0, count * size);
+  return p;
 }
 
 static int grow_groups(struct sl_hagg *h, int64_t need) {
@@ -192,7 +229,7 @@ static int grow_groups(struct sl_hagg *h, int64_t need) {
 /* Rebuilds the slot table with ns slots (a power of two) from the groups'
  * stored hashes. */
 static int build_slots(struct sl_hagg *h, int64_t ns) {
-  uint64_t *s = sl_calloc((size_t)ns, sizeof *s);
+  uint64_t *s = zeroed((size_t)ns, sizeof *s);
   if (!s) return SL_ENOMEM;
   uint64_t mask = (uint64_t)ns - 1;
   for (int64_t g = 0; g < h->n_groups; g++) {
@@ -372,8 +409,11 @@ static inline int lookup(struct sl_hagg *h, uint64_t hv,
 /* ---- direct mode --------------------------------------------------------
  */
 
+static int ident_leave(struct sl_hagg *h);
+
 /* Leaves direct mode: the groups go into the hash table. */
 static int leave_direct(struct sl_hagg *h) {
+  if (h->ident) SL_RETURN_NOT_OK(ident_leave(h));
   int64_t ns = 1024;
   while (ns < 2 * h->n_groups + 2)
     ns *= 2;
@@ -406,7 +446,7 @@ static int direct_cover(struct sl_hagg *h, int64_t lo, int64_t hi) {
   int64_t nlo = (int64_t)((uint64_t)lo - below);
   if (nlo > INT64_MAX - (int64_t)(nspan - 1))
     nlo = INT64_MAX - (int64_t)(nspan - 1);
-  uint32_t *t = sl_calloc((size_t)nspan, sizeof *t);
+  uint32_t *t = zeroed((size_t)nspan, sizeof *t);
   if (!t) return SL_ENOMEM;
   if (h->d_span)
     memcpy(t + ((uint64_t)h->d_lo - (uint64_t)nlo), h->d_gid,
@@ -422,6 +462,204 @@ static inline uint64_t key_hash(bool valid, int64_t bits) {
   return valid ? sl__hash_u64((uint64_t)bits) : NULL_HASH;
 }
 
+/* ---- identity mode ------------------------------------------------------
+ */
+
+/* Moves every aggregate's states into fresh ones of n_new slots: old slot g
+ * is merged into map[g]. All or nothing. */
+static int relayout(struct sl_hagg *h, int64_t n_new, const uint32_t *map,
+                    int64_t n_old) {
+  struct sl_error err = {0};
+  struct sl__agg_state **ns =
+      sl_calloc((size_t)(h->n_aggs ? h->n_aggs : 1), sizeof *ns);
+  if (!ns) return SL_ENOMEM;
+  int rc = 0;
+  for (int32_t a = 0; a < h->n_aggs && !rc; a++) {
+    rc = sl__agg_state_new(&h->specs[a], &ns[a]);
+    if (!rc) rc = sl__agg_state_grow(ns[a], n_new);
+    if (!rc)
+      rc = sl__agg_state_merge(ns[a], h->states[a], map, 0, n_old, &h->strings,
+                               &err);
+  }
+  for (int32_t a = 0; a < h->n_aggs; a++) {
+    struct sl__agg_state *drop = rc ? ns[a] : h->states[a];
+    if (!rc) h->states[a] = ns[a];
+    sl__agg_state_free(drop);
+  }
+  sl_free(ns);
+  return rc;
+}
+
+/* Identity ranges start and end on multiples of this, so that partials fed
+ * the same kind of keys get the same range and merge without a copy. */
+#define IDENT_ALIGN (UINT64_C(1) << 16)
+
+/* The identity range for keys [lo, hi] with up to more_lo / more_hi slack
+ * below / above, aligned; false when [lo, hi] alone is too wide. */
+static bool ident_range(const struct sl_hagg *h, int64_t lo, int64_t hi,
+                        uint64_t more_lo, uint64_t more_hi, int64_t *out_lo,
+                        uint64_t *out_span) {
+  uint64_t max = (uint64_t)(IDENT_MAX_BYTES / IDENT_SLOT_BYTES(h));
+  if (max > (uint64_t)DIRECT_MAX_SPAN) max = (uint64_t)DIRECT_MAX_SPAN;
+  uint64_t need = (uint64_t)hi - (uint64_t)lo + 1; /* hi >= lo */
+  if (need == 0 || need > max) return false;
+  uint64_t room = max - need;
+  if (more_lo > room / 2) more_lo = room / 2;
+  if (more_hi > room / 2) more_hi = room / 2;
+  if ((uint64_t)lo - (uint64_t)INT64_MIN < more_lo)
+    more_lo = (uint64_t)lo - (uint64_t)INT64_MIN;
+  if ((uint64_t)INT64_MAX - (uint64_t)hi < more_hi)
+    more_hi = (uint64_t)INT64_MAX - (uint64_t)hi;
+  uint64_t l = (uint64_t)lo - more_lo, e = (uint64_t)hi + more_hi;
+  /* aligned when that still fits (INT64_MIN is aligned, INT64_MAX ends a
+   * block: no overflow) */
+  uint64_t al = (uint64_t)((int64_t)l & ~(int64_t)(IDENT_ALIGN - 1));
+  uint64_t ae = (uint64_t)((int64_t)e | (int64_t)(IDENT_ALIGN - 1));
+  if (ae - al + 1 != 0 && ae - al + 1 <= max) {
+    l = al;
+    e = ae;
+  }
+  *out_lo = (int64_t)l;
+  *out_span = e - l + 1;
+  return true;
+}
+
+/* Direct -> identity, over the stored keys' range and an eighth more on
+ * each side (keys of a range filled at random mostly fall inside); or marks
+ * the table as staying direct when that range is too wide. */
+static int ident_enter(struct sl_hagg *h) {
+  const struct keycol *c = &h->keys[0];
+  int64_t ng = h->n_groups, mn = INT64_MAX, mx = INT64_MIN, lo;
+  uint64_t span;
+  for (int64_t g = 0; g < ng; g++)
+    if (c->valid[g]) {
+      mn = c->v[g] < mn ? c->v[g] : mn;
+      mx = c->v[g] > mx ? c->v[g] : mx;
+    }
+  uint64_t more = mn <= mx ? ((uint64_t)mx - (uint64_t)mn) / 8 : 0;
+  if (mn > mx || !ident_range(h, mn, mx, more, more, &lo, &span)) {
+    h->no_ident = true;
+    return 0;
+  }
+  uint32_t *map = sl_malloc((size_t)(ng ? ng : 1) * sizeof *map);
+  uint8_t *pr = zeroed(span + 1, 1);
+  int rc = map && pr ? 0 : SL_ENOMEM;
+  if (!rc) {
+    for (int64_t g = 0; g < ng; g++) {
+      map[g] =
+          c->valid[g] ? (uint32_t)((uint64_t)c->v[g] - (uint64_t)lo + 1) : 0;
+      pr[map[g]] = 1;
+    }
+    rc = relayout(h, (int64_t)span + 1, map, ng);
+  }
+  sl_free(map);
+  if (rc) {
+    sl_free(pr);
+    return rc;
+  }
+  /* the keys are the slots now */
+  sl_free(h->hashes);
+  sl_free(h->keys[0].v);
+  sl_free(h->keys[0].valid);
+  h->hashes = NULL;
+  h->keys[0].v = NULL;
+  h->keys[0].valid = NULL;
+  h->cap = 0;
+  sl_free(h->d_gid);
+  h->d_gid = NULL;
+  h->d_null = 0;
+  h->d_lo = lo;
+  h->d_span = (int64_t)span;
+  h->present = pr;
+  h->ident = true;
+  return 0;
+}
+
+/* Makes the identity table cover keys [lo, hi] (with slack: half the old
+ * range more on each side that grows), or leaves identity mode when that
+ * is too wide. */
+static int ident_cover(struct sl_hagg *h, int64_t lo, int64_t hi, bool slack) {
+  int64_t olo = h->d_lo, nlo;
+  int64_t end = (int64_t)((uint64_t)olo + (uint64_t)(h->d_span - 1));
+  if (lo >= olo && hi <= end) return 0;
+  uint64_t more = slack ? (uint64_t)h->d_span / 2 : 0, need;
+  if (!ident_range(h, lo < olo ? lo : olo, hi > end ? hi : end,
+                   lo < olo ? more : 0, hi > end ? more : 0, &nlo, &need))
+    return ident_leave(h);
+  int64_t os = h->d_span + 1;
+  uint64_t off = (uint64_t)olo - (uint64_t)nlo;
+  uint32_t *map = sl_malloc((size_t)os * sizeof *map);
+  uint8_t *pr = zeroed(need + 1, 1);
+  int rc = map && pr ? 0 : SL_ENOMEM;
+  if (!rc) {
+    map[0] = 0;
+    pr[0] = h->present[0];
+    for (int64_t g = 1; g < os; g++) {
+      map[g] = (uint32_t)((uint64_t)g + off);
+      pr[map[g]] = h->present[g];
+    }
+    rc = relayout(h, (int64_t)need + 1, map, os);
+  }
+  sl_free(map);
+  if (rc) {
+    sl_free(pr);
+    return rc;
+  }
+  sl_free(h->present);
+  h->present = pr;
+  h->d_lo = nlo;
+  h->d_span = (int64_t)need;
+  return 0;
+}
+
+/* Identity -> direct: the groups packed in place in key order (the NULL
+ * key first), their keys stored, a direct table over the same range. */
+static int ident_leave(struct sl_hagg *h) {
+  int64_t ns = h->d_span + 1, n = h->n_groups;
+  uint32_t *map = sl_malloc((size_t)ns * sizeof *map);
+  uint32_t *t = zeroed((size_t)h->d_span, sizeof *t);
+  int rc = map && t ? 0 : SL_ENOMEM;
+  /* the key arrays (the states have at least as many slots, as
+   * grow_groups() promises new_group()) */
+  h->n_groups = 0;
+  if (!rc) rc = grow_groups(h, n);
+  h->n_groups = n;
+  if (rc) { /* still an identity table */
+    sl_free(map);
+    sl_free(t);
+    return rc;
+  }
+  int64_t k = 0;
+  for (int64_t g = 0; g < ns; g++)
+    map[g] = (uint32_t)k, k += h->present[g];
+  for (int32_t a = 0; a < h->n_aggs; a++)
+    sl__agg_state_pack(h->states[a], map, h->present, ns, n);
+  struct keycol *c = &h->keys[0];
+  for (int64_t g = 0; g < ns; g++) {
+    if (!h->present[g]) continue;
+    uint32_t d = map[g];
+    if (g == 0) {
+      c->v[d] = 0;
+      c->valid[d] = 0;
+      h->hashes[d] = NULL_HASH;
+      h->d_null = d + 1;
+    } else {
+      int64_t key = (int64_t)((uint64_t)h->d_lo + (uint64_t)(g - 1));
+      c->v[d] = key;
+      c->valid[d] = 1;
+      h->hashes[d] = key_hash(true, key);
+      t[g - 1] = d + 1;
+    }
+  }
+  sl_free(map);
+  sl_free(h->present);
+  h->present = NULL;
+  h->d_gid = t;
+  h->ident = false;
+  h->no_ident = true; /* no back and forth */
+  return 0;
+}
+
 /* Group ids of n rows of one integer key, through the direct table. Sets
  * *done = false (and does nothing) when the keys leave direct mode. */
 static int direct_update(struct sl_hagg *h, const struct sl_vec *k, int64_t n,
@@ -435,9 +673,28 @@ static int direct_update(struct sl_hagg *h, const struct sl_vec *k, int64_t n,
     mx = x[r] > mx ? x[r] : mx;
   }
   *done = false;
-  if (mn <= mx) {
+  if (!h->ident && !h->no_ident && h->n_groups >= IDENT_MIN_GROUPS &&
+      h->n_groups * 8 >= h->d_span)
+    SL_RETURN_NOT_OK(ident_enter(h));
+  if (mn <= mx && h->ident) SL_RETURN_NOT_OK(ident_cover(h, mn, mx, true));
+  if (mn <= mx && !h->ident) {
     SL_RETURN_NOT_OK(direct_cover(h, mn, mx));
     if (!h->direct) return 0;
+  }
+  if (h->ident) {
+    /* the slot is the group: no lookup, no new group to add */
+    uint8_t *pr = h->present;
+    uint64_t base = (uint64_t)h->d_lo - 1;
+    int64_t ng = h->n_groups;
+    for (int64_t r = 0; r < n; r++) {
+      uint32_t g = ok && !ok[r] ? 0 : (uint32_t)((uint64_t)x[r] - base);
+      ng += !pr[g];
+      pr[g] = 1;
+      gid[r] = g;
+    }
+    h->n_groups = ng;
+    *done = true;
+    return 0;
   }
   uint32_t *t = h->d_gid;
   int64_t lo = h->d_lo;
@@ -585,15 +842,41 @@ int sl__hagg_update(struct sl_hagg *h, const struct sl_vec *keys,
   }
 states:
   for (int32_t a = 0; a < h->n_aggs; a++)
-    SL_RETURN_NOT_OK(sl__agg_state_update(h->states[a], gid, sl__hagg_groups(h),
-                                          args, n, seq_base, sel, &h->strings,
-                                          err));
+    SL_RETURN_NOT_OK(sl__agg_state_update(h->states[a], gid, slots_of(h), args,
+                                          n, seq_base, sel, &h->strings, err));
   return 0;
 }
 
-int sl__hagg_merge_keys(struct sl_hagg *dst, const struct sl_hagg *src,
-                        uint32_t *map) {
-  int64_t ng = sl__hagg_groups(src);
+int sl__hagg_merge_keys(struct sl_hagg *dst, struct sl_hagg *src,
+                        uint32_t **map_out, int64_t *n_map) {
+  *map_out = NULL;
+  *n_map = 0;
+  /* two identity tables merge slot by slot; else both leave that mode */
+  if (dst->ident && src->ident)
+    SL_RETURN_NOT_OK(ident_cover(
+        dst, src->d_lo,
+        (int64_t)((uint64_t)src->d_lo + (uint64_t)(src->d_span - 1)), false));
+  if (src->ident && !dst->ident) SL_RETURN_NOT_OK(ident_leave(src));
+  if (dst->ident && !src->ident) SL_RETURN_NOT_OK(ident_leave(dst));
+  int64_t ng = slots_of(src);
+  uint32_t *map = sl_malloc((size_t)(ng ? ng : 1) * sizeof *map);
+  if (!map) return SL_ENOMEM;
+  *map_out = map;
+  *n_map = ng;
+  if (dst->ident) {
+    uint64_t off = (uint64_t)src->d_lo - (uint64_t)dst->d_lo;
+    const uint8_t *sp = src->present;
+    uint8_t *dp = dst->present;
+    int64_t added = 0;
+    for (int64_t g = 0; g < ng; g++) {
+      uint32_t t = g ? (uint32_t)((uint64_t)g + off) : 0;
+      map[g] = t;
+      added += sp[g] & !dp[t];
+      dp[t] |= sp[g];
+    }
+    dst->n_groups += added;
+    return 0;
+  }
   if (dst->n_keys == 0) {
     map[0] = 0;
     if (dst->cap == 0) SL_RETURN_NOT_OK(grow_groups(dst, 1));
@@ -656,13 +939,12 @@ bool sl__hagg_parallel_ok(const struct sl_hagg *h) {
   return true;
 }
 
-int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
+int sl__hagg_merge(struct sl_hagg *dst, struct sl_hagg *src,
                    struct sl_error *err) {
-  int64_t ng = sl__hagg_groups(src);
   if (src->n_keys == 0 && src->cap == 0) return 0; /* never saw a row */
-  uint32_t *map = sl_malloc((size_t)(ng ? ng : 1) * sizeof *map);
-  if (!map) return SL_ENOMEM;
-  int rc = sl__hagg_merge_keys(dst, src, map);
+  uint32_t *map = NULL;
+  int64_t ng = 0;
+  int rc = sl__hagg_merge_keys(dst, src, &map, &ng);
   if (!rc) rc = sl__hagg_merge_states(dst, src, map, 0, ng, err);
   sl_free(map);
   return rc;
@@ -670,6 +952,7 @@ int sl__hagg_merge(struct sl_hagg *dst, const struct sl_hagg *src,
 
 int sl__hagg_finish_alloc(struct sl_hagg *h, struct sl_arena *a,
                           struct sl_vec *out) {
+  if (h->ident) SL_RETURN_NOT_OK(ident_leave(h));
   int64_t ng = sl__hagg_groups(h);
   if (h->cap < ng) SL_RETURN_NOT_OK(grow_groups(h, ng));
   for (int32_t k = 0; k < h->n_keys + h->n_aggs; k++) {
@@ -714,6 +997,7 @@ int sl__hagg_finish_range(struct sl_hagg *h, int64_t g0, int64_t g1,
 
 int sl__hagg_finish(struct sl_hagg *h, struct sl_arena *a, struct sl_vec *out,
                     struct sl_error *err) {
+  if (h->ident) SL_RETURN_NOT_OK(ident_leave(h));
   int64_t ng = sl__hagg_groups(h);
   if (h->cap < ng) SL_RETURN_NOT_OK(grow_groups(h, ng));
   for (int32_t k = 0; k < h->n_keys; k++) {

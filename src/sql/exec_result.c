@@ -171,9 +171,8 @@ static int finish_aggregate(struct sl_query *q, struct sl_error *err) {
       SL_RETURN_NOT_OK(sl__hagg_merge(dst, src, err));
     } else {
       /* keys on this thread, then the states on all */
-      uint32_t *map = sl_malloc((size_t)n * sizeof *map);
-      if (!map) return SL_ENOMEM;
-      int rc = sl__hagg_merge_keys(dst, src, map);
+      uint32_t *map = NULL;
+      int rc = sl__hagg_merge_keys(dst, src, &map, &n);
       m.src = src;
       m.map = map;
       m.n = n;
