@@ -321,6 +321,34 @@ def test_dictionary_fallback(tmp_path):
     same(t, pqutil.read(path))
 
 
+def test_no_dictionary_for_values_that_hardly_repeat(tmp_path):
+    """A column chunk with more than 3/4 distinct values among its first
+    half (at least 4096 values) is written PLAIN: its dictionary plus the
+    indexes would not be smaller (docs/parquet.md). Columns that repeat keep
+    theirs, also at 60% distinct."""
+    n = 100000
+    rng = random.Random(4)
+    t = pa.table({"id": pa.array(rng.sample(range(10 ** 12), n), pa.int64()),
+                  "s": pa.array([f"user-{rng.randrange(10 ** 9)}" for _ in range(n)]),
+                  "low": pa.array([i % 37 for i in range(n)], pa.int64()),
+                  "most": pa.array([rng.randrange(int(n * 0.6)) for _ in range(n)], pa.int64())})
+    path = tmp_path / "nd.parquet"
+    pqutil.write(t, path, "")
+    theirs = tmp_path / "nd_pa.parquet"
+    pq.write_table(t, theirs, compression="zstd")
+    ours = pq.ParquetFile(path).metadata.row_group(0)
+    pa_rg = pq.ParquetFile(theirs).metadata.row_group(0)
+    for c in (0, 1):
+        assert "RLE_DICTIONARY" not in ours.column(c).encodings
+        assert ours.column(c).dictionary_page_offset is None
+        # pyarrow dictionary-encodes these until 1 MiB, then falls back
+        assert ours.column(c).total_compressed_size <= 1.02 * pa_rg.column(c).total_compressed_size
+    for c in (2, 3):
+        assert "RLE_DICTIONARY" in ours.column(c).encodings
+    same(t, pq.read_table(path))
+    same(t, pqutil.read(path))
+
+
 def test_string_flavours_and_null_type(tmp_path):
     """large_string and dictionary<int32, string> columns are written as
     plain Parquet strings; a null-typed column as an all-null INT32."""

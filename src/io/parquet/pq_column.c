@@ -172,7 +172,12 @@ static int dict_rehash(struct dict *d, bool strings) {
 
 /* Builds the dictionary until it would grow past the byte limit:
  * d->n_indexed leading values get an index (all of them when it fits), the
- * rest fall back, as parquet-cpp does. Returns 0 or an error code < 0. */
+ * rest fall back, as parquet-cpp does. A column whose values hardly repeat
+ * (more than 3/4 distinct among the first half, at least 4096) gets no
+ * dictionary at all: its entries plus the indexes would take as many bytes
+ * as the plain values, and building it would cost the time of encoding
+ * them twice (user ids, sums, ids of a GROUP BY result). Returns 0 or an
+ * error code < 0. */
 static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
                       int64_t limit, struct dict *d) {
   int64_t n = cb->n_values;
@@ -203,7 +208,12 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
   int64_t bytes = 0;
   const uint8_t *v = cb->values.data;
   const struct pq_sv *sv = (const struct pq_sv *)(const void *)v;
+  int64_t probe = n / 2 > 4096 ? n / 2 : 4096;
   for (int64_t i = 0; i < n; i++) {
+    if (i == probe && d->count * 4 > probe * 3) {
+      d->n_indexed = 0;
+      return 0;
+    }
     uint64_t key, s;
     int32_t e;
     if (strings) {
