@@ -173,7 +173,8 @@ static int dict_rehash(struct dict *d, bool strings) {
 /* Builds the dictionary until it would grow past the byte limit:
  * d->n_indexed leading values get an index (all of them when it fits), the
  * rest fall back, as parquet-cpp does. A column whose values hardly repeat
- * (more than 3/4 distinct among the first half, at least 4096) gets no
+ * (more than 3/4 distinct among its first half, or among as many values as
+ * half the entries the limit allows, at least 4096) gets no
  * dictionary at all: its entries plus the indexes would take as many bytes
  * as the plain values, and building it would cost the time of encoding
  * them twice (user ids, sums, ids of a GROUP BY result). Returns 0 or an
@@ -208,7 +209,9 @@ static int build_dict(const struct pq_colbuf *cb, bool strings, int w,
   int64_t bytes = 0;
   const uint8_t *v = cb->values.data;
   const struct pq_sv *sv = (const struct pq_sv *)(const void *)v;
-  int64_t probe = n / 2 > 4096 ? n / 2 : 4096;
+  int64_t probe = n / 2;
+  if ((uint64_t)probe > max_entries / 2) probe = (int64_t)(max_entries / 2);
+  if (probe < 4096) probe = 4096;
   for (int64_t i = 0; i < n; i++) {
     if (i == probe && d->count * 4 > probe * 3) {
       d->n_indexed = 0;
