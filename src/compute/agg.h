@@ -93,6 +93,8 @@ int sl__hagg_merge_keys(struct sl_hagg *dst, struct sl_hagg *src,
 int sl__hagg_merge_states(struct sl_hagg *dst, const struct sl_hagg *src,
                           const uint32_t *map, int64_t g0, int64_t g1,
                           struct sl_error *err);
+/* After sl__hagg_finish_alloc the table is only read (finish_range, free):
+ * an identity table is read out in key order without being packed. */
 int sl__hagg_finish_alloc(struct sl_hagg *h, struct sl_arena *a,
                           struct sl_vec *out);
 int sl__hagg_finish_range(struct sl_hagg *h, int64_t g0, int64_t g1,
@@ -129,10 +131,12 @@ bool sl__agg_state_merge_in_parallel(const struct sl__agg_state *st);
 int sl__agg_state_finish(struct sl__agg_state *st, int64_t n_groups,
                          struct sl_arena *a, struct sl_vec *out,
                          struct sl_error *err);
-/* Writes groups [g0, g1) into the same rows of out (a vec of the result type
- * with validity, made for all groups); not for pair-keeping aggregates. */
+/* Writes rows [g0, g1) of out (a vec of the result type with validity,
+ * made for all groups): row r from group at[r], or from group r when at is
+ * NULL; not for pair-keeping aggregates. */
 int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t g1,
-                               struct sl_vec *out, struct sl_error *err);
+                               const uint32_t *at, struct sl_vec *out,
+                               struct sl_error *err);
 
 /* HyperLogLog for approx_count_distinct (hll.c). */
 struct sl__hll;

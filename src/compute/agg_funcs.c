@@ -698,20 +698,23 @@ int sl__agg_state_finish(struct sl__agg_state *st, int64_t ng,
   SL_RETURN_NOT_OK(sl__vec_alloc(a, st->s.out_type, ng, out));
   SL_RETURN_NOT_OK(sl__vec_add_valid(a, out));
   if (uses_pairs(st->s.fn)) return finish_pairs(st, ng, out);
-  return sl__agg_state_finish_range(st, 0, ng, out, err);
+  return sl__agg_state_finish_range(st, 0, ng, NULL, out, err);
 }
 
 int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
-                               struct sl_vec *out, struct sl_error *err) {
+                               const uint32_t *at, struct sl_vec *out,
+                               struct sl_error *err) {
   enum sl_agg_fn f = st->s.fn;
   if (uses_pairs(f)) return SL_EINVAL;
-  for (int64_t g = g0; g < ng; g++) {
+  for (int64_t r = g0; r < ng; r++) {
+    /* row r of out from group g: the same, or an identity table's slot */
+    int64_t g = at ? (int64_t)at[r] : r;
     int64_t c = st->cnt[g];
     uint8_t valid = c > 0;
     switch (f) {
     case SL_AGG_COUNT_STAR:
     case SL_AGG_COUNT:
-      out->d.i[g] = c;
+      out->d.i[r] = c;
       valid = 1;
       break;
     case SL_AGG_SUM:
@@ -719,14 +722,14 @@ int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
         __int128 v = st->isum[g];
         if (v > INT64_MAX || v < INT64_MIN)
           return sl_error_set(err, SL_ERANGE, "sum() overflows BIGINT");
-        out->d.i[g] = (int64_t)v;
+        out->d.i[r] = (int64_t)v;
       } else {
-        out->d.f[g] = st->f0[g] + st->f1[g];
+        out->d.f[r] = st->f0[g] + st->f1[g];
       }
       break;
     case SL_AGG_AVG:
       if (valid)
-        out->d.f[g] = st->k == K_I64 ? (double)st->isum[g] / (double)c
+        out->d.f[r] = st->k == K_I64 ? (double)st->isum[g] / (double)c
                                      : (st->f0[g] + st->f1[g]) / (double)c;
       break;
     case SL_AGG_VAR_SAMP:
@@ -734,14 +737,14 @@ int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
       valid = c > 1;
       if (valid) {
         double v = st->f1[g] / (double)(c - 1);
-        out->d.f[g] = f == SL_AGG_VAR_SAMP ? v : sqrt(v);
+        out->d.f[r] = f == SL_AGG_VAR_SAMP ? v : sqrt(v);
       }
       break;
     case SL_AGG_VAR_POP:
     case SL_AGG_STDDEV_POP:
       if (valid) {
         double v = st->f1[g] / (double)c;
-        out->d.f[g] = f == SL_AGG_VAR_POP ? v : sqrt(v);
+        out->d.f[r] = f == SL_AGG_VAR_POP ? v : sqrt(v);
       }
       break;
     case SL_AGG_MIN:
@@ -755,26 +758,26 @@ int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
       if (st->valid) valid = valid && st->valid[g];
       if (!valid) break;
       if (st->k == K_STR)
-        out->d.s[g] = st->vs[g];
+        out->d.s[r] = st->vs[g];
       else if (out->type == SL_VT_BOOL)
-        out->d.b[g] = st->vi[g] != 0;
+        out->d.b[r] = st->vi[g] != 0;
       else
-        out->d.i[g] = st->vi[g];
+        out->d.i[r] = st->vi[g];
       break;
     case SL_AGG_APPROX_COUNT_DISTINCT:
-      out->d.i[g] = st->hll[g] ? sl__hll_estimate(st->hll[g]) : 0;
+      out->d.i[r] = st->hll[g] ? sl__hll_estimate(st->hll[g]) : 0;
       valid = 1;
       break;
     default: return SL_EINVAL;
     }
-    out->valid[g] = valid;
+    out->valid[r] = valid;
     if (!valid) {
       if (out->type == SL_VT_STR)
-        out->d.s[g] = (struct sl_str){"", 0};
+        out->d.s[r] = (struct sl_str){"", 0};
       else if (out->type == SL_VT_BOOL)
-        out->d.b[g] = 0;
+        out->d.b[r] = 0;
       else
-        out->d.i[g] = 0;
+        out->d.i[r] = 0;
     }
   }
   return 0;

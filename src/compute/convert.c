@@ -201,6 +201,10 @@ int sl__vec_to_array(const struct sl_vec *v, int64_t off, int64_t n,
   a->length = n;
   int64_t nulls = 0;
   bool any_null = v->type == SL_VT_NULL || v->valid != NULL;
+  /* validity bytes that are all 1 (the usual aggregate result): no bitmap */
+  if (any_null && v->type != SL_VT_NULL && !v->constant && n > 0 &&
+      !memchr(v->valid + off, 0, (size_t)n))
+    any_null = false;
   if (any_null) {
     SL_CHECK_GOTO(new_buf((n + 7) / 8, &a->validity), rc, fail);
     uint8_t *bits = a->validity->data;

@@ -54,6 +54,7 @@ struct sl_hagg {
    * key d_lo + i, for i < d_span; n_groups counts the slots in use */
   bool ident, no_ident;
   uint8_t *present; /* d_span + 1 slots: 1 = a group */
+  uint32_t *fin_at; /* read out by finish_range: row r is slot fin_at[r] */
 };
 
 /* 4M keys: a 16 MiB table at most, of which only touched pages are
@@ -162,6 +163,7 @@ void sl__hagg_free(struct sl_hagg *h) {
   sl_free(h->slots);
   sl_free(h->d_gid);
   sl_free(h->present);
+  sl_free(h->fin_at);
   sl_arena_release(&h->strings);
   sl_free(h);
 }
@@ -952,9 +954,17 @@ int sl__hagg_merge(struct sl_hagg *dst, struct sl_hagg *src,
 
 int sl__hagg_finish_alloc(struct sl_hagg *h, struct sl_arena *a,
                           struct sl_vec *out) {
-  if (h->ident) SL_RETURN_NOT_OK(ident_leave(h));
   int64_t ng = sl__hagg_groups(h);
-  if (h->cap < ng) SL_RETURN_NOT_OK(grow_groups(h, ng));
+  if (h->ident && !h->fin_at) {
+    /* no packing: the rows are read from their slots, in key order */
+    uint32_t *at = sl_malloc((size_t)(ng ? ng : 1) * sizeof *at);
+    if (!at) return SL_ENOMEM;
+    int64_t k = 0;
+    for (int64_t g = 0; g <= h->d_span; g++)
+      if (h->present[g]) at[k++] = (uint32_t)g;
+    h->fin_at = at;
+  }
+  if (!h->ident && h->cap < ng) SL_RETURN_NOT_OK(grow_groups(h, ng));
   for (int32_t k = 0; k < h->n_keys + h->n_aggs; k++) {
     enum sl_vt t =
         k < h->n_keys ? h->keys[k].type : h->specs[k - h->n_keys].out_type;
@@ -988,9 +998,18 @@ static void finish_keys(const struct sl_hagg *h, int64_t g0, int64_t g1,
 
 int sl__hagg_finish_range(struct sl_hagg *h, int64_t g0, int64_t g1,
                           struct sl_vec *out, struct sl_error *err) {
-  finish_keys(h, g0, g1, out);
+  const uint32_t *at = h->ident ? h->fin_at : NULL;
+  if (at) { /* an identity table: the key is the slot's */
+    struct sl_vec *v = &out[0];
+    for (int64_t r = g0; r < g1; r++) {
+      v->valid[r] = at[r] != 0;
+      v->d.i[r] = at[r] ? (int64_t)((uint64_t)h->d_lo + at[r] - 1) : 0;
+    }
+  } else {
+    finish_keys(h, g0, g1, out);
+  }
   for (int32_t i = 0; i < h->n_aggs; i++)
-    SL_RETURN_NOT_OK(sl__agg_state_finish_range(h->states[i], g0, g1,
+    SL_RETURN_NOT_OK(sl__agg_state_finish_range(h->states[i], g0, g1, at,
                                                 &out[h->n_keys + i], err));
   return 0;
 }
