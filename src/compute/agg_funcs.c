@@ -27,7 +27,14 @@ struct sl__agg_state {
   int64_t cap;
   int64_t *cnt;
   double *f0, *f1; /* sum + compensation, or Welford mean + m2 */
-  __int128 *isum;
+  /* integer sum/avg: the low 64 bits of the 128-bit sum beside the count,
+   * one cache line a row (cnt is not used); the high bits apart, touched
+   * only when the low part wraps */
+  struct isum {
+    uint64_t lo;
+    int64_t c;
+  } * is;
+  int64_t *ihi;
   int64_t *vi; /* value: ints, bools, double bits */
   struct sl_str *vs;
   uint8_t *valid; /* first/last: the kept value's validity */
@@ -42,6 +49,15 @@ struct sl__agg_state {
 
 static enum kind kind_of(enum sl_vt t) {
   return t == SL_VT_STR ? K_STR : t == SL_VT_F64 ? K_F64 : K_I64;
+}
+
+static bool int_sum(const struct sl__agg_state *st) {
+  return (st->s.fn == SL_AGG_SUM || st->s.fn == SL_AGG_AVG) && st->k == K_I64;
+}
+
+/* The 128-bit sum of an integer sum's slot g. */
+static __int128 isum_of(const struct sl__agg_state *st, int64_t g) {
+  return (__int128)st->ihi[g] * ((__int128)1 << 64) + (__int128)st->is[g].lo;
 }
 
 static bool uses_pairs(enum sl_agg_fn f) {
@@ -64,7 +80,8 @@ void sl__agg_state_free(struct sl__agg_state *st) {
   sl_free(st->cnt);
   sl_free(st->f0);
   sl_free(st->f1);
-  sl_free(st->isum);
+  sl_free(st->is);
+  sl_free(st->ihi);
   sl_free(st->vi);
   sl_free(st->vs);
   sl_free(st->valid);
@@ -102,13 +119,14 @@ int sl__agg_state_grow(struct sl__agg_state *st, int64_t cap) {
   enum sl_agg_fn f = st->s.fn;
 #define G(field, fill)                                                         \
   SL_RETURN_NOT_OK(grow((void **)&st->field, o, cap, sizeof *st->field, fill))
-  G(cnt, 0);
+  if (!int_sum(st)) G(cnt, 0);
   switch (f) {
   case SL_AGG_SUM:
   case SL_AGG_AVG:
-    if (st->k == K_I64)
-      G(isum, 0);
-    else {
+    if (st->k == K_I64) {
+      G(is, 0);
+      G(ihi, 0);
+    } else {
       G(f0, 0);
       G(f1, 0);
     }
@@ -179,7 +197,8 @@ void sl__agg_state_pack(struct sl__agg_state *st, const uint32_t *map,
   pack_array(st->cnt, sizeof *st->cnt, map, keep, ns, n);
   pack_array(st->f0, sizeof *st->f0, map, keep, ns, n);
   pack_array(st->f1, sizeof *st->f1, map, keep, ns, n);
-  pack_array(st->isum, sizeof *st->isum, map, keep, ns, n);
+  pack_array(st->is, sizeof *st->is, map, keep, ns, n);
+  pack_array(st->ihi, sizeof *st->ihi, map, keep, ns, n);
   pack_array(st->vi, sizeof *st->vi, map, keep, ns, n);
   pack_array(st->vs, sizeof *st->vs, map, keep, ns, n);
   pack_array(st->valid, sizeof *st->valid, map, keep, ns, n);
@@ -299,6 +318,17 @@ static void minmax_fast(struct sl__agg_state *st, const uint32_t *gid,
   }
 }
 
+/* Adds x to an integer sum's slot g: the low word wraps into the high one
+ * (a carry for x >= 0, a borrow for x < 0), which is rare. */
+static inline void isum_add(struct sl__agg_state *st, uint32_t g, int64_t x) {
+  struct isum *e = &st->is[g];
+  uint64_t o = e->lo, nl = o + (uint64_t)x;
+  e->lo = nl;
+  e->c++;
+  int64_t adj = (int64_t)(x >= 0 && nl < o) - (int64_t)(x < 0 && nl > o);
+  if (__builtin_expect(adj != 0, 0)) st->ihi[g] += adj;
+}
+
 int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
                          int64_t n_groups, const struct sl_vec *args, int64_t n,
                          int64_t seq_base, const int32_t *sel,
@@ -323,18 +353,21 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
   }
   const struct sl_vec *v = &args[st->s.arg];
   const uint8_t *ok = v->valid;
-  if (big && (f == SL_AGG_SUM || f == SL_AGG_AVG) && st->k == K_I64 &&
-      v->type == SL_VT_I64) {
-    const int64_t *x = v->d.i;
-    for (int64_t r = 0; r < n; r++) {
-      if (r + PREFETCH_AHEAD < n) {
-        uint32_t ga = gid[r + PREFETCH_AHEAD];
-        __builtin_prefetch(&cnt[ga], 1);
-        __builtin_prefetch(&st->isum[ga], 1);
-      }
-      if (ok && !ok[r]) continue;
-      st->isum[gid[r]] += x[r];
-      cnt[gid[r]]++;
+  if (int_sum(st)) {
+    if (v->type == SL_VT_I64) {
+      const int64_t *x = v->d.i;
+      if (big)
+        for (int64_t r = 0; r < n; r++) {
+          if (r + PREFETCH_AHEAD < n)
+            __builtin_prefetch(&st->is[gid[r + PREFETCH_AHEAD]], 1);
+          if (!ok || ok[r]) isum_add(st, gid[r], x[r]);
+        }
+      else
+        for (int64_t r = 0; r < n; r++)
+          if (!ok || ok[r]) isum_add(st, gid[r], x[r]);
+    } else {
+      for (int64_t r = 0; r < n; r++)
+        if (!ok || ok[r]) isum_add(st, gid[r], ival(v, r));
     }
     return 0;
   }
@@ -351,13 +384,8 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
         cnt[gid[r]] += ok[r];
     return 0;
   case SL_AGG_SUM:
-  case SL_AGG_AVG:
-    if (st->k == K_I64) {
-      EACH {
-        st->isum[gid[r]] += ival(v, r);
-        cnt[gid[r]]++;
-      }
-    } else {
+  case SL_AGG_AVG: {
+    {
       const double *x = v->d.f;
       EACH {
         kahan_add(&st->f0[gid[r]], &st->f1[gid[r]], x[r]);
@@ -365,6 +393,7 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
       }
     }
     return 0;
+  }
   case SL_AGG_STDDEV_SAMP:
   case SL_AGG_STDDEV_POP:
   case SL_AGG_VAR_SAMP:
@@ -533,11 +562,21 @@ int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
     }
     return 0;
   }
+  if (int_sum(d)) {
+    for (int64_t g = g0; g < ng; g++) {
+      if (g + 16 < ng) __builtin_prefetch(&d->is[map[g + 16]], 1);
+      uint32_t t = map[g];
+      uint64_t o = d->is[t].lo, nl = o + s->is[g].lo;
+      d->is[t].lo = nl;
+      d->is[t].c += s->is[g].c;
+      d->ihi[t] += s->ihi[g] + (nl < o);
+    }
+    return 0;
+  }
   for (int64_t g = g0; g < ng; g++) {
     /* dst groups are spread over a big table: ask for them early */
     if (g + 16 < ng) {
       __builtin_prefetch(&d->cnt[map[g + 16]], 1);
-      if (d->isum) __builtin_prefetch(&d->isum[map[g + 16]], 1);
       if (d->f0) __builtin_prefetch(&d->f0[map[g + 16]], 1);
       if (d->vi) __builtin_prefetch(&d->vi[map[g + 16]], 1);
     }
@@ -547,13 +586,9 @@ int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
     case SL_AGG_COUNT_STAR:
     case SL_AGG_COUNT: d->cnt[t] += sc; break;
     case SL_AGG_SUM:
-    case SL_AGG_AVG:
-      if (d->k == K_I64)
-        d->isum[t] += s->isum[g];
-      else {
-        kahan_add(&d->f0[t], &d->f1[t], s->f0[g]);
-        kahan_add(&d->f0[t], &d->f1[t], s->f1[g]);
-      }
+    case SL_AGG_AVG: /* doubles: integers merged above */
+      kahan_add(&d->f0[t], &d->f1[t], s->f0[g]);
+      kahan_add(&d->f0[t], &d->f1[t], s->f1[g]);
       d->cnt[t] += sc;
       break;
     case SL_AGG_STDDEV_SAMP:
@@ -709,7 +744,7 @@ int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
   for (int64_t r = g0; r < ng; r++) {
     /* row r of out from group g: the same, or an identity table's slot */
     int64_t g = at ? (int64_t)at[r] : r;
-    int64_t c = st->cnt[g];
+    int64_t c = st->cnt ? st->cnt[g] : st->is[g].c;
     uint8_t valid = c > 0;
     switch (f) {
     case SL_AGG_COUNT_STAR:
@@ -719,7 +754,7 @@ int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
       break;
     case SL_AGG_SUM:
       if (st->k == K_I64) {
-        __int128 v = st->isum[g];
+        __int128 v = isum_of(st, g);
         if (v > INT64_MAX || v < INT64_MIN)
           return sl_error_set(err, SL_ERANGE, "sum() overflows BIGINT");
         out->d.i[r] = (int64_t)v;
@@ -729,7 +764,7 @@ int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
       break;
     case SL_AGG_AVG:
       if (valid)
-        out->d.f[r] = st->k == K_I64 ? (double)st->isum[g] / (double)c
+        out->d.f[r] = st->k == K_I64 ? (double)isum_of(st, g) / (double)c
                                      : (st->f0[g] + st->f1[g]) / (double)c;
       break;
     case SL_AGG_VAR_SAMP:

@@ -319,6 +319,36 @@ def test_last_line_without_newline(tmp_path, threads):
     compare(got, want, False, "last line without newline")
 
 
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_integer_sums_exact_across_64_bits(tmp_path, threads):
+    """Integer sums keep the low 64 bits beside the count and carry into a
+    high word (docs/sql.md): each group's values alternate near +2^63 and
+    -2^63, so its running sum wraps the low word both ways again and again
+    (in each partial and when partials merge) and still ends in range."""
+    import random
+    rnd = random.Random(9)
+    lines, seen = [], {}
+    big = 2 ** 63 - 1
+    for i in range(400000):
+        k = rnd.randrange(100000)
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        m = big - 10 ** 6 - rnd.randrange(1000)  # pairs differ by < 1000
+        v = m if n % 2 == 0 else -m
+        if k % 5 == 0:
+            v = rnd.randrange(-1000, 1000)
+        lines.append(json.dumps({"k": k, "v": v}))
+    f = tmp_path / "carry.jsonl"
+    write_lines(f, lines)
+    con = duckdb.connect()
+    sql = "SELECT k, sum(v) AS s, avg(v) AS a, count(v) AS n FROM {src} GROUP BY k"
+    want = con.sql(sql.format(src=f"read_json('{f}', columns = {{'k': 'BIGINT', 'v': 'BIGINT'}})")).fetchall()
+    got, _ = run_sluice(sql.format(src=f"'{f}'"), "--threads", threads)
+    compare(got, want, False, f"exact integer sums ({threads} threads)")
+    exact = {r[0]: int(r[1]) for r in want}
+    assert all(int(r[1]) == exact[int(r[0])] for r in got)  # exact, not within 1e-9
+
+
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_sum_overflow_reported_with_many_groups(tmp_path, threads):
     """One of 300K groups sums past BIGINT: the error comes out of the
