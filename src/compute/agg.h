@@ -128,6 +128,10 @@ int sl__agg_state_merge(struct sl__agg_state *dst,
  * once: no (group, value) pairs and no string values copied into the
  * table's arena. */
 bool sl__agg_state_merge_in_parallel(const struct sl__agg_state *st);
+/* Before sl__agg_state_merge of s into d (which may then run on several
+ * threads): makes what the merge may need in d. 0 or SL_ENOMEM. */
+int sl__agg_state_merge_prepare(struct sl__agg_state *d,
+                                const struct sl__agg_state *s);
 int sl__agg_state_finish(struct sl__agg_state *st, int64_t n_groups,
                          struct sl_arena *a, struct sl_vec *out,
                          struct sl_error *err);

@@ -28,8 +28,8 @@ struct sl__agg_state {
   int64_t *cnt;
   double *f0, *f1; /* sum + compensation, or Welford mean + m2 */
   /* integer sum/avg: the low 64 bits of the 128-bit sum beside the count,
-   * one cache line a row (cnt is not used); the high bits apart, touched
-   * only when the low part wraps */
+   * one cache line a row (cnt is not used); the high bits apart, made when
+   * a low part first wraps */
   struct isum {
     uint64_t lo;
     int64_t c;
@@ -57,7 +57,14 @@ static bool int_sum(const struct sl__agg_state *st) {
 
 /* The 128-bit sum of an integer sum's slot g. */
 static __int128 isum_of(const struct sl__agg_state *st, int64_t g) {
-  return (__int128)st->ihi[g] * ((__int128)1 << 64) + (__int128)st->is[g].lo;
+  int64_t hi = st->ihi ? st->ihi[g] : 0;
+  return (__int128)hi * ((__int128)1 << 64) + (__int128)st->is[g].lo;
+}
+
+/* The high words of an integer sum, made on first use. */
+static int isum_hi(struct sl__agg_state *st) {
+  if (!st->ihi) st->ihi = sl_calloc((size_t)(st->cap ? st->cap : 1), 8);
+  return st->ihi ? 0 : SL_ENOMEM;
 }
 
 static bool uses_pairs(enum sl_agg_fn f) {
@@ -125,7 +132,7 @@ int sl__agg_state_grow(struct sl__agg_state *st, int64_t cap) {
   case SL_AGG_AVG:
     if (st->k == K_I64) {
       G(is, 0);
-      G(ihi, 0);
+      if (st->ihi) G(ihi, 0);
     } else {
       G(f0, 0);
       G(f1, 0);
@@ -319,14 +326,19 @@ static void minmax_fast(struct sl__agg_state *st, const uint32_t *gid,
 }
 
 /* Adds x to an integer sum's slot g: the low word wraps into the high one
- * (a carry for x >= 0, a borrow for x < 0), which is rare. */
-static inline void isum_add(struct sl__agg_state *st, uint32_t g, int64_t x) {
+ * (a carry for x >= 0, a borrow for x < 0), which is rare. 0 or
+ * SL_ENOMEM. */
+static inline int isum_add(struct sl__agg_state *st, uint32_t g, int64_t x) {
   struct isum *e = &st->is[g];
   uint64_t o = e->lo, nl = o + (uint64_t)x;
   e->lo = nl;
   e->c++;
   int64_t adj = (int64_t)(x >= 0 && nl < o) - (int64_t)(x < 0 && nl > o);
-  if (__builtin_expect(adj != 0, 0)) st->ihi[g] += adj;
+  if (__builtin_expect(adj != 0, 0)) {
+    if (isum_hi(st)) return SL_ENOMEM;
+    st->ihi[g] += adj;
+  }
+  return 0;
 }
 
 int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
@@ -360,14 +372,15 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
         for (int64_t r = 0; r < n; r++) {
           if (r + PREFETCH_AHEAD < n)
             __builtin_prefetch(&st->is[gid[r + PREFETCH_AHEAD]], 1);
-          if (!ok || ok[r]) isum_add(st, gid[r], x[r]);
+          if ((!ok || ok[r]) && isum_add(st, gid[r], x[r])) return SL_ENOMEM;
         }
       else
         for (int64_t r = 0; r < n; r++)
-          if (!ok || ok[r]) isum_add(st, gid[r], x[r]);
+          if ((!ok || ok[r]) && isum_add(st, gid[r], x[r])) return SL_ENOMEM;
     } else {
       for (int64_t r = 0; r < n; r++)
-        if (!ok || ok[r]) isum_add(st, gid[r], ival(v, r));
+        if ((!ok || ok[r]) && isum_add(st, gid[r], ival(v, r)))
+          return SL_ENOMEM;
     }
     return 0;
   }
@@ -526,6 +539,20 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
 #undef EACH
 }
 
+static bool any_high_bit(const struct sl__agg_state *st) {
+  for (int64_t g = 0; g < st->cap; g++)
+    if (st->is[g].lo >> 63) return true;
+  return false;
+}
+
+int sl__agg_state_merge_prepare(struct sl__agg_state *d,
+                                const struct sl__agg_state *s) {
+  /* a carry needs a low word with its top bit set on one side */
+  if (int_sum(d) && !d->ihi && (s->ihi || any_high_bit(s) || any_high_bit(d)))
+    return isum_hi(d);
+  return 0;
+}
+
 bool sl__agg_state_merge_in_parallel(const struct sl__agg_state *st) {
   enum sl_agg_fn f = st->s.fn;
   if (uses_pairs(f)) return false;
@@ -562,14 +589,16 @@ int sl__agg_state_merge(struct sl__agg_state *d, const struct sl__agg_state *s,
     }
     return 0;
   }
-  if (int_sum(d)) {
+  if (int_sum(d)) { /* d->ihi is there when needed: merge_prepare */
     for (int64_t g = g0; g < ng; g++) {
       if (g + 16 < ng) __builtin_prefetch(&d->is[map[g + 16]], 1);
       uint32_t t = map[g];
       uint64_t o = d->is[t].lo, nl = o + s->is[g].lo;
       d->is[t].lo = nl;
       d->is[t].c += s->is[g].c;
-      d->ihi[t] += s->ihi[g] + (nl < o);
+      int64_t add = (s->ihi ? s->ihi[g] : 0) + (nl < o);
+      if (add && !d->ihi) return SL_EINVAL;
+      if (add) d->ihi[t] += add;
     }
     return 0;
   }

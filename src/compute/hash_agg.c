@@ -479,6 +479,7 @@ static int relayout(struct sl_hagg *h, int64_t n_new, const uint32_t *map,
   for (int32_t a = 0; a < h->n_aggs && !rc; a++) {
     rc = sl__agg_state_new(&h->specs[a], &ns[a]);
     if (!rc) rc = sl__agg_state_grow(ns[a], n_new);
+    if (!rc) rc = sl__agg_state_merge_prepare(ns[a], h->states[a]);
     if (!rc)
       rc = sl__agg_state_merge(ns[a], h->states[a], map, 0, n_old, &h->strings,
                                &err);
@@ -860,6 +861,9 @@ int sl__hagg_merge_keys(struct sl_hagg *dst, struct sl_hagg *src,
         (int64_t)((uint64_t)src->d_lo + (uint64_t)(src->d_span - 1)), false));
   if (src->ident && !dst->ident) SL_RETURN_NOT_OK(ident_leave(src));
   if (dst->ident && !src->ident) SL_RETURN_NOT_OK(ident_leave(dst));
+  for (int32_t a = 0; a < dst->n_aggs; a++)
+    SL_RETURN_NOT_OK(
+        sl__agg_state_merge_prepare(dst->states[a], src->states[a]));
   int64_t ng = slots_of(src);
   uint32_t *map = sl_malloc((size_t)(ng ? ng : 1) * sizeof *map);
   if (!map) return SL_ENOMEM;
