@@ -527,9 +527,9 @@ static bool ident_range(const struct sl_hagg *h, int64_t lo, int64_t hi,
   return true;
 }
 
-/* Direct -> identity, over the stored keys' range and an eighth more on
- * each side (keys of a range filled at random mostly fall inside); or marks
- * the table as staying direct when that range is too wide. */
+/* Direct -> identity, over the stored keys' range and 1/32 more on each
+ * side (not below 0 for non-negative keys); or marks the table as staying
+ * direct when that range is too wide. */
 static int ident_enter(struct sl_hagg *h) {
   const struct keycol *c = &h->keys[0];
   int64_t ng = h->n_groups, mn = INT64_MAX, mx = INT64_MIN, lo;
@@ -539,8 +539,11 @@ static int ident_enter(struct sl_hagg *h) {
       mn = c->v[g] < mn ? c->v[g] : mn;
       mx = c->v[g] > mx ? c->v[g] : mx;
     }
-  uint64_t more = mn <= mx ? ((uint64_t)mx - (uint64_t)mn) / 8 : 0;
-  if (mn > mx || !ident_range(h, mn, mx, more, more, &lo, &span)) {
+  /* keys not seen yet: those of a range filled at random fall inside or
+   * near it; non-negative keys (ids) stay so */
+  uint64_t more = mn <= mx ? ((uint64_t)mx - (uint64_t)mn) / 32 : 0;
+  uint64_t below = mn >= 0 && (uint64_t)mn < more ? (uint64_t)mn : more;
+  if (mn > mx || !ident_range(h, mn, mx, below, more, &lo, &span)) {
     h->no_ident = true;
     return 0;
   }
