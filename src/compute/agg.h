@@ -128,6 +128,13 @@ int sl__agg_state_merge(struct sl__agg_state *dst,
  * once: no (group, value) pairs and no string values copied into the
  * table's arena. */
 bool sl__agg_state_merge_in_parallel(const struct sl__agg_state *st);
+/* count(*) may lean on a sum/avg of a column (one for which
+ * can_count_rows holds) of the same table: that state counts the rows
+ * where its column is not NULL, count(*) then the others. Set again when
+ * either state is replaced; both are merged, moved and packed alike. */
+bool sl__agg_state_can_count_rows(const struct sl__agg_state *st);
+void sl__agg_state_share_rows(struct sl__agg_state *count_star,
+                              const struct sl__agg_state *sum);
 /* Before sl__agg_state_merge of s into d (which may then run on several
  * threads): makes what the merge may need in d. 0 or SL_ENOMEM. */
 int sl__agg_state_merge_prepare(struct sl__agg_state *d,

@@ -35,6 +35,10 @@ struct sl__agg_state {
     int64_t c;
   } * is;
   int64_t *ihi;
+  /* count(*) beside a sum or avg of a column: that aggregate's per-group
+   * count holds the rows where the column is not NULL, so this state
+   * counts only the others (none, mostly: no memory touched a row) */
+  const struct sl__agg_state *rows_of;
   int64_t *vi; /* value: ints, bools, double bits */
   struct sl_str *vs;
   uint8_t *valid; /* first/last: the kept value's validity */
@@ -65,6 +69,11 @@ static __int128 isum_of(const struct sl__agg_state *st, int64_t g) {
 static int isum_hi(struct sl__agg_state *st) {
   if (!st->ihi) st->ihi = sl_calloc((size_t)(st->cap ? st->cap : 1), 8);
   return st->ihi ? 0 : SL_ENOMEM;
+}
+
+/* Rows of group g whose argument was not NULL, for a sum/avg. */
+static inline int64_t nonnull_of(const struct sl__agg_state *st, int64_t g) {
+  return st->is ? st->is[g].c : st->cnt[g];
 }
 
 static bool uses_pairs(enum sl_agg_fn f) {
@@ -351,6 +360,14 @@ int sl__agg_state_update(struct sl__agg_state *st, const uint32_t *gid,
   /* Past the L2 cache every row's state is a cache miss; asking for the
    * state lines of row r + PREFETCH_AHEAD overlaps the misses. */
   bool big = st->cap > BIG_STATE_GROUPS;
+  if (f == SL_AGG_COUNT_STAR && st->rows_of) {
+    /* only the rows where the other aggregate's column is NULL */
+    const struct sl_vec *pv = &args[st->rows_of->s.arg];
+    if (pv->valid)
+      for (int64_t r = 0; r < n; r++)
+        cnt[gid[r]] += !pv->valid[r];
+    return 0;
+  }
   if (f == SL_AGG_COUNT_STAR) {
     if (big)
       for (int64_t r = 0; r < n; r++) {
@@ -551,6 +568,17 @@ int sl__agg_state_merge_prepare(struct sl__agg_state *d,
   if (int_sum(d) && !d->ihi && (s->ihi || any_high_bit(s) || any_high_bit(d)))
     return isum_hi(d);
   return 0;
+}
+
+bool sl__agg_state_can_count_rows(const struct sl__agg_state *st) {
+  return (st->s.fn == SL_AGG_SUM || st->s.fn == SL_AGG_AVG) &&
+         (st->s.in_type == SL_VT_I64 || st->s.in_type == SL_VT_F64) &&
+         st->s.arg >= 0;
+}
+
+void sl__agg_state_share_rows(struct sl__agg_state *count_star,
+                              const struct sl__agg_state *sum) {
+  count_star->rows_of = sum;
 }
 
 bool sl__agg_state_merge_in_parallel(const struct sl__agg_state *st) {
@@ -778,7 +806,7 @@ int sl__agg_state_finish_range(struct sl__agg_state *st, int64_t g0, int64_t ng,
     switch (f) {
     case SL_AGG_COUNT_STAR:
     case SL_AGG_COUNT:
-      out->d.i[r] = c;
+      out->d.i[r] = c + (st->rows_of ? nonnull_of(st->rows_of, g) : 0);
       valid = 1;
       break;
     case SL_AGG_SUM:

@@ -118,6 +118,16 @@ static inline int64_t key_bits(const struct sl_vec *v, int64_t r) {
   }
 }
 
+/* count(*) aggregates lean on the first sum/avg of a column, if any. */
+static void share_rows(struct sl_hagg *h) {
+  int32_t b = -1;
+  for (int32_t a = 0; a < h->n_aggs && b < 0; a++)
+    if (sl__agg_state_can_count_rows(h->states[a])) b = a;
+  for (int32_t a = 0; a < h->n_aggs && b >= 0; a++)
+    if (h->specs[a].fn == SL_AGG_COUNT_STAR)
+      sl__agg_state_share_rows(h->states[a], h->states[b]);
+}
+
 int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types, int32_t n_aggs,
                     const struct sl_agg_spec *specs, struct sl_hagg **out) {
   int rc = SL_ENOMEM;
@@ -136,6 +146,7 @@ int sl__hagg_create(int32_t n_keys, const enum sl_vt *key_types, int32_t n_aggs,
     h->specs[a] = specs[a];
     SL_CHECK_GOTO(sl__agg_state_new(&specs[a], &h->states[a]), rc, fail);
   }
+  share_rows(h);
   h->n_slots = 1024;
   h->slots = sl_calloc((size_t)h->n_slots, sizeof *h->slots);
   if (!h->slots) goto fail;
@@ -490,6 +501,7 @@ static int relayout(struct sl_hagg *h, int64_t n_new, const uint32_t *map,
     sl__agg_state_free(drop);
   }
   sl_free(ns);
+  share_rows(h);
   return rc;
 }
 
