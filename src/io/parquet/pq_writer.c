@@ -283,15 +283,16 @@ static int64_t array_bytes(const struct sl_array *a, int64_t i, int64_t n) {
 /* A row group of a few columns leaves most of a pool idle (Q4's result:
  * three columns of a million rows on sixteen threads). The pending rows are
  * then written as several row groups of at least PART_MIN_ROWS rows (DuckDB
- * writes 122,880-row groups), encoded all at once: about two tasks a
- * thread. */
+ * writes 122,880-row groups), encoded all at once: about four tasks a
+ * thread, so that columns of unequal cost (a dictionary of small counts
+ * beside unique keys) still keep every thread busy to the end. */
 enum { PART_MIN_ROWS = 1 << 16 };
 
 static int32_t flush_parts(const struct sl_parquet_writer *w) {
   int32_t threads = w->pool ? sl_pool_size(w->pool) : 1;
   if (threads <= 1 || w->n_leaves >= 2 * threads) return 1;
   int64_t by_rows = w->pending_rows / PART_MIN_ROWS;
-  int64_t want = (2 * (int64_t)threads + w->n_leaves - 1) / w->n_leaves;
+  int64_t want = (4 * (int64_t)threads + w->n_leaves - 1) / w->n_leaves;
   if (want > by_rows) want = by_rows;
   return want > 1 ? (int32_t)want : 1;
 }
