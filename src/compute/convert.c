@@ -191,6 +191,29 @@ static int new_buf(int64_t size, struct sl_buffer **out) {
   return 0;
 }
 
+int sl__vec_to_array_shared(const struct sl_vec *v, struct sl_buffer *buf,
+                            int64_t off, int64_t n, struct sl_array **out,
+                            struct sl_error *err) {
+  enum sl_type_id t = sl__arrow_type_of(v->type);
+  bool fixed8 =
+      t == SL_TYPE_INT64 || t == SL_TYPE_FLOAT64 || t == SL_TYPE_TIMESTAMP_US;
+  int64_t at = (const uint8_t *)v->d.any - buf->data;
+  if (!fixed8 || v->constant || n <= 0 || at < 0 || at % 8 ||
+      at / 8 + off + n > buf->size / 8 ||
+      (v->valid && memchr(v->valid + off, 0, (size_t)n)))
+    return sl__vec_to_array(v, off, n, out, err);
+  struct sl_array *a = NULL;
+  int rc = sl_array_new(t, &a);
+  if (rc)
+    return sl_error_set(err, rc, "out of memory building a result column");
+  a->length = n;
+  a->offset = at / 8 + off;
+  a->null_count = 0;
+  a->data = sl_buffer_retain(buf);
+  *out = a;
+  return 0;
+}
+
 int sl__vec_to_array(const struct sl_vec *v, int64_t off, int64_t n,
                      struct sl_array **out, struct sl_error *err) {
   enum sl_type_id t = sl__arrow_type_of(v->type);

@@ -30,6 +30,12 @@ int sl__vec_from_array(const struct sl_array *a, int64_t base, int64_t off,
 /* The Arrow type a vec type is written as. */
 enum sl_type_id sl__arrow_type_of(enum sl_vt t);
 /* Rows [off, off+n) of v as a new Arrow array (one reference to *out). */
+/* Rows [off, off+n) of v as an array that shares buf, which holds v's
+ * values (v->d.any inside buf->data): no copy for a fixed-width column
+ * without NULLs there; otherwise as sl__vec_to_array. */
+int sl__vec_to_array_shared(const struct sl_vec *v, struct sl_buffer *buf,
+                            int64_t off, int64_t n, struct sl_array **out,
+                            struct sl_error *err);
 int sl__vec_to_array(const struct sl_vec *v, int64_t off, int64_t n,
                      struct sl_array **out, struct sl_error *err);
 

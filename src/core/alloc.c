@@ -93,6 +93,7 @@ void *sl_aligned_alloc(size_t n) {
   size_t rounded = (n + SL_ALIGN - 1) / SL_ALIGN * SL_ALIGN;
   void *p = aligned_alloc(SL_ALIGN, rounded ? rounded : SL_ALIGN);
   if (p) atomic_fetch_add(&alloc_live, 1);
+  hint_huge(p, rounded);
   return p;
 }
 

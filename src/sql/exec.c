@@ -134,6 +134,9 @@ void sl_query_free(struct sl_query *q) {
   sl__source_free(q->src);
   sl_arena_release(&q->parse_arena);
   sl_arena_release(&q->result_arena);
+  for (int32_t i = 0; i < q->n_rbufs; i++)
+    sl_buffer_release(q->rbufs[i]);
+  sl_free(q->rbufs);
   sl_schema_release(&q->out_schema);
   sl_free(q);
 }

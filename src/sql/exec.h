@@ -39,6 +39,10 @@ struct sl_query {
   /* results */
   bool executed, finished, handed_out;
   struct sl_arena result_arena;
+  /* result columns held in buffers of their own: batches slice them
+   * instead of copying (make_batch) */
+  struct sl_buffer **rbufs;
+  int32_t n_rbufs;
   struct sl_rowset acc;           /* plain ORDER BY: accumulated rows */
   struct sl_vec *rcols;           /* final columns (n_final) */
   int64_t *perm;                  /* row order; NULL = identity */

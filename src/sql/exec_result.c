@@ -28,6 +28,37 @@ static int gather64(struct sl_arena *ar, const struct sl_vec *v,
   return 0;
 }
 
+/* The result buffer that holds v's values, or NULL. */
+static struct sl_buffer *rbuf_of(const struct sl_query *q,
+                                 const struct sl_vec *v) {
+  const uint8_t *p = v->d.any;
+  for (int32_t i = 0; p && i < q->n_rbufs; i++) {
+    const struct sl_buffer *b = q->rbufs[i];
+    if (p >= b->data && p < b->data + b->size) return q->rbufs[i];
+  }
+  return NULL;
+}
+
+/* Gives the 8-byte columns of a result being built (n rows) buffers of
+ * their own, which batches then share (the arena's memory for them is
+ * never touched). */
+static int own_result_buffers(struct sl_query *q, struct sl_vec *cols,
+                              int32_t k, int64_t n) {
+  struct sl_buffer **nb =
+      sl_realloc(q->rbufs, sizeof *nb * (size_t)(q->n_rbufs + k));
+  if (!nb) return SL_ENOMEM;
+  q->rbufs = nb;
+  for (int32_t i = 0; i < k; i++) {
+    if (cols[i].constant || sl__vt_size(cols[i].type) != 8 || n <= 0) continue;
+    struct sl_buffer *b;
+    SL_RETURN_NOT_OK(sl_buffer_new(n * 8, &b));
+    b->size = n * 8;
+    q->rbufs[q->n_rbufs++] = b;
+    cols[i].d.any = b->data;
+  }
+  return 0;
+}
+
 static int make_batch(struct sl_query *q, const struct sl_vec *cols,
                       const int64_t *perm, int64_t start, int64_t count,
                       struct sl_batch **out, struct sl_error *err) {
@@ -43,8 +74,12 @@ static int make_batch(struct sl_query *q, const struct sl_vec *cols,
       SL_CHECK_GOTO(gather64(&ar, &cols[i], perm + start, count, &g), rc, fail);
       SL_CHECK_GOTO(sl__vec_to_array(&g, 0, count, &arrays[i], err), rc, fail);
     } else {
-      SL_CHECK_GOTO(sl__vec_to_array(&cols[i], start, count, &arrays[i], err),
-                    rc, fail);
+      struct sl_buffer *b = rbuf_of(q, &cols[i]);
+      SL_CHECK_GOTO(
+          b ? sl__vec_to_array_shared(&cols[i], b, start, count, &arrays[i],
+                                      err)
+            : sl__vec_to_array(&cols[i], start, count, &arrays[i], err),
+          rc, fail);
     }
   }
   sl_arena_release(&ar);
@@ -191,6 +226,7 @@ static int finish_aggregate(struct sl_query *q, struct sl_error *err) {
   if (!cols) return SL_ENOMEM;
   if (par && ng >= 2 * PAR_GROUPS) {
     SL_RETURN_NOT_OK(sl__hagg_finish_alloc(dst, &q->result_arena, cols));
+    SL_RETURN_NOT_OK(own_result_buffers(q, cols, p->n_keys + p->n_aggs, ng));
     m.cols = cols;
     m.n = ng;
     int rc = sl_pool_parallel_for(q->pool, (ng + PAR_GROUPS - 1) / PAR_GROUPS,
