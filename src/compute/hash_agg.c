@@ -62,8 +62,10 @@ struct sl_hagg {
 #define DIRECT_MAX_SPAN (INT64_C(1) << 22)
 
 /* Identity tables: entered by a direct table of at least this many groups
- * that fill an eighth of its range, and whose states for the range take at
- * most IDENT_MAX_BYTES (per slot about 48 bytes an aggregate). */
+ * that fill 1/32 of its range (the direct range has slack: about 1/16 of
+ * the keys' own), and whose states for the range take at most
+ * IDENT_MAX_BYTES (per slot about 48 bytes an aggregate). Entering early
+ * moves few groups and leaves few rows to the direct table's lookups. */
 #define IDENT_MIN_GROUPS (INT64_C(1) << 15)
 #define IDENT_MAX_BYTES (INT64_C(256) << 20)
 #define IDENT_SLOT_BYTES(h) (48 * (int64_t)(h)->n_aggs + 1)
@@ -692,7 +694,7 @@ static int direct_update(struct sl_hagg *h, const struct sl_vec *k, int64_t n,
   }
   *done = false;
   if (!h->ident && !h->no_ident && h->n_groups >= IDENT_MIN_GROUPS &&
-      h->n_groups * 8 >= h->d_span)
+      h->n_groups * 32 >= h->d_span)
     SL_RETURN_NOT_OK(ident_enter(h));
   if (mn <= mx && h->ident) SL_RETURN_NOT_OK(ident_cover(h, mn, mx, true));
   if (mn <= mx && !h->ident) {
