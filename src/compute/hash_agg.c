@@ -541,6 +541,39 @@ static bool ident_range(const struct sl_hagg *h, int64_t lo, int64_t hi,
   return true;
 }
 
+/* Moves the groups into identity slots over keys [lo, lo + span): from
+ * the slots of the identity table's current range, or (from_slots false)
+ * from the n_old groups of a direct table by their stored keys. */
+static int to_range(struct sl_hagg *h, int64_t lo, uint64_t span, int64_t n_old,
+                    bool from_slots) {
+  const struct keycol *c = &h->keys[0];
+  uint64_t off = (uint64_t)h->d_lo - (uint64_t)lo;
+  uint32_t *map = sl_malloc((size_t)(n_old ? n_old : 1) * sizeof *map);
+  uint8_t *pr = zeroed(span + 1, 1);
+  int rc = map && pr ? 0 : SL_ENOMEM;
+  for (int64_t g = 0; !rc && g < n_old; g++) {
+    if (from_slots) { /* slot 0, the NULL key, stays */
+      map[g] = g ? (uint32_t)((uint64_t)g + off) : 0;
+      pr[map[g]] = h->present[g];
+    } else {
+      map[g] =
+          c->valid[g] ? (uint32_t)((uint64_t)c->v[g] - (uint64_t)lo + 1) : 0;
+      pr[map[g]] = 1;
+    }
+  }
+  if (!rc) rc = relayout(h, (int64_t)span + 1, map, n_old);
+  sl_free(map);
+  if (rc) {
+    sl_free(pr);
+    return rc;
+  }
+  sl_free(h->present);
+  h->present = pr;
+  h->d_lo = lo;
+  h->d_span = (int64_t)span;
+  return 0;
+}
+
 /* Direct -> identity, over the stored keys' range and 1/32 more on each
  * side (not below 0 for non-negative keys); or marks the table as staying
  * direct when that range is too wide. */
@@ -561,22 +594,7 @@ static int ident_enter(struct sl_hagg *h) {
     h->no_ident = true;
     return 0;
   }
-  uint32_t *map = sl_malloc((size_t)(ng ? ng : 1) * sizeof *map);
-  uint8_t *pr = zeroed(span + 1, 1);
-  int rc = map && pr ? 0 : SL_ENOMEM;
-  if (!rc) {
-    for (int64_t g = 0; g < ng; g++) {
-      map[g] =
-          c->valid[g] ? (uint32_t)((uint64_t)c->v[g] - (uint64_t)lo + 1) : 0;
-      pr[map[g]] = 1;
-    }
-    rc = relayout(h, (int64_t)span + 1, map, ng);
-  }
-  sl_free(map);
-  if (rc) {
-    sl_free(pr);
-    return rc;
-  }
+  SL_RETURN_NOT_OK(to_range(h, lo, span, ng, false));
   /* the keys are the slots now */
   sl_free(h->hashes);
   sl_free(h->keys[0].v);
@@ -588,9 +606,6 @@ static int ident_enter(struct sl_hagg *h) {
   sl_free(h->d_gid);
   h->d_gid = NULL;
   h->d_null = 0;
-  h->d_lo = lo;
-  h->d_span = (int64_t)span;
-  h->present = pr;
   h->ident = true;
   return 0;
 }
@@ -606,30 +621,7 @@ static int ident_cover(struct sl_hagg *h, int64_t lo, int64_t hi, bool slack) {
   if (!ident_range(h, lo < olo ? lo : olo, hi > end ? hi : end,
                    lo < olo ? more : 0, hi > end ? more : 0, &nlo, &need))
     return ident_leave(h);
-  int64_t os = h->d_span + 1;
-  uint64_t off = (uint64_t)olo - (uint64_t)nlo;
-  uint32_t *map = sl_malloc((size_t)os * sizeof *map);
-  uint8_t *pr = zeroed(need + 1, 1);
-  int rc = map && pr ? 0 : SL_ENOMEM;
-  if (!rc) {
-    map[0] = 0;
-    pr[0] = h->present[0];
-    for (int64_t g = 1; g < os; g++) {
-      map[g] = (uint32_t)((uint64_t)g + off);
-      pr[map[g]] = h->present[g];
-    }
-    rc = relayout(h, (int64_t)need + 1, map, os);
-  }
-  sl_free(map);
-  if (rc) {
-    sl_free(pr);
-    return rc;
-  }
-  sl_free(h->present);
-  h->present = pr;
-  h->d_lo = nlo;
-  h->d_span = (int64_t)need;
-  return 0;
+  return to_range(h, nlo, need, h->d_span + 1, true);
 }
 
 /* Identity -> direct: the groups packed in place in key order (the NULL

@@ -196,6 +196,15 @@ def test_integer_keys_direct_and_hashed(tmp_path, extremes):
             compare(got, want, False, f"{sql} ({threads} threads)")
 
 
+def same_as_duckdb(f, con, sql, threads):
+    """sluice over file f against DuckDB over its table t ({src} in sql)."""
+    if "first(" in sql:  # first/last: the input order decides, as in DuckDB with one thread
+        con.execute("SET threads=1")
+    want = con.sql(sql.format(src="t")).fetchall()
+    got, _ = run_sluice(sql.format(src=f"'{f}'"), "--threads", threads)
+    compare(got, want, "ORDER BY" in sql, f"{sql} ({threads} threads)")
+
+
 @pytest.fixture(scope="module")
 def many_groups(tmp_path_factory):
     """~16 MB (four 4 MiB ranges), 320K rows over ~190K keys: with two
@@ -238,12 +247,7 @@ MANY_GROUP_QUERIES = [
 @pytest.mark.parametrize("sql", MANY_GROUP_QUERIES,
                          ids=[f"g{i}" for i in range(len(MANY_GROUP_QUERIES))])
 def test_many_groups_merge_across_threads(many_groups, sql, threads):
-    f, con = many_groups
-    if "first(" in sql:  # first/last: the input order decides, as in DuckDB with one thread
-        con.execute("SET threads=1")
-    want = con.sql(sql.format(src="t")).fetchall()
-    got, _ = run_sluice(sql.format(src=f"'{f}'"), "--threads", threads)
-    compare(got, want, "ORDER BY" in sql, f"{sql} ({threads} threads)")
+    same_as_duckdb(*many_groups, sql, threads)
 
 
 @pytest.fixture(scope="module", params=["creeping", "then-wide"])
@@ -295,12 +299,7 @@ IDENT_QUERIES = [
 @pytest.mark.parametrize("sql", IDENT_QUERIES,
                          ids=[f"i{i}" for i in range(len(IDENT_QUERIES))])
 def test_identity_tables(ident_keys, sql, threads):
-    f, con = ident_keys
-    if "first(" in sql:  # the input order decides, as in DuckDB with one thread
-        con.execute("SET threads=1")
-    want = con.sql(sql.format(src="t")).fetchall()
-    got, _ = run_sluice(sql.format(src=f"'{f}'"), "--threads", threads)
-    compare(got, want, "ORDER BY" in sql, f"{sql} ({threads} threads)")
+    same_as_duckdb(*ident_keys, sql, threads)
 
 
 @pytest.mark.parametrize("threads", ["1", "2", "3"])

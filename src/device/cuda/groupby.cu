@@ -901,6 +901,14 @@ fail:
   return -1;
 }
 
+/* The error for a line that does not fit a chunk, starting at byte at. */
+static void long_line(char *errbuf, size_t errcap, size_t chunk, int64_t at) {
+  snprintf(errbuf, errcap,
+           "CUDA: a line longer than the %zu-byte chunk at byte %lld "
+           "(set SLUICE_CUDA_CHUNK_MB)",
+           chunk, (long long)at);
+}
+
 /* Where to cut [pos, len) so the piece ends after a newline and fits. */
 static int64_t cut_at(const char *data, int64_t pos, int64_t len,
                       size_t chunk) {
@@ -1153,10 +1161,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
       direct = regpipe_wait(src->reg, (size_t)pos, (size_t)lim);
       int64_t end = cut_at(src->data, pos, len, c->chunk);
       if (end < 0) {
-        snprintf(errbuf, errcap,
-                 "CUDA: a line longer than the %zu-byte chunk at byte %lld "
-                 "(set SLUICE_CUDA_CHUNK_MB)",
-                 c->chunk, (long long)pos);
+        long_line(errbuf, errcap, c->chunk, pos);
         goto fail;
       }
       send = end - pos;
@@ -1181,10 +1186,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
     } else if (src->data) {
       int64_t end = cut_at(src->data, pos, len, c->chunk);
       if (end < 0) {
-        snprintf(errbuf, errcap,
-                 "CUDA: a line longer than the %zu-byte chunk at byte %lld "
-                 "(set SLUICE_CUDA_CHUNK_MB)",
-                 c->chunk, (long long)pos);
+        long_line(errbuf, errcap, c->chunk, pos);
         goto fail;
       }
       send = end - pos;
@@ -1233,10 +1235,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
       send = (int64_t)n;
       if (pos < len) {
         if (cut < 0) {
-          snprintf(errbuf, errcap,
-                   "CUDA: a line longer than the %zu-byte chunk at byte %lld "
-                   "(set SLUICE_CUDA_CHUNK_MB)",
-                   c->chunk, (long long)at);
+          long_line(errbuf, errcap, c->chunk, at);
           goto fail;
         }
         send = cut + 1;
@@ -1261,10 +1260,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
       if (pos < len) {
         const char *nl = (const char *)memrchr(c->h_stage[b], '\n', n);
         if (!nl) {
-          snprintf(errbuf, errcap,
-                   "CUDA: a line longer than the %zu-byte chunk at byte %lld "
-                   "(set SLUICE_CUDA_CHUNK_MB)",
-                   c->chunk, (long long)at);
+          long_line(errbuf, errcap, c->chunk, at);
           goto fail;
         }
         send = nl - c->h_stage[b] + 1;
@@ -1335,9 +1331,7 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
         int b = i & 1;
         int64_t end = cut_at(src->data, pos, len, c->chunk);
         if (end < 0) {
-          snprintf(errbuf, errcap,
-                   "CUDA: a line longer than the %zu-byte chunk at byte %lld",
-                   c->chunk, (long long)pos);
+          long_line(errbuf, errcap, c->chunk, pos);
           goto fail;
         }
         if (launch_chunk(c, b, d_all + pos, end - pos, pos, d_plan, d_pi, &t,
