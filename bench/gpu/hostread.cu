@@ -53,23 +53,27 @@ static int check(cudaError_t e, const char *what) {
   return 1;
 }
 
+/* n bytes at file offset pos into dst, split between `threads` preads. */
+static void pread_piece(int fd, char *dst, size_t n, size_t pos, int threads) {
+  size_t per = ((n + (size_t)threads - 1) / (size_t)threads + 4095) & ~4095ul;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int i = 0; i < threads; i++) {
+    size_t s = (size_t)i * per, got = 0;
+    size_t want = s >= n ? 0 : s + per > n ? n - s : per;
+    while (got < want) {
+      ssize_t r = pread(fd, dst + s + got, want - got, (off_t)(pos + s + got));
+      if (r <= 0) break;
+      got += (size_t)r;
+    }
+  }
+}
+
 /* The whole file through one pinned chunk buffer, `threads` preads a chunk. */
 static double pread_all(int fd, size_t len, char *pinned, int threads) {
   double t0 = now();
   for (size_t pos = 0; pos < len; pos += CHUNK) {
     size_t n = len - pos < CHUNK ? len - pos : CHUNK;
-    size_t per = ((n + (size_t)threads - 1) / (size_t)threads + 4095) & ~4095ul;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int i = 0; i < threads; i++) {
-      size_t s = (size_t)i * per, got = 0;
-      size_t want = s >= n ? 0 : s + per > n ? n - s : per;
-      while (got < want) {
-        ssize_t r =
-            pread(fd, pinned + s + got, want - got, (off_t)(pos + s + got));
-        if (r <= 0) break;
-        got += (size_t)r;
-      }
-    }
+    pread_piece(fd, pinned, n, pos, threads);
   }
   return now() - t0;
 }
@@ -292,18 +296,7 @@ static void pread_pipeline(int fd, size_t len, size_t piece, int slots,
     char *dst = buf + (size_t)k * piece;
     cudaEventSynchronize(ev[k]); /* the slot's previous copy is done */
     double r0 = now();
-    size_t per = ((n + (size_t)threads - 1) / (size_t)threads + 4095) & ~4095ul;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int i = 0; i < threads; i++) {
-      size_t s = (size_t)i * per, got = 0;
-      size_t want = s >= n ? 0 : s + per > n ? n - s : per;
-      while (got < want) {
-        ssize_t r =
-            pread(fd, dst + s + got, want - got, (off_t)(pos + s + got));
-        if (r <= 0) break;
-        got += (size_t)r;
-      }
-    }
+    pread_piece(fd, dst, n, pos, threads);
     read_s += now() - r0;
     cudaMemcpyAsync(dev[b] + pos % CHUNK, dst, n, cudaMemcpyHostToDevice,
                     st[b]);
