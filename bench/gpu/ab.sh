@@ -9,21 +9,27 @@
 #     and SLUICE_CUDA_REG_MB for the register read below, the fastest pread
 #     pipeline in pieces under 128 MiB SLUICE_CUDA_PIECE_MB and
 #     SLUICE_CUDA_PIECE_AHEAD for the pieces read (unless they are set);
-#  1. correctness of the options that are not the default: the mapped read
-#     (SLUICE_CUDA_READ=mmap) with 1 MiB chunks, so lines straddle many
-#     chunks, and per-block partial rows (SLUICE_CUDA_SMEM=1); the
-#     registered read (SLUICE_CUDA_READ=register) with 1 MiB chunks and
-#     1 MiB windows, so chunks straddle windows; pread through a ring of
-#     1 MiB pieces in 2-3 MiB chunks: Q1-Q6 on the small clean and messy
-#     logs against the oracle (SLUICE_AB_CHECKS picks among "mmap register
-#     pieces");
+#  1. correctness of the options and sizes that are not the default: the
+#     mapped read (SLUICE_CUDA_READ=mmap, memory copied into the ring) with
+#     1 MiB chunks, so lines straddle many chunks and pieces, and per-block
+#     partial rows (SLUICE_CUDA_SMEM=1); the registered read
+#     (SLUICE_CUDA_READ=register) with 1 MiB chunks and 1 MiB windows, so
+#     chunks straddle windows; pread through a ring of 1 MiB pieces in 2-3
+#     MiB chunks; the two 1 MiB staging buffers (SLUICE_CUDA_PIECE_MB=0):
+#     Q1-Q6 on the small clean and messy logs against the oracle
+#     (SLUICE_AB_CHECKS picks among "mmap register pieces staging");
 #  2. device-only Q1-Q6 with partial rows on/off and the parse kernel's
 #     launch bound (SLUICE_CUDA_MIN_BLOCKS: blocks of 256 threads an SM);
 #     SLUICE_AB_DEVICE_ONLY=0 skips it;
-#  3. warm Q1-Q6 with each read mode (SLUICE_AB_READS, default "pread mmap
-#     register pieces"; pieces:MB:AHEAD names a ring), alternating, SLUICE_AB_ROUNDS rounds (default 3); each
+#  3. warm Q1-Q6 with each read mode (SLUICE_AB_READS, default "pread
+#     staging mmap register"; pread is the default ring, staging the 128 MiB
+#     buffers, pieces:MB:AHEAD names a ring), alternating,
+#     SLUICE_AB_ROUNDS rounds (default 3); each
 #     mode's Parquet results must equal pread's (pyarrow, floats within
-#     1e-9 relative).
+#     1e-9 relative);
+#  4. one command (`sluice query --device gpu`) for Q1 and Q4 with each read
+#     mode, traced: loading the backend, opening the device, the read
+#     (SLUICE_AB_COLD=0 skips it; SLUICE_AB_COLD_QUERIES picks the queries).
 # Writes $OUT/ab.jsonl and $OUT/ab.env: the variables of the fastest
 # variants (by the sum over Q1-Q6 of each query's best round; another read
 # mode only when it is 3% faster than pread and its results equal pread's).
@@ -97,6 +103,7 @@ read_env() {
   case $1 in
     register) echo "SLUICE_CUDA_READ=register SLUICE_CUDA_REG_THREADS=$reg_t SLUICE_CUDA_REG_MB=$reg_mb" ;;
     pieces) echo "SLUICE_CUDA_READ=pread SLUICE_CUDA_PIECE_MB=$piece_mb SLUICE_CUDA_PIECE_AHEAD=$piece_ahead" ;;
+    staging) echo "SLUICE_CUDA_READ=pread SLUICE_CUDA_PIECE_MB=0" ;;
     pieces:*:*) set -- ${1//:/ }; echo "SLUICE_CUDA_READ=pread SLUICE_CUDA_PIECE_MB=$2 SLUICE_CUDA_PIECE_AHEAD=$3" ;;
     *) echo "SLUICE_CUDA_READ=$1" ;;
   esac
@@ -110,8 +117,9 @@ for f in small messy small_article; do
     for v in "mmap + partial rows:SLUICE_CUDA_READ=mmap SLUICE_CUDA_SMEM=1" \
              "register with 1 MiB windows:SLUICE_CUDA_READ=register SLUICE_CUDA_REG_MB=1" \
              "pieces of 1 MiB, 4 ahead, 3 MiB chunks:SLUICE_CUDA_CHUNK_MB=3 SLUICE_CUDA_PIECE_MB=1" \
-             "pieces of 1 MiB, 2 ahead, 2 MiB chunks:SLUICE_CUDA_CHUNK_MB=2 SLUICE_CUDA_PIECE_MB=1 SLUICE_CUDA_PIECE_AHEAD=2"; do
-      case " ${SLUICE_AB_CHECKS:-mmap register pieces} " in *" ${v%% *} "*) ;; *) continue ;; esac
+             "pieces of 1 MiB, 2 ahead, 2 MiB chunks:SLUICE_CUDA_CHUNK_MB=2 SLUICE_CUDA_PIECE_MB=1 SLUICE_CUDA_PIECE_AHEAD=2" \
+             "staging buffers of 1 MiB chunks:SLUICE_CUDA_PIECE_MB=0"; do
+      case " ${SLUICE_AB_CHECKS:-mmap register pieces staging} " in *" ${v%% *} "*) ;; *) continue ;; esac
       rm -f "$data/$f.$q.ab.jsonl"
       env SLUICE_CUDA_CHUNK_MB=1 ${v#*:} "$SLUICE" bench-device \
         --file "$data/$f.jsonl" --query $q --output "$data/$f.$q.ab.jsonl" 2>>"$res/ab.log"
@@ -130,7 +138,7 @@ else
   echo "SLUICE_CUDA_REG_MB=0: $(grep -m1 -o 'SLUICE_CUDA_REG.*' "$data/ab.err")"
 fi
 tag() { $py -c "import json,sys; r=json.loads(sys.stdin.read()); r['variant']='$1'; print(json.dumps(r))"; }
-echo "== device-only: partial rows, launch bound; warm: ${SLUICE_AB_READS:-pread mmap register pieces}"
+echo "== device-only: partial rows, launch bound; warm: ${SLUICE_AB_READS:-pread staging mmap register}"
 for q in q1 q2 q3 q4 q5 q6; do
   [ "${SLUICE_AB_DEVICE_ONLY:-1}" = 0 ] && break
   f="$data/logs.jsonl"; [ $q = q6 ] && f="$data/article.jsonl"
@@ -140,7 +148,7 @@ for q in q1 q2 q3 q4 q5 q6; do
       --resident 5 2>&1 >/dev/null | grep '^{' | tag "SLUICE_CUDA_SMEM=$1 SLUICE_CUDA_MIN_BLOCKS=$2" >> "$res/ab.jsonl"
   done
 done
-reads="${SLUICE_AB_READS:-pread mmap register pieces}"
+reads="${SLUICE_AB_READS:-pread staging mmap register}"
 for round in $(seq "${SLUICE_AB_ROUNDS:-3}"); do
   for q in q1 q2 q3 q4 q5 q6; do
     f="$data/logs.jsonl"; [ $q = q6 ] && f="$data/article.jsonl"
@@ -150,6 +158,21 @@ for round in $(seq "${SLUICE_AB_ROUNDS:-3}"); do
         --parquet "$data/$q.ab.$rd.parquet" 2>&1 >/dev/null | tee -a "$res/ab.log" | grep '^{' | \
         tag "$(read_env $rd)" >> "$res/ab.jsonl"
     done
+  done
+done
+# One command (a fresh process, device opened, file read, Parquet written),
+# traced: where the start-up goes (SLUICE_AB_COLD=0 skips it).
+for q in ${SLUICE_AB_COLD_QUERIES:-q1 q4}; do
+  [ "${SLUICE_AB_COLD:-1}" = 0 ] && break
+  f="$data/logs.jsonl"; [ $q = q6 ] && f="$data/article.jsonl"
+  for rd in $reads; do
+    t0=$(date +%s.%N)
+    env $(read_env $rd) SLUICE_TRACE=1 "$SLUICE" query --device gpu --no-progress \
+      "$(sed "s|@FILE@|$f|" "bench/gpu/sql/$q.sql")" --output "$data/$q.cold.parquet" \
+      > "$data/cold.err" 2>&1
+    t1=$(date +%s.%N)
+    echo "== one command $q $(read_env $rd): $($py -c "print(f'{$t1-$t0:.3f}')") s" | tee -a "$res/ab.log"
+    sed 's/^/   /' "$data/cold.err" | tee -a "$res/ab.log"
   done
 done
 # Each read mode's results against pread's (the same plan over the same bytes).

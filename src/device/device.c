@@ -79,7 +79,14 @@ int sl_device_open(const struct sl_device_choice *choice,
   if (choice->kind == SL_DEVICE_CPU)
     return sl_error_set(err, SL_EINVAL, "device: the CPU needs no device");
   char why[512] = "";
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   void *lib = load_backend(why, sizeof why);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (lib && getenv("SLUICE_TRACE"))
+    fprintf(stderr, "device: backend loaded in %.4f s\n",
+            (double)(t1.tv_sec - t0.tv_sec) +
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
   if (!lib)
     return sl_error_set(err, SL_ENOTSUP,
                         "device: the CUDA backend is not available (%s); "

@@ -2,9 +2,10 @@
  *
  * The host side: plans are checked and laid out (plan_info), input is
  * streamed through the device in chunks cut at a newline, alternating
- * between two streams and two pinned staging buffers, so that reading chunk
- * i+1 into pinned memory (pread from the file, or a copy from memory, on all
- * cores), the H2D copy and the kernels of chunk i overlap; or, with
+ * between two streams and two device buffers; each chunk is read in pieces
+ * (pread from the file, or a copy from memory, on all cores) into a ring of
+ * small pinned slots whose H2D copies start as soon as a piece is in, so
+ * reading, copying and the kernels of the chunk before overlap; or, with
  * SLUICE_CUDA_READ=register, the file's mapping is registered window by
  * window on worker threads and the copy engine reads the page cache itself.
  * The kernels are in kernels.cuh. See docs/gpu.md. */
@@ -48,7 +49,11 @@ struct cuda_ctx {
   char *h_ring;          /* ahead * piece bytes, pinned; NULL: no ring */
   unsigned long n_piece; /* pieces queued so far (slot and event index) */
   cudaEvent_t piece_ev[8];
-  char *h_stage[2];
+  /* SLUICE_TRACE: where the ring's time went (waiting for a slot's copy,
+   * reading into it), summed over a run. */
+  double ring_wait_s, ring_read_s;
+  long ring_pieces;
+  char *h_stage[2]; /* pinned, made on first use (stage_buf) */
   char *d_buf[2];
   int64_t *d_starts[2];
   size_t chunk;
@@ -91,6 +96,7 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
     snprintf(errbuf, errcap, "CUDA: out of host memory");
     return -1;
   }
+  double t0 = now_s(), t1, t2, t3;
   CK(cudaGetDeviceCount(&n));
   if (index < 0 || index >= n) {
     snprintf(errbuf, errcap, "CUDA: device %d requested, %d present", index, n);
@@ -103,7 +109,9 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
   /* parse_object recurses once per nesting level of a path, and the parse
    * kernel keeps a buffer for decoding escaped strings: more than the
    * default 1 KiB of stack per thread. */
+  t1 = now_s();
   CK(cudaDeviceSetLimit(cudaLimitStackSize, 4096));
+  t2 = now_s();
   {
     const char *env = getenv("SLUICE_CUDA_CHUNK_MB");
     c->chunk = (size_t)(env ? atol(env) : 128) << 20;
@@ -114,9 +122,13 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
      * (Q1-Q6 device-only on an H200, 4 GB). */
     env = getenv("SLUICE_CUDA_MIN_BLOCKS");
     c->min_blocks = env ? atoi(env) : 4;
+    /* Reads go through a ring of pinned pieces (16 MiB, 4 ahead) unless
+     * SLUICE_CUDA_PIECE_MB=0: on an H200 warm Q1-Q6 took 0.089-0.121 s
+     * against 0.20-0.28 s through two 128 MiB staging buffers (which
+     * also cost 0.1 s of pinning); see docs/gpu.md. */
     env = getenv("SLUICE_CUDA_PIECE_MB");
-    c->piece = env ? (size_t)atol(env) << 20 : 0;
-    if (c->piece >= c->chunk) c->piece = 0;
+    c->piece = (size_t)(env && *env ? atol(env) : 16) << 20;
+    if (c->piece > c->chunk / 2) c->piece = c->chunk / 2;
     env = getenv("SLUICE_CUDA_PIECE_AHEAD");
     c->ahead = env ? atoi(env) : 4;
     if (c->ahead < 2 || c->ahead > 8) c->ahead = 4;
@@ -126,16 +138,22 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
     CK(cudaEventCreateWithFlags(&c->staged[b], cudaEventDisableTiming));
     for (int k = b * 4; k < b * 4 + 4; k++)
       CK(cudaEventCreateWithFlags(&c->piece_ev[k], cudaEventDisableTiming));
-    CK(cudaMallocHost((void **)&c->h_stage[b], c->chunk));
     CK(cudaMalloc((void **)&c->d_buf[b], c->chunk));
     /* At most one line start per two bytes. */
     CK(cudaMalloc((void **)&c->d_starts[b],
                   c->chunk / 2 * sizeof(int64_t) + 64));
   }
+  t3 = now_s();
   if (c->piece)
     CK(cudaMallocHost((void **)&c->h_ring, c->piece * (size_t)c->ahead));
   CK(cudaMalloc((void **)&c->counters, 16 * sizeof(unsigned long long)));
   CK(cudaMalloc((void **)&c->heap, HEAP_CAP));
+  if (getenv("SLUICE_TRACE"))
+    fprintf(stderr,
+            "cuda: opened in %.4f s: driver and device count %.4f, context "
+            "%.4f, streams and device buffers %.4f, pinned ring and tables "
+            "%.4f\n",
+            now_s() - t0, t1 - t0, t2 - t1, t3 - t2, now_s() - t3);
   snprintf(desc, desc_cap, "%s, %d SMs, %.0f GiB, compute %d.%d", prop.name,
            prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0,
            prop.major, prop.minor);
@@ -165,6 +183,15 @@ static void cuda_close(void *ctx) {
   cudaFree(c->counters);
   cudaFree(c->heap);
   free(c);
+}
+
+/* Pinned staging buffer b (a chunk), made on first use: reads through the
+ * ring never need one. NULL when it cannot be made. */
+static char *stage_buf(struct cuda_ctx *c, int b) {
+  if (!c->h_stage[b] &&
+      cudaMallocHost((void **)&c->h_stage[b], c->chunk) != cudaSuccess)
+    c->h_stage[b] = NULL;
+  return c->h_stage[b];
 }
 
 static void *cuda_host_alloc(void *ctx, size_t n) {
@@ -571,9 +598,42 @@ static void *alloc_words(int64_t n) {
   return p;
 }
 
+/* Copies n bytes from the device to dst (pageable host memory) through the
+ * ring's pinned slots, each piece moved out on all cores while the next
+ * ones are copied: faster than a pageable cudaMemcpy, whose driver staging
+ * copies and faults the destination on one thread. */
+static void parallel_copy(char *dst, const char *src, size_t n);
+
+static int d2h_through_ring(struct cuda_ctx *c, char *dst, const char *d_src,
+                            size_t n, char *errbuf, size_t errcap) {
+  size_t pieces = (n + c->piece - 1) / c->piece;
+  CK(cudaDeviceSynchronize()); /* d_src is written on the legacy stream */
+  for (size_t j = 0; j < pieces + (size_t)c->ahead; j++) {
+    if (j >= (size_t)c->ahead) { /* piece j - ahead is in its slot */
+      size_t p = j - (size_t)c->ahead, o = p * c->piece;
+      int k = (int)(p % (size_t)c->ahead);
+      CK(cudaEventSynchronize(c->piece_ev[k]));
+      parallel_copy(dst + o, c->h_ring + (size_t)k * c->piece,
+                    n - o < c->piece ? n - o : c->piece);
+    }
+    if (j < pieces) {
+      size_t o = j * c->piece;
+      int k = (int)(j % (size_t)c->ahead);
+      CK(cudaMemcpyAsync(c->h_ring + (size_t)k * c->piece, d_src + o,
+                         n - o < c->piece ? n - o : c->piece,
+                         cudaMemcpyDeviceToHost, c->stream[0]));
+      CK(cudaEventRecord(c->piece_ev[k], c->stream[0]));
+    }
+  }
+  return 0;
+fail:
+  return -1;
+}
+
 /* Copies the table's groups back into r: the occupied rows are listed and
- * their words gathered word-major on the device, then copied back in one
- * piece (through a pinned staging buffer when it fits). */
+ * their words gathered word-major on the device, then copied back into
+ * pinned memory the input no longer needs (the ring, or a staging buffer)
+ * when they fit, else through the ring into host memory. */
 static int collect(struct cuda_ctx *c, struct table *t,
                    const struct sl_dev_plan *plan, const struct plan_info *pi,
                    struct sl_dev_result *r, char *errbuf, size_t errcap) {
@@ -640,14 +700,25 @@ static int collect(struct cuda_ctx *c, struct table *t,
   CK(cudaMalloc((void **)&d_out, (size_t)G * (size_t)nw * 8));
   k_gather<<<grid_for(c, g, 256), 256>>>(*t, d_idx, g, d_words, nw, d_out);
   CK(cudaGetLastError());
-  if ((size_t)G * (size_t)nw * 8 <= c->chunk) {
+  /* Into pinned memory the input no longer needs, when it fits. */
+  if (c->h_stage[0] && (size_t)G * (size_t)nw * 8 <= c->chunk) {
     m = (unsigned long long *)c->h_stage[0];
+  } else if (c->h_ring &&
+             (size_t)G * (size_t)nw * 8 <= c->piece * (size_t)c->ahead) {
+    m = (unsigned long long *)c->h_ring;
   } else {
     m = (unsigned long long *)malloc((size_t)G * (size_t)nw * 8);
     m_owned = true;
     if (!m) goto oom;
   }
-  CK(cudaMemcpy(m, d_out, (size_t)g * (size_t)nw * 8, cudaMemcpyDeviceToHost));
+  if (m_owned && c->h_ring) {
+    if (d2h_through_ring(c, (char *)m, (const char *)d_out,
+                         (size_t)g * (size_t)nw * 8, errbuf, errcap))
+      goto fail;
+  } else {
+    CK(cudaMemcpy(m, d_out, (size_t)g * (size_t)nw * 8,
+                  cudaMemcpyDeviceToHost));
+  }
   if (counters[0]) {
     heap = (char *)malloc(counters[0]);
     if (!heap) goto oom;
@@ -1134,10 +1205,15 @@ struct source {
   struct regpipe *reg; /* data is fd's mapping, registered by windows */
 };
 
-/* Streams src through the device: each chunk is read (pread) or copied into
- * the pinned staging buffer of its stream, copied to the device and
- * processed; the piece after the chunk's last newline is carried into the
- * next staging buffer. */
+/* Streams src through the device in chunks that end at a newline, each
+ * chunk's kernels on the stream of its device buffer (two, alternating).
+ * By default a chunk is read (pread from the file, or copied from host
+ * memory, on all cores) piece by piece into a ring of small pinned slots,
+ * each piece copied to its place in the device buffer as soon as it is
+ * read, and the bytes after the chunk's last newline are carried to the
+ * next device buffer on the device. With SLUICE_CUDA_PIECE_MB=0, or a
+ * registered mapping, a whole chunk is staged in one of two pinned chunk
+ * buffers and its tail carried on the host. */
 static int stream_input(struct cuda_ctx *c, const struct source *src,
                         const struct sl_dev_plan *d_plan,
                         const struct plan_info *d_pi, struct table *t,
@@ -1146,6 +1222,13 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
   int64_t len = (int64_t)src->len, pos = 0; /* bytes read so far */
   size_t tail = 0, prev_send = 0;
   int64_t chunk_end[2] = {0, 0}; /* input end of the last chunk of stream b */
+  bool ring = !src->reg && c->h_ring;
+  if (!ring && (!stage_buf(c, 0) || !stage_buf(c, 1))) {
+    snprintf(errbuf, errcap,
+             "CUDA: cannot allocate two pinned staging buffers of %zu bytes",
+             c->chunk);
+    return -1;
+  }
   for (int i = 0; pos < len || tail; i++) {
     int b = i & 1;
     /* Staging buffer b is free once its previous H2D copy finished. */
@@ -1183,7 +1266,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
         }
       }
       pos = end;
-    } else if (src->data) {
+    } else if (src->data && !ring) {
       int64_t end = cut_at(src->data, pos, len, c->chunk);
       if (end < 0) {
         long_line(errbuf, errcap, c->chunk, pos);
@@ -1192,7 +1275,7 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
       send = end - pos;
       parallel_copy(c->h_stage[b], src->data + pos, (size_t)send);
       pos = end;
-    } else if (c->h_ring) {
+    } else if (ring) {
       /* The tail (the bytes after chunk i-1's last newline) is already on
        * the device: copied from d_buf[b^1] once chunk i-1's copies are
        * done. Stream b always waits for them, so chunk i+1, on stream b^1,
@@ -1214,9 +1297,18 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
         size_t m = n - o < c->piece ? n - o : c->piece;
         int k = (int)(c->n_piece % (unsigned long)c->ahead);
         char *slot = c->h_ring + (size_t)k * c->piece;
+        double w0 = now_s();
         CK(cudaEventSynchronize(c->piece_ev[k]));
+        double w1 = now_s();
         int64_t off = pos + (int64_t)(o - tail);
-        int e = parallel_pread(src->fd, slot, m, off);
+        int e = 0;
+        if (src->data)
+          parallel_copy(slot, src->data + off, m);
+        else
+          e = parallel_pread(src->fd, slot, m, off);
+        c->ring_wait_s += w1 - w0;
+        c->ring_read_s += now_s() - w1;
+        c->ring_pieces++;
         if (e) {
           snprintf(errbuf, errcap, "CUDA: reading the input at byte %lld: %s",
                    (long long)off, strerror(e));
@@ -1297,6 +1389,8 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
   int64_t len = (int64_t)src->len;
   memset(out, 0, sizeof *out);
   memset(&t, 0, sizeof t);
+  c->ring_wait_s = c->ring_read_s = 0;
+  c->ring_pieces = 0;
   if (check_plan(plan, &pi, errbuf, errcap)) return -1;
   CK(cudaSetDevice(c->dev));
   if (table_setup(c, &t, &pi, plan->n_keys, src->len, errbuf, errcap))
@@ -1369,6 +1463,12 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
               len / 1e6, out->seconds_total, t_setup, tc - t_loop,
               out->seconds_h2d, now_s() - tc, (long long)out->n_groups,
               pi.stride, t.smem_slots);
+    if (getenv("SLUICE_TRACE") && c->ring_pieces)
+      fprintf(stderr,
+              "cuda: ring of %d x %zu MiB: %ld pieces, waiting for a slot "
+              "%.4f s, reading %.4f s\n",
+              c->ahead, c->piece >> 20, c->ring_pieces, c->ring_wait_s,
+              c->ring_read_s);
   }
   cudaFree(d_plan);
   cudaFree(d_pi);
