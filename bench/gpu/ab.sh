@@ -23,7 +23,7 @@
 #     SLUICE_AB_DEVICE_ONLY=0 skips it;
 #  3. warm Q1-Q6 with each read mode (SLUICE_AB_READS, default "pread
 #     staging mmap register"; pread is the default ring, staging the 128 MiB
-#     buffers, pieces:MB:AHEAD names a ring), alternating,
+#     buffers, pieces:MB:AHEAD names a ring, chunk:MB a chunk size), alternating,
 #     SLUICE_AB_ROUNDS rounds (default 3); each
 #     mode's Parquet results must equal pread's (pyarrow, floats within
 #     1e-9 relative);
@@ -105,6 +105,7 @@ read_env() {
     pieces) echo "SLUICE_CUDA_READ=pread SLUICE_CUDA_PIECE_MB=$piece_mb SLUICE_CUDA_PIECE_AHEAD=$piece_ahead" ;;
     staging) echo "SLUICE_CUDA_READ=pread SLUICE_CUDA_PIECE_MB=0" ;;
     pieces:*:*) set -- ${1//:/ }; echo "SLUICE_CUDA_READ=pread SLUICE_CUDA_PIECE_MB=$2 SLUICE_CUDA_PIECE_AHEAD=$3" ;;
+    chunk:*) echo "SLUICE_CUDA_READ=pread SLUICE_CUDA_CHUNK_MB=${1#chunk:}" ;;
     *) echo "SLUICE_CUDA_READ=$1" ;;
   esac
 }

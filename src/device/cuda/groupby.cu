@@ -53,6 +53,9 @@ struct cuda_ctx {
    * reading into it), summed over a run. */
   double ring_wait_s, ring_read_s;
   long ring_pieces;
+  bool trace;             /* SLUICE_TRACE set */
+  cudaEvent_t tr_copied;  /* the last chunk's copies done (timing event) */
+  double tr_last_read;    /* host: the last piece read, s after the start */
   char *h_stage[2]; /* pinned, made on first use (stage_buf) */
   char *d_buf[2];
   int64_t *d_starts[2];
@@ -146,6 +149,8 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
   t3 = now_s();
   if (c->piece)
     CK(cudaMallocHost((void **)&c->h_ring, c->piece * (size_t)c->ahead));
+  c->trace = getenv("SLUICE_TRACE") != NULL;
+  CK(cudaEventCreate(&c->tr_copied));
   CK(cudaMalloc((void **)&c->counters, 16 * sizeof(unsigned long long)));
   CK(cudaMalloc((void **)&c->heap, HEAP_CAP));
   if (getenv("SLUICE_TRACE"))
@@ -177,6 +182,7 @@ static void cuda_close(void *ctx) {
     cudaFree(c->d_buf[b]);
     cudaFree(c->d_starts[b]);
   }
+  if (c->tr_copied) cudaEventDestroy(c->tr_copied);
   cudaFree(c->rows);
   cudaFree(c->set);
   cudaFree(c->pairs);
@@ -1365,6 +1371,10 @@ static int stream_input(struct cuda_ctx *c, const struct source *src,
       CK(cudaMemcpyAsync(c->d_buf[b], c->h_stage[b], (size_t)send,
                          cudaMemcpyHostToDevice, c->stream[b]));
     CK(cudaEventRecord(c->staged[b], c->stream[b]));
+    if (c->trace && pos >= len && !tail) {
+      CK(cudaEventRecord(c->tr_copied, c->stream[b]));
+      c->tr_last_read = now_s();
+    }
     chunk_end[b] = at + send;
     if (launch_chunk(c, b, c->d_buf[b], send, at, d_plan, d_pi, t, d_count[b],
                      errbuf, errcap))
@@ -1418,7 +1428,7 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
     CK(cudaMemset(t.counters, 0, 16 * sizeof(unsigned long long)));
     CK(cudaDeviceSynchronize());
     CK(cudaEventRecord(e0, 0));
-    double host_s = 0;
+    double host_s = 0, t_e0 = now_s();
     if (src->resident) {
       int64_t pos = 0;
       for (int i = 0; pos < len; i++) {
@@ -1446,6 +1456,14 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
     float ms = 0;
     CK(cudaEventElapsedTime(&ms, e0, e1));
     if (!src->resident) out->seconds_h2d = host_s;
+    if (c->trace && !src->resident && len > 0) {
+      float at_copied = 0;
+      CK(cudaEventElapsedTime(&at_copied, e0, c->tr_copied));
+      fprintf(stderr,
+              "cuda: the last piece read at %.2f ms, the last chunk copied "
+              "at %.2f ms, its kernels done at %.2f ms\n",
+              (c->tr_last_read - t_e0) * 1e3, at_copied, ms);
+    }
     if (rep > 0 || !src->resident) out->seconds_kernels += ms / 1e3;
   }
   if (src->resident && repeat > 0) out->seconds_kernels /= repeat;
