@@ -552,6 +552,35 @@ int pq_column_encode(const struct pq_leaf *leaf,
   int64_t budget = cfg->page_bytes * 8; /* in bits */
   int64_t l0 = 0, v0 = 0, v = 0, rows = 0, cost = 0;
   int enc = switch_l > 0 ? PQ_ENC_RLE_DICTIONARY : plain_enc;
+  /* A flat column whose values all cost the same and whose fullest page of
+   * page_rows rows stays under the budget is cut every page_rows rows (and
+   * at the switch) without weighing each value: the loop below would cut
+   * it at the same places. */
+  bool fixed = leaf->phys != PQ_BYTE_ARRAY || switch_l == n;
+  int64_t most = 2 + (switch_l > 0 ? e.dict_bw + 1 : 0);
+  if (fixed && switch_l < n) {
+    int64_t pc = value_cost(&e, plain_enc, 0);
+    most = most > 2 + pc ? most : 2 + pc;
+  }
+  if (!cb.rep && fixed && e.type != SL_TYPE_NULL && n > 0 &&
+      most * cfg->page_rows < budget) {
+    while (l0 < n) {
+      int64_t l1 = l0 + cfg->page_rows < n ? l0 + cfg->page_rows : n;
+      if (l0 < switch_l && l1 > switch_l) l1 = switch_l;
+      int64_t nv = l1 - l0;
+      if (cb.def) {
+        nv = 0;
+        for (int64_t l = l0; l < l1; l++)
+          nv += cb.def[l] == max_def;
+      }
+      int pe = l0 < switch_l ? PQ_ENC_RLE_DICTIONARY : plain_enc;
+      if ((rc = data_page(&e, pe, l0, l1, v0, v0 + nv, l1 - l0, err)))
+        goto cleanup;
+      l0 = l1;
+      v0 += nv;
+    }
+    goto cleanup;
+  }
   for (int64_t l = 0; l < n; l++) {
     bool starts_row = !cb.rep || cb.rep[l] == 0;
     if (starts_row && l > l0 &&
