@@ -53,10 +53,10 @@ struct cuda_ctx {
    * reading into it), summed over a run. */
   double ring_wait_s, ring_read_s;
   long ring_pieces;
-  bool trace;             /* SLUICE_TRACE set */
-  cudaEvent_t tr_copied;  /* the last chunk's copies done (timing event) */
-  double tr_last_read;    /* host: the last piece read, s after the start */
-  char *h_stage[2]; /* pinned, made on first use (stage_buf) */
+  bool trace;            /* SLUICE_TRACE set */
+  cudaEvent_t tr_copied; /* the last chunk's copies done (timing event) */
+  double tr_last_read;   /* host: the last piece read, s after the start */
+  char *h_stage[2];      /* pinned, made on first use (stage_buf) */
   char *d_buf[2];
   int64_t *d_starts[2];
   size_t chunk;

@@ -474,6 +474,19 @@ int pq_column_encode(const struct pq_leaf *leaf,
     rc = sl_error_set(err, rc, "out of memory collecting column values");
     goto cleanup;
   }
+  {
+    /* Room for the chunk's pages at about their plain size, taken once:
+     * growing by doubling copied each chunk twice over into fresh pages.
+     * Pages the chunk does not fill are never touched. */
+    size_t guess = cb.width == (int)sizeof(struct pq_sv)
+                       ? (size_t)(cb.string_bytes + 4 * cb.n_values)
+                       : cb.values.size;
+    guess += (size_t)cb.n_levels / 2 + 4096;
+    if ((rc = pq_buf_reserve(&o->bytes, guess))) {
+      rc = sl_error_set(err, rc, "out of memory");
+      goto cleanup;
+    }
+  }
   if (cb.n_levels > INT32_MAX) {
     rc =
         sl_error_set(err, SL_ERANGE, "column chunk of %lld values is too large",
