@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test: C unit tests (ctest) in a normal and an
-# ASan+UBSan build, libFuzzer targets for a bounded time, the CLI under
-# valgrind, and the pytest integration suite against real peers.
+# ASan+UBSan build, the threaded paths under ThreadSanitizer, libFuzzer
+# targets for a bounded time, the CLI under valgrind, and the pytest
+# integration suite against real peers.
 #   scripts/test.sh            everything
 #   SLUICE_FUZZ_SECONDS=N      seconds per fuzz target (default 20)
 set -euo pipefail
@@ -18,6 +19,9 @@ step "unit tests (ASan + UBSan build)"
 scripts/build.sh asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
    ctest --output-on-failure -j2 --timeout 900)
+
+step "threaded paths under ThreadSanitizer"
+scripts/tsan.sh
 
 step "CUDA backend compiles (nvcc; from NVIDIA's PyPI wheels when not installed)"
 SLUICE_NVCC_WHEELS=1 scripts/cuda-build.sh build-cuda

@@ -365,12 +365,14 @@ int sl__sqlh_run(struct sl_sqlh *q, struct sl_trigger *t, struct sl_rt_batch *b,
                         sq->time_column, sl_type_name(col->type));
   int64_t u = unit_ms(col->type);
   int64_t wlen = sq->window_ms * u, late = sq->lateness_ms * u;
-  q->wlen = wlen; /* the column's unit is fixed by spec.input.schema */
   const int64_t *ts = sl_array_i64(col);
   int rc = 0;
   struct window *closed = NULL;
   struct row_map map = {0};
   pthread_mutex_lock(&q->mu);
+  /* Read by the tick and the drain under the lock; the column's unit, and
+   * so the value, is fixed by spec.input.schema. */
+  q->wlen = wlen;
   q->last_arrival_ms = sl__now_ms();
   int64_t run_start = 0, run_win = 0;
   bool in_run = false;
