@@ -9,7 +9,7 @@ what="${1:-all}"
 
 BUILD_PKGS=(cmake ninja-build gcc clang pkg-config libcmocka-dev libzstd-dev libsnappy-dev
   zlib1g-dev liblz4-dev libyaml-dev libxxhash-dev librdkafka-dev libmicrohttpd-dev libnats-dev libmosquitto-dev)
-TEST_PKGS=(python3-venv valgrind clang-format openjdk-17-jre-headless maven libclang-rt-14-dev nats-server mosquitto mosquitto-clients wrk nginx kcat)
+TEST_PKGS=(python3-venv valgrind libtsan2 clang-format openjdk-17-jre-headless maven libclang-rt-14-dev nats-server mosquitto mosquitto-clients wrk nginx kcat)
 
 missing=()
 want=("${BUILD_PKGS[@]}")
