@@ -41,6 +41,8 @@ struct sl_parquet_writer {
   char **kv_keys, **kv_values;
   struct sl_pool *pool;
   bool own_pool;
+  bool want_pool;   /* start a pool of want_threads once a flush has work */
+  int want_threads; /* 0: one thread a core */
   struct sl_batch **pending;
   int32_t n_pending, cap_pending;
   int64_t pending_rows, pending_bytes;
@@ -220,11 +222,11 @@ int sl_parquet_writer_open(const char *path, const struct sl_schema *schema,
     rc = sl_error_set(err, rc, "out of memory");
     goto fail;
   }
-  if (opts->pool) {
+  if (opts->pool)
     w->pool = opts->pool;
-  } else if (opts->threads != 1) {
-    if ((rc = sl_pool_create(opts->threads, &w->pool, err))) goto fail;
-    w->own_pool = true;
+  else if (opts->threads != 1) {
+    w->want_pool = true; /* started by the first flush with work for it */
+    w->want_threads = opts->threads;
   }
   w->n_scratch = sl_pool_size(w->pool);
   w->scratch = sl_calloc((size_t)w->n_scratch, sizeof *w->scratch);
@@ -295,6 +297,30 @@ static int32_t flush_parts(const struct sl_parquet_writer *w) {
   int64_t want = (4 * (int64_t)threads + w->n_leaves - 1) / w->n_leaves;
   if (want > by_rows) want = by_rows;
   return want > 1 ? (int32_t)want : 1;
+}
+
+/* The writer's own pool starts with the first flush that has work for
+ * it (at least POOL_MIN_CELLS values): a small file (a group-by's few
+ * hundred rows, a function's small batch) is encoded on the caller's
+ * thread without starting one thread a core. */
+enum { POOL_MIN_CELLS = 1 << 16 };
+
+static int start_pool(struct sl_parquet_writer *w, struct sl_error *err) {
+  if (w->pool || !w->want_pool ||
+      w->pending_rows * w->n_leaves < POOL_MIN_CELLS)
+    return 0;
+  int rc = sl_pool_create(w->want_threads, &w->pool, err);
+  if (rc) return rc;
+  w->own_pool = true;
+  int32_t n = sl_pool_size(w->pool);
+  if (n > w->n_scratch) {
+    struct pq_scratch *s = sl_realloc(w->scratch, (size_t)n * sizeof *s);
+    if (!s) return sl_error_set(err, SL_ENOMEM, "out of memory");
+    memset(s + w->n_scratch, 0, (size_t)(n - w->n_scratch) * sizeof *s);
+    w->scratch = s;
+    w->n_scratch = n;
+  }
+  return 0;
 }
 
 struct flush_ctx {
@@ -396,9 +422,10 @@ int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
                         "parquet writer: an earlier write failed");
   if (w->pending_rows == 0) return 0;
   int32_t n = w->n_leaves;
+  int rc = start_pool(w, err);
+  if (rc) return rc;
   int32_t parts = flush_parts(w);
   int64_t tasks = (int64_t)parts * n;
-  int rc = 0;
   int32_t n_owned = 0;
   bool handed = false;
   struct flush_ctx f = {.w = w, .n_leaves = n};
