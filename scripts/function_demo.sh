@@ -7,17 +7,12 @@
 #   scripts/function_demo.sh [build-dir]      (default build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/lib/port.sh"
 bin="$root/${1:-build}/sluice"
 work=$(mktemp -d /tmp/sluice-function-demo.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
-# A free loopback port without needing Python on a bare machine.
-port=0
-for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 40000))
-  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
-done
-[ "$port" != 0 ] || { echo "function_demo: no free port found" >&2; exit 1; }
+port=$(free_port) || { echo "function_demo: no free port found" >&2; exit 1; }
 "$bin" gen --rows 200000 --output logs.jsonl
 "$bin" run --port "$port" --out out 2>run.log &
 pid=$!

@@ -9,6 +9,7 @@
 #   scripts/tsan.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/port.sh
 scripts/build.sh tsan
 logs=$(mktemp -d); tmp=$(mktemp -d); trap 'rm -rf "$logs" "$tmp"' EXIT
 # Reports go to files (one a process) instead of failing each process, so
@@ -32,12 +33,7 @@ done
 "$t" query --threads 4 --no-progress "SELECT count(*) FROM '$tmp/out.parquet'" >/dev/null
 
 echo "tsan: the default function under concurrent posts (workers, windows)"
-port=0
-for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 40000))
-  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
-done
-[ "$port" != 0 ] || { echo "tsan: no free port found" >&2; exit 1; }
+port=$(free_port) || { echo "tsan: no free port found" >&2; exit 1; }
 head -n 40000 "$tmp/logs.jsonl" | split -l 2500 - "$tmp/part."
 (cd "$tmp" && exec "$OLDPWD/$t" run --port "$port" --out fn-out 2>fn.log) &
 pid=$!
