@@ -14,4 +14,4 @@ build:
 deps:
 	@scripts/deps.sh
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
