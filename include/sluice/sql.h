@@ -93,6 +93,11 @@ void sl_query_free(struct sl_query *q);
  * Borrowed from q; valid after sl_query_execute. */
 const char *sl_query_device_note(const struct sl_query *q);
 
+/* The columns a `*` left out, ", "-separated ("tags, x.ids"): list
+ * columns, which SQL cannot read yet; NULL when none. Borrowed from q;
+ * valid after sl_query_prepare. */
+const char *sl_query_star_skipped(const struct sl_query *q);
+
 /* Rows of input consumed and bad lines skipped so far. */
 void sl_query_counters(const struct sl_query *q, int64_t *rows_in,
                        int64_t *bad_lines);

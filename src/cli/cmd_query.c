@@ -235,6 +235,11 @@ int sl_cmd_query(int argc, char **argv) {
   int64_t rows_out = 0, kept_rows = 0;
   int rc = sl_query_prepare(sql, &qo, &q, &err);
   if (rc) goto done;
+  if (sl_query_star_skipped(q))
+    fprintf(stderr,
+            "sluice query: note: * leaves out %s (list columns are not in SQL "
+            "yet)\n",
+            sl_query_star_skipped(q));
   SL_CHECK_GOTO(sl_query_execute(q, &r, &err), rc, done);
   if (fmt == FMT_PARQUET) {
     SL_CHECK_GOTO(

@@ -12,6 +12,7 @@
  * so their source positions are committed only after the window's results
  * are durable. Window mode needs spec.input.schema (one schema for all). */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct sl_sqlh {
   bool any;
   int64_t last_arrival_ms; /* monotonic */
   int64_t wlen;            /* window length in the time column's unit */
+  atomic_bool star_noted;  /* the columns `*` leaves out were logged */
 };
 
 /* A one-shot reader over borrowed batches (the query's FROM events). */
@@ -123,6 +125,10 @@ static int run_query(struct sl_sqlh *q, const struct sl_batch *const *parts,
   int rc = 0;
   SL_CHECK_GOTO(sl_query_prepare(q->rt->spec->sql.query, &o, &query, err), rc,
                 cleanup);
+  if (sl_query_star_skipped(query) && !atomic_exchange(&q->star_noted, true))
+    sl_log(q->rt, SL_LOG_WARN,
+           "spec.sql.query: * leaves out list columns (not in SQL yet)",
+           "\"columns\":\"%s\"", sl_query_star_skipped(query));
   SL_CHECK_GOTO(sl_query_execute(query, &r, err), rc, cleanup);
   for (;;) {
     SL_CHECK_GOTO(r->next(r, &out, err), rc, cleanup);

@@ -23,8 +23,20 @@ static int add_leaf_items(struct binder *B, const struct sl_field *f, int32_t n,
                                       star, items, n_items, cap));
       continue;
     }
-    if (sl__vt_from_arrow(f[i].type) == SL_VT_NULL)
-      continue; /* lists: not in SQL yet */
+    if (sl__vt_from_arrow(f[i].type) == SL_VT_NULL) {
+      /* lists: not in SQL yet; said, not silently dropped */
+      const char *was = B->p->star_skipped;
+      size_t n0 = was ? strlen(was) + 2 : 0, np = strlen(path);
+      char *now = sl__b_alloc(B, n0 + np + 1);
+      if (!now) return SL_ENOMEM;
+      if (was) {
+        memcpy(now, was, n0 - 2);
+        memcpy(now + n0 - 2, ", ", 2);
+      }
+      memcpy(now + n0, path, np + 1);
+      B->p->star_skipped = now;
+      continue;
+    }
     if (*n_items == *cap) {
       int32_t nc = *cap * 2;
       struct item *ni = sl__b_alloc(B, sizeof *ni * (size_t)nc);

@@ -296,6 +296,10 @@ static int try_device(struct sl_query *q, bool *ran, struct sl_error *err) {
   return stage2(q, cols, ng, err);
 }
 
+const char *sl_query_star_skipped(const struct sl_query *q) {
+  return q && q->plan ? q->plan->star_skipped : NULL;
+}
+
 const char *sl_query_device_note(const struct sl_query *q) {
   /* a query that never reached the device choice (no FROM, or stopped
    * before its first batch) ran on the CPU */

@@ -182,6 +182,9 @@ struct sl_plan {
   bool distinct;
   int64_t limit, offset;
   struct sl_from from;
+  /* Columns `*` left out (lists: not in SQL yet), ", "-separated; NULL
+   * when none. */
+  char *star_skipped;
 };
 
 /* Binds stmt against the source schema; the plan owns its memory. */

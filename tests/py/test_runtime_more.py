@@ -347,3 +347,43 @@ spec:
     # drain ran on every initialised worker context and logged its counts
     seen = sum(int(m) for m in __import__("re").findall(r"saw (\d+) records", err.decode()))
     assert seen == 5000
+
+
+def test_star_query_logs_the_list_columns_it_leaves_out(tmp_path):
+    # A per-batch `SELECT *` over events with a list column: the rows and
+    # scalar columns reach the Parquet sink, and the start of the run logs
+    # (once) that `tags` is left out, rather than dropping it silently.
+    port = free_port()
+    spec = write(tmp_path / "function.yaml", f"""
+metadata: {{name: star}}
+spec:
+  runtime: sql
+  sql: {{query: "SELECT * FROM events"}}
+  triggers:
+    web:
+      kind: http
+      numWorkers: 2
+      batch: {{maxEvents: 500, maxWait: 20ms}}
+      attributes: {{port: {port}}}
+  sinks:
+    pq: {{kind: parquet, attributes: {{path: out}}}}
+""")
+    p = start(spec, tmp_path)
+    lines = [json.dumps({"service": "s%d" % (i % 3), "n": i, "tags": ["a", "b"][: i % 3]})
+             for i in range(3000)]
+    try:
+        wait_ready(port, p)
+        for i in range(0, len(lines), 1000):
+            st, res = post(port, "\n".join(lines[i:i + 1000]).encode())
+            assert st == 200 and res == {"accepted": 1000, "rejected": 0}, res
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(60) == 0
+    logs = [json.loads(x) for x in p.stderr.read().decode().splitlines() if x.startswith("{")]
+    notes = [x for x in logs if "leaves out list columns" in x.get("msg", "")]
+    assert len(notes) == 1 and notes[0]["columns"] == "tags" and notes[0]["level"] == "warn"
+    got = duckdb.sql(f"select count(*), sum(n), count(distinct service) "
+                     f"from read_parquet('{tmp_path}/out/**/*.parquet')").fetchall()
+    assert got == [(3000, sum(range(3000)), 3)]
+    cols = duckdb.sql(f"describe select * from read_parquet('{tmp_path}/out/**/*.parquet')").fetchall()
+    assert sorted(c[0] for c in cols) == ["n", "service"]
