@@ -54,7 +54,7 @@ wait "$pid" || { cat "$tmp/fn.log" >&2; echo "tsan: the function failed" >&2; ex
 
 echo "tsan: runtime integration tests"
 SLUICE_LIB="$PWD/build/libsluice.so" SLUICE_BIN="$PWD/build-tsan/sluice" \
-  SLUICE_BUILD="$PWD/build-tsan" .venv/bin/python -m pytest -q -p no:cacheprovider \
+  SLUICE_BUILD="$PWD/build-tsan" SLUICE_TOOLS="$PWD/build/sluice" .venv/bin/python -m pytest -q -p no:cacheprovider \
   tests/py/test_runtime.py tests/py/test_runtime_more.py tests/py/test_spec_sql.py \
   tests/py/test_nats.py tests/py/test_mqtt.py
 

@@ -20,6 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("SLUICE_BUILD", ROOT / "build")).resolve()
 SLUICE = str(BUILD / "sluice")
+# The load generator (`sluice publish`) can be another build than the
+# function under test: scripts/tsan.sh runs the function with the TSan
+# binary and publishes with the release one, whose JetStream acks keep up.
+TOOLS = os.environ.get("SLUICE_TOOLS", SLUICE)
 
 
 def free_port():
@@ -50,7 +54,7 @@ class Broker:
 
 
 def publish(kind, url, target, count, start=0, per_message=1, extra=()):
-    cmd = [SLUICE, "publish", kind, "--url", url,
+    cmd = [TOOLS, "publish", kind, "--url", url,
            "--subject" if kind == "nats" else "--topic", target,
            "--count", str(count), "--start", str(start),
            "--per-message", str(per_message), *extra]
@@ -60,7 +64,7 @@ def publish(kind, url, target, count, start=0, per_message=1, extra=()):
 
 
 def publish_bg(kind, url, target, count, start=0, per_message=1, extra=()):
-    cmd = [SLUICE, "publish", kind, "--url", url,
+    cmd = [TOOLS, "publish", kind, "--url", url,
            "--subject" if kind == "nats" else "--topic", target,
            "--count", str(count), "--start", str(start),
            "--per-message", str(per_message), *extra]
