@@ -153,7 +153,7 @@ static int cuda_open(int index, void **out, char *desc, size_t desc_cap,
   CK(cudaEventCreate(&c->tr_copied));
   CK(cudaMalloc((void **)&c->counters, 16 * sizeof(unsigned long long)));
   CK(cudaMalloc((void **)&c->heap, HEAP_CAP));
-  if (getenv("SLUICE_TRACE"))
+  if (c->trace)
     fprintf(stderr,
             "cuda: opened in %.4f s: driver and device count %.4f, context "
             "%.4f, streams and device buffers %.4f, pinned ring and tables "
@@ -1473,7 +1473,7 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
     double tc = now_s();
     if (collect(c, &t, plan, &pi, out, errbuf, errcap)) goto fail;
     out->seconds_total = now_s() - t0;
-    if (getenv("SLUICE_TRACE"))
+    if (c->trace)
       fprintf(stderr,
               "cuda: %.1f MB in %.4f s: setup %.4f, chunks %.4f (reading "
               "into pinned memory %.4f), collect %.4f (%lld groups, %d "
@@ -1481,7 +1481,7 @@ static int run_plan(struct cuda_ctx *c, const struct sl_dev_plan *plan,
               len / 1e6, out->seconds_total, t_setup, tc - t_loop,
               out->seconds_h2d, now_s() - tc, (long long)out->n_groups,
               pi.stride, t.smem_slots);
-    if (getenv("SLUICE_TRACE") && c->ring_pieces)
+    if (c->trace && c->ring_pieces)
       fprintf(stderr,
               "cuda: ring of %d x %zu MiB: %ld pieces, waiting for a slot "
               "%.4f s, reading %.4f s\n",
@@ -1553,7 +1553,7 @@ static int cuda_groupby_fd(void *ctx, const struct sl_dev_plan *plan, int fd,
               "sluice: SLUICE_CUDA_READ=register: %d of %d windows could not "
               "be registered (%s); they were read with pread\n",
               rp.failed, rp.n_win, cudaGetErrorString(rp.first_err));
-    if (getenv("SLUICE_TRACE"))
+    if (c->trace)
       fprintf(stderr,
               "cuda: registered reads: %d windows of %zu MiB on %d threads, "
               "%d failed; last unregistrations and unmap %.4f s\n",

@@ -441,6 +441,7 @@ int sl_parquet_writer_flush(struct sl_parquet_writer *w, struct sl_error *err) {
   if (w->pending_rows == 0) return 0;
   int32_t n = w->n_leaves;
   double t0 = mono_s(), t1 = 0, t2 = 0, t3 = 0;
+  int64_t flushed = w->pending_rows;
   int rc = start_pool(w, err);
   if (rc) return rc;
   int32_t parts = flush_parts(w);
@@ -531,7 +532,7 @@ cleanup:
             "parquet: %lld rows in %d row groups of %d columns on %d threads: "
             "pool and cuts %.2f ms, encoding %.2f ms, writing %.2f ms, "
             "freeing %.2f ms\n",
-            (long long)(w->total_rows), parts, n, sl_pool_size(w->pool),
+            (long long)flushed, parts, n, sl_pool_size(w->pool),
             (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
             (mono_s() - t3) * 1e3);
   return rc;
